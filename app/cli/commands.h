@@ -1,0 +1,21 @@
+// The headless command line: `quire-cli <command> [options]`. Each command is one function
+// registered in commands.cpp; it returns the process exit code (0 success, 1 failure, 2 usage).
+#pragma once
+
+#include <QStringList>
+#include <functional>
+#include <vector>
+
+namespace quire::cli {
+
+enum ExitCode : int { Ok = 0, Failure = 1, Usage = 2, Cancelled = 130 };
+
+struct Command {
+    const char* name;
+    const char* summary;
+    std::function<int(const QStringList& args)> run;  // args after the command name
+};
+
+const std::vector<Command>& commands();
+
+}  // namespace quire::cli

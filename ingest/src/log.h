@@ -1,0 +1,9 @@
+#pragma once
+#include <memory>
+#include <spdlog/spdlog.h>
+
+namespace quire::ingest {
+// The module's named logger "ingest"; the app registers it with its sinks, otherwise it is
+// created here on spdlog's default sinks.
+std::shared_ptr<spdlog::logger> log();
+}  // namespace quire::ingest

@@ -1,0 +1,52 @@
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+
+#include "gpu_test.h"
+#include "quire/inference/cuda/device.h"
+
+namespace quire::gputest {
+
+namespace {
+int g_failuresInCase = 0;
+}
+
+std::vector<Case>& registry()
+{
+    static std::vector<Case> cases;
+    return cases;
+}
+
+void recordFailure(const char* file, int line, const std::string& message)
+{
+    ++g_failuresInCase;
+    std::printf("    %s:%d: %s\n", file, line, message.c_str());
+}
+
+}  // namespace quire::gputest
+
+int main(int argc, char** argv)
+{
+    using namespace quire::gputest;
+    if (quire::inference::cuda::deviceCount() == 0) {
+        std::printf("no CUDA device: %zu GPU test(s) skipped\n", registry().size());
+        return 77;
+    }
+    if (auto info = quire::inference::cuda::deviceInfo(0))
+        std::printf("device: %s (sm_%d%d, %zu MiB)\n", info->name.c_str(), info->computeMajor,
+                    info->computeMinor, info->totalBytes >> 20);
+    const char* filter = argc > 1 ? argv[1] : nullptr;
+    int passed = 0, failed = 0;
+    for (const Case& c : registry()) {
+        if (filter && !std::strstr(c.name, filter))
+            continue;
+        g_failuresInCase = 0;
+        const auto t0 = std::chrono::steady_clock::now();
+        c.fn();
+        const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+        std::printf("%s %s (%.1f ms)\n", g_failuresInCase ? "FAIL" : "PASS", c.name, ms);
+        (g_failuresInCase ? failed : passed)++;
+    }
+    std::printf("%d passed, %d failed\n", passed, failed);
+    return failed ? 1 : 0;
+}
