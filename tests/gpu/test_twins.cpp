@@ -189,9 +189,12 @@ GPU_TEST(ropeTwinProperties)
     double norm = 0;
     for (int i = 0; i < d; ++i)
         norm += std::abs(qc::bf16ToFloat(q[static_cast<std::size_t>(i)]) * qc::bf16ToFloat(k[static_cast<std::size_t>(i)]));
-    const double d1 = rotatedDot(10, 3), d2 = rotatedDot(1010, 1003), d3 = rotatedDot(10, 4);
+    const double d1 = rotatedDot(10, 3), d2 = rotatedDot(1010, 1003);
     GPU_CHECK_MSG(std::abs(d1 - d2) < 0.02 * norm, d1 << " vs " << d2);
-    GPU_CHECK_MSG(std::abs(d1 - d3) > 1e-3 * norm, "a different distance should change the score");
+    double spread = 0;  // while other distances give other scores
+    for (int dist = 0; dist < 64; dist += 3)
+        spread = std::max(spread, std::abs(rotatedDot(100 + dist, 100) - d1));
+    GPU_CHECK_MSG(spread > 0.05 * norm, "scores do not depend on the distance: " << spread);
 }
 
 GPU_TEST(llama3FrequencyScaling)
@@ -226,9 +229,10 @@ GPU_TEST(samplingTwinMatchesFullSort)
         GPU_CHECK_MSG(a == b, "trial " << trial << ": " << a << " vs " << b);
         GPU_CHECK(tw::sampleTopKTopP(l.data(), vocab, t, 1, p, u) == tw::argmax(l.data(), vocab));
     }
-    const std::vector<float> sorted = {-INFINITY, -3.5f, -0.0f, 0.0f, 1e-30f, 2.0f, INFINITY};
+    const std::vector<float> sorted = {-INFINITY, -3.5f, -1e-30f, 0.0f, 1e-30f, 2.0f, INFINITY};
     for (std::size_t i = 1; i < sorted.size(); ++i)
         GPU_CHECK(tw::logitKey(sorted[i]) > tw::logitKey(sorted[i - 1]));
+    GPU_CHECK(tw::logitKey(-0.0f) == tw::logitKey(0.0f));
     GPU_CHECK(tw::logitKey(std::nanf("")) < tw::logitKey(-INFINITY));
 }
 

@@ -22,7 +22,7 @@ __device__ __forceinline__ std::uint32_t logitKey(float x)
 {
     if (isnan(x))
         return 0u;
-    const std::uint32_t u = __float_as_uint(x);
+    const std::uint32_t u = x == 0.0f ? 0u : __float_as_uint(x);  // -0 and +0 are one value
     return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
 }
 

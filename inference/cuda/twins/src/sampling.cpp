@@ -64,6 +64,8 @@ std::uint32_t logitKey(float x)
 {
     if (std::isnan(x))
         return 0;
+    if (x == 0.0f)
+        x = 0.0f;  // -0 and +0 are one value: ties between them go to the lower index
     std::uint32_t u;
     std::memcpy(&u, &x, sizeof u);
     return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
@@ -110,6 +112,8 @@ int sampleTopKTopP(const float* logits, int vocab, float temperature, int topK, 
 
 int sampleTopKTopPReference(const float* logits, int vocab, float temperature, int topK, float topP, float u)
 {
+    // Selection by a stable sort of the whole row; the arithmetic is the twin's (float, same order), so
+    // the two can only differ in which candidates they pick and in what order.
     std::vector<int> idx(static_cast<std::size_t>(vocab));
     std::iota(idx.begin(), idx.end(), 0);
     std::stable_sort(idx.begin(), idx.end(), [&](int a, int b) {
@@ -120,24 +124,25 @@ int sampleTopKTopPReference(const float* logits, int vocab, float temperature, i
     });
     if (std::isnan(logits[idx[0]]))
         return 0;
-    const double mx = logits[idx[0]];
-    double z = 0;
+    const float mx = logits[idx[0]];
+    const float invT2 = kLog2e / temperature;
+    float z = 0;
     for (int i = 0; i < vocab; ++i)
         if (!std::isnan(logits[i]))
-            z += std::exp((logits[i] - mx) / temperature);
+            z += std::exp2((logits[i] - mx) * invT2);
     const int k = effectiveTopK(topK, vocab);
-    const double p = (topP <= 0.0f || topP > 1.0f) ? 1.0 : topP;
-    std::vector<double> prob;
-    double cum = 0;
+    const float p = (topP <= 0.0f || topP > 1.0f) ? 1.0f : topP;
+    std::vector<float> prob;
+    float cum = 0;
     for (int i = 0; i < k; ++i) {
         const float x = logits[idx[static_cast<std::size_t>(i)]];
-        prob.push_back(std::isnan(x) ? 0.0 : std::exp((x - mx) / temperature) / z);
+        prob.push_back(std::isnan(x) ? 0.0f : std::exp2((x - mx) * invT2) / z);
         cum += prob.back();
         if (cum >= p)
             break;
     }
-    const double r = u * cum;
-    double acc = 0;
+    const float r = u * cum;
+    float acc = 0;
     for (std::size_t i = 0; i < prob.size(); ++i) {
         acc += prob[i];
         if (r < acc)

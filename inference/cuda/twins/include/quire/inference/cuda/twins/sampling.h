@@ -5,12 +5,12 @@
 
 namespace quire::inference::cuda::twins {
 
-// The order-preserving key of a logit (NaN sorts below -inf).
+// The order-preserving key of a logit (NaN sorts below -inf; -0 and +0 share a key).
 std::uint32_t logitKey(float x);
 
 int argmax(const float* logits, int vocab);
 int sampleTopKTopP(const float* logits, int vocab, float temperature, int topK, float topP, float u);
-// Same result by sorting the whole row (slow; tests only).
+// The same draw with the candidates chosen by sorting the whole row (slow; tests only).
 int sampleTopKTopPReference(const float* logits, int vocab, float temperature, int topK, float topP, float u);
 
 }  // namespace quire::inference::cuda::twins
