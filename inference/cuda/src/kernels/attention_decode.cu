@@ -291,10 +291,13 @@ cudaError_t launchDecode(const DecodeAttention& a, cudaStream_t stream)
 
 int decodeSplitTokens(int batch, int numKvHeads, int maxSeqLen, int chunkSize, int multiprocessors)
 {
+    // About 80 KB of shared memory per block lets two blocks share a multiprocessor: aim for one full
+    // wave of 2 * multiprocessors blocks. More blocks would leave a partial last wave (a 2.06-wave grid
+    // runs its last 6% of blocks on an almost idle chip); fewer would leave multiprocessors unused.
     const int window = windowOf(maxSeqLen, chunkSize);
     const long long perSplit = static_cast<long long>(batch > 0 ? batch : 1) * (numKvHeads > 0 ? numKvHeads : 1);
-    const long long target = 4LL * (multiprocessors > 0 ? multiprocessors : 132);
-    long long splits = (target + perSplit - 1) / perSplit;
+    const long long capacity = 2LL * (multiprocessors > 0 ? multiprocessors : 132);
+    long long splits = capacity / perSplit;
     if (splits < 1)
         splits = 1;
     long long tokens = (window + splits - 1) / splits;
