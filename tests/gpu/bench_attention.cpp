@@ -23,8 +23,10 @@ constexpr int kHeadDim = 128, kQHeads = 40, kKvHeads = 8;
 
 double prefillTflops(int len, cudaStream_t stream, int reps)
 {
-    DeviceBf16 q(static_cast<std::size_t>(len) * kQHeads * kHeadDim, 11), k(static_cast<std::size_t>(len) * kKvHeads * kHeadDim, 12),
-        v(static_cast<std::size_t>(len) * kKvHeads * kHeadDim, 13), o(static_cast<std::size_t>(len) * kQHeads * kHeadDim, 14);
+    DeviceBf16 q(static_cast<std::size_t>(len) * kQHeads * kHeadDim, 11),
+        k(static_cast<std::size_t>(len) * kKvHeads * kHeadDim, 12),
+        v(static_cast<std::size_t>(len) * kKvHeads * kHeadDim, 13),
+        o(static_cast<std::size_t>(len) * kQHeads * kHeadDim, 14);
     qc::PrefillAttention a;
     a.q = q.ptr;
     a.k = k.ptr;
@@ -50,7 +52,7 @@ double prefillTflops(int len, cudaStream_t stream, int reps)
     return tf;
 }
 
-}  // namespace
+} // namespace
 
 int main()
 {
@@ -67,17 +69,20 @@ int main()
             y(static_cast<std::size_t>(n) * n, 3);
         const CublasBest best = bestCublasGemm(n, n, n, x.ptr, w.ptr, y.ptr, stream);
         peak = best.tflops;
-        std::printf("# bf16 matrix peak (best cuBLAS 8192^3): %.1f TFLOP/s (%s #%d)\n", peak, best.how, best.algoIndex);
+        std::printf("# bf16 matrix peak (best cuBLAS 8192^3): %.1f TFLOP/s (%s #%d)\n", peak, best.how,
+                    best.algoIndex);
     }
 
     const double p8 = prefillTflops(8192, stream, 10);
-    std::printf("BENCH gpu_attn_prefill_8k ours=%.1f TFLOP/s baseline=%.1f TFLOP/s (bf16 matrix peak: best cuBLAS "
-                "8192^3 GEMM) ratio=%.3f\n",
-                p8, peak, p8 / peak);
+    std::printf(
+        "BENCH gpu_attn_prefill_8k ours=%.1f TFLOP/s baseline=%.1f TFLOP/s (bf16 matrix peak: best cuBLAS "
+        "8192^3 GEMM) ratio=%.3f\n",
+        p8, peak, p8 / peak);
     const double p32 = prefillTflops(32768, stream, 5);
-    std::printf("BENCH gpu_attn_prefill_32k ours=%.1f TFLOP/s baseline=%.1f TFLOP/s (bf16 matrix peak: best cuBLAS "
-                "8192^3 GEMM) ratio=%.3f\n",
-                p32, peak, p32 / peak);
+    std::printf(
+        "BENCH gpu_attn_prefill_32k ours=%.1f TFLOP/s baseline=%.1f TFLOP/s (bf16 matrix peak: best cuBLAS "
+        "8192^3 GEMM) ratio=%.3f\n",
+        p32, peak, p32 / peak);
 
     // Copy bandwidth: 1 GiB device to device, counting bytes read and written.
     double copyGBs = 0;
@@ -87,8 +92,9 @@ int main()
         check(cudaMalloc(&src, bytes), "cudaMalloc");
         check(cudaMalloc(&dst, bytes), "cudaMalloc");
         check(cudaMemset(src, 0x5a, bytes), "memset");
-        const float ms = medianMs([&] { check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, stream), "copy"); },
-                                  2, 10, stream);
+        const float ms = medianMs(
+            [&] { check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, stream), "copy"); }, 2, 10,
+            stream);
         copyGBs = 2.0 * bytes / (ms * 1e-3) / 1e9;
         cudaFree(src);
         cudaFree(dst);
@@ -99,7 +105,8 @@ int main()
         const int batch = 4, len = 32768, page = 64;
         const int pagesPerSeq = len / page, totalPages = batch * pagesPerSeq;
         const std::size_t cacheN = static_cast<std::size_t>(totalPages) * page * kKvHeads * kHeadDim;
-        DeviceBf16 kc(cacheN, 21), vc(cacheN, 22), q(static_cast<std::size_t>(batch) * kQHeads * kHeadDim, 23),
+        DeviceBf16 kc(cacheN, 21), vc(cacheN, 22),
+            q(static_cast<std::size_t>(batch) * kQHeads * kHeadDim, 23),
             out(static_cast<std::size_t>(batch) * kQHeads * kHeadDim, 24);
         std::vector<int> table(static_cast<std::size_t>(totalPages));
         std::iota(table.begin(), table.end(), 0);
@@ -127,7 +134,8 @@ int main()
         a.splitTokens = qc::decodeSplitTokens(batch, kKvHeads, len, 0, sms);
         a.scale = 1.0f / std::sqrt(static_cast<float>(kHeadDim));
         float* ws;
-        check(cudaMalloc(&ws, qc::decodeWorkspaceBytes(batch, kQHeads, kHeadDim, len, 0, a.splitTokens)), "cudaMalloc");
+        check(cudaMalloc(&ws, qc::decodeWorkspaceBytes(batch, kQHeads, kHeadDim, len, 0, a.splitTokens)),
+              "cudaMalloc");
         a.workspace = ws;
         cudaError_t err = cudaSuccess;
         const float ms = medianMs(
@@ -139,11 +147,12 @@ int main()
         check(err, "launchAttentionDecode");
         const double bytes = 2.0 * batch * len * kKvHeads * kHeadDim * 2;
         const double gbs = bytes / (ms * 1e-3) / 1e9;
-        std::printf("# decode %d x %d tokens, split %d: %.3f ms, %.0f GB/s of K/V; copy %.0f GB/s\n", batch, len,
-                    a.splitTokens, ms, gbs, copyGBs);
-        std::printf("BENCH gpu_attn_decode ours=%.0f GB/s baseline=%.0f GB/s (device-to-device cudaMemcpy, read + "
-                    "write) ratio=%.3f\n",
-                    gbs, copyGBs, gbs / copyGBs);
+        std::printf("# decode %d x %d tokens, split %d: %.3f ms, %.0f GB/s of K/V; copy %.0f GB/s\n", batch,
+                    len, a.splitTokens, ms, gbs, copyGBs);
+        std::printf(
+            "BENCH gpu_attn_decode ours=%.0f GB/s baseline=%.0f GB/s (device-to-device cudaMemcpy, read + "
+            "write) ratio=%.3f\n",
+            gbs, copyGBs, gbs / copyGBs);
         cudaFree(ws);
         cudaFree(dTable);
         cudaFree(dLens);

@@ -19,7 +19,10 @@ int main()
         std::fprintf(stderr, "cannot create a stream or a cuBLASLt handle\n");
         return 1;
     }
-    struct Shape { int t, n, k; const char* what; };
+    struct Shape {
+        int t, n, k;
+        const char* what;
+    };
     const Shape shapes[] = {{8192, 8192, 8192, "square"},
                             {8192, 5120, 5120, "prefill 8K tokens, 5120 -> 5120 (attention output)"},
                             {8192, 16384, 5120, "prefill 8K tokens, 5120 -> 2x8192 (fused gate/up)"}};
@@ -40,8 +43,8 @@ int main()
         }
         const double ours = flops / (ms * 1e-3) / 1e12;
         const CublasBest best = bestCublasGemm(s.t, s.n, s.k, x.ptr, w.ptr, y.ptr, stream->get());
-        std::printf("# gemm %dx%dx%d (%s): ours %.1f TFLOP/s (%.3f ms), best cuBLAS %.1f TFLOP/s (%s #%d)\n", s.t, s.n,
-                    s.k, s.what, ours, ms, best.tflops, best.how, best.algoIndex);
+        std::printf("# gemm %dx%dx%d (%s): ours %.1f TFLOP/s (%.3f ms), best cuBLAS %.1f TFLOP/s (%s #%d)\n",
+                    s.t, s.n, s.k, s.what, ours, ms, best.tflops, best.how, best.algoIndex);
         if (&s == &shapes[0]) {
             ours0 = ours;
             base0 = best.tflops;

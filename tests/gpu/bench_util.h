@@ -62,7 +62,7 @@ struct DeviceBf16 {
                 // exponent of [1, 2), random mantissa and sign: then scaled to [-1, 1) by the exponent - 1
                 const std::uint16_t mant = static_cast<std::uint16_t>(s & 0x7f);
                 const std::uint16_t sign = static_cast<std::uint16_t>((s >> 7) & 1) << 15;
-                const std::uint16_t expo = static_cast<std::uint16_t>(120 + ((s >> 8) % 7));  // 2^-7 .. 2^-1
+                const std::uint16_t expo = static_cast<std::uint16_t>(120 + ((s >> 8) % 7)); // 2^-7 .. 2^-1
                 host[i] = static_cast<std::uint16_t>(sign | (expo << 7) | mant);
             }
             check(cudaMemcpy(ptr + done, host.data(), chunk * 2, cudaMemcpyHostToDevice), "upload");
@@ -107,8 +107,8 @@ struct CublasBest {
 
 // Best TFLOP/s of y[t][n] = x[t][k] . w[n][k]^T in bf16 (fp32 accumulation) over cublasGemmEx and the
 // first `algos` cuBLASLt heuristic candidates.
-inline CublasBest bestCublasGemm(int t, int n, int k, const std::uint16_t* x, const std::uint16_t* w, std::uint16_t* y,
-                                 cudaStream_t stream, int algos = 8)
+inline CublasBest bestCublasGemm(int t, int n, int k, const std::uint16_t* x, const std::uint16_t* w,
+                                 std::uint16_t* y, cudaStream_t stream, int algos = 8)
 {
     const double flops = 2.0 * t * n * k;
     CublasBest best;
@@ -118,8 +118,9 @@ inline CublasBest bestCublasGemm(int t, int n, int k, const std::uint16_t* x, co
         checkBlas(cublasSetStream(h, stream), "cublasSetStream");
         const float alpha = 1.f, beta = 0.f;
         const auto run = [&] {
-            checkBlas(cublasGemmEx(h, CUBLAS_OP_T, CUBLAS_OP_N, n, t, k, &alpha, w, CUDA_R_16BF, k, x, CUDA_R_16BF, k,
-                                   &beta, y, CUDA_R_16BF, n, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
+            checkBlas(cublasGemmEx(h, CUBLAS_OP_T, CUBLAS_OP_N, n, t, k, &alpha, w, CUDA_R_16BF, k, x,
+                                   CUDA_R_16BF, k, &beta, y, CUDA_R_16BF, n, CUBLAS_COMPUTE_32F,
+                                   CUBLAS_GEMM_DEFAULT),
                       "cublasGemmEx");
         };
         const float ms = medianMs(run, 3, 10, stream);
@@ -142,16 +143,19 @@ inline CublasBest bestCublasGemm(int t, int n, int k, const std::uint16_t* x, co
     check(cudaMalloc(&ws, wsBytes), "workspace");
     cublasLtMatmulPreference_t pref;
     checkBlas(cublasLtMatmulPreferenceCreate(&pref), "pref");
-    cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &wsBytes, sizeof wsBytes);
+    cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &wsBytes,
+                                         sizeof wsBytes);
     std::vector<cublasLtMatmulHeuristicResult_t> res(static_cast<std::size_t>(algos));
     int found = 0;
-    checkBlas(cublasLtMatmulAlgoGetHeuristic(lt, desc, la, lb, lc, lc, pref, algos, res.data(), &found), "heuristic");
+    checkBlas(cublasLtMatmulAlgoGetHeuristic(lt, desc, la, lb, lc, lc, pref, algos, res.data(), &found),
+              "heuristic");
     const float alpha = 1.f, beta = 0.f;
     for (int i = 0; i < found; ++i) {
         bool ok = true;
         const auto run = [&] {
-            if (cublasLtMatmul(lt, desc, &alpha, w, la, x, lb, &beta, y, lc, y, lc, &res[static_cast<std::size_t>(i)].algo,
-                               ws, wsBytes, stream) != CUBLAS_STATUS_SUCCESS)
+            if (cublasLtMatmul(lt, desc, &alpha, w, la, x, lb, &beta, y, lc, y, lc,
+                               &res[static_cast<std::size_t>(i)].algo, ws, wsBytes,
+                               stream) != CUBLAS_STATUS_SUCCESS)
                 ok = false;
         };
         const float ms = medianMs(run, 2, 8, stream);
@@ -169,4 +173,4 @@ inline CublasBest bestCublasGemm(int t, int n, int k, const std::uint16_t* x, co
     return best;
 }
 
-}  // namespace quire::gpubench
+} // namespace quire::gpubench

@@ -25,7 +25,7 @@ void recordFailure(const char* file, int line, const std::string& message)
     std::printf("    %s:%d: %s\n", file, line, message.c_str());
 }
 
-}  // namespace quire::gputest
+} // namespace quire::gputest
 
 int main(int argc, char** argv)
 {
@@ -42,7 +42,8 @@ int main(int argc, char** argv)
         } catch (const std::exception& e) {
             recordFailure(__FILE__, __LINE__, std::string("exception: ") + e.what());
         }
-        const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+        const double ms =
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
         std::printf("%s %s (%.1f ms)\n", g_failuresInCase ? "FAIL" : "PASS", c.name, ms);
         (g_failuresInCase ? failed : passed)++;
     }

@@ -21,7 +21,7 @@ namespace {
 
 struct PrefillCase {
     int headDim, numQHeads, numKvHeads, lq, lkv, qPosOffset, chunkSize;
-    bool fused;  // q, k, v interleaved in one [token][q heads | k heads | v heads] buffer
+    bool fused; // q, k, v interleaved in one [token][q heads | k heads | v heads] buffer
 };
 
 // Returns an empty string when the kernel matches; else what went wrong.
@@ -39,7 +39,7 @@ std::string runPrefill(const PrefillCase& c, Rng& rng)
     a.scale = 1.0f / std::sqrt(static_cast<float>(d));
     std::vector<std::uint16_t> q, k, v;
     long long qOff = 0, kOff = 0, vOff = 0;
-    if (c.fused) {  // one buffer holding lkv rows; the queries are its last lq rows
+    if (c.fused) { // one buffer holding lkv rows; the queries are its last lq rows
         const long long row = static_cast<long long>(c.numQHeads + 2 * c.numKvHeads) * d;
         q = rng.bf16(static_cast<std::size_t>(c.lkv * row));
         a.qStride = a.kStride = a.vStride = row;
@@ -57,7 +57,8 @@ std::string runPrefill(const PrefillCase& c, Rng& rng)
     const std::size_t outN = static_cast<std::size_t>(c.lq) * c.numQHeads * d;
 
     DevArray<std::uint16_t> dq(q), dOut(outN);
-    DevArray<std::uint16_t> dk(c.fused ? std::vector<std::uint16_t>(1) : k), dv(c.fused ? std::vector<std::uint16_t>(1) : v);
+    DevArray<std::uint16_t> dk(c.fused ? std::vector<std::uint16_t>(1) : k),
+        dv(c.fused ? std::vector<std::uint16_t>(1) : v);
     qc::PrefillAttention g = a;
     g.q = dq.get() + qOff;
     g.k = c.fused ? dq.get() + kOff : dk.get();
@@ -77,14 +78,15 @@ std::string runPrefill(const PrefillCase& c, Rng& rng)
     const auto got = toFloat(dOut.download());
     const double errTwin = relError(got, toFloat(twinOut));
     const double errRef = relError(got, ref);
-    std::printf("    prefill d=%d hq=%d hkv=%d lq=%d lkv=%d off=%d chunk=%d: rel err vs twin %.2e, vs reference %.2e\n",
+    std::printf("    prefill d=%d hq=%d hkv=%d lq=%d lkv=%d off=%d chunk=%d: rel err vs twin %.2e, vs "
+                "reference %.2e\n",
                 d, c.numQHeads, c.numKvHeads, c.lq, c.lkv, c.qPosOffset, c.chunkSize, errTwin, errRef);
     if (!(errTwin < 1e-2) || !(errRef < 2e-2))
         return "rel error vs twin " + std::to_string(errTwin) + ", vs reference " + std::to_string(errRef);
     return {};
 }
 
-}  // namespace
+} // namespace
 
 GPU_TEST(prefillCausalHeadDim128MatchesTwin)
 {
@@ -103,11 +105,11 @@ GPU_TEST(prefillHeadDim64AfterACachedPrefix)
 GPU_TEST(prefillChunkedLocalMask)
 {
     Rng rng(12);
-    auto e = runPrefill({128, 4, 1, 300, 300, 0, 96, false}, rng);  // chunks straddle query blocks
+    auto e = runPrefill({128, 4, 1, 300, 300, 0, 96, false}, rng); // chunks straddle query blocks
     GPU_CHECK_MSG(e.empty(), e);
     e = runPrefill({128, 5, 5, 130, 500, 370, 128, false}, rng);
     GPU_CHECK_MSG(e.empty(), e);
-    e = runPrefill({64, 2, 1, 70, 10, 1000, 64, false}, rng);  // queries whose chunk holds no key: zeros
+    e = runPrefill({64, 2, 1, 70, 10, 1000, 64, false}, rng); // queries whose chunk holds no key: zeros
     GPU_CHECK_MSG(e.empty(), e);
 }
 
@@ -127,7 +129,7 @@ GPU_TEST(prefillRejectsMisalignedRows)
     a.lq = a.lkv = 4;
     a.numQHeads = a.numKvHeads = 1;
     a.headDim = 64;
-    a.qStride = a.kStride = a.vStride = 68;  // not a multiple of 8 elements
+    a.qStride = a.kStride = a.vStride = 68; // not a multiple of 8 elements
     a.oStride = 64;
     a.scale = 0.125f;
     GPU_CHECK(qc::launchAttentionPrefill(a, nullptr) == cudaErrorMisalignedAddress);
@@ -141,7 +143,7 @@ namespace {
 struct DecodeCase {
     int headDim, numQHeads, numKvHeads, pageSize, chunkSize;
     std::vector<int> lens;
-    int splitTokens;  // 0: decodeSplitTokens()
+    int splitTokens; // 0: decodeSplitTokens()
 };
 
 std::string runDecode(const DecodeCase& c, Rng& rng)
@@ -175,12 +177,14 @@ std::string runDecode(const DecodeCase& c, Rng& rng)
     int sms = 132;
     if (auto info = qc::deviceInfo(0))
         sms = info->multiprocessors;
-    a.splitTokens = c.splitTokens > 0 ? c.splitTokens : qc::decodeSplitTokens(batch, c.numKvHeads, maxLen, c.chunkSize, sms);
+    a.splitTokens = c.splitTokens > 0 ? c.splitTokens
+                                      : qc::decodeSplitTokens(batch, c.numKvHeads, maxLen, c.chunkSize, sms);
 
     const std::size_t outN = static_cast<std::size_t>(batch) * c.numQHeads * d;
     DevArray<std::uint16_t> dq(q), dk(kc), dv(vc), dOut(outN);
     DevArray<std::int32_t> dTable(table), dLens(lens);
-    DevArray<float> ws(qc::decodeWorkspaceBytes(batch, c.numQHeads, d, maxLen, c.chunkSize, a.splitTokens) / 4);
+    DevArray<float> ws(qc::decodeWorkspaceBytes(batch, c.numQHeads, d, maxLen, c.chunkSize, a.splitTokens) /
+                       4);
     qc::DecodeAttention g = a;
     g.q = dq.get();
     g.kCache = dk.get();
@@ -204,21 +208,23 @@ std::string runDecode(const DecodeCase& c, Rng& rng)
     const auto got = toFloat(dOut.download());
     const double errTwin = relError(got, toFloat(twinOut));
     const double errRef = relError(got, ref);
-    std::printf("    decode d=%d hq=%d hkv=%d page=%d chunk=%d split=%d max len=%d: rel err vs twin %.2e, vs reference %.2e\n",
-                d, c.numQHeads, c.numKvHeads, c.pageSize, c.chunkSize, a.splitTokens, maxLen, errTwin, errRef);
+    std::printf("    decode d=%d hq=%d hkv=%d page=%d chunk=%d split=%d max len=%d: rel err vs twin %.2e, vs "
+                "reference %.2e\n",
+                d, c.numQHeads, c.numKvHeads, c.pageSize, c.chunkSize, a.splitTokens, maxLen, errTwin,
+                errRef);
     if (!(errTwin < 1e-2) || !(errRef < 1e-2))
         return "rel error vs twin " + std::to_string(errTwin) + ", vs reference " + std::to_string(errRef);
     return {};
 }
 
-}  // namespace
+} // namespace
 
 GPU_TEST(decodePagedGqaMatchesTwin)
 {
     Rng rng(20);
     auto e = runDecode({128, 40, 8, 16, 0, {1, 700, 2100}, 0}, rng);
     GPU_CHECK_MSG(e.empty(), e);
-    e = runDecode({128, 40, 8, 16, 0, {1, 700, 2100}, 128}, rng);  // many small splits
+    e = runDecode({128, 40, 8, 16, 0, {1, 700, 2100}, 128}, rng); // many small splits
     GPU_CHECK_MSG(e.empty(), e);
 }
 
@@ -232,6 +238,6 @@ GPU_TEST(decodeHeadDim64ChunkedLocal)
 GPU_TEST(decodeLargeGroupUsesHeadSlices)
 {
     Rng rng(22);
-    const auto e = runDecode({128, 32, 2, 32, 0, {300, 1}, 192}, rng);  // 16 query heads per kv head
+    const auto e = runDecode({128, 32, 2, 32, 0, {300, 1}, 192}, rng); // 16 query heads per kv head
     GPU_CHECK_MSG(e.empty(), e);
 }

@@ -13,7 +13,8 @@ namespace qc = quire::inference::cuda;
 
 namespace {
 
-std::vector<float> cpuGemm(const std::vector<std::uint16_t>& x, const std::vector<std::uint16_t>& w, int t, int n, int k)
+std::vector<float> cpuGemm(const std::vector<std::uint16_t>& x, const std::vector<std::uint16_t>& w, int t,
+                           int n, int k)
 {
     std::vector<float> y(static_cast<std::size_t>(t) * n);
     for (int i = 0; i < t; ++i)
@@ -27,7 +28,7 @@ std::vector<float> cpuGemm(const std::vector<std::uint16_t>& x, const std::vecto
     return y;
 }
 
-}  // namespace
+} // namespace
 
 GPU_TEST(gemmMatchesCpuProduct)
 {
@@ -36,7 +37,9 @@ GPU_TEST(gemmMatchesCpuProduct)
     GPU_CHECK_MSG(blas.has_value(), blas.error().message);
     auto stream = qc::Stream::create();
     GPU_CHECK(stream.has_value());
-    struct Shape { int t, n, k; };
+    struct Shape {
+        int t, n, k;
+    };
     for (const Shape s : {Shape{1, 576, 576}, Shape{37, 1536, 576}, Shape{256, 512, 1024}}) {
         const auto x = rng.bf16(static_cast<std::size_t>(s.t) * s.k);
         const auto w = rng.bf16(static_cast<std::size_t>(s.n) * s.k, 0.05f);
@@ -54,7 +57,8 @@ GPU_TEST(gemmMatchesCpuProduct)
         GPU_CHECK_MSG(ef < 1e-4, s.t << "x" << s.n << "x" << s.k << " f32 out: rel error " << ef);
 
         // beta = 1 adds the product to what y holds: y = 2 * product.
-        auto r3 = blas->gemm(dx.get(), dw.get(), dyf.get(), s.t, s.n, s.k, qc::GemmOut::F32, stream->get(), 1.0f);
+        auto r3 =
+            blas->gemm(dx.get(), dw.get(), dyf.get(), s.t, s.n, s.k, qc::GemmOut::F32, stream->get(), 1.0f);
         GPU_CHECK_MSG(r3.has_value(), r3.error().message);
         GPU_CHECK(stream->synchronize().has_value());
         std::vector<float> twice(ref);

@@ -28,12 +28,16 @@ std::vector<std::uint8_t> randomBlocks(Rng& rng, qc::QuantType t, int n, int k)
     };
     for (std::size_t off = 0; off < w.size(); off += blockBytes) {
         switch (t) {
-        case qc::QuantType::Q8_0: putHalf(&w[off], rng.normal(0.01f)); break;
+        case qc::QuantType::Q8_0:
+            putHalf(&w[off], rng.normal(0.01f));
+            break;
         case qc::QuantType::Q4_K:
             putHalf(&w[off], rng.normal(0.002f));
             putHalf(&w[off + 2], rng.normal(0.002f));
             break;
-        case qc::QuantType::Q6_K: putHalf(&w[off + 208], rng.normal(0.001f)); break;
+        case qc::QuantType::Q6_K:
+            putHalf(&w[off + 208], rng.normal(0.001f));
+            break;
         }
     }
     return w;
@@ -44,21 +48,23 @@ const char* name(qc::QuantType t)
     return t == qc::QuantType::Q8_0 ? "Q8_0" : t == qc::QuantType::Q4_K ? "Q4_K" : "Q6_K";
 }
 
-}  // namespace
+} // namespace
 
 GPU_TEST(quantGemvMatchesTwin)
 {
     Rng rng(40);
     for (const auto t : {qc::QuantType::Q8_0, qc::QuantType::Q4_K, qc::QuantType::Q6_K})
         for (const int batch : {1, 3, 8}) {
-            const int n = 301, k = 2304;  // 9 super-blocks / 72 blocks per row
+            const int n = 301, k = 2304; // 9 super-blocks / 72 blocks per row
             const auto w = randomBlocks(rng, t, n, k);
             const auto x = rng.bf16(static_cast<std::size_t>(batch) * k);
             DevArray<std::uint8_t> dw(w);
             DevArray<std::uint16_t> dx(x), dyb(static_cast<std::size_t>(batch) * n);
             DevArray<float> dy(static_cast<std::size_t>(batch) * n);
-            cudaCheck(qc::launchQuantGemv(t, dw.get(), n, k, dx.get(), batch, dy.get(), false, nullptr), "gemv f32");
-            cudaCheck(qc::launchQuantGemv(t, dw.get(), n, k, dx.get(), batch, dyb.get(), true, nullptr), "gemv bf16");
+            cudaCheck(qc::launchQuantGemv(t, dw.get(), n, k, dx.get(), batch, dy.get(), false, nullptr),
+                      "gemv f32");
+            cudaCheck(qc::launchQuantGemv(t, dw.get(), n, k, dx.get(), batch, dyb.get(), true, nullptr),
+                      "gemv bf16");
             std::vector<float> ref(static_cast<std::size_t>(batch) * n);
             qc::twins::quantGemv(t, w.data(), n, k, x.data(), batch, ref.data());
             const double err = relError(dy.download(), ref);
@@ -92,8 +98,8 @@ GPU_TEST(quantRejectsBadShapes)
     DevArray<std::uint8_t> w(4096);
     DevArray<std::uint16_t> x(4096);
     DevArray<float> y(64);
-    GPU_CHECK(qc::launchQuantGemv(qc::QuantType::Q4_K, w.get(), 4, 100, x.get(), 1, y.get(), false, nullptr) ==
-              cudaErrorInvalidValue);  // k not a multiple of 256
+    GPU_CHECK(qc::launchQuantGemv(qc::QuantType::Q4_K, w.get(), 4, 100, x.get(), 1, y.get(), false,
+                                  nullptr) == cudaErrorInvalidValue); // k not a multiple of 256
     GPU_CHECK(qc::launchQuantGemv(qc::QuantType::Q8_0, w.get(), 4, 64, x.get(), 9, y.get(), false, nullptr) ==
-              cudaErrorInvalidValue);  // batch above kMaxGemvBatch
+              cudaErrorInvalidValue); // batch above kMaxGemvBatch
 }

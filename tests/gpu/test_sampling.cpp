@@ -23,26 +23,27 @@ std::vector<float> makeLogits(Rng& rng, int rows, int vocab, long long stride)
         for (int i = 0; i < vocab; ++i)
             row[i] = rng.normal(3.0f);
         switch (r % 4) {
-        case 1:  // heavy ties: a plateau of equal logits at the top
+        case 1: // heavy ties: a plateau of equal logits at the top
             for (int i = 0; i < vocab; i += 7)
                 row[i] = 9.5f;
             break;
-        case 2:  // NaN and -inf sprinkled in
+        case 2: // NaN and -inf sprinkled in
             for (int i = 3; i < vocab; i += 11)
                 row[i] = std::numeric_limits<float>::quiet_NaN();
             for (int i = 5; i < vocab; i += 13)
                 row[i] = -INFINITY;
             break;
-        case 3:  // one dominant logit
+        case 3: // one dominant logit
             row[rng.integer(0, vocab - 1)] = 40.0f;
             break;
-        default: break;
+        default:
+            break;
         }
     }
     return l;
 }
 
-}  // namespace
+} // namespace
 
 GPU_TEST(argmaxMatchesTwin)
 {
@@ -56,7 +57,8 @@ GPU_TEST(argmaxMatchesTwin)
         cudaCheck(qc::launchArgmax(dl.get(), stride, rows, vocab, out.get(), nullptr), "launchArgmax");
         const auto got = out.download();
         for (int r = 0; r < rows; ++r)
-            GPU_CHECK_MSG(got[static_cast<std::size_t>(r)] == qc::twins::argmax(logits.data() + r * stride, vocab),
+            GPU_CHECK_MSG(got[static_cast<std::size_t>(r)] ==
+                              qc::twins::argmax(logits.data() + r * stride, vocab),
                           "vocab " << vocab << " row " << r);
     }
 }
@@ -64,10 +66,16 @@ GPU_TEST(argmaxMatchesTwin)
 GPU_TEST(topKTopPMatchesTwin)
 {
     Rng rng(31);
-    struct Case { int vocab; float temperature; int topK; float topP; };
+    struct Case {
+        int vocab;
+        float temperature;
+        int topK;
+        float topP;
+    };
     int mismatches = 0, total = 0;
-    for (const Case c : {Case{202048, 0.7f, 40, 0.9f}, Case{202048, 1.0f, 0, 0.95f}, Case{49152, 1.3f, 1024, 1.0f},
-                         Case{49152, 0.5f, 1, 0.5f}, Case{5000, 1.0f, 300, 0.8f}, Case{17, 2.0f, 50, 1.0f}}) {
+    for (const Case c :
+         {Case{202048, 0.7f, 40, 0.9f}, Case{202048, 1.0f, 0, 0.95f}, Case{49152, 1.3f, 1024, 1.0f},
+          Case{49152, 0.5f, 1, 0.5f}, Case{5000, 1.0f, 300, 0.8f}, Case{17, 2.0f, 50, 1.0f}}) {
         const int rows = 16;
         const long long stride = c.vocab;
         const auto logits = makeLogits(rng, rows, c.vocab, stride);
@@ -76,13 +84,13 @@ GPU_TEST(topKTopPMatchesTwin)
             x = rng.uniform(0.0f, 1.0f);
         DevArray<float> dl(logits), du(u);
         DevArray<std::int32_t> out(static_cast<std::size_t>(rows));
-        cudaCheck(qc::launchSampleTopKTopP(dl.get(), stride, rows, c.vocab, c.temperature, c.topK, c.topP, du.get(),
-                                           out.get(), nullptr),
+        cudaCheck(qc::launchSampleTopKTopP(dl.get(), stride, rows, c.vocab, c.temperature, c.topK, c.topP,
+                                           du.get(), out.get(), nullptr),
                   "launchSampleTopKTopP");
         const auto got = out.download();
         for (int r = 0; r < rows; ++r) {
-            const int want = qc::twins::sampleTopKTopP(logits.data() + r * stride, c.vocab, c.temperature, c.topK,
-                                                       c.topP, u[static_cast<std::size_t>(r)]);
+            const int want = qc::twins::sampleTopKTopP(logits.data() + r * stride, c.vocab, c.temperature,
+                                                       c.topK, c.topP, u[static_cast<std::size_t>(r)]);
             const int g = got[static_cast<std::size_t>(r)];
             GPU_CHECK_MSG(g >= 0 && g < c.vocab, "token " << g << " out of range");
             ++total;

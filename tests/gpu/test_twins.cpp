@@ -47,7 +47,7 @@ double prefillTwinError(int d, int hq, int hkv, int lq, int lkv, int offset, int
     return relError(toFloat(o), tw::attentionPrefillReference(a));
 }
 
-}  // namespace
+} // namespace
 
 GPU_TEST(prefillTwinMatchesNaiveAttention)
 {
@@ -58,7 +58,7 @@ GPU_TEST(prefillTwinMatchesNaiveAttention)
     GPU_CHECK_MSG(e < 1e-2, "offset: " << e);
     e = prefillTwinError(64, 3, 3, 260, 300, 40, 48, rng);
     GPU_CHECK_MSG(e < 1e-2, "chunked: " << e);
-    e = prefillTwinError(64, 1, 1, 20, 5, 500, 64, rng);  // nothing visible: all zeros on both sides
+    e = prefillTwinError(64, 1, 1, 20, 5, 500, 64, rng); // nothing visible: all zeros on both sides
     GPU_CHECK_MSG(e == 0, "empty rows: " << e);
 }
 
@@ -87,7 +87,7 @@ GPU_TEST(prefillTwinMaskIsCausalAndChunked)
     };
     const auto base = run(k, v);
     auto k2 = k, v2 = v;
-    for (int c = 0; c < d; ++c) {  // change key/value 20 (chunk 1): rows 0-19 and 32-39 must not move
+    for (int c = 0; c < d; ++c) { // change key/value 20 (chunk 1): rows 0-19 and 32-39 must not move
         k2[static_cast<std::size_t>(20 * d + c)] = qc::floatToBf16(5.0f);
         v2[static_cast<std::size_t>(20 * d + c)] = qc::floatToBf16(-7.0f);
     }
@@ -96,7 +96,8 @@ GPU_TEST(prefillTwinMaskIsCausalAndChunked)
         const bool sees = i >= 20 && i < 32;
         bool same = true;
         for (int c = 0; c < d; ++c)
-            same = same && base[static_cast<std::size_t>(i * d + c)] == moved[static_cast<std::size_t>(i * d + c)];
+            same = same &&
+                   base[static_cast<std::size_t>(i * d + c)] == moved[static_cast<std::size_t>(i * d + c)];
         GPU_CHECK_MSG(same != sees, "row " << i);
     }
 }
@@ -111,7 +112,8 @@ GPU_TEST(decodeTwinMatchesNaiveAttention)
     std::iota(table.begin(), table.end(), 0);
     std::shuffle(table.begin(), table.end(), rng.engine());
     const std::size_t cacheN = table.size() * page * hkv * d;
-    const auto kc = rng.bf16(cacheN), vc = rng.bf16(cacheN), q = rng.bf16(static_cast<std::size_t>(batch) * hq * d);
+    const auto kc = rng.bf16(cacheN), vc = rng.bf16(cacheN),
+               q = rng.bf16(static_cast<std::size_t>(batch) * hq * d);
     for (const int chunk : {0, 100})
         for (const int split : {64, 128, 1024}) {
             std::vector<std::uint16_t> out(static_cast<std::size_t>(batch) * hq * d, 0xffff);
@@ -157,7 +159,8 @@ GPU_TEST(ropeTwinProperties)
     tw::rope(y.data(), 1, heads, d, heads * d, &p, inv.data(), qc::RopeMode::NeoxHalves);
     for (int i = 0; i < d / 2; ++i) {
         const auto len = [&](const std::vector<std::uint16_t>& v) {
-            return std::hypot(qc::bf16ToFloat(v[static_cast<std::size_t>(i)]), qc::bf16ToFloat(v[static_cast<std::size_t>(i + d / 2)]));
+            return std::hypot(qc::bf16ToFloat(v[static_cast<std::size_t>(i)]),
+                              qc::bf16ToFloat(v[static_cast<std::size_t>(i + d / 2)]));
         };
         GPU_CHECK(std::abs(len(y) - len(x)) <= 0.01f * len(x) + 1e-6f);
     }
@@ -183,15 +186,17 @@ GPU_TEST(ropeTwinProperties)
         tw::rope(b.data(), 1, 1, d, d, &pk, inv.data(), qc::RopeMode::NeoxHalves);
         double s = 0;
         for (int i = 0; i < d; ++i)
-            s += static_cast<double>(qc::bf16ToFloat(a[static_cast<std::size_t>(i)])) * qc::bf16ToFloat(b[static_cast<std::size_t>(i)]);
+            s += static_cast<double>(qc::bf16ToFloat(a[static_cast<std::size_t>(i)])) *
+                 qc::bf16ToFloat(b[static_cast<std::size_t>(i)]);
         return s;
     };
     double norm = 0;
     for (int i = 0; i < d; ++i)
-        norm += std::abs(qc::bf16ToFloat(q[static_cast<std::size_t>(i)]) * qc::bf16ToFloat(k[static_cast<std::size_t>(i)]));
+        norm += std::abs(qc::bf16ToFloat(q[static_cast<std::size_t>(i)]) *
+                         qc::bf16ToFloat(k[static_cast<std::size_t>(i)]));
     const double d1 = rotatedDot(10, 3), d2 = rotatedDot(1010, 1003);
     GPU_CHECK_MSG(std::abs(d1 - d2) < 0.02 * norm, d1 << " vs " << d2);
-    double spread = 0;  // while other distances give other scores
+    double spread = 0; // while other distances give other scores
     for (int dist = 0; dist < 64; dist += 3)
         spread = std::max(spread, std::abs(rotatedDot(100 + dist, 100) - d1));
     GPU_CHECK_MSG(spread > 0.05 * norm, "scores do not depend on the distance: " << spread);
@@ -199,15 +204,15 @@ GPU_TEST(ropeTwinProperties)
 
 GPU_TEST(llama3FrequencyScaling)
 {
-    tw::Llama3RopeScaling s;  // factor 8, low 1, high 4, original 8192
+    tw::Llama3RopeScaling s; // factor 8, low 1, high 4, original 8192
     const int d = 128;
     const auto plain = tw::ropeInvFreq(d, 500000.0f);
     const auto scaled = tw::ropeInvFreq(d, 500000.0f, &s);
-    GPU_CHECK(plain[0] == 1.0f && scaled[0] == 1.0f);  // short wavelengths are kept
-    const float lowPlain = plain.back(), lowScaled = scaled.back();  // the longest wavelength is stretched 8x
+    GPU_CHECK(plain[0] == 1.0f && scaled[0] == 1.0f);               // short wavelengths are kept
+    const float lowPlain = plain.back(), lowScaled = scaled.back(); // the longest wavelength is stretched 8x
     GPU_CHECK_MSG(std::abs(lowScaled * 8.0f - lowPlain) <= 1e-6f * lowPlain, lowScaled << " vs " << lowPlain);
     for (std::size_t i = 1; i < scaled.size(); ++i) {
-        GPU_CHECK(scaled[i] < scaled[i - 1]);  // still strictly decreasing
+        GPU_CHECK(scaled[i] < scaled[i - 1]); // still strictly decreasing
         GPU_CHECK(scaled[i] <= plain[i] && scaled[i] * 8.0f >= plain[i] * (1.0f - 1e-6f));
     }
 }
@@ -219,7 +224,7 @@ GPU_TEST(samplingTwinMatchesFullSort)
         const int vocab = rng.integer(2, 3000);
         std::vector<float> l(static_cast<std::size_t>(vocab));
         for (auto& x : l)
-            x = std::round(rng.normal(2.0f) * 4.0f) / 4.0f;  // coarse values: many ties
+            x = std::round(rng.normal(2.0f) * 4.0f) / 4.0f; // coarse values: many ties
         if (trial % 5 == 0)
             l[static_cast<std::size_t>(rng.integer(0, vocab - 1))] = std::nanf("");
         const float t = rng.uniform(0.3f, 2.0f), p = rng.uniform(0.1f, 1.0f), u = rng.uniform(0.0f, 1.0f);
@@ -245,7 +250,7 @@ void putHalf(std::uint8_t* p, float v)
     p[1] = static_cast<std::uint8_t>(h >> 8);
 }
 
-}  // namespace
+} // namespace
 
 GPU_TEST(q8_0BlocksDecodeAsDocumented)
 {
@@ -274,7 +279,7 @@ GPU_TEST(q4_KBlocksDecodeAsDocumented)
     putHalf(block, d);
     putHalf(block + 2, dmin);
     std::uint8_t* s = block + 4;
-    for (int j = 0; j < 8; ++j) {  // 6-bit scales and mins, packed into 12 bytes
+    for (int j = 0; j < 8; ++j) { // 6-bit scales and mins, packed into 12 bytes
         if (j < 4) {
             s[j] |= static_cast<std::uint8_t>(sc[j]);
             s[j + 4] |= static_cast<std::uint8_t>(mn[j]);
@@ -284,7 +289,7 @@ GPU_TEST(q4_KBlocksDecodeAsDocumented)
             s[j] |= static_cast<std::uint8_t>((mn[j] >> 4) << 6);
         }
     }
-    for (int e = 0; e < 256; ++e) {  // per 64 values: 32 bytes, low nibbles then high nibbles
+    for (int e = 0; e < 256; ++e) { // per 64 values: 32 bytes, low nibbles then high nibbles
         const int c = e / 64, pos = e % 64;
         std::uint8_t& byte = block[16 + 32 * c + (pos % 32)];
         byte |= static_cast<std::uint8_t>(pos < 32 ? q[e] : q[e] << 4);
@@ -293,7 +298,8 @@ GPU_TEST(q4_KBlocksDecodeAsDocumented)
     tw::dequantizeRow(qc::QuantType::Q4_K, block, 256, y);
     for (int e = 0; e < 256; ++e) {
         const int j = e / 32;
-        const float want = d * static_cast<float>(sc[j]) * static_cast<float>(q[e]) - dmin * static_cast<float>(mn[j]);
+        const float want =
+            d * static_cast<float>(sc[j]) * static_cast<float>(q[e]) - dmin * static_cast<float>(mn[j]);
         GPU_CHECK_MSG(y[e] == want, "value " << e << ": " << y[e] << " vs " << want);
     }
 }
@@ -308,7 +314,7 @@ GPU_TEST(q6_KBlocksDecodeAsDocumented)
         v = rng.integer(-128, 127);
     std::uint8_t block[210] = {};
     const float d = 0.0625f;
-    for (int e = 0; e < 256; ++e) {  // ql: low 4 bits, qh: high 2 bits, by halves of 128 and quarters of 32
+    for (int e = 0; e < 256; ++e) { // ql: low 4 bits, qh: high 2 bits, by halves of 128 and quarters of 32
         const int n = e / 128, r = e % 128, qq = r / 32, l = r % 32;
         std::uint8_t& low = block[64 * n + l + (qq & 1) * 32];
         low |= static_cast<std::uint8_t>(qq >= 2 ? (q[e] & 0x0f) << 4 : (q[e] & 0x0f));
@@ -342,6 +348,6 @@ GPU_TEST(halfConversionsRoundTrip)
 {
     for (const float v : {0.0f, 1.0f, -2.5f, 65504.0f, 6.1035156e-05f, 5.9604645e-08f, 0.333251953125f})
         GPU_CHECK_MSG(qc::halfToFloat(qc::floatToHalf(v)) == v, v);
-    GPU_CHECK(qc::bf16ToFloat(qc::floatToBf16(1.00390625f)) == 1.0f);  // ties to even
+    GPU_CHECK(qc::bf16ToFloat(qc::floatToBf16(1.00390625f)) == 1.0f); // ties to even
     GPU_CHECK(std::isnan(qc::bf16ToFloat(qc::floatToBf16(std::nanf("")))));
 }

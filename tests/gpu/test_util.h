@@ -30,7 +30,8 @@ inline std::uint64_t testSeed()
     static const std::uint64_t seed = [] {
         if (const char* s = std::getenv("QUIRE_TEST_SEED"))
             return static_cast<std::uint64_t>(std::strtoull(s, nullptr, 10));
-        const std::uint64_t fresh = (static_cast<std::uint64_t>(std::random_device{}()) << 32) ^ std::random_device{}();
+        const std::uint64_t fresh =
+            (static_cast<std::uint64_t>(std::random_device{}()) << 32) ^ std::random_device{}();
         std::printf("QUIRE_TEST_SEED=%llu\n", static_cast<unsigned long long>(fresh));
         return fresh;
     }();
@@ -42,8 +43,11 @@ public:
     explicit Rng(std::uint64_t salt = 0) : m_gen(testSeed() ^ (salt * 0x9E3779B97F4A7C15ull)) {}
     float uniform(float lo, float hi) { return std::uniform_real_distribution<float>(lo, hi)(m_gen); }
     float normal(float sd = 1.0f) { return std::normal_distribution<float>(0.0f, sd)(m_gen); }
-    int integer(int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(m_gen); }  // inclusive
-    std::uint8_t byte() { return static_cast<std::uint8_t>(std::uniform_int_distribution<int>(0, 255)(m_gen)); }
+    int integer(int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(m_gen); } // inclusive
+    std::uint8_t byte()
+    {
+        return static_cast<std::uint8_t>(std::uniform_int_distribution<int>(0, 255)(m_gen));
+    }
     std::mt19937_64& engine() { return m_gen; }
 
     std::vector<std::uint16_t> bf16(std::size_t n, float sd = 1.0f)
@@ -94,8 +98,7 @@ inline std::vector<float> toFloat(const std::vector<std::uint16_t>& bf)
 }
 
 // A device array of T owned by this object.
-template <class T>
-class DevArray {
+template <class T> class DevArray {
 public:
     explicit DevArray(std::size_t n) : m_n(n)
     {
@@ -127,4 +130,4 @@ private:
     std::size_t m_n = 0;
 };
 
-}  // namespace quire::gputest
+} // namespace quire::gputest

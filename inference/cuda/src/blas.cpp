@@ -35,7 +35,7 @@ struct Plan {
     cublasLtMatmulAlgo_t algo{};
 };
 
-}  // namespace
+} // namespace
 
 struct Blas::Impl {
     std::unique_ptr<cublasLtContext, LtHandleDeleter> handle;
@@ -118,8 +118,8 @@ std::expected<Blas, Error> Blas::create(std::size_t workspaceBytes)
     if (workspaceBytes > 0) {
         if (auto e = cudaMalloc(&impl->workspace, workspaceBytes); e != cudaSuccess) {
             cudaGetLastError();
-            return std::unexpected(Error{ErrorCode::OutOfMemory,
-                                         std::string("cuBLASLt workspace: ") + cudaGetErrorString(e)});
+            return std::unexpected(
+                Error{ErrorCode::OutOfMemory, std::string("cuBLASLt workspace: ") + cudaGetErrorString(e)});
         }
     }
     impl->workspaceBytes = workspaceBytes;
@@ -130,7 +130,8 @@ std::expected<void, Error> Blas::gemm(const void* x, const void* w, void* y, int
                                       CUstream_st* stream, float beta)
 {
     if (t <= 0 || n <= 0 || k <= 0 || n % 8 != 0 || k % 8 != 0)
-        return std::unexpected(Error{ErrorCode::InvalidArgument, "gemm: t, n, k must be positive, n and k multiples of 8"});
+        return std::unexpected(
+            Error{ErrorCode::InvalidArgument, "gemm: t, n, k must be positive, n and k multiples of 8"});
     const auto misaligned = [](const void* p) { return (reinterpret_cast<std::uintptr_t>(p) & 15u) != 0; };
     if (misaligned(x) || misaligned(w) || misaligned(y))
         return std::unexpected(Error{ErrorCode::InvalidArgument, "gemm: operands must be 16-byte aligned"});
@@ -139,9 +140,9 @@ std::expected<void, Error> Blas::gemm(const void* x, const void* w, void* y, int
         return std::unexpected(p.error());
     const float alpha = 1.0f;
     Plan& plan = **p;
-    const auto s = cublasLtMatmul(m_impl->handle.get(), plan.desc.get(), &alpha, w, plan.a.get(), x, plan.b.get(),
-                                  &beta, y, plan.c.get(), y, plan.c.get(), &plan.algo, m_impl->workspace,
-                                  m_impl->workspaceBytes, stream);
+    const auto s = cublasLtMatmul(m_impl->handle.get(), plan.desc.get(), &alpha, w, plan.a.get(), x,
+                                  plan.b.get(), &beta, y, plan.c.get(), y, plan.c.get(), &plan.algo,
+                                  m_impl->workspace, m_impl->workspaceBytes, stream);
     if (s != CUBLAS_STATUS_SUCCESS)
         return std::unexpected(blasFailure(s, "cublasLtMatmul"));
     return {};
@@ -152,4 +153,4 @@ std::size_t Blas::cachedPlans() const
     return m_impl->plans.size();
 }
 
-}  // namespace quire::inference::cuda
+} // namespace quire::inference::cuda

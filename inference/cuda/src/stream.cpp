@@ -11,7 +11,7 @@ Error cudaFailure(cudaError_t e, const char* what)
 {
     return Error{ErrorCode::Device, std::string(what) + ": " + cudaGetErrorString(e)};
 }
-}  // namespace
+} // namespace
 
 void Stream::Deleter::operator()(CUstream_st* s) const
 {
@@ -72,4 +72,4 @@ std::expected<float, Error> Event::elapsedSince(const Event& start) const
     return ms;
 }
 
-}  // namespace quire::inference::cuda
+} // namespace quire::inference::cuda

@@ -14,18 +14,17 @@ using namespace detail;
 
 constexpr int kTile = kDecodeTile;
 constexpr int kThreads = 128;
-constexpr int kMaxHeads = 8;  // query heads served by one block
+constexpr int kMaxHeads = 8; // query heads served by one block
 constexpr float kLog2e = 1.4426950408889634f;
 
-template <int D>
-struct DecodeSmem {
-    static constexpr int kPitch = D + 8;  // +16 bytes per row: 16-byte row reads hit distinct banks
+template <int D> struct DecodeSmem {
+    static constexpr int kPitch = D + 8; // +16 bytes per row: 16-byte row reads hit distinct banks
     static constexpr int kTileElems = kTile * kPitch;
-    static constexpr int kBytes = 4 * kTileElems * 2               // K and V, two stages each
-                                  + kMaxHeads * D * 4               // q as float
-                                  + 2 * kMaxHeads * kTile * 4       // score halves
-                                  + kMaxHeads * kTile * 4           // probabilities
-                                  + kMaxHeads * 4;                  // rescale factors
+    static constexpr int kBytes = 4 * kTileElems * 2          // K and V, two stages each
+                                  + kMaxHeads * D * 4         // q as float
+                                  + 2 * kMaxHeads * kTile * 4 // score halves
+                                  + kMaxHeads * kTile * 4     // probabilities
+                                  + kMaxHeads * 4;            // rescale factors
 };
 
 int windowOf(int maxSeqLen, int chunkSize)
@@ -57,7 +56,8 @@ __device__ __forceinline__ void loadKvTile(std::uint16_t* sK, std::uint16_t* sV,
         const bool ok = t < end;
         long long off = 0;
         if (ok) {
-            const long long slot = static_cast<long long>(pages[t / a.pageSize]) * a.pageSize + t % a.pageSize;
+            const long long slot =
+                static_cast<long long>(pages[t / a.pageSize]) * a.pageSize + t % a.pageSize;
             off = (slot * a.numKvHeads + kvHead) * D + c * 8;
         }
         const int dst = r * DecodeSmem<D>::kPitch + c * 8;
@@ -66,14 +66,13 @@ __device__ __forceinline__ void loadKvTile(std::uint16_t* sK, std::uint16_t* sV,
     }
 }
 
-template <int D>
-__global__ void __launch_bounds__(kThreads) decodeKernel(DecodeAttention a, int maxSplits)
+template <int D> __global__ void __launch_bounds__(kThreads) decodeKernel(DecodeAttention a, int maxSplits)
 {
     using S = DecodeSmem<D>;
     extern __shared__ __align__(16) unsigned char smemRaw[];
-    std::uint16_t* sKV = reinterpret_cast<std::uint16_t*>(smemRaw);  // [stage][K|V][tile]
+    std::uint16_t* sKV = reinterpret_cast<std::uint16_t*>(smemRaw); // [stage][K|V][tile]
     float* sQ = reinterpret_cast<float*>(smemRaw + 4 * S::kTileElems * 2);
-    float* sS = sQ + kMaxHeads * D;   // [half][head][token]
+    float* sS = sQ + kMaxHeads * D; // [half][head][token]
     float* sP = sS + 2 * kMaxHeads * kTile;
     float* sAlpha = sP + kMaxHeads * kTile;
 
@@ -102,9 +101,9 @@ __global__ void __launch_bounds__(kThreads) decodeKernel(DecodeAttention a, int 
     }
 
     const float scaleLog2 = a.scale * kLog2e;
-    float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f};  // heads warp and warp + 4 (softmax stage)
+    float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f}; // heads warp and warp + 4 (softmax stage)
     constexpr int kPairs = D / 2;
-    constexpr int kGroups = kThreads / kPairs;  // token groups in the PV stage
+    constexpr int kGroups = kThreads / kPairs; // token groups in the PV stage
     constexpr int kTokPerGroup = kTile / kGroups;
     const int pair = tid % kPairs, tokGroup = tid / kPairs;
     float o[kMaxHeads][2];
@@ -126,7 +125,7 @@ __global__ void __launch_bounds__(kThreads) decodeKernel(DecodeAttention a, int 
         } else {
             cpAsyncWait<0>();
         }
-        __syncthreads();  // tile `it` (and sQ) visible to all
+        __syncthreads(); // tile `it` (and sQ) visible to all
         const std::uint16_t* sK = sKV + stage * 2 * S::kTileElems;
         const std::uint16_t* sV = sK + S::kTileElems;
 
@@ -146,7 +145,8 @@ __global__ void __launch_bounds__(kThreads) decodeKernel(DecodeAttention a, int 
 #pragma unroll
                 for (int g = 0; g < kMaxHeads; ++g) {
                     if (g < nh) {
-                        const float4* q4 = reinterpret_cast<const float4*>(sQ + g * D + half * (D / 2) + c * 8);
+                        const float4* q4 =
+                            reinterpret_cast<const float4*>(sQ + g * D + half * (D / 2) + c * 8);
                         const float4 qa = q4[0], qb = q4[1];
                         acc[g] += qa.x * k8[0] + qa.y * k8[1] + qa.z * k8[2] + qa.w * k8[3] + qb.x * k8[4] +
                                   qb.y * k8[5] + qb.z * k8[6] + qb.w * k8[7];
@@ -166,10 +166,12 @@ __global__ void __launch_bounds__(kThreads) decodeKernel(DecodeAttention a, int 
             const int g = warp + 4 * j;
             if (g < nh) {
                 const bool va = t0 + lane < s1, vb = t0 + lane + 32 < s1;
-                const float sa = va ? (sS[g * kTile + lane] + sS[(kMaxHeads + g) * kTile + lane]) * scaleLog2 : -INFINITY;
+                const float sa =
+                    va ? (sS[g * kTile + lane] + sS[(kMaxHeads + g) * kTile + lane]) * scaleLog2 : -INFINITY;
                 const float sb =
-                    vb ? (sS[g * kTile + lane + 32] + sS[(kMaxHeads + g) * kTile + lane + 32]) * scaleLog2 : -INFINITY;
-                const float mNew = fmaxf(m[j], warpMax(fmaxf(sa, sb)));  // finite: the tile has a valid key
+                    vb ? (sS[g * kTile + lane + 32] + sS[(kMaxHeads + g) * kTile + lane + 32]) * scaleLog2
+                       : -INFINITY;
+                const float mNew = fmaxf(m[j], warpMax(fmaxf(sa, sb))); // finite: the tile has a valid key
                 const float alpha = fastExp2(m[j] - mNew);
                 const float pa = fastExp2(sa - mNew), pb = fastExp2(sb - mNew);
                 l[j] = l[j] * alpha + warpSum(pa + pb);
@@ -203,11 +205,11 @@ __global__ void __launch_bounds__(kThreads) decodeKernel(DecodeAttention a, int 
                     o[g][1] += p * v1;
                 }
         }
-        __syncthreads();  // the next iteration refills this stage and the score buffers
+        __syncthreads(); // the next iteration refills this stage and the score buffers
     }
 
     // Sum the token groups' partial outputs (in the now idle K/V buffers) and write the partials.
-    float* red = reinterpret_cast<float*>(smemRaw);  // [group][head][D]
+    float* red = reinterpret_cast<float*>(smemRaw); // [group][head][D]
 #pragma unroll
     for (int g = 0; g < kMaxHeads; ++g)
         if (g < nh) {
@@ -250,7 +252,8 @@ __global__ void decodeCombineKernel(DecodeAttention a, int maxSplits)
     const int start = a.chunkSize > 0 ? ((len - 1) / a.chunkSize) * a.chunkSize : 0;
     const int splits = min(maxSplits, (len - start + a.splitTokens - 1) / a.splitTokens);
     const long long row = static_cast<long long>(b) * a.numQHeads + h;
-    const float* ml = a.workspace + static_cast<long long>(a.batch) * a.numQHeads * maxSplits * D + row * maxSplits * 2;
+    const float* ml =
+        a.workspace + static_cast<long long>(a.batch) * a.numQHeads * maxSplits * D + row * maxSplits * 2;
     const float* po = a.workspace + row * maxSplits * D;
     float mMax = -INFINITY;
     for (int s = 0; s < splits; ++s)
@@ -264,30 +267,31 @@ __global__ void decodeCombineKernel(DecodeAttention a, int maxSplits)
     dst[d] = toBf16(l > 0.f ? o / l : 0.f);
 }
 
-template <int D>
-cudaError_t launchDecode(const DecodeAttention& a, cudaStream_t stream)
+template <int D> cudaError_t launchDecode(const DecodeAttention& a, cudaStream_t stream)
 {
     constexpr int smemBytes = DecodeSmem<D>::kBytes;
     static bool configured = false;
     if (!configured) {
-        if (auto e = cudaFuncSetAttribute(decodeKernel<D>, cudaFuncAttributeMaxDynamicSharedMemorySize, smemBytes);
+        if (auto e =
+                cudaFuncSetAttribute(decodeKernel<D>, cudaFuncAttributeMaxDynamicSharedMemorySize, smemBytes);
             e != cudaSuccess)
             return e;
         configured = true;
     }
     const int maxSplits = splitsOf(windowOf(a.maxSeqLen, a.chunkSize), a.splitTokens);
     const int group = a.numQHeads / a.numKvHeads;
-    const dim3 grid(static_cast<unsigned>(maxSplits), static_cast<unsigned>(a.numKvHeads * headSlicesOf(group)),
+    const dim3 grid(static_cast<unsigned>(maxSplits),
+                    static_cast<unsigned>(a.numKvHeads * headSlicesOf(group)),
                     static_cast<unsigned>(a.batch));
     decodeKernel<D><<<grid, kThreads, smemBytes, stream>>>(a, maxSplits);
     if (auto e = cudaGetLastError(); e != cudaSuccess)
         return e;
-    decodeCombineKernel<<<dim3(static_cast<unsigned>(a.numQHeads), static_cast<unsigned>(a.batch)), D, 0, stream>>>(
-        a, maxSplits);
+    decodeCombineKernel<<<dim3(static_cast<unsigned>(a.numQHeads), static_cast<unsigned>(a.batch)), D, 0,
+                          stream>>>(a, maxSplits);
     return cudaGetLastError();
 }
 
-}  // namespace
+} // namespace
 
 int decodeSplitTokens(int batch, int numKvHeads, int maxSeqLen, int chunkSize, int multiprocessors)
 {
@@ -295,7 +299,8 @@ int decodeSplitTokens(int batch, int numKvHeads, int maxSeqLen, int chunkSize, i
     // wave of 2 * multiprocessors blocks. More blocks would leave a partial last wave (a 2.06-wave grid
     // runs its last 6% of blocks on an almost idle chip); fewer would leave multiprocessors unused.
     const int window = windowOf(maxSeqLen, chunkSize);
-    const long long perSplit = static_cast<long long>(batch > 0 ? batch : 1) * (numKvHeads > 0 ? numKvHeads : 1);
+    const long long perSplit =
+        static_cast<long long>(batch > 0 ? batch : 1) * (numKvHeads > 0 ? numKvHeads : 1);
     const long long capacity = 2LL * (multiprocessors > 0 ? multiprocessors : 132);
     long long splits = capacity / perSplit;
     if (splits < 1)
@@ -320,18 +325,21 @@ cudaError_t launchAttentionDecode(const DecodeAttention& a, cudaStream_t stream)
 {
     if (a.batch == 0)
         return cudaSuccess;
-    if (!a.q || !a.kCache || !a.vCache || !a.pageTable || !a.seqLens || !a.out || !a.workspace || a.batch < 0 ||
-        a.numKvHeads <= 0 || a.numQHeads <= 0 || a.numQHeads % a.numKvHeads != 0 || a.pageSize <= 0 ||
-        a.maxPagesPerSeq <= 0 || a.maxSeqLen <= 0 || a.chunkSize < 0 || a.splitTokens <= 0 ||
-        a.splitTokens % kTile != 0 || a.batch > 65535)
+    if (!a.q || !a.kCache || !a.vCache || !a.pageTable || !a.seqLens || !a.out || !a.workspace ||
+        a.batch < 0 || a.numKvHeads <= 0 || a.numQHeads <= 0 || a.numQHeads % a.numKvHeads != 0 ||
+        a.pageSize <= 0 || a.maxPagesPerSeq <= 0 || a.maxSeqLen <= 0 || a.chunkSize < 0 ||
+        a.splitTokens <= 0 || a.splitTokens % kTile != 0 || a.batch > 65535)
         return cudaErrorInvalidValue;
     if (!detail::aligned16(a.kCache) || !detail::aligned16(a.vCache) || !detail::aligned16(a.workspace))
         return cudaErrorMisalignedAddress;
     switch (a.headDim) {
-    case 64: return launchDecode<64>(a, stream);
-    case 128: return launchDecode<128>(a, stream);
-    default: return cudaErrorInvalidValue;
+    case 64:
+        return launchDecode<64>(a, stream);
+    case 128:
+        return launchDecode<128>(a, stream);
+    default:
+        return cudaErrorInvalidValue;
     }
 }
 
-}  // namespace quire::inference::cuda
+} // namespace quire::inference::cuda

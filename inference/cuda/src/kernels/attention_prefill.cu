@@ -19,16 +19,14 @@ constexpr int kWarps = 4;
 constexpr int kThreads = kWarps * 32;
 constexpr float kLog2e = 1.4426950408889634f;
 
-template <int D>
-constexpr int prefillSmemBytes()
+template <int D> constexpr int prefillSmemBytes()
 {
     return (kBM + 2 * kBN) * D * 2;
 }
 
 // Element offset of 16-byte chunk `c` of row `r` in a [rows][D] bf16 tile: the chunk index is XORed
 // with the row's low three bits so that eight consecutive rows of one chunk hit eight bank groups.
-template <int D>
-__device__ __forceinline__ int swz(int r, int c)
+template <int D> __device__ __forceinline__ int swz(int r, int c)
 {
     return r * D + ((c ^ (r & 7)) << 3);
 }
@@ -36,10 +34,11 @@ __device__ __forceinline__ int swz(int r, int c)
 // Loads `rows` rows of D bf16 from `src` (row stride in elements) into a swizzled tile; rows at or past
 // `valid` are zero-filled.
 template <int D, int Rows>
-__device__ __forceinline__ void loadTile(std::uint16_t* tile, const std::uint16_t* src, long long stride, int valid)
+__device__ __forceinline__ void loadTile(std::uint16_t* tile, const std::uint16_t* src, long long stride,
+                                         int valid)
 {
     constexpr int kChunks = D / 8;
-    constexpr int kRowsPerPass = kThreads / kChunks;  // a multiple of 8: the swizzle is the same each pass
+    constexpr int kRowsPerPass = kThreads / kChunks; // a multiple of 8: the swizzle is the same each pass
     constexpr int kPasses = Rows / kRowsPerPass;
     static_assert(kRowsPerPass % 8 == 0 && Rows % kRowsPerPass == 0, "tile must split evenly over the block");
     const int r0 = threadIdx.x / kChunks, c = threadIdx.x % kChunks;
@@ -52,12 +51,11 @@ __device__ __forceinline__ void loadTile(std::uint16_t* tile, const std::uint16_
     }
 }
 
-template <int D>
-__global__ void __launch_bounds__(kThreads, 2) prefillKernel(PrefillAttention a)
+template <int D> __global__ void __launch_bounds__(kThreads, 2) prefillKernel(PrefillAttention a)
 {
-    constexpr int kKSteps = D / 16;   // k-steps of Q.K^T
-    constexpr int kDTiles = D / 8;    // n-tiles of the O accumulator
-    constexpr int kNTiles = kBN / 8;  // n-tiles of S
+    constexpr int kKSteps = D / 16;  // k-steps of Q.K^T
+    constexpr int kDTiles = D / 8;   // n-tiles of the O accumulator
+    constexpr int kNTiles = kBN / 8; // n-tiles of S
 
     extern __shared__ __align__(128) std::uint16_t smem[];
     std::uint16_t* sQ = smem;
@@ -65,7 +63,7 @@ __global__ void __launch_bounds__(kThreads, 2) prefillKernel(PrefillAttention a)
     std::uint16_t* sV = sK + kBN * D;
 
     const int head = blockIdx.x;
-    const int qBlock = gridDim.y - 1 - blockIdx.y;  // heaviest (latest) query blocks first
+    const int qBlock = gridDim.y - 1 - blockIdx.y; // heaviest (latest) query blocks first
     const int kvHead = head / (a.numQHeads / a.numKvHeads);
     const int q0 = qBlock * kBM;
     const int rowsHere = min(kBM, a.lq - q0);
@@ -87,7 +85,7 @@ __global__ void __launch_bounds__(kThreads, 2) prefillKernel(PrefillAttention a)
 #pragma unroll
             for (int e = 0; e < 4; ++e)
                 o[mt][dt][e] = 0.f;
-    float rowMax[2][2], rowSum[2][2];  // [m tile][row g or g + 8], rowSum is this thread's partial
+    float rowMax[2][2], rowSum[2][2]; // [m tile][row g or g + 8], rowSum is this thread's partial
 #pragma unroll
     for (int mt = 0; mt < 2; ++mt)
 #pragma unroll
@@ -115,11 +113,12 @@ __global__ void __launch_bounds__(kThreads, 2) prefillKernel(PrefillAttention a)
         const int nBegin = kBegin / kBN;
         const int nEnd = (kEnd + kBN - 1) / kBN;
 
-        loadTile<D, kBM>(sQ, a.q + static_cast<long long>(q0) * a.qStride + static_cast<long long>(head) * D, a.qStride,
-                         rowsHere);
+        loadTile<D, kBM>(sQ, a.q + static_cast<long long>(q0) * a.qStride + static_cast<long long>(head) * D,
+                         a.qStride, rowsHere);
         {
             const int n = nEnd - 1;
-            loadTile<D, kBN>(sK, kBase + static_cast<long long>(n) * kBN * a.kStride, a.kStride, min(kBN, a.lkv - n * kBN));
+            loadTile<D, kBN>(sK, kBase + static_cast<long long>(n) * kBN * a.kStride, a.kStride,
+                             min(kBN, a.lkv - n * kBN));
         }
         cpAsyncCommit();
 
@@ -127,7 +126,7 @@ __global__ void __launch_bounds__(kThreads, 2) prefillKernel(PrefillAttention a)
             const int key0 = n * kBN;
             const int keysHere = min(kBN, a.lkv - key0);
             cpAsyncWait<0>();
-            __syncthreads();  // K(n) and Q visible to all; every warp is done with V(n+1)
+            __syncthreads(); // K(n) and Q visible to all; every warp is done with V(n+1)
             loadTile<D, kBN>(sV, vBase + static_cast<long long>(key0) * a.vStride, a.vStride, keysHere);
             cpAsyncCommit();
 
@@ -159,8 +158,8 @@ __global__ void __launch_bounds__(kThreads, 2) prefillKernel(PrefillAttention a)
             }
 
             // Mask only where the block crosses the diagonal, a chunk start or the end of the keys.
-            const bool needMask = key0 + kBN - 1 > firstPos || key0 + kBN > a.lkv ||
-                                  (a.chunkSize > 0 && key0 < lastChunkStart);
+            const bool needMask =
+                key0 + kBN - 1 > firstPos || key0 + kBN > a.lkv || (a.chunkSize > 0 && key0 < lastChunkStart);
             if (needMask) {
 #pragma unroll
                 for (int mt = 0; mt < 2; ++mt)
@@ -168,7 +167,7 @@ __global__ void __launch_bounds__(kThreads, 2) prefillKernel(PrefillAttention a)
                     for (int h = 0; h < 2; ++h) {
                         const int pos = firstPos + warp * 32 + mt * 16 + g + h * 8;
                         const int lo = a.chunkSize > 0 ? (pos / a.chunkSize) * a.chunkSize : 0;
-                        const int hi = min(pos, a.lkv - 1);  // inclusive
+                        const int hi = min(pos, a.lkv - 1); // inclusive
 #pragma unroll
                         for (int nt = 0; nt < kNTiles; ++nt)
 #pragma unroll
@@ -181,7 +180,7 @@ __global__ void __launch_bounds__(kThreads, 2) prefillKernel(PrefillAttention a)
             }
 
             cpAsyncWait<0>();
-            __syncthreads();  // V(n) visible to all; every warp is done with K(n)
+            __syncthreads(); // V(n) visible to all; every warp is done with K(n)
             if (n > nBegin) {
                 loadTile<D, kBN>(sK, kBase + static_cast<long long>(key0 - kBN) * a.kStride, a.kStride, kBN);
                 cpAsyncCommit();
@@ -218,7 +217,7 @@ __global__ void __launch_bounds__(kThreads, 2) prefillKernel(PrefillAttention a)
                     }
                 }
 
-            // O += P V: P's accumulator layout is the A-operand layout of the next mma.
+                // O += P V: P's accumulator layout is the A-operand layout of the next mma.
 #pragma unroll
             for (int kk = 0; kk < kBN / 16; ++kk) {
                 std::uint32_t pa[2][4];
@@ -254,7 +253,8 @@ __global__ void __launch_bounds__(kThreads, 2) prefillKernel(PrefillAttention a)
             const float inv = l > 0.f ? 1.0f / l : 0.f;
             const int row = warp * 32 + mt * 16 + g + h * 8;
             if (row < rowsHere) {
-                std::uint16_t* dst = a.o + static_cast<long long>(q0 + row) * a.oStride + static_cast<long long>(head) * D;
+                std::uint16_t* dst =
+                    a.o + static_cast<long long>(q0 + row) * a.oStride + static_cast<long long>(head) * D;
 #pragma unroll
                 for (int dt = 0; dt < kDTiles; ++dt)
                     *reinterpret_cast<std::uint32_t*>(dst + dt * 8 + t * 2) =
@@ -263,13 +263,13 @@ __global__ void __launch_bounds__(kThreads, 2) prefillKernel(PrefillAttention a)
         }
 }
 
-template <int D>
-cudaError_t launchPrefill(const PrefillAttention& a, cudaStream_t stream)
+template <int D> cudaError_t launchPrefill(const PrefillAttention& a, cudaStream_t stream)
 {
     constexpr int smemBytes = prefillSmemBytes<D>();
-    static bool configured = false;  // the attribute is per function and device; setting it twice is harmless
+    static bool configured = false; // the attribute is per function and device; setting it twice is harmless
     if (!configured) {
-        if (auto e = cudaFuncSetAttribute(prefillKernel<D>, cudaFuncAttributeMaxDynamicSharedMemorySize, smemBytes);
+        if (auto e = cudaFuncSetAttribute(prefillKernel<D>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                          smemBytes);
             e != cudaSuccess)
             return e;
         configured = true;
@@ -279,7 +279,7 @@ cudaError_t launchPrefill(const PrefillAttention& a, cudaStream_t stream)
     return cudaGetLastError();
 }
 
-}  // namespace
+} // namespace
 
 cudaError_t launchAttentionPrefill(const PrefillAttention& a, cudaStream_t stream)
 {
@@ -292,15 +292,18 @@ cudaError_t launchAttentionPrefill(const PrefillAttention& a, cudaStream_t strea
         a.lkv > 0x7fffffff - kBN)
         return cudaErrorInvalidValue;
     const bool aligned = detail::aligned16(a.q) && detail::aligned16(a.k) && detail::aligned16(a.v) &&
-                         detail::aligned16(a.o) && a.qStride % 8 == 0 && a.kStride % 8 == 0 && a.vStride % 8 == 0 &&
-                         a.oStride % 8 == 0;
+                         detail::aligned16(a.o) && a.qStride % 8 == 0 && a.kStride % 8 == 0 &&
+                         a.vStride % 8 == 0 && a.oStride % 8 == 0;
     if (!aligned)
         return cudaErrorMisalignedAddress;
     switch (a.headDim) {
-    case 64: return launchPrefill<64>(a, stream);
-    case 128: return launchPrefill<128>(a, stream);
-    default: return cudaErrorInvalidValue;
+    case 64:
+        return launchPrefill<64>(a, stream);
+    case 128:
+        return launchPrefill<128>(a, stream);
+    default:
+        return cudaErrorInvalidValue;
     }
 }
 
-}  // namespace quire::inference::cuda
+} // namespace quire::inference::cuda

@@ -9,9 +9,18 @@
 
 namespace quire::inference::cuda::detail {
 
-__device__ __forceinline__ float bf16Lo(std::uint32_t v) { return __uint_as_float(v << 16); }
-__device__ __forceinline__ float bf16Hi(std::uint32_t v) { return __uint_as_float(v & 0xffff0000u); }
-__device__ __forceinline__ float bf16Bits(std::uint16_t v) { return __uint_as_float(std::uint32_t(v) << 16); }
+__device__ __forceinline__ float bf16Lo(std::uint32_t v)
+{
+    return __uint_as_float(v << 16);
+}
+__device__ __forceinline__ float bf16Hi(std::uint32_t v)
+{
+    return __uint_as_float(v & 0xffff0000u);
+}
+__device__ __forceinline__ float bf16Bits(std::uint16_t v)
+{
+    return __uint_as_float(std::uint32_t(v) << 16);
+}
 
 __device__ __forceinline__ std::uint16_t toBf16(float f)
 {
@@ -66,8 +75,7 @@ __device__ __forceinline__ void cpAsyncCommit()
     asm volatile("cp.async.commit_group;\n" ::: "memory");
 }
 
-template <int N>
-__device__ __forceinline__ void cpAsyncWait()
+template <int N> __device__ __forceinline__ void cpAsyncWait()
 {
     asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
 }
@@ -87,7 +95,8 @@ __device__ __forceinline__ void ldmatrixX4Trans(std::uint32_t (&r)[4], const voi
 }
 
 // c += a . b for one m16n8k16 tile: a row-major bf16 (4 regs), b column-major bf16 (2 regs), c fp32.
-__device__ __forceinline__ void mmaBf16(float (&c)[4], const std::uint32_t (&a)[4], std::uint32_t b0, std::uint32_t b1)
+__device__ __forceinline__ void mmaBf16(float (&c)[4], const std::uint32_t (&a)[4], std::uint32_t b0,
+                                        std::uint32_t b1)
 {
     asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, "
                  "{%8, %9}, {%0, %1, %2, %3};\n"
@@ -100,4 +109,4 @@ inline bool aligned16(const void* p)
     return (reinterpret_cast<std::uintptr_t>(p) & 15u) == 0;
 }
 
-}  // namespace quire::inference::cuda::detail
+} // namespace quire::inference::cuda::detail

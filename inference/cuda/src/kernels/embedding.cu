@@ -9,8 +9,8 @@ namespace {
 using namespace detail;
 
 // One block per token; 16-byte loads of the table row when dim % 8 == 0 and the table is aligned.
-__global__ void embeddingKernel(const void* table, bool bf16, int vocab, int dim, const std::int32_t* ids, float* out,
-                                bool vec)
+__global__ void embeddingKernel(const void* table, bool bf16, int vocab, int dim, const std::int32_t* ids,
+                                float* out, bool vec)
 {
     const int i = blockIdx.x;
     const std::int32_t id = ids[i];
@@ -27,8 +27,8 @@ __global__ void embeddingKernel(const void* table, bool bf16, int vocab, int dim
                     lo = make_float4(bf16Lo(w.x), bf16Hi(w.x), bf16Lo(w.y), bf16Hi(w.y));
                     hi = make_float4(bf16Lo(w.z), bf16Hi(w.z), bf16Lo(w.w), bf16Hi(w.w));
                 } else {
-                    const float4* src =
-                        reinterpret_cast<const float4*>(static_cast<const float*>(table) + static_cast<long long>(id) * dim);
+                    const float4* src = reinterpret_cast<const float4*>(static_cast<const float*>(table) +
+                                                                        static_cast<long long>(id) * dim);
                     lo = src[2 * c];
                     hi = src[2 * c + 1];
                 }
@@ -41,16 +41,17 @@ __global__ void embeddingKernel(const void* table, bool bf16, int vocab, int dim
     for (int d = threadIdx.x; d < dim; d += blockDim.x) {
         float v = 0.f;
         if (valid)
-            v = bf16 ? bf16Bits(static_cast<const std::uint16_t*>(table)[static_cast<long long>(id) * dim + d])
-                     : static_cast<const float*>(table)[static_cast<long long>(id) * dim + d];
+            v = bf16
+                    ? bf16Bits(static_cast<const std::uint16_t*>(table)[static_cast<long long>(id) * dim + d])
+                    : static_cast<const float*>(table)[static_cast<long long>(id) * dim + d];
         dst[d] = v;
     }
 }
 
-}  // namespace
+} // namespace
 
-cudaError_t launchEmbeddingGather(const void* table, bool tableIsBf16, int vocab, int dim, const std::int32_t* ids,
-                                  int count, float* out, cudaStream_t stream)
+cudaError_t launchEmbeddingGather(const void* table, bool tableIsBf16, int vocab, int dim,
+                                  const std::int32_t* ids, int count, float* out, cudaStream_t stream)
 {
     if (count == 0)
         return cudaSuccess;
@@ -61,4 +62,4 @@ cudaError_t launchEmbeddingGather(const void* table, bool tableIsBf16, int vocab
     return cudaGetLastError();
 }
 
-}  // namespace quire::inference::cuda
+} // namespace quire::inference::cuda

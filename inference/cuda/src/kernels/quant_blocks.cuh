@@ -30,11 +30,11 @@ __device__ __forceinline__ int byteOf(uint2 v, int i)
 }
 
 // Q4_K's 6-bit scale and min of sub-block j from its 12 packed bytes (three words).
-__device__ __forceinline__ void q4kScaleMin(int j, std::uint32_t s0, std::uint32_t s1, std::uint32_t s2, int& scale,
-                                            int& min)
+__device__ __forceinline__ void q4kScaleMin(int j, std::uint32_t s0, std::uint32_t s1, std::uint32_t s2,
+                                            int& scale, int& min)
 {
     const auto byte = [&](int i) {
-        const std::uint32_t word = i < 4 ? s0 : (i < 8 ? s1 : s2);  // no local array: i is a run-time value
+        const std::uint32_t word = i < 4 ? s0 : (i < 8 ? s1 : s2); // no local array: i is a run-time value
         return static_cast<int>((word >> (8 * (i & 3))) & 0xffu);
     };
     if (j < 4) {
@@ -46,4 +46,4 @@ __device__ __forceinline__ void q4kScaleMin(int j, std::uint32_t s0, std::uint32
     }
 }
 
-}  // namespace quire::inference::cuda::detail
+} // namespace quire::inference::cuda::detail

@@ -12,8 +12,7 @@ namespace {
 
 using namespace detail;
 
-template <QuantType T>
-__global__ void dequantKernel(const std::uint8_t* w, int n, int k, std::uint16_t* out)
+template <QuantType T> __global__ void dequantKernel(const std::uint8_t* w, int n, int k, std::uint16_t* out)
 {
     const int groupsPerRow = k / 32;
     const long long total = static_cast<long long>(n) * groupsPerRow;
@@ -40,7 +39,8 @@ __global__ void dequantKernel(const std::uint8_t* w, int n, int k, std::uint16_t
             const float dmin = halfBits(static_cast<std::uint16_t>(head.x >> 16));
             int sc, m;
             q4kScaleMin(s, head.y, head.z, head.w, sc, m);
-            const float ds = __fmul_rn(d, static_cast<float>(sc)), mins = __fmul_rn(dmin, static_cast<float>(m));
+            const float ds = __fmul_rn(d, static_cast<float>(sc)),
+                        mins = __fmul_rn(dmin, static_cast<float>(m));
             const uint4 qa = __ldg(reinterpret_cast<const uint4*>(blk + 16 + 32 * c));
             const uint4 qb = __ldg(reinterpret_cast<const uint4*>(blk + 16 + 32 * c + 16));
             const std::uint32_t qw[8] = {qa.x, qa.y, qa.z, qa.w, qb.x, qb.y, qb.z, qb.w};
@@ -50,15 +50,17 @@ __global__ void dequantKernel(const std::uint8_t* w, int n, int k, std::uint16_t
                 const std::uint32_t q = ((qw[i >> 2] >> (8 * (i & 3))) >> shift) & 0x0fu;
                 v[i] = __fsub_rn(__fmul_rn(ds, static_cast<float>(q)), mins);
             }
-        } else {  // Q6_K: group s = quarter qq of half nh
+        } else { // Q6_K: group s = quarter qq of half nh
             const std::uint8_t* blk = row + static_cast<long long>(grp / 8) * 210;
             const int s = grp % 8, nh = s / 4, qq = s % 4;
             const float d = halfBits(ldU16(blk + 208));
             const std::uint8_t* ql = blk + 64 * nh + (qq & 1) * 32;
             const std::uint8_t* qh = blk + 128 + 32 * nh;
             const std::uint8_t* scales = blk + 192 + 8 * nh;
-            const float d0 = __fmul_rn(d, static_cast<float>(static_cast<std::int8_t>(__ldg(scales + 2 * qq))));
-            const float d1 = __fmul_rn(d, static_cast<float>(static_cast<std::int8_t>(__ldg(scales + 2 * qq + 1))));
+            const float d0 =
+                __fmul_rn(d, static_cast<float>(static_cast<std::int8_t>(__ldg(scales + 2 * qq))));
+            const float d1 =
+                __fmul_rn(d, static_cast<float>(static_cast<std::int8_t>(__ldg(scales + 2 * qq + 1))));
 #pragma unroll
             for (int i = 0; i < 32; i += 8) {
                 const uint2 lo = ld8Bytes(ql + i);
@@ -80,7 +82,7 @@ __global__ void dequantKernel(const std::uint8_t* w, int n, int k, std::uint16_t
     }
 }
 
-}  // namespace
+} // namespace
 
 cudaError_t launchDequantizeBf16(QuantType type, const void* w, int n, int k, std::uint16_t* out,
                                  cudaStream_t stream)
@@ -98,12 +100,19 @@ cudaError_t launchDequantizeBf16(QuantType type, const void* w, int n, int k, st
     const unsigned grid = static_cast<unsigned>(blocks < 1048576 ? blocks : 1048576);
     const auto* wb = static_cast<const std::uint8_t*>(w);
     switch (type) {
-    case QuantType::Q8_0: dequantKernel<QuantType::Q8_0><<<grid, threads, 0, stream>>>(wb, n, k, out); break;
-    case QuantType::Q4_K: dequantKernel<QuantType::Q4_K><<<grid, threads, 0, stream>>>(wb, n, k, out); break;
-    case QuantType::Q6_K: dequantKernel<QuantType::Q6_K><<<grid, threads, 0, stream>>>(wb, n, k, out); break;
-    default: return cudaErrorInvalidValue;
+    case QuantType::Q8_0:
+        dequantKernel<QuantType::Q8_0><<<grid, threads, 0, stream>>>(wb, n, k, out);
+        break;
+    case QuantType::Q4_K:
+        dequantKernel<QuantType::Q4_K><<<grid, threads, 0, stream>>>(wb, n, k, out);
+        break;
+    case QuantType::Q6_K:
+        dequantKernel<QuantType::Q6_K><<<grid, threads, 0, stream>>>(wb, n, k, out);
+        break;
+    default:
+        return cudaErrorInvalidValue;
     }
     return cudaGetLastError();
 }
 
-}  // namespace quire::inference::cuda
+} // namespace quire::inference::cuda

@@ -17,14 +17,19 @@ constexpr int kWarpsPerBlock = 8;
 __device__ __forceinline__ void load8x(const std::uint16_t* x, float (&v)[8])
 {
     const uint4 w = __ldg(reinterpret_cast<const uint4*>(x));
-    v[0] = bf16Lo(w.x); v[1] = bf16Hi(w.x); v[2] = bf16Lo(w.y); v[3] = bf16Hi(w.y);
-    v[4] = bf16Lo(w.z); v[5] = bf16Hi(w.z); v[6] = bf16Lo(w.w); v[7] = bf16Hi(w.w);
+    v[0] = bf16Lo(w.x);
+    v[1] = bf16Hi(w.x);
+    v[2] = bf16Lo(w.y);
+    v[3] = bf16Hi(w.y);
+    v[4] = bf16Lo(w.z);
+    v[5] = bf16Hi(w.z);
+    v[6] = bf16Lo(w.w);
+    v[7] = bf16Hi(w.w);
 }
 
 template <QuantType T>
-__global__ void __launch_bounds__(kWarpsPerBlock * 32) gemvKernel(const std::uint8_t* w, int n, int k,
-                                                                  const std::uint16_t* x, int batch, void* y,
-                                                                  bool yBf16)
+__global__ void __launch_bounds__(kWarpsPerBlock * 32)
+    gemvKernel(const std::uint8_t* w, int n, int k, const std::uint16_t* x, int batch, void* y, bool yBf16)
 {
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
     const int rowIdx = blockIdx.x * kWarpsPerBlock + warp;
@@ -45,7 +50,7 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32) gemvKernel(const std::uin
             const std::uint32_t dd = __ldg(reinterpret_cast<const unsigned*>(blk));
             const float d = halfBits(static_cast<std::uint16_t>(dd & 0xffffu));
             const float dmin = halfBits(static_cast<std::uint16_t>(dd >> 16));
-            const uint4 sc = __ldg(reinterpret_cast<const uint4*>(blk));  // bytes 0..15: d, dmin, scales
+            const uint4 sc = __ldg(reinterpret_cast<const uint4*>(blk)); // bytes 0..15: d, dmin, scales
             int sc0, m0, sc1, m1;
             q4kScaleMin(2 * j, sc.y, sc.z, sc.w, sc0, m0);
             q4kScaleMin(2 * j + 1, sc.y, sc.z, sc.w, sc1, m1);
@@ -53,7 +58,7 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32) gemvKernel(const std::uin
             const std::uint32_t qw[4] = {q.x, q.y, q.z, q.w};
             const float d0 = d * static_cast<float>(sc0), min0 = dmin * static_cast<float>(m0);
             const float d1 = d * static_cast<float>(sc1), min1 = dmin * static_cast<float>(m1);
-            const int e0 = sb * 256 + 64 * j + 16 * h;  // low nibbles: sub-block 2j; high: 2j+1 (+32)
+            const int e0 = sb * 256 + 64 * j + 16 * h; // low nibbles: sub-block 2j; high: 2j+1 (+32)
 #pragma unroll
             for (int b = 0; b < kMaxGemvBatch; ++b) {
                 if (b < batch) {
@@ -93,7 +98,8 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32) gemvKernel(const std::uin
             float ds[4];
 #pragma unroll
             for (int p = 0; p < 4; ++p)
-                ds[p] = d * static_cast<float>(static_cast<std::int8_t>((ldU16(scales + 2 * p) >> (8 * is)) & 0xffu));
+                ds[p] = d * static_cast<float>(
+                                static_cast<std::int8_t>((ldU16(scales + 2 * p) >> (8 * is)) & 0xffu));
             const int e0 = sb * 256 + 128 * nh + l0;
 #pragma unroll
             for (int b = 0; b < kMaxGemvBatch; ++b) {
@@ -118,7 +124,7 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32) gemvKernel(const std::uin
                 }
             }
         }
-    } else {  // Q8_0
+    } else { // Q8_0
         const int blocks = k / 32;
         const int sub = lane & 3;
 #pragma unroll 2
@@ -157,14 +163,15 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32) gemvKernel(const std::uin
     }
 }
 
-}  // namespace
+} // namespace
 
-cudaError_t launchQuantGemv(QuantType type, const void* w, int n, int k, const std::uint16_t* x, int batch, void* y,
-                            bool yIsBf16, cudaStream_t stream)
+cudaError_t launchQuantGemv(QuantType type, const void* w, int n, int k, const std::uint16_t* x, int batch,
+                            void* y, bool yIsBf16, cudaStream_t stream)
 {
     if (n == 0 || batch == 0)
         return cudaSuccess;
-    if (!w || !x || !y || n < 0 || k <= 0 || batch < 0 || batch > kMaxGemvBatch || k % quantBlockValues(type) != 0)
+    if (!w || !x || !y || n < 0 || k <= 0 || batch < 0 || batch > kMaxGemvBatch ||
+        k % quantBlockValues(type) != 0)
         return cudaErrorInvalidValue;
     if (!detail::aligned16(x) || (type == QuantType::Q4_K && !detail::aligned16(w)) ||
         (reinterpret_cast<std::uintptr_t>(w) & 1u))
@@ -181,9 +188,10 @@ cudaError_t launchQuantGemv(QuantType type, const void* w, int n, int k, const s
     case QuantType::Q6_K:
         gemvKernel<QuantType::Q6_K><<<grid, kWarpsPerBlock * 32, 0, stream>>>(wb, n, k, x, batch, y, yIsBf16);
         break;
-    default: return cudaErrorInvalidValue;
+    default:
+        return cudaErrorInvalidValue;
     }
     return cudaGetLastError();
 }
 
-}  // namespace quire::inference::cuda
+} // namespace quire::inference::cuda

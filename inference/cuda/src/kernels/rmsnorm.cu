@@ -8,7 +8,7 @@ namespace {
 
 using namespace detail;
 
-constexpr int kMaxChunksPerThread = 4;  // 8 values per chunk: rows up to 8 * 4 * blockDim values
+constexpr int kMaxChunksPerThread = 4; // 8 values per chunk: rows up to 8 * 4 * blockDim values
 
 __device__ float blockSum(float v, float* scratch)
 {
@@ -20,7 +20,7 @@ __device__ float blockSum(float v, float* scratch)
     const int warps = blockDim.x / 32;
     v = lane < warps ? scratch[lane] : 0.f;
     v = warpSum(v);
-    __syncthreads();  // scratch may be reused
+    __syncthreads(); // scratch may be reused
     return v;
 }
 
@@ -40,14 +40,24 @@ __global__ void rmsNormVecKernel(float* residual, const std::uint16_t* delta, co
         if (c < chunks) {
             const float4 a = reinterpret_cast<const float4*>(x)[2 * c];
             const float4 b = reinterpret_cast<const float4*>(x)[2 * c + 1];
-            v[j][0] = a.x; v[j][1] = a.y; v[j][2] = a.z; v[j][3] = a.w;
-            v[j][4] = b.x; v[j][5] = b.y; v[j][6] = b.z; v[j][7] = b.w;
+            v[j][0] = a.x;
+            v[j][1] = a.y;
+            v[j][2] = a.z;
+            v[j][3] = a.w;
+            v[j][4] = b.x;
+            v[j][5] = b.y;
+            v[j][6] = b.z;
+            v[j][7] = b.w;
             if (delta) {
                 const uint4 d = reinterpret_cast<const uint4*>(delta + row * dim)[c];
-                v[j][0] += bf16Lo(d.x); v[j][1] += bf16Hi(d.x);
-                v[j][2] += bf16Lo(d.y); v[j][3] += bf16Hi(d.y);
-                v[j][4] += bf16Lo(d.z); v[j][5] += bf16Hi(d.z);
-                v[j][6] += bf16Lo(d.w); v[j][7] += bf16Hi(d.w);
+                v[j][0] += bf16Lo(d.x);
+                v[j][1] += bf16Hi(d.x);
+                v[j][2] += bf16Lo(d.y);
+                v[j][3] += bf16Hi(d.y);
+                v[j][4] += bf16Lo(d.z);
+                v[j][5] += bf16Hi(d.z);
+                v[j][6] += bf16Lo(d.w);
+                v[j][7] += bf16Hi(d.w);
                 reinterpret_cast<float4*>(x)[2 * c] = make_float4(v[j][0], v[j][1], v[j][2], v[j][3]);
                 reinterpret_cast<float4*>(x)[2 * c + 1] = make_float4(v[j][4], v[j][5], v[j][6], v[j][7]);
             }
@@ -66,8 +76,14 @@ __global__ void rmsNormVecKernel(float* residual, const std::uint16_t* delta, co
             if (weight) {
                 const float4 a = reinterpret_cast<const float4*>(weight)[2 * c];
                 const float4 b = reinterpret_cast<const float4*>(weight)[2 * c + 1];
-                w[0] = a.x; w[1] = a.y; w[2] = a.z; w[3] = a.w;
-                w[4] = b.x; w[5] = b.y; w[6] = b.z; w[7] = b.w;
+                w[0] = a.x;
+                w[1] = a.y;
+                w[2] = a.z;
+                w[3] = a.w;
+                w[4] = b.x;
+                w[5] = b.y;
+                w[6] = b.z;
+                w[7] = b.w;
             }
             uint4 o;
             o.x = packBf16(v[j][0] * inv * w[0], v[j][1] * inv * w[1]);
@@ -101,7 +117,7 @@ __global__ void rmsNormScalarKernel(float* residual, const std::uint16_t* delta,
         out[row * dim + d] = toBf16(x[d] * inv * (weight ? weight[d] : 1.0f));
 }
 
-}  // namespace
+} // namespace
 
 cudaError_t launchRmsNormResidual(float* residual, const std::uint16_t* delta, const float* weight,
                                   std::uint16_t* out, int rows, int dim, float eps, cudaStream_t stream)
@@ -126,4 +142,4 @@ cudaError_t launchRmsNormResidual(float* residual, const std::uint16_t* delta, c
     return cudaGetLastError();
 }
 
-}  // namespace quire::inference::cuda
+} // namespace quire::inference::cuda

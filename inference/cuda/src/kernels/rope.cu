@@ -33,10 +33,11 @@ __global__ void ropeKernel(std::uint16_t* x, int tokens, int heads, int headDim,
     }
 }
 
-}  // namespace
+} // namespace
 
 cudaError_t launchRope(std::uint16_t* x, int tokens, int heads, int headDim, long long rowStride,
-                       const std::int32_t* positions, const float* invFreq, RopeMode mode, cudaStream_t stream)
+                       const std::int32_t* positions, const float* invFreq, RopeMode mode,
+                       cudaStream_t stream)
 {
     if (tokens == 0 || heads == 0)
         return cudaSuccess;
@@ -50,4 +51,4 @@ cudaError_t launchRope(std::uint16_t* x, int tokens, int heads, int headDim, lon
     return cudaGetLastError();
 }
 
-}  // namespace quire::inference::cuda
+} // namespace quire::inference::cuda

@@ -22,7 +22,7 @@ __device__ __forceinline__ std::uint32_t logitKey(float x)
 {
     if (isnan(x))
         return 0u;
-    const std::uint32_t u = x == 0.0f ? 0u : __float_as_uint(x);  // -0 and +0 are one value
+    const std::uint32_t u = x == 0.0f ? 0u : __float_as_uint(x); // -0 and +0 are one value
     return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
 }
 
@@ -37,8 +37,8 @@ __device__ __forceinline__ bool better(float v, int i, float bv, int bi)
     return v > bv || (v == bv && i < bi);
 }
 
-__global__ void __launch_bounds__(kThreads) argmaxKernel(const float* logits, long long rowStride, int vocab,
-                                                         std::int32_t* out)
+__global__ void __launch_bounds__(kThreads)
+    argmaxKernel(const float* logits, long long rowStride, int vocab, std::int32_t* out)
 {
     __shared__ float sv[kWarps];
     __shared__ int si[kWarps];
@@ -91,7 +91,7 @@ __device__ float blockReduce(float v, float* scratch, bool isMax)
     if (lane == 0)
         scratch[warp] = v;
     __syncthreads();
-    v = scratch[lane];  // kWarps == 32
+    v = scratch[lane]; // kWarps == 32
     v = isMax ? warpMax(v) : warpSum(v);
     __syncthreads();
     return v;
@@ -109,9 +109,9 @@ struct SampleSmem {
     int remaining;
 };
 
-__global__ void __launch_bounds__(kThreads) sampleKernel(const float* logits, long long rowStride, int vocab,
-                                                         float temperature, int k, float topP, const float* u,
-                                                         std::int32_t* out)
+__global__ void __launch_bounds__(kThreads)
+    sampleKernel(const float* logits, long long rowStride, int vocab, float temperature, int k, float topP,
+                 const float* u, std::int32_t* out)
 {
     __shared__ SampleSmem sm;
     const float* row = logits + blockIdx.x * rowStride;
@@ -182,7 +182,7 @@ __global__ void __launch_bounds__(kThreads) sampleKernel(const float* logits, lo
         mask |= 0xffu << shift;
     }
     const std::uint32_t thr = prefix;
-    const int ties = sm.remaining;  // candidates equal to thr, the lowest indices first
+    const int ties = sm.remaining; // candidates equal to thr, the lowest indices first
     const int greater = k - ties;
 
     // Gather: keys above the threshold in any order (they are sorted next), ties in index order.
@@ -218,7 +218,7 @@ __global__ void __launch_bounds__(kThreads) sampleKernel(const float* logits, lo
             }
         }
         tieBase += total;
-        __syncthreads();  // warpCount is rewritten next round
+        __syncthreads(); // warpCount is rewritten next round
     }
 
     // Bitonic sort of the k candidates (padded to a power of two) into "before" order.
@@ -235,7 +235,8 @@ __global__ void __launch_bounds__(kThreads) sampleKernel(const float* logits, lo
             const int partner = tid ^ stride;
             if (tid < n && partner > tid) {
                 const bool up = (tid & size) == 0;
-                const bool first = before(sm.candKey[tid], sm.candIdx[tid], sm.candKey[partner], sm.candIdx[partner]);
+                const bool first =
+                    before(sm.candKey[tid], sm.candIdx[tid], sm.candKey[partner], sm.candIdx[partner]);
                 if (up != first) {
                     const std::uint32_t tk = sm.candKey[tid];
                     sm.candKey[tid] = sm.candKey[partner];
@@ -281,7 +282,7 @@ __global__ void __launch_bounds__(kThreads) sampleKernel(const float* logits, lo
     }
 }
 
-}  // namespace
+} // namespace
 
 cudaError_t launchArgmax(const float* logits, long long rowStride, int rows, int vocab, std::int32_t* out,
                          cudaStream_t stream)
@@ -294,8 +295,9 @@ cudaError_t launchArgmax(const float* logits, long long rowStride, int rows, int
     return cudaGetLastError();
 }
 
-cudaError_t launchSampleTopKTopP(const float* logits, long long rowStride, int rows, int vocab, float temperature,
-                                 int topK, float topP, const float* u, std::int32_t* out, cudaStream_t stream)
+cudaError_t launchSampleTopKTopP(const float* logits, long long rowStride, int rows, int vocab,
+                                 float temperature, int topK, float topP, const float* u, std::int32_t* out,
+                                 cudaStream_t stream)
 {
     if (rows == 0)
         return cudaSuccess;
@@ -308,4 +310,4 @@ cudaError_t launchSampleTopKTopP(const float* logits, long long rowStride, int r
     return cudaGetLastError();
 }
 
-}  // namespace quire::inference::cuda
+} // namespace quire::inference::cuda

@@ -15,7 +15,8 @@ __device__ __forceinline__ float swish(float g, float u)
 
 // Vector path: one thread per 8 values (16-byte loads and stores).
 __global__ void swiGluVecKernel(const std::uint16_t* gate, long long gateStride, const std::uint16_t* up,
-                                long long upStride, std::uint16_t* out, long long outStride, int rows, int cols)
+                                long long upStride, std::uint16_t* out, long long outStride, int rows,
+                                int cols)
 {
     const int chunks = cols / 8;
     const long long total = static_cast<long long>(rows) * chunks;
@@ -35,18 +36,20 @@ __global__ void swiGluVecKernel(const std::uint16_t* gate, long long gateStride,
 }
 
 __global__ void swiGluScalarKernel(const std::uint16_t* gate, long long gateStride, const std::uint16_t* up,
-                                   long long upStride, std::uint16_t* out, long long outStride, int rows, int cols)
+                                   long long upStride, std::uint16_t* out, long long outStride, int rows,
+                                   int cols)
 {
     const long long total = static_cast<long long>(rows) * cols;
     for (long long idx = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x; idx < total;
          idx += static_cast<long long>(gridDim.x) * blockDim.x) {
         const long long r = idx / cols;
         const long long c = idx % cols;
-        out[r * outStride + c] = toBf16(swish(bf16Bits(gate[r * gateStride + c]), bf16Bits(up[r * upStride + c])));
+        out[r * outStride + c] =
+            toBf16(swish(bf16Bits(gate[r * gateStride + c]), bf16Bits(up[r * upStride + c])));
     }
 }
 
-}  // namespace
+} // namespace
 
 cudaError_t launchSwiGlu(const std::uint16_t* gate, long long gateStride, const std::uint16_t* up,
                          long long upStride, std::uint16_t* out, long long outStride, int rows, int cols,
@@ -63,10 +66,12 @@ cudaError_t launchSwiGlu(const std::uint16_t* gate, long long gateStride, const 
     const long long blocks = (work + threads - 1) / threads;
     const unsigned grid = static_cast<unsigned>(blocks < 65536 ? blocks : 65536);
     if (vec)
-        swiGluVecKernel<<<grid, threads, 0, stream>>>(gate, gateStride, up, upStride, out, outStride, rows, cols);
+        swiGluVecKernel<<<grid, threads, 0, stream>>>(gate, gateStride, up, upStride, out, outStride, rows,
+                                                      cols);
     else
-        swiGluScalarKernel<<<grid, threads, 0, stream>>>(gate, gateStride, up, upStride, out, outStride, rows, cols);
+        swiGluScalarKernel<<<grid, threads, 0, stream>>>(gate, gateStride, up, upStride, out, outStride, rows,
+                                                         cols);
     return cudaGetLastError();
 }
 
-}  // namespace quire::inference::cuda
+} // namespace quire::inference::cuda

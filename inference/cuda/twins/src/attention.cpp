@@ -36,7 +36,7 @@ struct RowState {
     std::vector<float> o;
 };
 
-}  // namespace
+} // namespace
 
 void attentionPrefill(const PrefillAttention& a)
 {
@@ -71,7 +71,8 @@ void attentionPrefill(const PrefillAttention& a)
                         for (int j = 0; j < bn; ++j) {
                             const long long key = n * bn + j;
                             if (key < a.lkv && keyVisible(pos, key, a.chunkSize)) {
-                                s[j] = dotBf16(q, a.k + key * a.kStride + static_cast<long long>(kvh) * dim, dim);
+                                s[j] = dotBf16(q, a.k + key * a.kStride + static_cast<long long>(kvh) * dim,
+                                               dim);
                                 tileMax = std::max(tileMax, s[j]);
                             } else {
                                 s[j] = kNegInf;
@@ -89,8 +90,9 @@ void attentionPrefill(const PrefillAttention& a)
                             const long long key = n * bn + j;
                             if (p == 0.0f || key >= a.lkv)
                                 continue;
-                            const float pr = roundToBf16(p);  // the kernel feeds P to the tensor cores as bf16
-                            const std::uint16_t* v = a.v + key * a.vStride + static_cast<long long>(kvh) * dim;
+                            const float pr = roundToBf16(p); // the kernel feeds P to the tensor cores as bf16
+                            const std::uint16_t* v =
+                                a.v + key * a.vStride + static_cast<long long>(kvh) * dim;
                             for (int d = 0; d < dim; ++d)
                                 r.o[static_cast<std::size_t>(d)] += pr * bf16ToFloat(v[d]);
                         }
@@ -132,7 +134,7 @@ std::vector<float> attentionPrefillReference(const PrefillAttention& a)
                 mx = std::max(mx, s[static_cast<std::size_t>(j)]);
             }
             if (mx == -std::numeric_limits<double>::infinity())
-                continue;  // nothing visible: zeros
+                continue; // nothing visible: zeros
             double sum = 0;
             std::fill(o.begin(), o.end(), 0.0);
             for (int j = 0; j < a.lkv; ++j) {
@@ -154,7 +156,8 @@ std::vector<float> attentionPrefillReference(const PrefillAttention& a)
 
 namespace {
 
-const std::uint16_t* cacheRow(const DecodeAttention& a, const std::uint16_t* cache, int b, long long t, int kvh)
+const std::uint16_t* cacheRow(const DecodeAttention& a, const std::uint16_t* cache, int b, long long t,
+                              int kvh)
 {
     const std::int32_t page = a.pageTable[static_cast<long long>(b) * a.maxPagesPerSeq + t / a.pageSize];
     const long long slot = static_cast<long long>(page) * a.pageSize + t % a.pageSize;
@@ -166,7 +169,7 @@ long long decodeStart(const DecodeAttention& a, int len)
     return a.chunkSize > 0 ? (static_cast<long long>(len - 1) / a.chunkSize) * a.chunkSize : 0;
 }
 
-}  // namespace
+} // namespace
 
 void attentionDecode(const DecodeAttention& a)
 {
@@ -280,4 +283,4 @@ std::vector<float> attentionDecodeReference(const DecodeAttention& a)
     return out;
 }
 
-}  // namespace quire::inference::cuda::twins
+} // namespace quire::inference::cuda::twins

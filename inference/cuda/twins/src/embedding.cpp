@@ -4,8 +4,8 @@
 
 namespace quire::inference::cuda::twins {
 
-void embeddingGather(const void* table, bool tableIsBf16, int vocab, int dim, const std::int32_t* ids, int count,
-                     float* out)
+void embeddingGather(const void* table, bool tableIsBf16, int vocab, int dim, const std::int32_t* ids,
+                     int count, float* out)
 {
     for (int i = 0; i < count; ++i) {
         float* row = out + static_cast<long long>(i) * dim;
@@ -22,4 +22,4 @@ void embeddingGather(const void* table, bool tableIsBf16, int vocab, int dim, co
     }
 }
 
-}  // namespace quire::inference::cuda::twins
+} // namespace quire::inference::cuda::twins

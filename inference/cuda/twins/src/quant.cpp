@@ -11,7 +11,7 @@ namespace {
 
 std::uint16_t readU16(const std::uint8_t* p)
 {
-    return static_cast<std::uint16_t>(p[0] | (p[1] << 8));  // GGUF is little-endian
+    return static_cast<std::uint16_t>(p[0] | (p[1] << 8)); // GGUF is little-endian
 }
 
 void dequantQ8_0(const std::uint8_t* block, float* y)
@@ -41,7 +41,7 @@ void dequantQ4_K(const std::uint8_t* block, float* y)
     const float dmin = halfToFloat(readU16(block + 2));
     const std::uint8_t* scales = block + 4;
     const std::uint8_t* qs = block + 16;
-    for (int c = 0; c < 4; ++c) {  // 64 values per 32 bytes: low nibbles first, then high nibbles
+    for (int c = 0; c < 4; ++c) { // 64 values per 32 bytes: low nibbles first, then high nibbles
         int sc0, m0, sc1, m1;
         q4kScaleMin(2 * c, scales, sc0, m0);
         q4kScaleMin(2 * c + 1, scales, sc1, m1);
@@ -60,7 +60,7 @@ void dequantQ6_K(const std::uint8_t* block, float* y)
     const std::uint8_t* qh = block + 128;
     const auto* sc = reinterpret_cast<const std::int8_t*>(block + 192);
     const float d = halfToFloat(readU16(block + 208));
-    for (int n = 0; n < 2; ++n) {  // two halves of 128 values
+    for (int n = 0; n < 2; ++n) { // two halves of 128 values
         const std::uint8_t* l4 = ql + 64 * n;
         const std::uint8_t* h2 = qh + 32 * n;
         const std::int8_t* s = sc + 8 * n;
@@ -78,7 +78,7 @@ void dequantQ6_K(const std::uint8_t* block, float* y)
     }
 }
 
-}  // namespace
+} // namespace
 
 void dequantizeRow(QuantType type, const std::uint8_t* row, int k, float* out)
 {
@@ -87,14 +87,21 @@ void dequantizeRow(QuantType type, const std::uint8_t* row, int k, float* out)
         const std::uint8_t* block = row + static_cast<std::size_t>(b) * bytes;
         float* y = out + static_cast<std::size_t>(b) * per;
         switch (type) {
-        case QuantType::Q8_0: dequantQ8_0(block, y); break;
-        case QuantType::Q4_K: dequantQ4_K(block, y); break;
-        case QuantType::Q6_K: dequantQ6_K(block, y); break;
+        case QuantType::Q8_0:
+            dequantQ8_0(block, y);
+            break;
+        case QuantType::Q4_K:
+            dequantQ4_K(block, y);
+            break;
+        case QuantType::Q6_K:
+            dequantQ6_K(block, y);
+            break;
         }
     }
 }
 
-void quantGemv(QuantType type, const std::uint8_t* w, int n, int k, const std::uint16_t* x, int batch, float* y)
+void quantGemv(QuantType type, const std::uint8_t* w, int n, int k, const std::uint16_t* x, int batch,
+               float* y)
 {
     std::vector<float> row(static_cast<std::size_t>(k));
     const std::size_t rowBytes = quantRowBytes(type, k);
@@ -121,4 +128,4 @@ void dequantizeBf16(QuantType type, const std::uint8_t* w, int n, int k, std::ui
     }
 }
 
-}  // namespace quire::inference::cuda::twins
+} // namespace quire::inference::cuda::twins

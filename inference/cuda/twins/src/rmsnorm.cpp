@@ -6,8 +6,8 @@
 
 namespace quire::inference::cuda::twins {
 
-void rmsNormResidual(float* residual, const std::uint16_t* delta, const float* weight, std::uint16_t* out, int rows,
-                     int dim, float eps)
+void rmsNormResidual(float* residual, const std::uint16_t* delta, const float* weight, std::uint16_t* out,
+                     int rows, int dim, float eps)
 {
     for (int r = 0; r < rows; ++r) {
         float* x = residual + static_cast<long long>(r) * dim;
@@ -25,4 +25,4 @@ void rmsNormResidual(float* residual, const std::uint16_t* delta, const float* w
     }
 }
 
-}  // namespace quire::inference::cuda::twins
+} // namespace quire::inference::cuda::twins

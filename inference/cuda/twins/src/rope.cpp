@@ -34,8 +34,8 @@ std::vector<float> ropeInvFreq(int headDim, float theta, const Llama3RopeScaling
     return inv;
 }
 
-void rope(std::uint16_t* x, int tokens, int heads, int headDim, long long rowStride, const std::int32_t* positions,
-          const float* invFreq, RopeMode mode)
+void rope(std::uint16_t* x, int tokens, int heads, int headDim, long long rowStride,
+          const std::int32_t* positions, const float* invFreq, RopeMode mode)
 {
     const int half = headDim / 2;
     for (int t = 0; t < tokens; ++t)
@@ -55,4 +55,4 @@ void rope(std::uint16_t* x, int tokens, int heads, int headDim, long long rowStr
         }
 }
 
-}  // namespace quire::inference::cuda::twins
+} // namespace quire::inference::cuda::twins

@@ -58,14 +58,14 @@ int drawFromCandidates(const float* logits, const std::vector<int>& cand, float 
     return cand[kept - 1];
 }
 
-}  // namespace
+} // namespace
 
 std::uint32_t logitKey(float x)
 {
     if (std::isnan(x))
         return 0;
     if (x == 0.0f)
-        x = 0.0f;  // -0 and +0 are one value: ties between them go to the lower index
+        x = 0.0f; // -0 and +0 are one value: ties between them go to the lower index
     std::uint32_t u;
     std::memcpy(&u, &x, sizeof u);
     return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
@@ -103,9 +103,8 @@ int sampleTopKTopP(const float* logits, int vocab, float temperature, int topK, 
     const int k = effectiveTopK(topK, vocab);
     std::vector<int> idx(static_cast<std::size_t>(vocab));
     std::iota(idx.begin(), idx.end(), 0);
-    std::partial_sort(idx.begin(), idx.begin() + k, idx.end(), [&](int a, int b) {
-        return before(logitKey(logits[a]), a, logitKey(logits[b]), b);
-    });
+    std::partial_sort(idx.begin(), idx.begin() + k, idx.end(),
+                      [&](int a, int b) { return before(logitKey(logits[a]), a, logitKey(logits[b]), b); });
     idx.resize(static_cast<std::size_t>(k));
     return drawFromCandidates(logits, idx, mx, invT2, z, topP, u);
 }
@@ -119,7 +118,7 @@ int sampleTopKTopPReference(const float* logits, int vocab, float temperature, i
     std::stable_sort(idx.begin(), idx.end(), [&](int a, int b) {
         const bool na = std::isnan(logits[a]), nb = std::isnan(logits[b]);
         if (na != nb)
-            return nb;  // NaN last
+            return nb; // NaN last
         return !na && logits[a] > logits[b];
     });
     if (std::isnan(logits[idx[0]]))
@@ -151,4 +150,4 @@ int sampleTopKTopPReference(const float* logits, int vocab, float temperature, i
     return idx[prob.size() - 1];
 }
 
-}  // namespace quire::inference::cuda::twins
+} // namespace quire::inference::cuda::twins

@@ -17,4 +17,4 @@ void swiGlu(const std::uint16_t* gate, long long gateStride, const std::uint16_t
         }
 }
 
-}  // namespace quire::inference::cuda::twins
+} // namespace quire::inference::cuda::twins

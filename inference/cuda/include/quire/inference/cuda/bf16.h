@@ -27,7 +27,10 @@ inline std::uint16_t floatToBf16(float f)
     return static_cast<std::uint16_t>(u >> 16);
 }
 
-inline float roundToBf16(float f) { return bf16ToFloat(floatToBf16(f)); }
+inline float roundToBf16(float f)
+{
+    return bf16ToFloat(floatToBf16(f));
+}
 
 // IEEE binary16 (GGUF block scales) to float, subnormals included.
 inline float halfToFloat(std::uint16_t h)
@@ -39,7 +42,7 @@ inline float halfToFloat(std::uint16_t h)
     if (exp == 0) {
         if (man == 0) {
             u = sign;
-        } else {  // subnormal: value = man * 2^-24
+        } else { // subnormal: value = man * 2^-24
             float f = static_cast<float>(man) * (1.0f / 16777216.0f);
             std::memcpy(&u, &f, sizeof u);
             u |= sign;
@@ -63,12 +66,12 @@ inline std::uint16_t floatToHalf(float f)
     const std::uint32_t absu = u & 0x7fffffffu;
     if (absu >= 0x7f800000u)
         return static_cast<std::uint16_t>(sign | 0x7c00u | (absu > 0x7f800000u ? 0x200u : 0u));
-    if (absu >= 0x477ff000u)  // rounds to >= 65520: overflow to infinity
+    if (absu >= 0x477ff000u) // rounds to >= 65520: overflow to infinity
         return static_cast<std::uint16_t>(sign | 0x7c00u);
-    if (absu < 0x38800000u) {  // below the smallest normal half: subnormal or zero
+    if (absu < 0x38800000u) { // below the smallest normal half: subnormal or zero
         float a;
         std::memcpy(&a, &absu, sizeof a);
-        const float scaled = a * 16777216.0f;  // in units of 2^-24
+        const float scaled = a * 16777216.0f; // in units of 2^-24
         auto m = static_cast<std::uint32_t>(scaled);
         const float rest = scaled - static_cast<float>(m);
         if (rest > 0.5f || (rest == 0.5f && (m & 1u)))
@@ -80,4 +83,4 @@ inline std::uint16_t floatToHalf(float f)
     return static_cast<std::uint16_t>(sign | (v >> 13));
 }
 
-}  // namespace quire::inference::cuda
+} // namespace quire::inference::cuda

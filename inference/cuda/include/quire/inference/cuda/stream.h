@@ -43,4 +43,4 @@ private:
     std::unique_ptr<CUevent_st, Deleter> m_event;
 };
 
-}  // namespace quire::inference::cuda
+} // namespace quire::inference::cuda

@@ -17,22 +17,22 @@
 namespace quire::inference::cuda {
 
 struct DecodeAttention {
-    const std::uint16_t* q = nullptr;       // [batch][numQHeads][headDim]
-    const std::uint16_t* kCache = nullptr;  // [pages][pageSize][numKvHeads][headDim]
+    const std::uint16_t* q = nullptr;      // [batch][numQHeads][headDim]
+    const std::uint16_t* kCache = nullptr; // [pages][pageSize][numKvHeads][headDim]
     const std::uint16_t* vCache = nullptr;
-    const std::int32_t* pageTable = nullptr;  // [batch][maxPagesPerSeq]
-    const std::int32_t* seqLens = nullptr;    // [batch]
-    std::uint16_t* out = nullptr;             // [batch][numQHeads][headDim]
+    const std::int32_t* pageTable = nullptr; // [batch][maxPagesPerSeq]
+    const std::int32_t* seqLens = nullptr;   // [batch]
+    std::uint16_t* out = nullptr;            // [batch][numQHeads][headDim]
     int batch = 0, numQHeads = 0, numKvHeads = 0, headDim = 0;
     int pageSize = 0, maxPagesPerSeq = 0;
-    int maxSeqLen = 0;    // an upper bound of seqLens (sizes the grid and the workspace)
-    int chunkSize = 0;    // 0: the whole sequence
-    int splitTokens = 0;  // keys per split, a positive multiple of kDecodeTile (see decodeSplitTokens)
+    int maxSeqLen = 0;   // an upper bound of seqLens (sizes the grid and the workspace)
+    int chunkSize = 0;   // 0: the whole sequence
+    int splitTokens = 0; // keys per split, a positive multiple of kDecodeTile (see decodeSplitTokens)
     float scale = 0;
-    float* workspace = nullptr;  // decodeWorkspaceBytes() bytes on the device
+    float* workspace = nullptr; // decodeWorkspaceBytes() bytes on the device
 };
 
-constexpr int kDecodeTile = 64;  // keys per step inside a split
+constexpr int kDecodeTile = 64; // keys per step inside a split
 
 // A split size that gives the GPU (multiprocessors) enough blocks for this batch; a multiple of
 // kDecodeTile, at least two tiles.
@@ -42,4 +42,4 @@ std::size_t decodeWorkspaceBytes(int batch, int numQHeads, int headDim, int maxS
 
 cudaError_t launchAttentionDecode(const DecodeAttention& a, cudaStream_t stream);
 
-}  // namespace quire::inference::cuda
+} // namespace quire::inference::cuda

@@ -24,8 +24,8 @@ struct PrefillAttention {
     long long qStride = 0, kStride = 0, vStride = 0, oStride = 0;
     int lq = 0, lkv = 0, qPosOffset = 0;
     int numQHeads = 0, numKvHeads = 0, headDim = 0;
-    int chunkSize = 0;  // 0: plain causal
-    float scale = 0;    // softmax scale, usually 1/sqrt(headDim)
+    int chunkSize = 0; // 0: plain causal
+    float scale = 0;   // softmax scale, usually 1/sqrt(headDim)
 };
 
 // The kernel's tile: query rows per block and keys per step (the twin mirrors them).
@@ -34,4 +34,4 @@ constexpr int kPrefillBlockN = 64;
 
 cudaError_t launchAttentionPrefill(const PrefillAttention& a, cudaStream_t stream);
 
-}  // namespace quire::inference::cuda
+} // namespace quire::inference::cuda

@@ -11,7 +11,7 @@ namespace quire::inference::cuda {
 
 // table: device [vocab][dim] (bf16 bits when tableIsBf16, else float); ids: device [count];
 // out: device [count][dim] float. Returns the launch status.
-cudaError_t launchEmbeddingGather(const void* table, bool tableIsBf16, int vocab, int dim, const std::int32_t* ids,
-                                  int count, float* out, cudaStream_t stream);
+cudaError_t launchEmbeddingGather(const void* table, bool tableIsBf16, int vocab, int dim,
+                                  const std::int32_t* ids, int count, float* out, cudaStream_t stream);
 
-}  // namespace quire::inference::cuda
+} // namespace quire::inference::cuda

@@ -16,11 +16,14 @@
 
 namespace quire::inference::cuda {
 
-enum class QuantType : int { Q8_0 = 8, Q4_K = 12, Q6_K = 14 };  // ggml type ids
+enum class QuantType : int { Q8_0 = 8, Q4_K = 12, Q6_K = 14 }; // ggml type ids
 
 constexpr int kMaxGemvBatch = 8;
 
-constexpr int quantBlockValues(QuantType type) { return type == QuantType::Q8_0 ? 32 : 256; }
+constexpr int quantBlockValues(QuantType type)
+{
+    return type == QuantType::Q8_0 ? 32 : 256;
+}
 constexpr int quantBlockBytes(QuantType type)
 {
     return type == QuantType::Q8_0 ? 34 : type == QuantType::Q4_K ? 144 : 210;
@@ -34,11 +37,11 @@ constexpr std::size_t quantRowBytes(QuantType type, int k)
 // y[b][r] = sum_c w[r][c] * x[b][c] for b < batch: x bf16 [batch][k], y [batch][n] (bf16 bits when
 // yIsBf16, else float). w must start 16-byte aligned for Q4_K (rows of Q8_0 and Q6_K are only
 // 2-byte aligned by their size and are read that way).
-cudaError_t launchQuantGemv(QuantType type, const void* w, int n, int k, const std::uint16_t* x, int batch, void* y,
-                            bool yIsBf16, cudaStream_t stream);
+cudaError_t launchQuantGemv(QuantType type, const void* w, int n, int k, const std::uint16_t* x, int batch,
+                            void* y, bool yIsBf16, cudaStream_t stream);
 
 // out[r][c] = bf16(w[r][c]) for the whole matrix (row-major bf16 [n][k]).
 cudaError_t launchDequantizeBf16(QuantType type, const void* w, int n, int k, std::uint16_t* out,
                                  cudaStream_t stream);
 
-}  // namespace quire::inference::cuda
+} // namespace quire::inference::cuda

@@ -14,4 +14,4 @@ namespace quire::inference::cuda {
 cudaError_t launchRmsNormResidual(float* residual, const std::uint16_t* delta, const float* weight,
                                   std::uint16_t* out, int rows, int dim, float eps, cudaStream_t stream);
 
-}  // namespace quire::inference::cuda
+} // namespace quire::inference::cuda

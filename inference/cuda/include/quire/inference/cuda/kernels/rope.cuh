@@ -16,6 +16,7 @@ namespace quire::inference::cuda {
 enum class RopeMode : int { NeoxHalves = 0, InterleavedPairs = 1 };
 
 cudaError_t launchRope(std::uint16_t* x, int tokens, int heads, int headDim, long long rowStride,
-                       const std::int32_t* positions, const float* invFreq, RopeMode mode, cudaStream_t stream);
+                       const std::int32_t* positions, const float* invFreq, RopeMode mode,
+                       cudaStream_t stream);
 
-}  // namespace quire::inference::cuda
+} // namespace quire::inference::cuda

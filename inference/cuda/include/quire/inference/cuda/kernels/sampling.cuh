@@ -19,7 +19,8 @@ cudaError_t launchArgmax(const float* logits, long long rowStride, int rows, int
                          cudaStream_t stream);
 
 // topK <= 0 or > kMaxTopK means kMaxTopK; temperature must be > 0 (use launchArgmax for greedy).
-cudaError_t launchSampleTopKTopP(const float* logits, long long rowStride, int rows, int vocab, float temperature,
-                                 int topK, float topP, const float* u, std::int32_t* out, cudaStream_t stream);
+cudaError_t launchSampleTopKTopP(const float* logits, long long rowStride, int rows, int vocab,
+                                 float temperature, int topK, float topP, const float* u, std::int32_t* out,
+                                 cudaStream_t stream);
 
-}  // namespace quire::inference::cuda
+} // namespace quire::inference::cuda

@@ -13,4 +13,4 @@ cudaError_t launchSwiGlu(const std::uint16_t* gate, long long gateStride, const 
                          long long upStride, std::uint16_t* out, long long outStride, int rows, int cols,
                          cudaStream_t stream);
 
-}  // namespace quire::inference::cuda
+} // namespace quire::inference::cuda

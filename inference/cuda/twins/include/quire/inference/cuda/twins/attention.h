@@ -28,4 +28,4 @@ std::vector<float> attentionPrefillReference(const PrefillAttention& a);
 void attentionDecode(const DecodeAttention& a);
 std::vector<float> attentionDecodeReference(const DecodeAttention& a);
 
-}  // namespace quire::inference::cuda::twins
+} // namespace quire::inference::cuda::twins

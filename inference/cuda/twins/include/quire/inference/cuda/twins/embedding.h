@@ -5,7 +5,7 @@
 
 namespace quire::inference::cuda::twins {
 
-void embeddingGather(const void* table, bool tableIsBf16, int vocab, int dim, const std::int32_t* ids, int count,
-                     float* out);
+void embeddingGather(const void* table, bool tableIsBf16, int vocab, int dim, const std::int32_t* ids,
+                     int count, float* out);
 
-}  // namespace quire::inference::cuda::twins
+} // namespace quire::inference::cuda::twins

@@ -12,8 +12,9 @@ namespace quire::inference::cuda::twins {
 void dequantizeRow(QuantType type, const std::uint8_t* row, int k, float* out);
 
 // y[b][r] = sum_c w[r][c] * x[b][c] in fp32, y float [batch][n].
-void quantGemv(QuantType type, const std::uint8_t* w, int n, int k, const std::uint16_t* x, int batch, float* y);
+void quantGemv(QuantType type, const std::uint8_t* w, int n, int k, const std::uint16_t* x, int batch,
+               float* y);
 
 void dequantizeBf16(QuantType type, const std::uint8_t* w, int n, int k, std::uint16_t* out);
 
-}  // namespace quire::inference::cuda::twins
+} // namespace quire::inference::cuda::twins

@@ -5,7 +5,7 @@
 
 namespace quire::inference::cuda::twins {
 
-void rmsNormResidual(float* residual, const std::uint16_t* delta, const float* weight, std::uint16_t* out, int rows,
-                     int dim, float eps);
+void rmsNormResidual(float* residual, const std::uint16_t* delta, const float* weight, std::uint16_t* out,
+                     int rows, int dim, float eps);
 
-}  // namespace quire::inference::cuda::twins
+} // namespace quire::inference::cuda::twins

@@ -19,7 +19,7 @@ struct Llama3RopeScaling {
 // invFreq[i] = theta^(-2i/headDim) for i < headDim/2, then llama3-scaled when scaling is given.
 std::vector<float> ropeInvFreq(int headDim, float theta, const Llama3RopeScaling* scaling = nullptr);
 
-void rope(std::uint16_t* x, int tokens, int heads, int headDim, long long rowStride, const std::int32_t* positions,
-          const float* invFreq, RopeMode mode);
+void rope(std::uint16_t* x, int tokens, int heads, int headDim, long long rowStride,
+          const std::int32_t* positions, const float* invFreq, RopeMode mode);
 
-}  // namespace quire::inference::cuda::twins
+} // namespace quire::inference::cuda::twins

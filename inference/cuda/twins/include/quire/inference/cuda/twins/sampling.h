@@ -13,4 +13,4 @@ int sampleTopKTopP(const float* logits, int vocab, float temperature, int topK, 
 // The same draw with the candidates chosen by sorting the whole row (slow; tests only).
 int sampleTopKTopPReference(const float* logits, int vocab, float temperature, int topK, float topP, float u);
 
-}  // namespace quire::inference::cuda::twins
+} // namespace quire::inference::cuda::twins
