@@ -1,8 +1,27 @@
 #include "sql.h"
 
+#include <cerrno>
 #include <chrono>
 
 namespace quire::storage::sql {
+
+namespace {
+
+// SQLite itself reports ENOSPC as SQLITE_FULL, but a write refused for the file-size limit
+// (EFBIG) or a quota (EDQUOT) arrives as SQLITE_IOERR_WRITE. Each file keeps the errno of its last
+// failed call; ask both files of the connection.
+bool writeRefusedForSpace(sqlite3* db)
+{
+    for (const char* schemaName : {"main", "kv"}) {
+        int err = 0;
+        if (sqlite3_file_control(db, schemaName, SQLITE_FCNTL_LAST_ERRNO, &err) == SQLITE_OK &&
+            (err == ENOSPC || err == EFBIG || err == EDQUOT))
+            return true;
+    }
+    return false;
+}
+
+}  // namespace
 
 Error errorFromCode(int rc, sqlite3* db, std::string_view what)
 {
@@ -12,6 +31,10 @@ Error errorFromCode(int rc, sqlite3* db, std::string_view what)
     case SQLITE_NOTADB: code = ErrorCode::NotADatabase; break;
     case SQLITE_CORRUPT: code = ErrorCode::Corrupt; break;
     case SQLITE_CANTOPEN: code = ErrorCode::Open; break;
+    case SQLITE_IOERR:
+        if (db && writeRefusedForSpace(db))
+            code = ErrorCode::Full;
+        break;
     default: break;
     }
     std::string message(what);
