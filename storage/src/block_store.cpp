@@ -10,15 +10,15 @@
 #include "log.h"
 #include "sql.h"
 
-// Compression. tests/bench/bench_blockstore.cpp measures zstd (level 1 and 3) on realistic KV
-// bytes: bf16 of gaussian values (plain and with the high and low bytes split) and fp8 e4m3 of
-// gaussian values. On this project's machines level 1 shrinks bf16 to ~0.78 of its size (~0.69
-// byte-split) and fp8 to ~0.82, at ~350-550 MB/s to compress and ~0.7-1.6 GB/s to decompress on
-// one core. A snapshot restore is bound by that decompression speed where an NVMe disk reads
-// 2-7 GB/s, and a save by compression where the disk writes 1-3 GB/s; saving 20-30% of space is
-// not worth making both several times slower. The bench prints, from its own measurements,
-// whether compression would pay on the disk it runs on. So blocks are stored raw (codec 0); the
-// codec column keeps the format open should a faster codec pay later.
+// Compression. tests/bench/bench_blockstore.cpp measures zstd (levels 1 and 3, one core) on
+// realistic KV bytes: bf16 of gaussian values with outlier channels (plain, and with the high and
+// low bytes split apart) and fp8 e4m3 of the same values. Level 1 shrinks bf16 to 0.78 of its
+// size (0.69 byte-split) and fp8 to 0.82, compressing at 0.2-0.57 GB/s and decompressing at
+// 0.3-1.6 GB/s on this project's (shared) machines. Even against this machine's slow disk
+// (0.1-0.2 GB/s writes, 0.2-0.8 GB/s reads) the bench finds it does not pay: compress-then-write
+// and read-then-decompress are slower than raw I/O for every data/level pair, and an NVMe disk
+// (2-7 GB/s) widens the gap. Saving 20-30% of space is not worth slower saves and restores, so
+// blocks are stored raw (codec 0); the codec column keeps the format open for a faster codec.
 
 namespace quire::storage {
 
@@ -61,6 +61,22 @@ std::expected<void, Error> closeBlob(sqlite3* db, Blob& blob)
     return {};
 }
 
+// Makes the connection's block store cache hold a whole row, so the zeroblob pages of the row
+// being written stay in memory until they are filled (see BlockStoreOptions::maxRowBytes).
+std::expected<void, Error> fitRowInCache(sqlite3* db, std::int64_t rowBytes)
+{
+    constexpr std::int64_t kMaxCacheKiB = 64 << 10;
+    const std::int64_t wantKiB = std::min(kMaxCacheKiB, rowBytes / 1024 + rowBytes / 8192 + 1024);
+    auto current = sql::queryInt(db, "PRAGMA kv.cache_size");
+    if (!current)
+        return std::unexpected(current.error());
+    // A negative cache_size is KiB; a positive one counts 64 KiB pages.
+    const std::int64_t haveKiB = *current < 0 ? -*current : *current * 64;
+    if (haveKiB >= wantKiB)
+        return {};
+    return sql::exec(db, "PRAGMA kv.cache_size=-" + std::to_string(wantKiB));
+}
+
 std::string describe(const BlockKey& key)
 {
     static constexpr char kHex[] = "0123456789abcdef";
@@ -77,7 +93,8 @@ std::string describe(const BlockKey& key)
 std::expected<void, Error> validate(const BlockKey& key)
 {
     if (key.modelFingerprint.empty() || key.prefixHash.empty())
-        return std::unexpected(Error{ErrorCode::Invalid, "a KV block key needs a model fingerprint and a prefix hash"});
+        return std::unexpected(
+            Error{ErrorCode::Invalid, "a KV block key needs a model fingerprint and a prefix hash"});
     return {};
 }
 
@@ -103,11 +120,12 @@ Error missing(const BlockKey& key, const std::string& why)
 // not add up (a row is missing).
 std::expected<std::pair<BlockInfo, std::vector<RowRef>>, Error> loadBlock(sqlite3* db, const BlockKey& key)
 {
-    static const std::string kBlock = std::string("SELECT ") + detail::kBlockColumns +
-                                      " FROM kv.kv_blocks b WHERE b.model_fingerprint = ?1 AND b.prefix_hash = ?2"
-                                      " AND b.layer_group = ?3";
-    static constexpr const char* kRows =
-        "SELECT row_index, payload_id, byte_size, xxh3 FROM kv.kv_rows WHERE block_id = ?1 ORDER BY row_index";
+    static const std::string kBlock =
+        std::string("SELECT ") + detail::kBlockColumns +
+        " FROM kv.kv_blocks b WHERE b.model_fingerprint = ?1 AND b.prefix_hash = ?2"
+        " AND b.layer_group = ?3";
+    static constexpr const char* kRows = "SELECT row_index, payload_id, byte_size, xxh3 FROM kv.kv_rows "
+                                         "WHERE block_id = ?1 ORDER BY row_index";
     if (auto v = validate(key); !v)
         return std::unexpected(v.error());
     auto stmt = sql::prepare(db, kBlock.c_str());
@@ -146,7 +164,7 @@ std::expected<Blob, Error> openRow(sqlite3* db, const BlockKey& key, size_t inde
 {
     auto blob = openBlob(db, row.payload, false);
     if (!blob) {
-        if (blob.error().code == ErrorCode::Sql)  // "no such rowid": the payload is gone
+        if (blob.error().code == ErrorCode::Sql) // "no such rowid": the payload is gone
             return std::unexpected(missing(key, "lacks the payload of row " + std::to_string(index)));
         return blob;
     }
@@ -161,7 +179,7 @@ Error checksumFailed(const BlockKey& key, size_t index)
     return missing(key, "row " + std::to_string(index) + " failed its checksum");
 }
 
-}  // namespace
+} // namespace
 
 BlockStore::BlockStore(Database& db, BlockStoreOptions options) : m_db(db), m_options(options)
 {
@@ -190,24 +208,26 @@ namespace {
 // All layer groups at one prefix hash must agree on the parent, or snapshot chains break.
 std::expected<void, Error> checkParent(sqlite3* db, const BlockKey& key, const BlockPlacement& placement)
 {
-    static constexpr const char* kSibling =
-        "SELECT coalesce(parent_hash, x'') FROM kv.kv_blocks WHERE model_fingerprint = ?1 AND prefix_hash = ?2"
-        " AND layer_group <> ?3 LIMIT 1";
+    static constexpr const char* kSibling = "SELECT coalesce(parent_hash, x'') FROM kv.kv_blocks WHERE "
+                                            "model_fingerprint = ?1 AND prefix_hash = ?2"
+                                            " AND layer_group <> ?3 LIMIT 1";
     auto stmt = sql::prepare(db, kSibling);
     if (!stmt)
         return std::unexpected(stmt.error());
     bindKey(*stmt, key);
     const int rc = stmt->step();
     if (rc == SQLITE_ROW && stmt->blob(0) != placement.parentHash)
-        return std::unexpected(Error{ErrorCode::Invalid, describe(key) + " names another parent than the other "
-                                                                         "layer groups of its prefix"});
+        return std::unexpected(Error{ErrorCode::Invalid, describe(key) +
+                                                             " names another parent than the other "
+                                                             "layer groups of its prefix"});
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         return std::unexpected(sql::errorFromCode(rc, db, "check parent of " + describe(key)));
     return {};
 }
 
-std::expected<std::int64_t, Error> insertBlock(sqlite3* db, const BlockKey& key, const BlockPlacement& placement,
-                                               std::int64_t size, std::int64_t rows)
+std::expected<std::int64_t, Error> insertBlock(sqlite3* db, const BlockKey& key,
+                                               const BlockPlacement& placement, std::int64_t size,
+                                               std::int64_t rows)
 {
     static constexpr const char* kDelete =
         "DELETE FROM kv.kv_blocks WHERE model_fingerprint = ?1 AND prefix_hash = ?2 AND layer_group = ?3";
@@ -240,20 +260,22 @@ VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10))sql";
     return sqlite3_last_insert_rowid(db);
 }
 
-}  // namespace
+} // namespace
 
 std::expected<BlockInfo, Error> BlockStore::write(const BlockKey& key, const BlockPlacement& placement,
                                                   std::int64_t size, std::span<const std::byte> data,
                                                   const BlockProducer* produce)
 {
     static constexpr const char* kInsertPayload = "INSERT INTO kv.kv_payload(data) VALUES (zeroblob(?1))";
-    static constexpr const char* kInsertRow =
-        "INSERT INTO kv.kv_rows(block_id, row_index, payload_id, byte_size, xxh3) VALUES (?1, ?2, ?3, ?4, ?5)";
+    static constexpr const char* kInsertRow = "INSERT INTO kv.kv_rows(block_id, row_index, payload_id, "
+                                              "byte_size, xxh3) VALUES (?1, ?2, ?3, ?4, ?5)";
     if (auto v = validate(key); !v)
         return std::unexpected(v.error());
     if (size < 0)
         return std::unexpected(Error{ErrorCode::Invalid, describe(key) + ": negative size"});
     sqlite3* db = m_db.handle();
+    if (auto r = fitRowInCache(db, m_rowBytes); !r)
+        return std::unexpected(r.error());
     sql::Transaction txn(db);
     if (!txn.begun())
         return std::unexpected(txn.begun().error());
@@ -296,7 +318,8 @@ std::expected<BlockInfo, Error> BlockStore::write(const BlockKey& key, const Blo
                 if (auto ok = (*produce)(std::span(scratch.data(), c)); !ok)
                     return std::unexpected(ok.error());
                 XXH3_64bits_update(hash.get(), scratch.data(), c);
-                const int rc = sqlite3_blob_write(blob->get(), scratch.data(), static_cast<int>(c), static_cast<int>(pos));
+                const int rc = sqlite3_blob_write(blob->get(), scratch.data(), static_cast<int>(c),
+                                                  static_cast<int>(pos));
                 if (rc != SQLITE_OK)
                     return std::unexpected(sql::errorFromCode(rc, db, "write " + describe(key)));
                 pos += static_cast<std::int64_t>(c);
@@ -328,9 +351,10 @@ std::expected<BlockInfo, Error> BlockStore::write(const BlockKey& key, const Blo
 
 std::expected<BlockInfo, Error> BlockStore::find(const BlockKey& key)
 {
-    static const std::string kSelect = std::string("SELECT ") + detail::kBlockColumns +
-                                       " FROM kv.kv_blocks b WHERE b.model_fingerprint = ?1 AND b.prefix_hash = ?2"
-                                       " AND b.layer_group = ?3";
+    static const std::string kSelect =
+        std::string("SELECT ") + detail::kBlockColumns +
+        " FROM kv.kv_blocks b WHERE b.model_fingerprint = ?1 AND b.prefix_hash = ?2"
+        " AND b.layer_group = ?3";
     if (auto v = validate(key); !v)
         return std::unexpected(v.error());
     auto stmt = sql::prepare(m_db.handle(), kSelect.c_str());
@@ -354,8 +378,9 @@ std::expected<void, Error> BlockStore::read(const BlockKey& key, std::span<std::
         return std::unexpected(block.error());
     const auto& [info, rows] = *block;
     if (static_cast<std::int64_t>(out.size()) != info.bytes)
-        return std::unexpected(Error{ErrorCode::Invalid, describe(key) + " holds " + std::to_string(info.bytes) +
-                                                             " bytes, not " + std::to_string(out.size())});
+        return std::unexpected(Error{ErrorCode::Invalid, describe(key) + " holds " +
+                                                             std::to_string(info.bytes) + " bytes, not " +
+                                                             std::to_string(out.size())});
     std::byte* dst = out.data();
     for (size_t i = 0; i < rows.size(); ++i) {
         auto blob = openRow(db, key, i, rows[i]);
@@ -382,16 +407,18 @@ std::expected<void, Error> BlockStore::read(const BlockKey& key, const BlockCons
     std::int64_t largest = 0;
     for (const auto& row : rows)
         largest = std::max(largest, row.bytes);
-    std::vector<std::byte> scratch(
-        static_cast<size_t>(std::min<std::int64_t>(static_cast<std::int64_t>(m_options.chunkBytes), largest)));
+    std::vector<std::byte> scratch(static_cast<size_t>(
+        std::min<std::int64_t>(static_cast<std::int64_t>(m_options.chunkBytes), largest)));
     for (size_t i = 0; i < rows.size(); ++i) {
         auto blob = openRow(db, key, i, rows[i]);
         if (!blob)
             return std::unexpected(blob.error());
         auto hash = newHash();
         for (std::int64_t pos = 0; pos < rows[i].bytes;) {
-            const auto c = static_cast<size_t>(std::min<std::int64_t>(rows[i].bytes - pos, std::ssize(scratch)));
-            if (const int rc = sqlite3_blob_read(blob->get(), scratch.data(), static_cast<int>(c), static_cast<int>(pos));
+            const auto c =
+                static_cast<size_t>(std::min<std::int64_t>(rows[i].bytes - pos, std::ssize(scratch)));
+            if (const int rc = sqlite3_blob_read(blob->get(), scratch.data(), static_cast<int>(c),
+                                                 static_cast<int>(pos));
                 rc != SQLITE_OK)
                 return std::unexpected(sql::errorFromCode(rc, db, "read " + describe(key)));
             XXH3_64bits_update(hash.get(), scratch.data(), c);
@@ -422,7 +449,8 @@ std::expected<bool, Error> BlockStore::remove(const BlockKey& key)
 
 std::expected<std::vector<BlockInfo>, Error> BlockStore::blocks()
 {
-    static const std::string kSelect = std::string(detail::kUsedBlocksCte) + "SELECT " + detail::kBlockColumns +
+    static const std::string kSelect = std::string(detail::kUsedBlocksCte) + "SELECT " +
+                                       detail::kBlockColumns +
                                        R"sql(, coalesce(r.n, 0)
 FROM kv.kv_blocks b
 LEFT JOIN (SELECT block_id, count(DISTINCT snapshot_id) AS n FROM used GROUP BY block_id) r ON r.block_id = b.id
@@ -477,6 +505,9 @@ std::expected<StoreTotals, Error> BlockStore::totals()
     return totals;
 }
 
-std::expected<void, Error> BlockStore::compact() { return sql::exec(m_db.handle(), "VACUUM kv"); }
+std::expected<void, Error> BlockStore::compact()
+{
+    return sql::exec(m_db.handle(), "VACUUM kv");
+}
 
-}  // namespace quire::storage
+} // namespace quire::storage

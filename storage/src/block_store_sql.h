@@ -43,7 +43,13 @@ used(snapshot_id, block_id) AS (
 )
 )sql";
 
-inline std::int64_t toStored(std::uint64_t checksum) { return std::bit_cast<std::int64_t>(checksum); }
-inline std::uint64_t fromStored(std::int64_t checksum) { return std::bit_cast<std::uint64_t>(checksum); }
+inline std::int64_t toStored(std::uint64_t checksum)
+{
+    return std::bit_cast<std::int64_t>(checksum);
+}
+inline std::uint64_t fromStored(std::int64_t checksum)
+{
+    return std::bit_cast<std::uint64_t>(checksum);
+}
 
-}  // namespace quire::storage::detail
+} // namespace quire::storage::detail

@@ -22,8 +22,9 @@ std::expected<std::vector<Row>, Error> collect(sqlite3* db, sql::Stmt& stmt, std
     return rows;
 }
 
-constexpr const char* kSourceColumns = "s.id, s.workspace_id, s.path, s.kind, s.content_hash, s.size, s.mtime_ns, "
-                                       "s.status, s.error, d.id, s.updated_unix";
+constexpr const char* kSourceColumns =
+    "s.id, s.workspace_id, s.path, s.kind, s.content_hash, s.size, s.mtime_ns, "
+    "s.status, s.error, d.id, s.updated_unix";
 
 SourceRow readSource(const sql::Stmt& s)
 {
@@ -43,8 +44,9 @@ SourceRow readSource(const sql::Stmt& s)
 }
 
 // Inserts or updates the source row for source.path and returns its id.
-std::expected<std::int64_t, Error> upsertSource(sqlite3* db, std::int64_t workspace, const ingest::Source& source,
-                                                SourceStatus status, const std::string& error)
+std::expected<std::int64_t, Error> upsertSource(sqlite3* db, std::int64_t workspace,
+                                                const ingest::Source& source, SourceStatus status,
+                                                const std::string& error)
 {
     static constexpr const char* kUpsert = R"sql(
 INSERT INTO sources(workspace_id, path, kind, content_hash, size, mtime_ns, status, error, updated_unix)
@@ -126,7 +128,7 @@ std::expected<void, Error> clearQuarantine(sqlite3* db, std::int64_t sourceId)
     return sql::run(db, *stmt, "clear quarantine");
 }
 
-}  // namespace
+} // namespace
 
 std::expected<PutResult, Error> Catalog::putDocument(std::int64_t workspace, const ingest::Document& doc)
 {
@@ -162,7 +164,8 @@ std::expected<PutResult, Error> Catalog::putDocument(std::int64_t workspace, con
     return PutResult{*sourceId, documentId, *replaced};
 }
 
-std::expected<std::optional<SourceRow>, Error> Catalog::findSource(std::int64_t workspace, const std::string& path)
+std::expected<std::optional<SourceRow>, Error> Catalog::findSource(std::int64_t workspace,
+                                                                   const std::string& path)
 {
     static const std::string kSelect = std::string("SELECT ") + kSourceColumns +
                                        " FROM sources s LEFT JOIN documents d ON d.source_id = s.id"
@@ -180,8 +183,8 @@ std::expected<std::optional<SourceRow>, Error> Catalog::findSource(std::int64_t 
     return rows->front();
 }
 
-std::expected<std::optional<SourceRow>, Error> Catalog::findUnchanged(std::int64_t workspace, const std::string& path,
-                                                                      const std::string& contentHash)
+std::expected<std::optional<SourceRow>, Error>
+Catalog::findUnchanged(std::int64_t workspace, const std::string& path, const std::string& contentHash)
 {
     auto found = findSource(workspace, path);
     if (!found || !*found)
@@ -229,7 +232,7 @@ DocumentRow readDocument(const sql::Stmt& s)
     return row;
 }
 
-}  // namespace
+} // namespace
 
 std::expected<std::vector<DocumentRow>, Error> Catalog::documents(std::int64_t workspace)
 {
@@ -265,7 +268,7 @@ SegmentRow toSegmentRow(const sql::Stmt& s)
     return SegmentRow{stored.id, stored.document, stored.ordinal, std::move(stored.segment)};
 }
 
-}  // namespace
+} // namespace
 
 std::expected<std::vector<SegmentRow>, Error> Catalog::segments(std::int64_t documentId)
 {
@@ -380,4 +383,4 @@ WHERE s.workspace_id = ?1 ORDER BY s.path)sql";
     });
 }
 
-}  // namespace quire::storage
+} // namespace quire::storage

@@ -37,19 +37,20 @@ FROM sessions s)sql";
 
 SessionRow readSession(const sql::Stmt& s)
 {
-    return SessionRow{s.int64(0), s.int64(1), s.text(2), s.blob(3), s.optInt64(4),
-                      s.int64(5), s.int64(6), s.int64(7)};
+    return SessionRow{s.int64(0),    s.int64(1), s.text(2),  s.blob(3),
+                      s.optInt64(4), s.int64(5), s.int64(6), s.int64(7)};
 }
 
-}  // namespace
+} // namespace
 
-std::expected<std::int64_t, Error> Conversations::createSession(std::int64_t workspace, const std::string& name,
+std::expected<std::int64_t, Error> Conversations::createSession(std::int64_t workspace,
+                                                                const std::string& name,
                                                                 const std::string& modelFingerprint,
                                                                 std::optional<std::int64_t> snapshot)
 {
-    static constexpr const char* kInsert =
-        "INSERT INTO sessions(workspace_id, name, model_fingerprint, snapshot_id, created_unix, updated_unix) "
-        "VALUES (?1, ?2, ?3, ?4, ?5, ?5)";
+    static constexpr const char* kInsert = "INSERT INTO sessions(workspace_id, name, model_fingerprint, "
+                                           "snapshot_id, created_unix, updated_unix) "
+                                           "VALUES (?1, ?2, ?3, ?4, ?5, ?5)";
     sqlite3* db = m_db.handle();
     if (auto r = checkSnapshot(db, snapshot); !r)
         return std::unexpected(r.error());
@@ -69,7 +70,8 @@ std::expected<std::int64_t, Error> Conversations::createSession(std::int64_t wor
 std::expected<void, Error> Conversations::setSessionSnapshot(std::int64_t session,
                                                              std::optional<std::int64_t> snapshot)
 {
-    static constexpr const char* kUpdate = "UPDATE sessions SET snapshot_id = ?2, updated_unix = ?3 WHERE id = ?1";
+    static constexpr const char* kUpdate =
+        "UPDATE sessions SET snapshot_id = ?2, updated_unix = ?3 WHERE id = ?1";
     sqlite3* db = m_db.handle();
     if (auto r = checkSnapshot(db, snapshot); !r)
         return r;
@@ -88,7 +90,8 @@ std::expected<void, Error> Conversations::setSessionSnapshot(std::int64_t sessio
 
 std::expected<std::vector<SessionRow>, Error> Conversations::sessions(std::int64_t workspace)
 {
-    static const std::string kSelect = std::string(kSessionSelect) + " WHERE s.workspace_id = ?1 ORDER BY s.id";
+    static const std::string kSelect =
+        std::string(kSessionSelect) + " WHERE s.workspace_id = ?1 ORDER BY s.id";
     auto stmt = sql::prepare(m_db.handle(), kSelect.c_str());
     if (!stmt)
         return std::unexpected(stmt.error());
@@ -202,4 +205,4 @@ FROM turns WHERE session_id = ?1 ORDER BY ordinal)sql";
     return rows;
 }
 
-}  // namespace quire::storage
+} // namespace quire::storage

@@ -76,13 +76,19 @@ std::expected<void, Error> attachBlockStore(sqlite3* db, const std::filesystem::
     // Rollback-journal mode is per connection (only WAL persists), so every connection sets it.
     // Why not WAL for this file: see block_store.h. FULL sync costs little next to the payloads.
     return sql::exec(db, "PRAGMA kv.journal_mode=TRUNCATE; PRAGMA kv.synchronous=FULL;"
-                         "PRAGMA kv.cache_size=-16384");
+                         "PRAGMA kv.cache_size=-8192");
 }
 
-}  // namespace
+} // namespace
 
-int Database::schemaVersion() { return static_cast<int>(schema::libraryMigrations().size()); }
-int Database::blockStoreSchemaVersion() { return static_cast<int>(schema::blockStoreMigrations().size()); }
+int Database::schemaVersion()
+{
+    return static_cast<int>(schema::libraryMigrations().size());
+}
+int Database::blockStoreSchemaVersion()
+{
+    return static_cast<int>(schema::blockStoreMigrations().size());
+}
 
 std::filesystem::path Database::defaultBlockStorePath(const std::filesystem::path& library)
 {
@@ -90,10 +96,13 @@ std::filesystem::path Database::defaultBlockStorePath(const std::filesystem::pat
     return library.parent_path() / name;
 }
 
-void Database::Closer::operator()(sqlite3* db) const { sqlite3_close_v2(db); }
+void Database::Closer::operator()(sqlite3* db) const
+{
+    sqlite3_close_v2(db);
+}
 
-Database::Database(std::unique_ptr<sqlite3, Closer> db, std::filesystem::path path, std::filesystem::path kvPath,
-                   bool readOnly)
+Database::Database(std::unique_ptr<sqlite3, Closer> db, std::filesystem::path path,
+                   std::filesystem::path kvPath, bool readOnly)
     : m_db(std::move(db)), m_path(std::move(path)), m_blockStorePath(std::move(kvPath)), m_readOnly(readOnly)
 {
 }
@@ -111,8 +120,8 @@ std::expected<Database, Error> Database::open(const std::filesystem::path& path,
             return std::unexpected(notSqlite(p));
     std::error_code ec;
     if (readOnly && (!std::filesystem::exists(path, ec) || !std::filesystem::exists(kvPath, ec)))
-        return std::unexpected(Error{ErrorCode::Open, "cannot open " + path.string() +
-                                                          " for reading: it does not exist yet"});
+        return std::unexpected(
+            Error{ErrorCode::Open, "cannot open " + path.string() + " for reading: it does not exist yet"});
 
     auto main = openFile(path, !readOnly, options.busyTimeoutMs);
     if (!main)
@@ -211,8 +220,7 @@ std::expected<std::string, Error> Database::integrityCheck()
             return std::unexpected(stmt.error());
         int rc;
         std::string lines;
-        while ((rc = stmt->step()) == SQLITE_ROW)
-        {
+        while ((rc = stmt->step()) == SQLITE_ROW) {
             if (!lines.empty())
                 lines += '\n';
             lines += stmt->text(0);
@@ -228,4 +236,4 @@ std::expected<std::string, Error> Database::integrityCheck()
     return result.empty() ? std::string("ok") : result;
 }
 
-}  // namespace quire::storage
+} // namespace quire::storage

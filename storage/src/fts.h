@@ -13,4 +13,4 @@ namespace quire::storage::detail {
 // matched phrase in column 0 as text "begin end begin end ...", overlapping ranges merged.
 std::expected<void, Error> registerFtsFunctions(sqlite3* db);
 
-}  // namespace quire::storage::detail
+} // namespace quire::storage::detail

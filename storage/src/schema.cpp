@@ -161,25 +161,31 @@ CREATE TABLE kv_snapshots (
 )sql",
 };
 
-}  // namespace
+} // namespace
 
-std::span<const char* const> libraryMigrations() { return kLibrary; }
-std::span<const char* const> blockStoreMigrations() { return kBlockStore; }
+std::span<const char* const> libraryMigrations()
+{
+    return kLibrary;
+}
+std::span<const char* const> blockStoreMigrations()
+{
+    return kBlockStore;
+}
 
 std::expected<int, Error> checkVersion(sqlite3* db, std::span<const char* const> migrations,
                                        const std::string& fileName)
 {
     auto version = sql::queryInt(db, "PRAGMA user_version");
     if (!version)
-        return std::unexpected(Error{version.error().code == ErrorCode::Sql ? ErrorCode::NotADatabase
-                                                                            : version.error().code,
-                                     fileName + " is not a Quire library: " + version.error().message +
-                                         "; it was left untouched"});
+        return std::unexpected(Error{
+            version.error().code == ErrorCode::Sql ? ErrorCode::NotADatabase : version.error().code,
+            fileName + " is not a Quire library: " + version.error().message + "; it was left untouched"});
     const auto known = static_cast<std::int64_t>(migrations.size());
     if (*version > known)
         return std::unexpected(Error{ErrorCode::TooNew, fileName + " was written by a newer Quire (schema " +
                                                             std::to_string(*version) + ", this build knows " +
-                                                            std::to_string(known) + "); it was left untouched"});
+                                                            std::to_string(known) +
+                                                            "); it was left untouched"});
     return static_cast<int>(*version);
 }
 
@@ -205,11 +211,12 @@ std::expected<void, Error> migrate(sqlite3* db, std::span<const char* const> mig
         if (step)
             step = txn.commit();
         if (!step)
-            return std::unexpected(Error{step.error().code, fileName + ": schema migration " + std::to_string(v + 1) +
+            return std::unexpected(Error{step.error().code, fileName + ": schema migration " +
+                                                                std::to_string(v + 1) +
                                                                 " failed: " + step.error().message});
         log()->info("{}: schema migrated to version {}", fileName, v + 1);
     }
     return {};
 }
 
-}  // namespace quire::storage::schema
+} // namespace quire::storage::schema

@@ -23,4 +23,4 @@ std::expected<int, Error> checkVersion(sqlite3* db, std::span<const char* const>
 std::expected<void, Error> migrate(sqlite3* db, std::span<const char* const> migrations,
                                    const std::string& fileName);
 
-}  // namespace quire::storage::schema
+} // namespace quire::storage::schema

@@ -24,20 +24,21 @@ struct TokenSpans {
 
 int collectToken(void* ctx, int flags, const char*, int, int start, int end)
 {
-    if (flags & FTS5_TOKEN_COLOCATED)  // a synonym at the same position: no new position
+    if (flags & FTS5_TOKEN_COLOCATED) // a synonym at the same position: no new position
         return SQLITE_OK;
     static_cast<TokenSpans*>(ctx)->spans.emplace_back(start, end);
     return SQLITE_OK;
 }
 
-void offsetsFunction(const Fts5ExtensionApi* api, Fts5Context* fts, sqlite3_context* ctx, int, sqlite3_value**)
+void offsetsFunction(const Fts5ExtensionApi* api, Fts5Context* fts, sqlite3_context* ctx, int,
+                     sqlite3_value**)
 {
     int count = 0;
     if (int rc = api->xInstCount(fts, &count); rc != SQLITE_OK) {
         sqlite3_result_error_code(ctx, rc);
         return;
     }
-    std::vector<std::pair<int, int>> tokenRanges;  // first and last token of each instance
+    std::vector<std::pair<int, int>> tokenRanges; // first and last token of each instance
     for (int i = 0; i < count; ++i) {
         int phrase = 0, column = 0, offset = 0;
         if (api->xInst(fts, i, &phrase, &column, &offset) != SQLITE_OK || column != 0)
@@ -69,8 +70,7 @@ void offsetsFunction(const Fts5ExtensionApi* api, Fts5Context* fts, sqlite3_cont
             bytes.emplace_back(begin, end);
     }
     std::string out;
-    for (const auto& [begin, end] : bytes)
-    {
+    for (const auto& [begin, end] : bytes) {
         if (!out.empty())
             out += ' ';
         out.append(std::to_string(begin)).append(" ").append(std::to_string(end));
@@ -78,7 +78,7 @@ void offsetsFunction(const Fts5ExtensionApi* api, Fts5Context* fts, sqlite3_cont
     sqlite3_result_text(ctx, out.c_str(), static_cast<int>(out.size()), SQLITE_TRANSIENT);
 }
 
-}  // namespace
+} // namespace
 
 std::expected<void, Error> registerFtsFunctions(sqlite3* db)
 {
@@ -90,12 +90,13 @@ std::expected<void, Error> registerFtsFunctions(sqlite3* db)
     stmt->step();
     if (!api)
         return std::unexpected(Error{ErrorCode::Open, "this SQLite has no FTS5"});
-    if (int rc = api->xCreateFunction(api, "quire_offsets", nullptr, offsetsFunction, nullptr); rc != SQLITE_OK)
+    if (int rc = api->xCreateFunction(api, "quire_offsets", nullptr, offsetsFunction, nullptr);
+        rc != SQLITE_OK)
         return std::unexpected(sql::errorFromCode(rc, db, "register quire_offsets"));
     return {};
 }
 
-}  // namespace detail
+} // namespace detail
 
 namespace {
 
@@ -121,7 +122,7 @@ std::vector<TextRange> parseRanges(const std::string& text)
     return out;
 }
 
-}  // namespace
+} // namespace
 
 std::string FullTextSearch::quoteWords(const std::string& words)
 {
@@ -131,17 +132,17 @@ std::string FullTextSearch::quoteWords(const std::string& words)
         std::string quoted = "\"";
         for (char c : word)
             quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
-    {
-        if (!out.empty())
-            out += ' ';
-        out.append(quoted).append("\"");
-    }
+        {
+            if (!out.empty())
+                out += ' ';
+            out.append(quoted).append("\"");
+        }
     }
     return out;
 }
 
-std::expected<std::vector<SearchHit>, Error> FullTextSearch::search(std::int64_t workspace, const std::string& query,
-                                                                    const SearchOptions& options)
+std::expected<std::vector<SearchHit>, Error>
+FullTextSearch::search(std::int64_t workspace, const std::string& query, const SearchOptions& options)
 {
     static const std::string kSelect = std::string("SELECT ") + detail::kSegmentColumns + R"sql(,
        s.path, d.title, snippet(segments_fts, 0, ?2, ?3, ?4, ?5), quire_offsets(segments_fts),
@@ -194,4 +195,4 @@ LIMIT ?7 OFFSET ?8)sql";
     return hits;
 }
 
-}  // namespace quire::storage
+} // namespace quire::storage

@@ -15,10 +15,17 @@ StoredSegment readSegment(const sql::Stmt& s, int c)
         out.segment.anchor.where =
             ingest::PageAnchor{s.int32(c + 5), {s.real(c + 6), s.real(c + 7), s.real(c + 8), s.real(c + 9)}};
         break;
-    case AnchorKind::Lines: out.segment.anchor.where = ingest::LineAnchor{s.int32(c + 10), s.int32(c + 11)}; break;
-    case AnchorKind::Time: out.segment.anchor.where = ingest::TimeAnchor{s.int64(c + 12), s.int64(c + 13)}; break;
-    case AnchorKind::Paragraph: out.segment.anchor.where = ingest::ParagraphAnchor{s.int32(c + 14)}; break;
-    case AnchorKind::None: break;
+    case AnchorKind::Lines:
+        out.segment.anchor.where = ingest::LineAnchor{s.int32(c + 10), s.int32(c + 11)};
+        break;
+    case AnchorKind::Time:
+        out.segment.anchor.where = ingest::TimeAnchor{s.int64(c + 12), s.int64(c + 13)};
+        break;
+    case AnchorKind::Paragraph:
+        out.segment.anchor.where = ingest::ParagraphAnchor{s.int32(c + 14)};
+        break;
+    case AnchorKind::None:
+        break;
     }
     if (!s.isNull(c + 15))
         out.segment.tokenCount = s.int32(c + 15);
@@ -54,4 +61,4 @@ void bindAnchor(sql::Stmt& s, int c, const ingest::Anchor& anchor)
     s.bind(c, static_cast<int>(kind));
 }
 
-}  // namespace quire::storage::detail
+} // namespace quire::storage::detail

@@ -30,4 +30,4 @@ StoredSegment readSegment(const sql::Stmt& stmt, int first);
 // the table: kind, page, box x/y/w/h, line begin/end, time begin/end, paragraph).
 void bindAnchor(sql::Stmt& stmt, int first, const ingest::Anchor& anchor);
 
-}  // namespace quire::storage::detail
+} // namespace quire::storage::detail

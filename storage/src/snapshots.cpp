@@ -37,7 +37,8 @@ WITH RECURSIVE chain(hash, depth) AS (
           WHERE p.model_fingerprint = ?1 AND p.prefix_hash = c.hash LIMIT 1), c.depth + 1
   FROM chain c WHERE c.hash IS NOT NULL AND c.depth < 10000000
 )
-SELECT )sql") + detail::kBlockColumns + R"sql(
+SELECT )sql") + detail::kBlockColumns +
+                                      R"sql(
 FROM chain c JOIN kv.kv_blocks b ON b.model_fingerprint = ?1 AND b.prefix_hash = c.hash
 ORDER BY c.depth DESC, b.layer_group)sql";
     auto stmt = sql::prepare(db, kChain.c_str());
@@ -83,7 +84,7 @@ std::expected<SnapshotRow, Error> loadSnapshot(sqlite3* db, std::int64_t snapsho
     return readSnapshot(*stmt);
 }
 
-}  // namespace
+} // namespace
 
 std::expected<std::int64_t, Error> BlockStore::saveSnapshot(std::int64_t workspace, const std::string& name,
                                                             const std::string& modelFingerprint,
@@ -100,7 +101,8 @@ ON CONFLICT (workspace_id, name) DO UPDATE SET
   token_count = excluded.token_count, created_unix = excluded.created_unix
 RETURNING id)sql";
     if (name.empty() || modelFingerprint.empty() || lastPrefixHash.empty())
-        return std::unexpected(Error{ErrorCode::Invalid, "a snapshot needs a name, a model fingerprint and a last block"});
+        return std::unexpected(
+            Error{ErrorCode::Invalid, "a snapshot needs a name, a model fingerprint and a last block"});
     sqlite3* db = m_db.handle();
     sql::Transaction txn(db);
     if (!txn.begun())
@@ -112,7 +114,8 @@ RETURNING id)sql";
     exists->bindBlob(2, lastPrefixHash);
     int rc = exists->step();
     if (rc == SQLITE_DONE)
-        return std::unexpected(Error{ErrorCode::NotFound, "snapshot '" + name + "': its last block is not stored"});
+        return std::unexpected(
+            Error{ErrorCode::NotFound, "snapshot '" + name + "': its last block is not stored"});
     if (rc != SQLITE_ROW)
         return std::unexpected(sql::errorFromCode(rc, db, "save snapshot '" + name + "'"));
     auto stmt = sql::prepare(db, kUpsert);
@@ -181,7 +184,8 @@ std::expected<std::vector<BlockInfo>, Error> BlockStore::snapshotBlocks(std::int
 std::expected<void, Error> BlockStore::removeSnapshot(std::int64_t snapshotId)
 {
     static constexpr const char* kDelete = "DELETE FROM kv.kv_snapshots WHERE id = ?1";
-    static constexpr const char* kClearSessions = "UPDATE main.sessions SET snapshot_id = NULL WHERE snapshot_id = ?1";
+    static constexpr const char* kClearSessions =
+        "UPDATE main.sessions SET snapshot_id = NULL WHERE snapshot_id = ?1";
     sqlite3* db = m_db.handle();
     sql::Transaction txn(db);
     if (!txn.begun())
@@ -225,4 +229,4 @@ std::expected<GarbageReport, Error> BlockStore::collectGarbage()
     return report;
 }
 
-}  // namespace quire::storage
+} // namespace quire::storage

@@ -21,21 +21,30 @@ bool writeRefusedForSpace(sqlite3* db)
     return false;
 }
 
-}  // namespace
+} // namespace
 
 Error errorFromCode(int rc, sqlite3* db, std::string_view what)
 {
     ErrorCode code = ErrorCode::Sql;
     switch (rc & 0xFF) {
-    case SQLITE_FULL: code = ErrorCode::Full; break;
-    case SQLITE_NOTADB: code = ErrorCode::NotADatabase; break;
-    case SQLITE_CORRUPT: code = ErrorCode::Corrupt; break;
-    case SQLITE_CANTOPEN: code = ErrorCode::Open; break;
+    case SQLITE_FULL:
+        code = ErrorCode::Full;
+        break;
+    case SQLITE_NOTADB:
+        code = ErrorCode::NotADatabase;
+        break;
+    case SQLITE_CORRUPT:
+        code = ErrorCode::Corrupt;
+        break;
+    case SQLITE_CANTOPEN:
+        code = ErrorCode::Open;
+        break;
     case SQLITE_IOERR:
         if (db && writeRefusedForSpace(db))
             code = ErrorCode::Full;
         break;
-    default: break;
+    default:
+        break;
     }
     std::string message(what);
     message += ": ";
@@ -81,7 +90,10 @@ std::expected<void, Error> exec(sqlite3* db, const char* sqlText)
     return {};
 }
 
-std::expected<void, Error> exec(sqlite3* db, const std::string& sqlText) { return exec(db, sqlText.c_str()); }
+std::expected<void, Error> exec(sqlite3* db, const std::string& sqlText)
+{
+    return exec(db, sqlText.c_str());
+}
 
 std::expected<void, Error> run(sqlite3* db, Stmt& stmt, std::string_view what)
 {
@@ -162,4 +174,4 @@ std::int64_t unixNow()
         .count();
 }
 
-}  // namespace quire::storage::sql
+} // namespace quire::storage::sql

@@ -123,4 +123,4 @@ private:
 
 std::int64_t unixNow();
 
-}  // namespace quire::storage::sql
+} // namespace quire::storage::sql

@@ -12,9 +12,12 @@ Error jobThrew(const char* what)
     return Error{ErrorCode::Sql, std::string("the storage writer job failed: ") + what};
 }
 
-Error jobCancelled() { return Error{ErrorCode::Cancelled, "the storage writer has stopped; the job did not run"}; }
+Error jobCancelled()
+{
+    return Error{ErrorCode::Cancelled, "the storage writer has stopped; the job did not run"};
+}
 
-}  // namespace detail
+} // namespace detail
 
 std::expected<std::unique_ptr<WriterThread>, Error> WriterThread::start(const std::filesystem::path& path,
                                                                         OpenOptions options)
@@ -31,7 +34,10 @@ WriterThread::WriterThread(Database db) : m_db(std::move(db))
     m_thread = std::thread([this] { run(); });
 }
 
-WriterThread::~WriterThread() { stop(); }
+WriterThread::~WriterThread()
+{
+    stop();
+}
 
 void WriterThread::stop()
 {
@@ -60,7 +66,7 @@ void WriterThread::enqueue(Job job)
             return;
         }
     }
-    job(nullptr);  // stopped: complete it as cancelled, on the caller's thread
+    job(nullptr); // stopped: complete it as cancelled, on the caller's thread
 }
 
 void WriterThread::run()
@@ -71,7 +77,7 @@ void WriterThread::run()
             std::unique_lock lock(m_mutex);
             m_wake.wait(lock, [this] { return m_stopping || !m_queue.empty(); });
             if (m_queue.empty())
-                return;  // stopping, and everything queued has run
+                return; // stopping, and everything queued has run
             job = std::move(m_queue.front());
             m_queue.pop_front();
             ++m_running;
@@ -82,4 +88,4 @@ void WriterThread::run()
     }
 }
 
-}  // namespace quire::storage
+} // namespace quire::storage

@@ -81,10 +81,10 @@ inline std::vector<std::byte> pattern(std::size_t size, std::uint64_t seed)
     return bytes;
 }
 
-}  // namespace quire::storage::test
+} // namespace quire::storage::test
 
-#define QUIRE_VERIFY_OK(expr)                                                                          \
-    do {                                                                                               \
-        const auto& quire_r_ = (expr);                                                                 \
-        QVERIFY2(quire_r_.has_value(), quire_r_ ? "" : quire_r_.error().message.c_str());              \
+#define QUIRE_VERIFY_OK(expr)                                                                                \
+    do {                                                                                                     \
+        const auto& quire_r_ = (expr);                                                                       \
+        QVERIFY2(quire_r_.has_value(), quire_r_ ? "" : quire_r_.error().message.c_str());                    \
     } while (false)

@@ -29,9 +29,15 @@ BlockStoreOptions smallRows(std::int64_t rowBytes)
     return options;
 }
 
-BlockKey key(const std::string& hash, int group = 0) { return BlockKey{"model-A", hash, group}; }
+BlockKey key(const std::string& hash, int group = 0)
+{
+    return BlockKey{"model-A", hash, group};
+}
 // "h" + std::to_string(i) trips a GCC 12 -Wrestrict false positive; build the name by appending.
-BlockKey numbered(const char* prefix, int i) { return key(std::string(prefix).append(std::to_string(i))); }
+BlockKey numbered(const char* prefix, int i)
+{
+    return key(std::string(prefix).append(std::to_string(i)));
+}
 
 std::int64_t countRows(sqlite3* db, const char* table)
 {
@@ -69,9 +75,12 @@ void flipByte(const std::filesystem::path& kvFile, const std::string& hash, int 
     sqlite3_close(raw);
 }
 
-std::expected<void, Error> ignore(std::span<const std::byte>) { return {}; }
+std::expected<void, Error> ignore(std::span<const std::byte>)
+{
+    return {};
+}
 
-}  // namespace
+} // namespace
 
 class TestBlockStore : public QObject {
     Q_OBJECT
@@ -96,13 +105,14 @@ private slots:
 
         std::vector<std::byte> streamed;
         size_t calls = 0;
-        QUIRE_VERIFY_OK(store.read(key("h1"), [&](std::span<const std::byte> chunk) -> std::expected<void, Error> {
-            streamed.insert(streamed.end(), chunk.begin(), chunk.end());
-            ++calls;
-            return {};
-        }));
+        QUIRE_VERIFY_OK(
+            store.read(key("h1"), [&](std::span<const std::byte> chunk) -> std::expected<void, Error> {
+                streamed.insert(streamed.end(), chunk.begin(), chunk.end());
+                ++calls;
+                return {};
+            }));
         QVERIFY(streamed == bytes);
-        QCOMPARE(calls, size_t(11));  // one chunk per 1000-byte row (chunk buffer 4096)
+        QCOMPARE(calls, size_t(11)); // one chunk per 1000-byte row (chunk buffer 4096)
 
         // Written from a producer in pieces, bytes generated on the fly.
         size_t produced = 0;
@@ -143,7 +153,7 @@ private slots:
         auto db = Database::open(libraryIn(dir));
         QUIRE_VERIFY_OK(db);
         BlockStore defaults(*db);
-        QCOMPARE(defaults.rowBytes(), std::int64_t(256) << 20);
+        QCOMPARE(defaults.rowBytes(), std::int64_t(32) << 20);
         BlockStore huge(*db, smallRows(std::int64_t(8) << 30));
         QVERIFY(huge.rowBytes() < sqlite3_limit(db->handle(), SQLITE_LIMIT_LENGTH, -1));
     }
@@ -171,13 +181,14 @@ private slots:
         QCOMPARE(r.error().code, ErrorCode::NotFound);
         QVERIFY2(r.error().message.find("checksum") != std::string::npos, r.error().message.c_str());
         QCOMPARE(store.read(key("a"), ignore).error().code, ErrorCode::NotFound);
-        QUIRE_VERIFY_OK(store.read(key("b"), out));  // the neighbour is fine
+        QUIRE_VERIFY_OK(store.read(key("b"), out)); // the neighbour is fine
         QVERIFY(out == b);
         auto bad = store.verify();
         QUIRE_VERIFY_OK(bad);
         QCOMPARE(bad->size(), size_t(1));
         QVERIFY(bad->front() == key("a"));
-        QCOMPARE(db->integrityCheck().value(), std::string("ok"));  // SQLite cannot see it: only our checksum can
+        QCOMPARE(db->integrityCheck().value(),
+                 std::string("ok")); // SQLite cannot see it: only our checksum can
 
         // Recomputed and written again, the block is back.
         QUIRE_VERIFY_OK(store.put(key("a"), {"", 0, 10}, a));
@@ -193,7 +204,8 @@ private slots:
         QUIRE_VERIFY_OK(db);
         BlockStore store(*db, smallRows(1000));
         QUIRE_VERIFY_OK(store.put(key("a"), {"", 0, 10}, pattern(4000, 3)));
-        QCOMPARE(sqlite3_exec(db->handle(), "DELETE FROM kv.kv_rows WHERE row_index = 2", nullptr, nullptr, nullptr),
+        QCOMPARE(sqlite3_exec(db->handle(), "DELETE FROM kv.kv_rows WHERE row_index = 2", nullptr, nullptr,
+                              nullptr),
                  SQLITE_OK);
         std::vector<std::byte> out(4000);
         QCOMPARE(store.read(key("a"), out).error().code, ErrorCode::NotFound);
@@ -215,7 +227,8 @@ private slots:
             QUIRE_VERIFY_OK(store.put(key("h2b", g), {"h1", 8, 16}, bytes));
         }
         QUIRE_VERIFY_OK(store.put(key("h9"), {"h1", 8, 16}, bytes));
-        QCOMPARE(store.put(key("h2", 2), {"h9", 8, 16}, bytes).error().code, ErrorCode::Invalid);  // parent mismatch
+        QCOMPARE(store.put(key("h2", 2), {"h9", 8, 16}, bytes).error().code,
+                 ErrorCode::Invalid); // parent mismatch
 
         auto main = store.saveSnapshot(ws, "main", "model-A", "h3", 24);
         auto branch = store.saveSnapshot(ws, "branch", "model-A", "h2b", 16);
@@ -235,7 +248,7 @@ private slots:
         auto snaps = store.snapshots(ws);
         QUIRE_VERIFY_OK(snaps);
         QCOMPARE(snaps->size(), size_t(2));
-        QCOMPARE(snaps->at(1).name, std::string("main"));  // by name
+        QCOMPARE(snaps->at(1).name, std::string("main")); // by name
         QCOMPARE(snaps->at(1).blockCount, std::int64_t(6));
         QCOMPARE(snaps->at(1).bytes, std::int64_t(6000));
         QCOMPARE(snaps->at(1).tokenCount, std::int64_t(24));
@@ -268,7 +281,7 @@ private slots:
         gc = store.collectGarbage();
         QCOMPARE(gc.value().blocks, std::int64_t(2));
         QCOMPARE(store.find(key("h2b", 1)).error().code, ErrorCode::NotFound);
-        QCOMPARE(countRows(db->handle(), "kv.kv_payload"), std::int64_t(6 * 2));  // rows cascade to payload
+        QCOMPARE(countRows(db->handle(), "kv.kv_payload"), std::int64_t(6 * 2)); // rows cascade to payload
         auto totals = store.totals();
         QUIRE_VERIFY_OK(totals);
         QCOMPARE(totals->blocks, std::int64_t(6));
@@ -335,7 +348,8 @@ private slots:
         auto ws = db->createWorkspace("w").value();
         Catalog catalog(*db);
         QUIRE_VERIFY_OK(catalog.putDocument(ws, document("/kept", "1", {"kept text"})));
-        QCOMPARE(sqlite3_exec(db->handle(), "PRAGMA main.max_page_count=1", nullptr, nullptr, nullptr), SQLITE_OK);
+        QCOMPARE(sqlite3_exec(db->handle(), "PRAGMA main.max_page_count=1", nullptr, nullptr, nullptr),
+                 SQLITE_OK);
         std::vector<std::string> many(2000, std::string(500, 'x'));
         auto full = catalog.putDocument(ws, document("/big", "2", many));
         QVERIFY(!full);
@@ -351,7 +365,8 @@ private slots:
         {
             auto db = Database::open(path);
             QUIRE_VERIFY_OK(db);
-            QUIRE_VERIFY_OK(BlockStore(*db, smallRows(256 << 10)).put(key("first"), {"", 0, 1}, pattern(1 << 20, 1)));
+            QUIRE_VERIFY_OK(
+                BlockStore(*db, smallRows(256 << 10)).put(key("first"), {"", 0, 1}, pattern(1 << 20, 1)));
         }
         const auto kvFile = Database::defaultBlockStorePath(path);
         const auto before = std::filesystem::file_size(kvFile);
@@ -374,7 +389,7 @@ private slots:
                 if (!r)
                     _exit(r.error().code == ErrorCode::Full ? 0 : 20 + static_cast<int>(r.error().code));
             }
-            _exit(30);  // never hit the limit
+            _exit(30); // never hit the limit
         }
         int status = 0;
         QCOMPARE(waitpid(child, &status, 0), child);
@@ -387,7 +402,7 @@ private slots:
         BlockStore store(*db, smallRows(256 << 10));
         QCOMPARE(store.verify().value().size(), size_t(0));
         auto blocks = store.blocks().value();
-        QVERIFY(blocks.size() >= 2);  // "first" and at least one written before the limit
+        QVERIFY(blocks.size() >= 2); // "first" and at least one written before the limit
         std::vector<std::byte> out(1 << 20);
         QUIRE_VERIFY_OK(store.read(key("first"), out));
         QVERIFY(out == pattern(1 << 20, 1));

@@ -21,7 +21,7 @@ using namespace quire::storage::test;
 
 namespace {
 
-constexpr std::size_t kBlockBytes = 1 << 20;    // 16 rows of 64 KiB
+constexpr std::size_t kBlockBytes = 1 << 20; // 16 rows of 64 KiB
 constexpr std::int64_t kRowBytes = 64 << 10;
 constexpr int kIterations = 20;
 
@@ -29,7 +29,7 @@ BlockStoreOptions options()
 {
     BlockStoreOptions o;
     o.maxRowBytes = kRowBytes;
-    o.chunkBytes = 48 << 10;  // chunks that do not line up with rows
+    o.chunkBytes = 48 << 10; // chunks that do not line up with rows
     return o;
 }
 
@@ -77,7 +77,7 @@ std::uint64_t seedOf(const std::string& hash)
     }
 }
 
-}  // namespace
+} // namespace
 
 class TestBlockStoreCrash : public QObject {
     Q_OBJECT
@@ -87,7 +87,8 @@ private slots:
         QTemporaryDir dir;
         const auto path = libraryIn(dir);
         QUIRE_VERIFY_OK(Database::open(path));
-        const auto journal = std::filesystem::path(Database::defaultBlockStorePath(path).string() + "-journal");
+        const auto journal =
+            std::filesystem::path(Database::defaultBlockStorePath(path).string() + "-journal");
         std::mt19937 random(12345);
         int midTransaction = 0;
         std::int64_t blocksChecked = 0;
@@ -108,7 +109,8 @@ private slots:
                 QCOMPARE(read(pipeFds[0], &byte, 1), ssize_t(1));
             close(pipeFds[0]);
             // Let it write for a random while, then kill it wherever it is.
-            std::this_thread::sleep_for(std::chrono::microseconds(std::uniform_int_distribution<>(0, 60'000)(random)));
+            std::this_thread::sleep_for(
+                std::chrono::microseconds(std::uniform_int_distribution<>(0, 60'000)(random)));
             kill(child, SIGKILL);
             int status = 0;
             QCOMPARE(waitpid(child, &status, 0), child);
@@ -117,9 +119,9 @@ private slots:
                      ("the child exited by itself with " + std::to_string(WEXITSTATUS(status))).c_str());
             std::error_code ec;
             if (std::filesystem::exists(journal, ec) && std::filesystem::file_size(journal, ec) > 0)
-                ++midTransaction;  // a hot journal: killed inside a block's transaction
+                ++midTransaction; // a hot journal: killed inside a block's transaction
 
-            auto db = Database::open(path);  // rolls the hot journal back
+            auto db = Database::open(path); // rolls the hot journal back
             QUIRE_VERIFY_OK(db);
             QCOMPARE(db->integrityCheck().value(), std::string("ok"));
             BlockStore store(*db, options());
@@ -138,15 +140,16 @@ private slots:
             }
             // No payload without its row, no row without its block.
             sqlite3_stmt* st = nullptr;
-            sqlite3_prepare_v2(db->handle(),
-                               "SELECT (SELECT count(*) FROM kv.kv_payload) - (SELECT count(*) FROM kv.kv_rows)", -1,
-                               &st, nullptr);
+            sqlite3_prepare_v2(
+                db->handle(),
+                "SELECT (SELECT count(*) FROM kv.kv_payload) - (SELECT count(*) FROM kv.kv_rows)", -1, &st,
+                nullptr);
             QCOMPARE(sqlite3_step(st), SQLITE_ROW);
             QCOMPARE(sqlite3_column_int64(st, 0), sqlite3_int64(0));
             sqlite3_finalize(st);
         }
-        qInfo("%d of %d kills landed inside a block's transaction; %lld blocks verified", midTransaction, kIterations,
-              static_cast<long long>(blocksChecked));
+        qInfo("%d of %d kills landed inside a block's transaction; %lld blocks verified", midTransaction,
+              kIterations, static_cast<long long>(blocksChecked));
         QVERIFY2(midTransaction >= 3, "too few kills landed mid-transaction to test anything");
     }
 };

@@ -83,13 +83,14 @@ private slots:
         // The lookup is one index probe, whatever the size of the workspace.
         sqlite3_stmt* plan = nullptr;
         sqlite3_prepare_v2(db->handle(),
-                           "EXPLAIN QUERY PLAN SELECT id FROM sources WHERE workspace_id = 1 AND path = 'x'", -1,
-                           &plan, nullptr);
+                           "EXPLAIN QUERY PLAN SELECT id FROM sources WHERE workspace_id = 1 AND path = 'x'",
+                           -1, &plan, nullptr);
         QByteArray detail;
         while (sqlite3_step(plan) == SQLITE_ROW)
             detail += reinterpret_cast<const char*>(sqlite3_column_text(plan, 3));
         sqlite3_finalize(plan);
-        QVERIFY2(detail.contains("USING INDEX") || detail.contains("USING COVERING INDEX"), detail.constData());
+        QVERIFY2(detail.contains("USING INDEX") || detail.contains("USING COVERING INDEX"),
+                 detail.constData());
 
         // A quarantined file with the same bytes is not retried either.
         QUIRE_VERIFY_OK(catalog.quarantine(*ws, source("/src/bad.bin", "hash-b"), "binary file"));
@@ -147,7 +148,7 @@ private slots:
         auto docs = catalog.documents(*ws);
         QUIRE_VERIFY_OK(docs);
         QCOMPARE(docs->size(), size_t(2));
-        QCOMPARE(docs->at(0).path, std::string("/a.txt"));  // ordered by path
+        QCOMPARE(docs->at(0).path, std::string("/a.txt")); // ordered by path
         QCOMPARE(docs->at(1).segmentCount, std::int64_t(3));
         QCOMPARE(docs->at(1).uncountedSegments, std::int64_t(3));
 
@@ -174,7 +175,8 @@ private slots:
         Catalog catalog(*db);
         auto good = catalog.putDocument(*ws, document("/c.pdf", "old", {"text"}));
         QUIRE_VERIFY_OK(good);
-        QUIRE_VERIFY_OK(catalog.quarantine(*ws, source("/c.pdf", "new"), "page 3 has no text layer and OCR is off"));
+        QUIRE_VERIFY_OK(
+            catalog.quarantine(*ws, source("/c.pdf", "new"), "page 3 has no text layer and OCR is off"));
         QUIRE_VERIFY_OK(catalog.quarantine(*ws, source("/d.docx", "d"), "not a zip archive"));
 
         auto rows = catalog.quarantined(*ws);

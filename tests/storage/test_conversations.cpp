@@ -18,7 +18,7 @@ private slots:
         QTemporaryDir dir;
         const auto path = libraryIn(dir);
         std::int64_t ws = 0, session = 0;
-        const std::string fingerprint("llama4\0scout-q4", 15);  // opaque bytes, NUL included
+        const std::string fingerprint("llama4\0scout-q4", 15); // opaque bytes, NUL included
         {
             auto db = Database::open(path);
             QUIRE_VERIFY_OK(db);
@@ -40,7 +40,7 @@ private slots:
             u.answer = "Not stated.";
             auto second = conv.addTurn(session, u);
             QCOMPARE(second.value().ordinal, 1);
-            QVERIFY(!conv.addTurn(session + 100, u).has_value());  // no such session
+            QVERIFY(!conv.addTurn(session + 100, u).has_value()); // no such session
         }
         auto db = Database::open(path, readOnly());
         QUIRE_VERIFY_OK(db);
@@ -78,7 +78,7 @@ private slots:
         QUIRE_VERIFY_OK(snap);
 
         Conversations conv(*db);
-        QVERIFY(!conv.createSession(ws, "s", "fp", *snap + 1).has_value());  // no such snapshot
+        QVERIFY(!conv.createSession(ws, "s", "fp", *snap + 1).has_value()); // no such snapshot
         auto session = conv.createSession(ws, "s", "fp", *snap);
         QUIRE_VERIFY_OK(session);
         QCOMPARE(conv.session(*session).value().snapshot, std::optional<std::int64_t>(*snap));

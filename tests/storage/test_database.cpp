@@ -22,7 +22,7 @@ private slots:
             QVERIFY2(db.has_value(), db ? "" : db.error().message.c_str());
             QVERIFY(db->createWorkspace("contracts").has_value());
             QVERIFY(db->createWorkspace("codebase").has_value());
-            QVERIFY(!db->createWorkspace("contracts").has_value());  // names are unique
+            QVERIFY(!db->createWorkspace("contracts").has_value()); // names are unique
         }
         auto db = Database::open(path);
         QVERIFY(db.has_value());
@@ -85,7 +85,7 @@ private slots:
         QVERIFY(!db);
         QCOMPARE(db.error().code, ErrorCode::NotADatabase);
         QVERIFY(db.error().message.find("library.kv.sqlite") != std::string::npos);
-        QVERIFY(!std::filesystem::exists(path));  // the library was not created either
+        QVERIFY(!std::filesystem::exists(path)); // the library was not created either
         std::ifstream in(kvPath);
         std::string back((std::istreambuf_iterator<char>(in)), {});
         QCOMPARE(back, content);
@@ -100,7 +100,8 @@ private slots:
         {
             sqlite3* raw = nullptr;
             sqlite3_open(kvPath.c_str(), &raw);
-            const std::string sql = "PRAGMA user_version=" + std::to_string(Database::blockStoreSchemaVersion() + 1);
+            const std::string sql =
+                "PRAGMA user_version=" + std::to_string(Database::blockStoreSchemaVersion() + 1);
             QCOMPARE(sqlite3_exec(raw, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
             sqlite3_close(raw);
         }

@@ -19,15 +19,12 @@ std::string matched(const SearchHit& hit, size_t i)
     const auto& r = hit.matches.at(i);
     return hit.text.substr(static_cast<size_t>(r.begin), static_cast<size_t>(r.end - r.begin));
 }
-}  // namespace
+} // namespace
 
 class TestSearch : public QObject {
     Q_OBJECT
 private slots:
-    void sqliteHasFts5()
-    {
-        QVERIFY(sqlite3_compileoption_used("ENABLE_FTS5"));
-    }
+    void sqliteHasFts5() { QVERIFY(sqlite3_compileoption_used("ENABLE_FTS5")); }
 
     void findsSegmentsWithAnchorsSnippetsAndOffsets()
     {
@@ -73,7 +70,7 @@ private slots:
         QUIRE_VERIFY_OK(Catalog(*db).putDocument(ws, document("/u.txt", "h", {text})));
         FullTextSearch search(*db);
 
-        auto hits = search.search(ws, "cafe");  // diacritics folded in the query too
+        auto hits = search.search(ws, "cafe"); // diacritics folded in the query too
         QUIRE_VERIFY_OK(hits);
         QCOMPARE(hits->size(), size_t(1));
         QCOMPARE(hits->front().matches.size(), size_t(2));
@@ -89,7 +86,7 @@ private slots:
         QCOMPARE(phrase->front().matches.size(), size_t(1));
         QCOMPARE(matched(phrase->front(), 0), std::string("café owners"));
 
-        auto umlaut = search.search(ws, "uber strasse");  // ß is not folded to ss by unicode61
+        auto umlaut = search.search(ws, "uber strasse"); // ß is not folded to ss by unicode61
         QUIRE_VERIFY_OK(umlaut);
         QCOMPARE(umlaut->size(), size_t(0));
         auto uber = search.search(ws, "uber");
@@ -113,7 +110,7 @@ private slots:
         for (const auto& hit : *inA)
             QCOMPARE(hit.path, std::string("/a1"));
         QVERIFY(inA->at(0).rank <= inA->at(1).rank);
-        QCOMPARE(inA->at(0).text, std::string("kv kv kv cache"));  // more matches rank first
+        QCOMPARE(inA->at(0).text, std::string("kv kv kv cache")); // more matches rank first
         auto inB = search.search(b, "kv cache");
         QCOMPARE(inB.value().size(), size_t(1));
         QCOMPARE(inB->front().path, std::string("/b1"));
@@ -145,7 +142,8 @@ private slots:
         QUIRE_VERIFY_OK(db->removeWorkspace(ws));
         QCOMPARE(search.search(ws, "okapi").value().size(), size_t(0));
         // The external-content index agrees with its content table.
-        QCOMPARE(sqlite3_exec(db->handle(), "INSERT INTO segments_fts(segments_fts, rank) VALUES('integrity-check', 1)",
+        QCOMPARE(sqlite3_exec(db->handle(),
+                              "INSERT INTO segments_fts(segments_fts, rank) VALUES('integrity-check', 1)",
                               nullptr, nullptr, nullptr),
                  SQLITE_OK);
     }
@@ -156,7 +154,8 @@ private slots:
         auto db = Database::open(libraryIn(dir));
         QUIRE_VERIFY_OK(db);
         auto ws = db->createWorkspace("w").value();
-        QUIRE_VERIFY_OK(Catalog(*db).putDocument(ws, document("/x.cpp", "1", {"std::vector<int> v; // \"quoted\" AND or NOT"})));
+        QUIRE_VERIFY_OK(Catalog(*db).putDocument(
+            ws, document("/x.cpp", "1", {"std::vector<int> v; // \"quoted\" AND or NOT"})));
         FullTextSearch search(*db);
         for (const char* q : {"std::vector<int>", "\"quoted", "AND", "NOT or", "v;", "(", "*", "NEAR(", ""}) {
             auto hits = search.search(ws, q);

@@ -30,7 +30,7 @@ private slots:
         auto writer = WriterThread::start(libraryIn(dir));
         QUIRE_VERIFY_OK(writer);
         auto& w = **writer;
-        std::vector<int> order;  // touched only on the writer thread until the futures are ready
+        std::vector<int> order; // touched only on the writer thread until the futures are ready
         std::vector<std::future<std::expected<int, Error>>> futures;
         for (int i = 0; i < 50; ++i)
             futures.push_back(w.submit([&order, i](Database&) -> std::expected<int, Error> {
@@ -55,7 +55,8 @@ private slots:
         QCOMPARE(count, std::int64_t(1));
 
         // An exception in a job becomes an error; the writer goes on.
-        auto threw = w.submit([](Database&) -> std::expected<int, Error> { throw std::runtime_error("oops"); }).get();
+        auto threw =
+            w.submit([](Database&) -> std::expected<int, Error> { throw std::runtime_error("oops"); }).get();
         QVERIFY(!threw);
         QVERIFY(threw.error().message.find("oops") != std::string::npos);
         QCOMPARE(w.submit([](Database& db) { return db.workspaces(); }).get().value().size(), size_t(1));
@@ -89,7 +90,7 @@ private slots:
             sqlite3_exec(db.handle(), "BEGIN IMMEDIATE", nullptr, nullptr, nullptr);
             auto r = db.createWorkspace("during");
             inTransaction.set_value();
-            readDoneFuture.wait_for(10s);  // the reader must finish while this transaction is open
+            readDoneFuture.wait_for(10s); // the reader must finish while this transaction is open
             sqlite3_exec(db.handle(), "COMMIT", nullptr, nullptr, nullptr);
             return r ? std::expected<void, Error>{} : std::unexpected(r.error());
         });
@@ -109,7 +110,7 @@ private slots:
         });
         reader.join();
         QUIRE_VERIFY_OK(job.get());
-        QCOMPARE(seen, std::vector<std::string>{"before"});  // the committed state only
+        QCOMPARE(seen, std::vector<std::string>{"before"}); // the committed state only
         QVERIFY(took < 2s);
         auto db = Database::open(path, readOnly());
         QCOMPARE(db->workspaces().value().size(), size_t(2));
@@ -130,7 +131,8 @@ private slots:
                 lines.push_back("version" + std::to_string(v) + " line " + std::to_string(i));
             return document("/live.txt", "v" + std::to_string(v), lines);
         };
-        QUIRE_VERIFY_OK((*writer)->submit([&](Database& db) { return Catalog(db).putDocument(ws, version(0)); }).get());
+        QUIRE_VERIFY_OK(
+            (*writer)->submit([&](Database& db) { return Catalog(db).putDocument(ws, version(0)); }).get());
 
         std::atomic<bool> done = false;
         std::atomic<int> reads = 0, torn = 0, failures = 0;
@@ -156,7 +158,7 @@ private slots:
                 for (const auto& hit : *hits)
                     inOneRead.insert(hit.text.substr(0, hit.text.find(' ')));
                 if (inOneRead.size() != 1)
-                    ++torn;  // segments of two versions in one result
+                    ++torn; // segments of two versions in one result
                 else
                     versionsSeen.insert(*inOneRead.begin());
                 ++reads;
@@ -188,7 +190,10 @@ private slots:
         options.maxRowBytes = 256 << 10;
         const auto stable = pattern(2 << 20, 5);
         const BlockKey stableKey{"m", "stable", 0};
-        QUIRE_VERIFY_OK((*writer)->submit([&](Database& db) { return BlockStore(db, options).put(stableKey, {}, stable); }).get());
+        QUIRE_VERIFY_OK(
+            (*writer)
+                ->submit([&](Database& db) { return BlockStore(db, options).put(stableKey, {}, stable); })
+                .get());
 
         std::atomic<bool> done = false;
         std::atomic<int> reads = 0, bad = 0;
@@ -210,8 +215,9 @@ private slots:
         std::vector<std::future<std::expected<BlockInfo, Error>>> puts;
         for (int i = 0; i < 12; ++i)
             puts.push_back((*writer)->submit([&, i](Database& db) {
-                return BlockStore(db, options).put(BlockKey{"m", std::string("b").append(std::to_string(i)), 0}, {},
-                                                  pattern(2 << 20, static_cast<std::uint64_t>(i)));
+                return BlockStore(db, options)
+                    .put(BlockKey{"m", std::string("b").append(std::to_string(i)), 0}, {},
+                         pattern(2 << 20, static_cast<std::uint64_t>(i)));
             }));
         for (auto& f : puts)
             QUIRE_VERIFY_OK(f.get());

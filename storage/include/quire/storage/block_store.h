@@ -5,7 +5,7 @@
 //   the prefix hash chains over every token id up to the block's end, so identical prefixes share
 //   blocks across snapshots and workspaces. Each block also records its parent (the prefix hash
 //   of the block before it), which makes a chain from any block back to the first.
-// - Its bytes are split into rows of at most BlockStoreOptions::maxRowBytes (default 256 MiB,
+// - Its bytes are split into rows of at most BlockStoreOptions::maxRowBytes (default 32 MiB,
 //   always below SQLite's value limit), written and read with SQLite's incremental blob I/O
 //   straight from and to the caller's buffer or callback: a block is never held twice in memory.
 // - Each row carries an XXH3-64 checksum, checked on every read. A row that fails it, or a row
@@ -43,17 +43,17 @@
 namespace quire::storage {
 
 struct BlockKey {
-    std::string modelFingerprint;  // opaque bytes, non-empty
-    std::string prefixHash;        // opaque bytes, non-empty
+    std::string modelFingerprint; // opaque bytes, non-empty
+    std::string prefixHash;       // opaque bytes, non-empty
     int layerGroup = 0;
     bool operator==(const BlockKey&) const = default;
 };
 
 // Where a block sits in its prefix.
 struct BlockPlacement {
-    std::string parentHash;  // prefix hash of the block before; empty for the first block
+    std::string parentHash; // prefix hash of the block before; empty for the first block
     std::int64_t tokenBegin = 0;
-    std::int64_t tokenEnd = 0;  // one past the block's last token
+    std::int64_t tokenEnd = 0; // one past the block's last token
 };
 
 struct BlockInfo {
@@ -63,7 +63,7 @@ struct BlockInfo {
     std::int64_t bytes = 0;
     int rows = 0;
     std::int64_t createdUnix = 0;
-    int references = 0;  // snapshots whose chain uses this block (filled by blocks())
+    int references = 0; // snapshots whose chain uses this block (filled by blocks())
 };
 
 struct SnapshotRow {
@@ -74,9 +74,9 @@ struct SnapshotRow {
     std::string lastPrefixHash;
     std::int64_t tokenCount = 0;
     std::int64_t createdUnix = 0;
-    std::int64_t blockCount = 0;  // blocks (all layer groups) in its chain
-    std::int64_t bytes = 0;       // their payload size
-    bool complete = false;        // the chain reaches the first block with no gap
+    std::int64_t blockCount = 0; // blocks (all layer groups) in its chain
+    std::int64_t bytes = 0;      // their payload size
+    bool complete = false;       // the chain reaches the first block with no gap
 };
 
 struct GarbageReport {
@@ -86,14 +86,20 @@ struct GarbageReport {
 
 struct StoreTotals {
     std::int64_t blocks = 0;
-    std::int64_t bytes = 0;      // payload bytes in all blocks
-    std::int64_t fileBytes = 0;  // size of the block store file
-    std::int64_t freeBytes = 0;  // unused pages inside it (reused by later writes; compact() returns them)
+    std::int64_t bytes = 0;     // payload bytes in all blocks
+    std::int64_t fileBytes = 0; // size of the block store file
+    std::int64_t freeBytes = 0; // unused pages inside it (reused by later writes; compact() returns them)
 };
 
 struct BlockStoreOptions {
-    std::int64_t maxRowBytes = std::int64_t{256} << 20;  // clamped below SQLite's value limit
-    std::size_t chunkBytes = std::size_t{8} << 20;       // buffer for callback-fed writes and reads
+    // The largest row, clamped below SQLite's value limit. Why 32 MiB and not larger: a row is
+    // created as a zeroblob and then filled; unless its pages fit the writer's page cache, SQLite
+    // spills the zero pages to the file and reads them back to fill them, which cut write
+    // throughput in half in tests/bench/bench_blockstore (256 MiB rows: ~0.45 GB/s in memory;
+    // rows that fit the cache: ~0.8-1.1 GB/s). The writer's cache is raised to hold one row (up
+    // to 64 MiB of cache), so SQLite never holds more than a row of a block.
+    std::int64_t maxRowBytes = std::int64_t{32} << 20;
+    std::size_t chunkBytes = std::size_t{8} << 20; // buffer for callback-fed writes and reads
 };
 
 // Fills `out` with the next out.size() bytes of the block being written; an Error aborts the
@@ -113,8 +119,8 @@ public:
     // block whose checksum failed). All layer groups of one prefix hash must name the same parent.
     std::expected<BlockInfo, Error> put(const BlockKey& key, const BlockPlacement& placement,
                                         std::span<const std::byte> data);
-    std::expected<BlockInfo, Error> put(const BlockKey& key, const BlockPlacement& placement, std::int64_t size,
-                                        const BlockProducer& produce);
+    std::expected<BlockInfo, Error> put(const BlockKey& key, const BlockPlacement& placement,
+                                        std::int64_t size, const BlockProducer& produce);
 
     // The block's metadata (no checksum check); NotFound when absent.
     std::expected<BlockInfo, Error> find(const BlockKey& key);
@@ -138,7 +144,8 @@ public:
     // (modelFingerprint, lastPrefixHash); that block must exist (in any layer group).
     std::expected<std::int64_t, Error> saveSnapshot(std::int64_t workspace, const std::string& name,
                                                     const std::string& modelFingerprint,
-                                                    const std::string& lastPrefixHash, std::int64_t tokenCount);
+                                                    const std::string& lastPrefixHash,
+                                                    std::int64_t tokenCount);
     std::expected<std::vector<SnapshotRow>, Error> snapshots(std::int64_t workspace);
     std::expected<SnapshotRow, Error> snapshot(std::int64_t snapshotId);
     // The snapshot's blocks from the first to the last, each position's layer groups in order.
@@ -156,11 +163,12 @@ public:
     std::expected<void, Error> compact();
 
 private:
-    std::expected<BlockInfo, Error> write(const BlockKey& key, const BlockPlacement& placement, std::int64_t size,
-                                          std::span<const std::byte> data, const BlockProducer* produce);
+    std::expected<BlockInfo, Error> write(const BlockKey& key, const BlockPlacement& placement,
+                                          std::int64_t size, std::span<const std::byte> data,
+                                          const BlockProducer* produce);
     Database& m_db;
     BlockStoreOptions m_options;
     std::int64_t m_rowBytes = 0;
 };
 
-}  // namespace quire::storage
+} // namespace quire::storage

@@ -29,7 +29,7 @@ struct SourceRow {
     ingest::Source source;
     ingest::SourceStatus status = ingest::SourceStatus::Pending;
     std::string error;
-    std::optional<std::int64_t> document;  // the extracted document, when there is one
+    std::optional<std::int64_t> document; // the extracted document, when there is one
     std::int64_t updatedUnix = 0;
 };
 
@@ -43,15 +43,15 @@ struct DocumentRow {
     ingest::SourceStatus status = ingest::SourceStatus::Pending;
     std::string error;
     std::int64_t segmentCount = 0;
-    std::int64_t knownTokens = 0;     // sum of the token counts known so far
-    std::int64_t uncountedSegments = 0;  // segments whose token count is not known yet
+    std::int64_t knownTokens = 0;       // sum of the token counts known so far
+    std::int64_t uncountedSegments = 0; // segments whose token count is not known yet
 };
 
 struct SegmentRow {
     std::int64_t id = 0;
     std::int64_t document = 0;
-    int ordinal = 0;                // position in the document, from 0
-    ingest::Segment segment;        // anchor.document is set to `document`
+    int ordinal = 0;         // position in the document, from 0
+    ingest::Segment segment; // anchor.document is set to `document`
 };
 
 struct QuarantineRow {
@@ -65,7 +65,7 @@ struct QuarantineRow {
 struct PutResult {
     std::int64_t sourceId = 0;
     std::int64_t documentId = 0;
-    bool replaced = false;  // an earlier document of this source was replaced
+    bool replaced = false; // an earlier document of this source was replaced
 };
 
 class Catalog {
@@ -78,11 +78,12 @@ public:
     std::expected<PutResult, Error> putDocument(std::int64_t workspace, const ingest::Document& doc);
 
     // The stored source at `path`, if any: compare size and mtime to skip hashing.
-    std::expected<std::optional<SourceRow>, Error> findSource(std::int64_t workspace, const std::string& path);
+    std::expected<std::optional<SourceRow>, Error> findSource(std::int64_t workspace,
+                                                              const std::string& path);
     // The stored source at `path` when it was processed from the same bytes (`contentHash`):
     // ingest skips extraction when this returns a row. Pending sources do not count.
-    std::expected<std::optional<SourceRow>, Error> findUnchanged(std::int64_t workspace, const std::string& path,
-                                                                 const std::string& contentHash);
+    std::expected<std::optional<SourceRow>, Error>
+    findUnchanged(std::int64_t workspace, const std::string& path, const std::string& contentHash);
 
     std::expected<std::vector<SourceRow>, Error> sources(std::int64_t workspace);
     std::expected<std::vector<DocumentRow>, Error> documents(std::int64_t workspace);
@@ -106,4 +107,4 @@ private:
     Database& m_db;
 };
 
-}  // namespace quire::storage
+} // namespace quire::storage

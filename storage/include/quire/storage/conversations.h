@@ -21,8 +21,8 @@ struct SessionRow {
     std::int64_t id = 0;
     std::int64_t workspace = 0;
     std::string name;
-    std::string modelFingerprint;          // opaque bytes from the engine
-    std::optional<std::int64_t> snapshot;  // BlockStore snapshot id; empty before the first prefill
+    std::string modelFingerprint;         // opaque bytes from the engine
+    std::optional<std::int64_t> snapshot; // BlockStore snapshot id; empty before the first prefill
     std::int64_t createdUnix = 0;
     std::int64_t updatedUnix = 0;
     std::int64_t turnCount = 0;
@@ -31,16 +31,16 @@ struct SessionRow {
 struct TurnTimings {
     std::optional<std::int64_t> promptTokens;
     std::optional<std::int64_t> answerTokens;
-    std::optional<std::int64_t> prefillMs;     // prefill of the question (and any new context)
-    std::optional<std::int64_t> firstTokenMs;  // from submit to the first answer token
+    std::optional<std::int64_t> prefillMs;    // prefill of the question (and any new context)
+    std::optional<std::int64_t> firstTokenMs; // from submit to the first answer token
     std::optional<std::int64_t> totalMs;
     bool operator==(const TurnTimings&) const = default;
 };
 
 struct Turn {
-    std::int64_t id = 0;       // set when stored
-    std::int64_t session = 0;  // set when stored
-    int ordinal = 0;           // 0, 1, 2 ... in the session; set when stored
+    std::int64_t id = 0;      // set when stored
+    std::int64_t session = 0; // set when stored
+    int ordinal = 0;          // 0, 1, 2 ... in the session; set when stored
     std::string question;
     std::string answer;
     std::string citationsJson = "[]";
@@ -70,4 +70,4 @@ private:
     Database& m_db;
 };
 
-}  // namespace quire::storage
+} // namespace quire::storage

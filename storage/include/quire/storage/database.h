@@ -28,8 +28,8 @@ struct WorkspaceRow {
 };
 
 enum class OpenMode {
-    ReadWrite,  // creates the files and runs migrations; one such connection does all writes
-    ReadOnly,   // PRAGMA query_only; the schema must already be current
+    ReadWrite, // creates the files and runs migrations; one such connection does all writes
+    ReadOnly,  // PRAGMA query_only; the schema must already be current
 };
 
 struct OpenOptions {
@@ -82,4 +82,4 @@ private:
     bool m_readOnly = false;
 };
 
-}  // namespace quire::storage
+} // namespace quire::storage

@@ -18,21 +18,21 @@
 namespace quire::storage {
 
 struct TextRange {
-    std::int64_t begin = 0;  // byte offset in the UTF-8 segment text
-    std::int64_t end = 0;    // one past the last byte
+    std::int64_t begin = 0; // byte offset in the UTF-8 segment text
+    std::int64_t end = 0;   // one past the last byte
     bool operator==(const TextRange&) const = default;
 };
 
 struct SearchHit {
     std::int64_t segmentId = 0;
     std::int64_t documentId = 0;
-    std::string path;     // the source file
-    std::string title;    // the document title
+    std::string path;  // the source file
+    std::string title; // the document title
     ingest::Anchor anchor;
-    std::string text;     // the whole segment
-    std::string snippet;  // a few words around the best match, matches wrapped in the markers
-    std::vector<TextRange> matches;  // every matched phrase in `text`, in order
-    double rank = 0;      // bm25; lower is better
+    std::string text;               // the whole segment
+    std::string snippet;            // a few words around the best match, matches wrapped in the markers
+    std::vector<TextRange> matches; // every matched phrase in `text`, in order
+    double rank = 0;                // bm25; lower is better
 };
 
 struct SearchOptions {
@@ -44,7 +44,7 @@ struct SearchOptions {
     std::string markOpen = "[";
     std::string markClose = "]";
     std::string ellipsis = "…";
-    int snippetTokens = 24;  // at most 64
+    int snippetTokens = 24; // at most 64
 };
 
 class FullTextSearch {
@@ -63,4 +63,4 @@ private:
     Database& m_db;
 };
 
-}  // namespace quire::storage
+} // namespace quire::storage

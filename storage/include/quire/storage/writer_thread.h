@@ -29,11 +29,13 @@
 namespace quire::storage {
 
 namespace detail {
-template <class T> struct IsExpected : std::false_type {};
-template <class T> struct IsExpected<std::expected<T, Error>> : std::true_type {};
+template <class T> struct IsExpected : std::false_type {
+};
+template <class T> struct IsExpected<std::expected<T, Error>> : std::true_type {
+};
 Error jobThrew(const char* what);
 Error jobCancelled();
-}  // namespace detail
+} // namespace detail
 
 class WriterThread {
 public:
@@ -104,4 +106,4 @@ private:
     std::thread m_thread;
 };
 
-}  // namespace quire::storage
+} // namespace quire::storage
