@@ -167,7 +167,7 @@ private slots:
         std::vector<std::future<std::expected<PutResult, Error>>> puts;
         for (int v = 1; v <= kVersions; ++v)
             puts.push_back((*writer)->submit([&, v](Database& db) {
-                std::this_thread::sleep_for(2ms);
+                std::this_thread::sleep_for(4ms);
                 return Catalog(db).putDocument(ws, version(v));
             }));
         for (auto& f : puts)

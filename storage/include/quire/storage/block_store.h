@@ -92,12 +92,13 @@ struct StoreTotals {
 };
 
 struct BlockStoreOptions {
-    // The largest row, clamped below SQLite's value limit. Why 32 MiB and not larger: a row is
-    // created as a zeroblob and then filled; unless its pages fit the writer's page cache, SQLite
-    // spills the zero pages to the file and reads them back to fill them, which cut write
-    // throughput in half in tests/bench/bench_blockstore (256 MiB rows: ~0.45 GB/s in memory;
-    // rows that fit the cache: ~0.8-1.1 GB/s). The writer's cache is raised to hold one row (up
-    // to 64 MiB of cache), so SQLite never holds more than a row of a block.
+    // The largest row, clamped below SQLite's value limit. Why 32 MiB and not the 256 MiB first
+    // planned: a row is created as a zeroblob and then filled; unless its pages fit the writer's
+    // page cache, SQLite spills the zero pages to the file and reads them back to fill them. On
+    // tmpfs (so without disk noise) that write path ran at 0.33-0.48 GB/s with 256 MiB rows and a
+    // 16 MiB cache, and at 0.5-1.1 GB/s with rows that fit the cache. The writer's cache is raised
+    // to hold one row (at most 64 MiB of cache), so SQLite holds at most a row of a block, never a
+    // second copy of the whole block.
     std::int64_t maxRowBytes = std::int64_t{32} << 20;
     std::size_t chunkBytes = std::size_t{8} << 20; // buffer for callback-fed writes and reads
 };
