@@ -308,7 +308,7 @@ int main(int argc, char** argv)
     const long blocks = std::max(1L, std::lround(gib * double(1 << 30) / static_cast<double>(blockBytes)));
 
     const char* tmp = std::getenv("TMPDIR");
-    std::string pattern = std::string(tmp && *tmp ? tmp : "/tmp") + "/quire-bench-XXXXXX";
+    std::string pattern = std::string(tmp && *tmp ? tmp : "/tmp") + "/quire-bench-blockstore-XXXXXX";
     if (!::mkdtemp(pattern.data())) {
         std::perror("mkdtemp");
         return 1;
