@@ -32,7 +32,7 @@ void printIds(const std::vector<inference::TokenId>& ids)
     std::fwrite(line.data(), 1, line.size(), stdout);
 }
 
-}  // namespace
+} // namespace
 
 int cmdTokenize(const QStringList& args)
 {
@@ -88,4 +88,4 @@ int cmdTokenize(const QStringList& args)
     return Ok;
 }
 
-}  // namespace quire::cli
+} // namespace quire::cli
