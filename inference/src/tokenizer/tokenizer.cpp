@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "quire/inference/gguf.h"
+#include "tokenizer/nfc.h"
 #include "tokenizer/tokenizer_impl.h"
 #include "tokenizer/unicode.h"
 
@@ -77,6 +78,10 @@ void Tokenizer::Impl::encodeFragment(std::string_view text, bool afterSpecial,
                                      std::vector<TokenId>& out) const
 {
     auto& s = scratch();
+    if (nfc && !tok::isNfcQuick(text)) {
+        s.buffer = tok::toNfc(text);
+        text = s.buffer;
+    }
     if (algorithm == Algorithm::SentencePiece) {
         std::string escaped = (addSpacePrefix && afterSpecial) ? std::string("\xE2\x96\x81") : std::string();
         escaped += tok::escapeSpaces(text);
