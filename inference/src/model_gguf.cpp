@@ -54,7 +54,7 @@ struct GgufReader {
         const auto bytes = rowBytes(t->type, n);
         if (t->shape.size() != 1 || !bytes || *bytes > t->data.size())
             return std::unexpected(weightError(source, "tensor " + name + " is not a vector of a float type"));
-        std::vector<float> out(std::size_t(n));
+        std::vector<float> out(static_cast<std::size_t>(n));
         if (auto ok = dequantizeRow(t->type, t->data.data(), out.data(), n); !ok)
             return std::unexpected(ok.error());
         return out;

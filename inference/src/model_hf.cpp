@@ -65,7 +65,7 @@ std::expected<std::vector<float>, Error> vector(const SafetensorsSet& set, const
     }
     if (t->shape.size() != 1 || !t->type)
         return std::unexpected(weightError(source, "tensor " + name + " is not a float vector"));
-    std::vector<float> out(std::size_t(t->elements()));
+    std::vector<float> out(static_cast<std::size_t>(t->elements()));
     if (auto ok = dequantizeRow(*t->type, t->data.data(), out.data(), t->elements()); !ok)
         return std::unexpected(ok.error());
     return out;

@@ -12,7 +12,12 @@ namespace {
 
 std::string shapeText(const TensorView& t)
 {
-    return "[" + std::to_string(t.rows) + " x " + std::to_string(t.cols) + "]";
+    std::string s = "[";
+    s += std::to_string(t.rows);
+    s += " x ";
+    s += std::to_string(t.cols);
+    s += ']';
+    return s;
 }
 
 }  // namespace
@@ -94,7 +99,9 @@ std::expected<void, Error> checkWeights(const ModelWeights& w)
         return std::unexpected(weightError(src, "layer count does not match the configuration"));
     for (std::size_t i = 0; i < w.layers.size(); ++i) {
         const LayerWeights& l = w.layers[i];
-        const std::string n = "layer " + std::to_string(i) + " ";
+        std::string n = "layer ";
+        n += std::to_string(i);
+        n += ' ';
         for (const auto& check : {
                  checkVector(src, n + "attn_norm", l.attnNorm, std::size_t(c.dim), false),
                  checkVector(src, n + "ffn_norm", l.ffnNorm, std::size_t(c.dim), false),
@@ -119,7 +126,7 @@ std::expected<void, Error> checkWeights(const ModelWeights& w)
 std::vector<float> ropeFrequencies(const ModelConfig& c, const std::vector<float>& freqFactors)
 {
     const int half = c.ropeDim / 2;
-    std::vector<float> freqs(std::size_t(half));
+    std::vector<float> freqs(static_cast<std::size_t>(half));
     for (int i = 0; i < half; ++i) {
         double f = std::pow(double(c.ropeTheta), -2.0 * i / double(c.ropeDim));
         const RopeScaling& s = c.ropeScaling;

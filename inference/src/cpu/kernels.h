@@ -23,7 +23,7 @@ struct BlockQ8A {
 };
 static_assert(sizeof(BlockQ8A) == 40);
 
-// out[t * ldOut + r] = dot(W row r, X row t) for r in [r0, r1) and t in [0, nTok).
+// out[t * ldOut + r] (+)= dot(W row r, X row t) for r in [r0, r1) and t in [0, nTok).
 // X rows are BlockQ8A (quantized kernels) or float (float kernels), xStride bytes apart.
 struct MatmulArgs {
     const std::byte* w = nullptr;
@@ -34,6 +34,7 @@ struct MatmulArgs {
     int nTok = 0;
     float* out = nullptr;
     std::size_t ldOut = 0;
+    bool accumulate = false;  // out += product (the residual add), instead of out = product
 };
 using MatmulFn = void (*)(const MatmulArgs& args, std::int64_t r0, std::int64_t r1);
 

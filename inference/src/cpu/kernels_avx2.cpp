@@ -179,8 +179,10 @@ struct Rows {
 template <int NT>
 inline void store(const MatmulArgs& a, std::int64_t r, int t0, const __m256* acc, const float* extra)
 {
-    for (int j = 0; j < NT; ++j)
-        a.out[std::size_t(t0 + j) * a.ldOut + std::size_t(r)] = hsum(acc[j]) + extra[j];
+    for (int j = 0; j < NT; ++j) {
+        float& o = a.out[std::size_t(t0 + j) * a.ldOut + std::size_t(r)];
+        o = (a.accumulate ? o : 0.0f) + hsum(acc[j]) + extra[j];
+    }
 }
 
 template <bool HasMin>

@@ -180,9 +180,11 @@ void matmulQ8A(const MatmulArgs& a, std::int64_t r0, std::int64_t r1)
 {
     const std::int64_t nb = a.cols / 32;
     for (std::int64_t r = r0; r < r1; ++r)
-        for (int t = 0; t < a.nTok; ++t)
-            a.out[std::size_t(t) * a.ldOut + std::size_t(r)] =
+        for (int t = 0; t < a.nTok; ++t) {
+            float& o = a.out[std::size_t(t) * a.ldOut + std::size_t(r)];
+            o = (a.accumulate ? o : 0.0f) +
                 Dot(a.w + std::size_t(r) * a.wRowBytes, reinterpret_cast<const BlockQ8A*>(a.x + t * a.xStride), nb);
+        }
 }
 
 // Float weights: convert a row once, then dot it with every token.
@@ -197,9 +199,10 @@ void matmulFloat(const MatmulArgs& a, std::int64_t r0, std::int64_t r1)
             (void)dequantizeRow(Type, a.w + std::size_t(r) * a.wRowBytes, row.data(), a.cols);
             wr = row.data();
         }
-        for (int t = 0; t < a.nTok; ++t)
-            a.out[std::size_t(t) * a.ldOut + std::size_t(r)] =
-                dot(wr, reinterpret_cast<const float*>(a.x + t * a.xStride), a.cols);
+        for (int t = 0; t < a.nTok; ++t) {
+            float& o = a.out[std::size_t(t) * a.ldOut + std::size_t(r)];
+            o = (a.accumulate ? o : 0.0f) + dot(wr, reinterpret_cast<const float*>(a.x + t * a.xStride), a.cols);
+        }
     }
 }
 
