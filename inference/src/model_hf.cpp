@@ -111,7 +111,13 @@ std::expected<ModelConfig, Error> loadHfConfig(const std::filesystem::path& dir)
     c.tiedEmbeddings = tie && tie->asBool() && *tie->asBool();
     if (const Json* mlpBias = j.find("mlp_bias"); mlpBias && mlpBias->asBool() && *mlpBias->asBool())
         return std::unexpected(Error{ErrorCode::Unsupported, source + ": mlp_bias is not supported"});
-    if (const Json* s = j.find("rope_scaling"); s && s->isObject()) {
+    // transformers 4 writes rope_theta and rope_scaling; transformers 5 one rope_parameters object.
+    const Json* ropeParams = j.find("rope_parameters");
+    if (ropeParams && ropeParams->isObject())
+        c.ropeTheta = float(number(*ropeParams, "rope_theta").value_or(c.ropeTheta));
+    else
+        ropeParams = j.find("rope_scaling");
+    if (const Json* s = ropeParams; s && s->isObject()) {
         const Json* type = s->find("rope_type") ? s->find("rope_type") : s->find("type");
         const std::string t = type && type->asString() ? *type->asString() : "";
         c.ropeScaling.factor = float(number(*s, "factor").value_or(1.0));

@@ -64,7 +64,8 @@ void ThreadPool::runImpl(void* ctx, Trampoline fn)
 
 void ThreadPool::workerLoop(int index)
 {
-    std::uint32_t seen = m_generation.load(std::memory_order_acquire);
+    // Generation 0 is the constructor's: a job posted before this thread got here still counts.
+    std::uint32_t seen = 0;
     for (;;) {
         std::uint32_t now;
         for (int spin = 0; (now = m_generation.load(std::memory_order_acquire)) == seen; ++spin) {
