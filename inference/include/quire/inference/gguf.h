@@ -22,9 +22,26 @@ namespace quire::inference {
 
 // ggml tensor type numbers as stored in GGUF files (persisted by the format: never renumber).
 enum class GgmlType : std::uint32_t {
-    F32 = 0, F16 = 1, Q4_0 = 2, Q4_1 = 3, Q5_0 = 6, Q5_1 = 7, Q8_0 = 8, Q8_1 = 9,
-    Q2_K = 10, Q3_K = 11, Q4_K = 12, Q5_K = 13, Q6_K = 14, Q8_K = 15,
-    I8 = 24, I16 = 25, I32 = 26, I64 = 27, F64 = 28, BF16 = 30,
+    F32 = 0,
+    F16 = 1,
+    Q4_0 = 2,
+    Q4_1 = 3,
+    Q5_0 = 6,
+    Q5_1 = 7,
+    Q8_0 = 8,
+    Q8_1 = 9,
+    Q2_K = 10,
+    Q3_K = 11,
+    Q4_K = 12,
+    Q5_K = 13,
+    Q6_K = 14,
+    Q8_K = 15,
+    I8 = 24,
+    I16 = 25,
+    I32 = 26,
+    I64 = 27,
+    F64 = 28,
+    BF16 = 30,
 };
 
 const char* toString(GgmlType type);
@@ -36,7 +53,7 @@ using GgufArray = std::vector<GgufValue>;
 struct GgufValue {
     // uint8..int64 are widened into these alternatives; the original GGUF type is kept in `type`.
     std::variant<std::uint64_t, std::int64_t, double, bool, std::string, GgufArray> value;
-    std::uint32_t type = 0;  // GGUF metadata value type number
+    std::uint32_t type = 0; // GGUF metadata value type number
 
     std::optional<std::int64_t> asInt() const;
     std::optional<double> asFloat() const;
@@ -47,9 +64,9 @@ struct GgufValue {
 struct GgufTensor {
     std::string name;
     GgmlType type = GgmlType::F32;
-    std::vector<std::int64_t> shape;  // GGUF order: shape[0] is the innermost (contiguous) dim
-    std::uint64_t offset = 0;         // from the start of the data section
-    std::span<const std::byte> data;  // validated, inside the mapping
+    std::vector<std::int64_t> shape; // GGUF order: shape[0] is the innermost (contiguous) dim
+    std::uint64_t offset = 0;        // from the start of the data section
+    std::span<const std::byte> data; // validated, inside the mapping
 
     std::int64_t elements() const;
 };
@@ -60,6 +77,8 @@ public:
 
     std::uint32_t version() const { return m_version; }
     std::size_t alignment() const { return m_alignment; }
+    // Byte offset of the (aligned) tensor data section from the start of the file.
+    std::size_t dataOffset() const { return m_dataOffset; }
     const std::map<std::string, GgufValue>& metadata() const { return m_metadata; }
     const std::vector<GgufTensor>& tensors() const { return m_tensors; }
 
@@ -80,9 +99,10 @@ private:
     MappedFile m_file;
     std::uint32_t m_version = 0;
     std::size_t m_alignment = 32;
+    std::size_t m_dataOffset = 0;
     std::map<std::string, GgufValue> m_metadata;
     std::vector<GgufTensor> m_tensors;
     std::map<std::string, std::size_t, std::less<>> m_tensorIndex;
 };
 
-}  // namespace quire::inference
+} // namespace quire::inference
