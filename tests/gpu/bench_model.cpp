@@ -5,6 +5,8 @@
 // device-to-device copy bandwidth. The model is QUIRE_DEFAULT_MODEL, else
 // ~/.local/share/quire/models/SmolLM2-135M-Instruct.Q4_1.gguf; without it (or a device) the bench exits
 // 77 (skipped).
+#include <stdlib.h> // setenv, unsetenv
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -104,6 +106,7 @@ int main()
     const std::vector<std::int32_t> prompt = {1, 4093, 198, 1780, 314, 260, 3575, 282, 4649, 47, 2, 198, 1, 520, 9531, 198};
     qi::RunnerOptions opt;
     opt.maxContext = 1024;
+    setenv("QUIRE_CUDA_STEP_TIMES", "1", 1); // the runner reports the device time of its graph replays
     auto gpu = qi::cuda::cudaBackend()->createRunner(*weights, opt);
     if (!gpu) {
         std::fprintf(stderr, "cuda runner: %s\n", gpu.error().message.c_str());
@@ -121,6 +124,18 @@ int main()
     std::vector<double> gpuRates, cpuRates;
     for (int rep = 0; rep < 3; ++rep)
         gpuRates.push_back(decodeRate(**gpu, prompt, 256, vocab));
+    gpu->reset(); // prints the device time per graph replay
+    double eager = 0;
+    {
+        setenv("QUIRE_CUDA_NO_GRAPH", "1", 1);
+        unsetenv("QUIRE_CUDA_STEP_TIMES");
+        auto noGraph = qi::cuda::cudaBackend()->createRunner(*weights, opt);
+        if (noGraph) {
+            decodeRate(**noGraph, prompt, 16, vocab);
+            eager = decodeRate(**noGraph, prompt, 256, vocab);
+        }
+        unsetenv("QUIRE_CUDA_NO_GRAPH");
+    }
     decodeRate(**cpu, prompt, 4, vocab);
     for (int rep = 0; rep < 3; ++rep)
         cpuRates.push_back(decodeRate(**cpu, prompt, 32, vocab));
@@ -128,8 +143,8 @@ int main()
     std::printf("# default model %s: %.1f MB of weights per decode step; at the copy bandwidth %.0f GB/s the "
                 "weights alone allow %.0f tok/s\n",
                 path.filename().c_str(), weightBytes / 1e6, copyGBs, copyGBs * 1e9 / weightBytes);
-    std::printf("# gpu decode tok/s %.0f %.0f %.0f; cpu (%d threads) %.1f %.1f %.1f\n", gpuRates[0], gpuRates[1],
-                gpuRates[2], threads, cpuRates[0], cpuRates[1], cpuRates[2]);
+    std::printf("# gpu decode tok/s %.0f %.0f %.0f (eager, without the graph: %.0f); cpu (%d threads) %.1f %.1f %.1f\n",
+                gpuRates[0], gpuRates[1], gpuRates[2], eager, threads, cpuRates[0], cpuRates[1], cpuRates[2]);
     std::printf("BENCH gpu_decode_default ours=%.1f tok/s baseline=%.1f tok/s (CPU backend, %d threads, same run, "
                 "same tokens) ratio=%.2f\n",
                 ours, base, threads, ours / base);

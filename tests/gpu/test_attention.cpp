@@ -239,7 +239,9 @@ GPU_TEST(decodeHeadDim64ChunkedLocal)
 GPU_TEST(decodeLargeGroupUsesHeadSlices)
 {
     Rng rng(22);
-    const auto e = runDecode({128, 32, 2, 32, 0, {300, 1}, 192}, rng); // 16 query heads per kv head
+    auto e = runDecode({128, 32, 2, 32, 0, {300, 1}, 192}, rng); // 16 query heads per kv head: one block
+    GPU_CHECK_MSG(e.empty(), e);
+    e = runDecode({64, 40, 2, 16, 0, {530, 77}, 48}, rng); // 20 per kv head: two head slices
     GPU_CHECK_MSG(e.empty(), e);
 }
 

