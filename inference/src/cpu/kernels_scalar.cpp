@@ -224,6 +224,13 @@ Kernels makeScalar()
     k.matmulF32[int(GgmlType::F32)] = matmulFloat<GgmlType::F32>;
     k.matmulF32[int(GgmlType::F16)] = matmulFloat<GgmlType::F16>;
     k.matmulF32[int(GgmlType::BF16)] = matmulFloat<GgmlType::BF16>;
+    // Quantized weights with f32 activations: one dequantised row at a time (tests, fallback).
+    k.matmulF32[int(GgmlType::Q4_0)] = matmulFloat<GgmlType::Q4_0>;
+    k.matmulF32[int(GgmlType::Q4_1)] = matmulFloat<GgmlType::Q4_1>;
+    k.matmulF32[int(GgmlType::Q8_0)] = matmulFloat<GgmlType::Q8_0>;
+    k.matmulF32[int(GgmlType::Q4_K)] = matmulFloat<GgmlType::Q4_K>;
+    k.matmulF32[int(GgmlType::Q5_K)] = matmulFloat<GgmlType::Q5_K>;
+    k.matmulF32[int(GgmlType::Q6_K)] = matmulFloat<GgmlType::Q6_K>;
     return k;
 }
 
@@ -251,6 +258,9 @@ const Kernels& scalarKernels()
 
 bool usesQ8Activations(GgmlType type)
 {
+    static const bool f32Only = std::getenv("QUIRE_DEBUG_F32_ACT") != nullptr;
+    if (f32Only)
+        return false;
     switch (type) {
     case GgmlType::Q4_0:
     case GgmlType::Q4_1:
