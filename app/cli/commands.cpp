@@ -91,6 +91,7 @@ const std::vector<Command>& commands()
     static const std::vector<Command> all = {
         {"info", "version, data folders and compute devices", cmdInfo},
         {"workspace", "create and list workspaces", cmdWorkspace},
+        {"tokenize", "token ids of text or of tokenizer test vectors", cmdTokenize},
     };
     return all;
 }

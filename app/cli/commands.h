@@ -18,4 +18,6 @@ struct Command {
 
 const std::vector<Command>& commands();
 
+int cmdTokenize(const QStringList& args);  // cmd_tokenize.cpp
+
 }  // namespace quire::cli
