@@ -49,7 +49,7 @@ public:
         for (std::size_t begin = 0; begin < tokens.size(); begin += kMaxBatch) {
             const std::size_t n = std::min<std::size_t>(kMaxBatch, tokens.size() - begin);
             const bool last = begin + n == tokens.size();
-            float* out = allLogits ? logits.data() + begin * vocab : (last ? logits.data() : nullptr);
+            float* out = allLogits ? logits.data() + begin * vocab : (last && !logits.empty() ? logits.data() : nullptr);
             forwardBatch(tokens.subspan(begin, n), out, allLogits);
             m_pos += int(n);
         }
@@ -268,7 +268,7 @@ std::expected<void, Error> checkForward(std::span<const std::int32_t> tokens, st
 {
     if (tokens.empty())
         return std::unexpected(Error{ErrorCode::InvalidArgument, "forward() needs at least one token"});
-    const std::size_t need = (allLogits ? tokens.size() : 1) * std::size_t(vocab);
+    const std::size_t need = allLogits ? tokens.size() * std::size_t(vocab) : (logits.empty() ? 0 : std::size_t(vocab));
     if (logits.size() < need)
         return std::unexpected(Error{ErrorCode::InvalidArgument, "logits buffer too small"});
     for (const std::int32_t t : tokens)
