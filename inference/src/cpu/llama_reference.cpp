@@ -61,7 +61,7 @@ public:
         if (auto ok = checkForward(tokens, logits, allLogits, m_pos, m_cache, vocab); !ok)
             return ok;
         for (std::size_t t = 0; t < tokens.size(); ++t) {
-            const bool wantLogits = allLogits || t + 1 == tokens.size();
+            const bool wantLogits = allLogits || (t + 1 == tokens.size() && !logits.empty());
             float* out = wantLogits ? logits.data() + (allLogits ? t * std::size_t(vocab) : 0) : nullptr;
             forwardToken(tokens[t], m_pos, out);
             ++m_pos;

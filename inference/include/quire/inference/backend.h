@@ -33,7 +33,8 @@ public:
 
     virtual std::string_view backendName() const = 0;
     // Appends `tokens` at position() and runs the model over them. `logits` receives vocab
-    // floats for the last token, or tokens.size() * vocab when allLogits (row t for token t).
+    // floats for the last token (nothing when `logits` is empty), or tokens.size() * vocab when
+    // allLogits (row t for token t).
     virtual std::expected<void, Error> forward(std::span<const std::int32_t> tokens, std::span<float> logits,
                                                bool allLogits) = 0;
     // Tokens held in the KV cache.
