@@ -96,14 +96,16 @@ int main()
         check(cudaMalloc(&dst, bytes), "cudaMalloc");
         check(cudaMemset(src, 0x5a, bytes), "memset");
         const float ms = medianMs(
-            [&] { check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, stream), "copy"); }, 2, 10, stream);
+            [&] { check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, stream), "copy"); }, 2, 10,
+            stream);
         copyGBs = 2.0 * bytes / (ms * 1e-3) / 1e9;
         cudaFree(src);
         cudaFree(dst);
         cudaStreamDestroy(stream);
     }
 
-    const std::vector<std::int32_t> prompt = {1, 4093, 198, 1780, 314, 260, 3575, 282, 4649, 47, 2, 198, 1, 520, 9531, 198};
+    const std::vector<std::int32_t> prompt = {1,    4093, 198, 1780, 314, 260, 3575, 282,
+                                              4649, 47,   2,   198,  1,   520, 9531, 198};
     qi::RunnerOptions opt;
     opt.maxContext = 1024;
     setenv("QUIRE_CUDA_STEP_TIMES", "1", 1); // the runner reports the device time of its graph replays
@@ -143,10 +145,12 @@ int main()
     std::printf("# default model %s: %.1f MB of weights per decode step; at the copy bandwidth %.0f GB/s the "
                 "weights alone allow %.0f tok/s\n",
                 path.filename().c_str(), weightBytes / 1e6, copyGBs, copyGBs * 1e9 / weightBytes);
-    std::printf("# gpu decode tok/s %.0f %.0f %.0f (eager, without the graph: %.0f); cpu (%d threads) %.1f %.1f %.1f\n",
+    std::printf("# gpu decode tok/s %.0f %.0f %.0f (eager, without the graph: %.0f); cpu (%d threads) %.1f "
+                "%.1f %.1f\n",
                 gpuRates[0], gpuRates[1], gpuRates[2], eager, threads, cpuRates[0], cpuRates[1], cpuRates[2]);
-    std::printf("BENCH gpu_decode_default ours=%.1f tok/s baseline=%.1f tok/s (CPU backend, %d threads, same run, "
-                "same tokens) ratio=%.2f\n",
-                ours, base, threads, ours / base);
+    std::printf(
+        "BENCH gpu_decode_default ours=%.1f tok/s baseline=%.1f tok/s (CPU backend, %d threads, same run, "
+        "same tokens) ratio=%.2f\n",
+        ours, base, threads, ours / base);
     return 0;
 }

@@ -297,8 +297,8 @@ GPU_TEST(naiveAttentionMatchesReference)
         h.chunkSize = c.chunk;
         h.scale = a.scale;
         const double err = relError(toFloat(dOut.download()), qc::twins::attentionPrefillReference(h));
-        std::printf("    naive d=%d hq=%d hkv=%d lq=%d off=%d chunk=%d: rel err vs reference %.2e\n", c.d, c.hq,
-                    c.hkv, c.lq, c.offset, c.chunk, err);
+        std::printf("    naive d=%d hq=%d hkv=%d lq=%d off=%d chunk=%d: rel err vs reference %.2e\n", c.d,
+                    c.hq, c.hkv, c.lq, c.offset, c.chunk, err);
         GPU_CHECK_MSG(err < 1e-2, "d=" << c.d << ": rel err " << err);
     }
     qc::NaiveAttention bad;

@@ -180,8 +180,8 @@ GPU_TEST(biasAddAndKvAppend)
     DevArray<std::uint16_t> dSrc(src), kc(static_cast<std::size_t>(cacheRows) * width),
         vc(static_cast<std::size_t>(cacheRows) * width);
     DevArray<std::int32_t> dPos(pos);
-    cudaCheck(qc::launchKvAppend(dSrc.get(), dSrc.get() + 30, srcStride, kc.get(), vc.get(), width, dPos.get(), tokens,
-                                 nullptr),
+    cudaCheck(qc::launchKvAppend(dSrc.get(), dSrc.get() + 30, srcStride, kc.get(), vc.get(), width,
+                                 dPos.get(), tokens, nullptr),
               "launchKvAppend");
     const auto k = kc.download(), v = vc.download();
     for (int t = 0; t < tokens; ++t)
@@ -190,5 +190,6 @@ GPU_TEST(biasAddAndKvAppend)
             const std::size_t from = static_cast<std::size_t>(t) * srcStride + c;
             GPU_CHECK_MSG(k[at] == src[from] && v[at] == src[from + 30], "token " << t << " column " << c);
         }
-    GPU_CHECK(k[0] == 0xffff && v[static_cast<std::size_t>(63) * width] == 0xffff); // untouched rows stay poisoned
+    GPU_CHECK(k[0] == 0xffff &&
+              v[static_cast<std::size_t>(63) * width] == 0xffff); // untouched rows stay poisoned
 }

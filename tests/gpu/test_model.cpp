@@ -24,8 +24,8 @@
 #include "gpu_test.h"
 #include "quire/inference/backend.h"
 #include "quire/inference/cuda/backend.h"
-#include "quire/inference/gguf.h"
 #include "quire/inference/engine.h"
+#include "quire/inference/gguf.h"
 #include "quire/inference/model_weights.h"
 #include "quire/inference/safetensors.h"
 
@@ -127,7 +127,8 @@ bool greedy(qi::Runner& r, const std::vector<std::int32_t>& prompt, int count, i
     return true;
 }
 
-std::unique_ptr<qi::Runner> makeRunner(const char* backend, std::shared_ptr<const qi::ModelWeights> w, int maxContext)
+std::unique_ptr<qi::Runner> makeRunner(const char* backend, std::shared_ptr<const qi::ModelWeights> w,
+                                       int maxContext)
 {
     auto b = qi::findBackend(backend);
     if (!b)
@@ -151,7 +152,8 @@ int greedyAgreement(qi::Runner& cpu, qi::Runner& gpu, const std::vector<std::int
 {
     std::vector<std::int32_t> a, b;
     std::vector<float> margins;
-    if (!greedy(cpu, prompt, kGreedyTokens, vocab, a, &margins) || !greedy(gpu, prompt, kGreedyTokens, vocab, b))
+    if (!greedy(cpu, prompt, kGreedyTokens, vocab, a, &margins) ||
+        !greedy(gpu, prompt, kGreedyTokens, vocab, b))
         return -1;
     int same = 0;
     while (same < kGreedyTokens && a[std::size_t(same)] == b[std::size_t(same)])
@@ -161,13 +163,15 @@ int greedyAgreement(qi::Runner& cpu, qi::Runner& gpu, const std::vector<std::int
         ++required;
     const float smallest = *std::min_element(margins.begin(), margins.end());
     if (same < kGreedyTokens)
-        std::printf("    %s greedy: %d of %d identical, first difference at step %d (cpu %d, gpu %d; cpu's top-2 "
-                    "margin there %.3g of max |logit|); first cpu near tie at step %d\n",
-                    label, same, kGreedyTokens, same, a[std::size_t(same)], b[std::size_t(same)],
-                    double(margins[std::size_t(same)]), required);
+        std::printf(
+            "    %s greedy: %d of %d identical, first difference at step %d (cpu %d, gpu %d; cpu's top-2 "
+            "margin there %.3g of max |logit|); first cpu near tie at step %d\n",
+            label, same, kGreedyTokens, same, a[std::size_t(same)], b[std::size_t(same)],
+            double(margins[std::size_t(same)]), required);
     else
-        std::printf("    %s greedy: %d of %d tokens identical (smallest cpu top-2 margin %.3g of max |logit|)\n", label,
-                    same, kGreedyTokens, double(smallest));
+        std::printf(
+            "    %s greedy: %d of %d tokens identical (smallest cpu top-2 margin %.3g of max |logit|)\n",
+            label, same, kGreedyTokens, double(smallest));
     return same;
 }
 
@@ -233,8 +237,10 @@ GPU_TEST(tinyModelsGreedyMatchesCpu)
         auto cpu = makeRunner("cpu", *weights, 0);
         GPU_CHECK(gpu && cpu);
         int required = 0;
-        const int same = greedyAgreement(*cpu, *gpu, golden.tokens, (*weights)->config.vocabSize, model, required);
-        GPU_CHECK_MSG(same >= required, model << ": " << same << " greedy tokens agree, " << required << " must");
+        const int same =
+            greedyAgreement(*cpu, *gpu, golden.tokens, (*weights)->config.vocabSize, model, required);
+        GPU_CHECK_MSG(same >= required,
+                      model << ": " << same << " greedy tokens agree, " << required << " must");
     }
 }
 
@@ -272,7 +278,8 @@ GPU_TEST(defaultModelMatchesCpu)
     const int vocab = (*weights)->config.vocabSize;
     // "<|im_start|>user\nWhat is the capital of France?<|im_end|>\n<|im_start|>assistant\n" as ids of
     // SmolLM2's vocabulary.
-    const std::vector<std::int32_t> prompt = {1, 4093, 198, 1780, 314, 260, 3575, 282, 4649, 47, 2, 198, 1, 520, 9531, 198};
+    const std::vector<std::int32_t> prompt = {1,    4093, 198, 1780, 314, 260, 3575, 282,
+                                              4649, 47,   2,   198,  1,   520, 9531, 198};
     auto gpu = makeRunner("cuda", *weights, 512);
     auto cpu = makeRunner("cpu", *weights, 512);
     auto ref = makeRunner("cpu-reference", *weights, 512);
@@ -299,16 +306,16 @@ GPU_TEST(defaultModelMatchesCpu)
     const double tolerance = std::max(kDefaultTolerance, 2 * cpuErr);
     std::printf("    default model (%s): gpu vs reference logits %.2e (prefill), %.2e (token by token), rms "
                 "%.2e / %.2e; gpu vs cpu %.2e; cpu vs reference %.2e (rms %.2e); tolerance %.2e\n",
-                path.filename().c_str(), err, errStep, rmsError(g, r), rmsError(step, r), worstError(g, c, vocab),
-                cpuErr, rmsError(c, r), tolerance);
+                path.filename().c_str(), err, errStep, rmsError(g, r), rmsError(step, r),
+                worstError(g, c, vocab), cpuErr, rmsError(c, r), tolerance);
     const bool logitsOk = err < tolerance && errStep < tolerance;
 
     int required = 0;
     int same = greedyAgreement(*cpu, *gpu, prompt, vocab, "default model, chat prompt", required);
     if (same < required) // reported, but the counting prompt and the logits are still checked below
         ::quire::gputest::recordFailure(__FILE__, __LINE__,
-                                        std::to_string(same) + " greedy tokens agree, " + std::to_string(required) +
-                                            " must");
+                                        std::to_string(same) + " greedy tokens agree, " +
+                                            std::to_string(required) + " must");
     // "1, 2, ... 12," as raw text: a continuation the model is sure of (no near tie in 40 tokens on the
     // CPU), so all 40 greedy tokens must agree.
     std::vector<std::int32_t> counting;
@@ -317,7 +324,7 @@ GPU_TEST(defaultModelMatchesCpu)
             counting.push_back(216); // "Ġ" (a space)
         for (const char ch : std::to_string(n))
             counting.push_back(32 + (ch - '0')); // "0".."9"
-        counting.push_back(28); // ","
+        counting.push_back(28);                  // ","
     }
     same = greedyAgreement(*cpu, *gpu, counting, vocab, "default model, counting", required);
     GPU_CHECK_MSG(same >= required && same >= 32, same << " greedy tokens agree, " << required << " must");
@@ -331,9 +338,9 @@ GPU_TEST(engineSessionRunsOnCuda)
 {
     const char* env = std::getenv("QUIRE_DEFAULT_MODEL");
     const char* home = std::getenv("HOME");
-    const std::filesystem::path path =
-        env ? std::filesystem::path(env)
-            : std::filesystem::path(home ? home : "") / ".local/share/quire/models/SmolLM2-135M-Instruct.Q4_1.gguf";
+    const std::filesystem::path path = env ? std::filesystem::path(env)
+                                           : std::filesystem::path(home ? home : "") /
+                                                 ".local/share/quire/models/SmolLM2-135M-Instruct.Q4_1.gguf";
     if (!std::filesystem::exists(path)) {
         std::printf("    SKIPPED: no default model at '%s' (set QUIRE_DEFAULT_MODEL)\n", path.c_str());
         return;

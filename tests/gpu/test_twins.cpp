@@ -11,10 +11,10 @@
 #include "quire/inference/cuda/bf16.h"
 #include "quire/inference/cuda/twins/attention.h"
 #include "quire/inference/cuda/twins/quant.h"
-#include "quire/inference/quant.h"
 #include "quire/inference/cuda/twins/rmsnorm.h"
 #include "quire/inference/cuda/twins/rope.h"
 #include "quire/inference/cuda/twins/sampling.h"
+#include "quire/inference/quant.h"
 #include "test_util.h"
 
 using namespace quire::gputest;
@@ -355,9 +355,9 @@ GPU_TEST(quantTwinsAgreeWithTheEngine)
         }
         std::vector<float> ours(static_cast<std::size_t>(k)), engine(static_cast<std::size_t>(k));
         tw::dequantizeRow(t, row.data(), k, ours.data());
-        const auto ok = quire::inference::dequantizeRow(static_cast<quire::inference::GgmlType>(static_cast<int>(t)),
-                                                        reinterpret_cast<const std::byte*>(row.data()),
-                                                        engine.data(), k);
+        const auto ok =
+            quire::inference::dequantizeRow(static_cast<quire::inference::GgmlType>(static_cast<int>(t)),
+                                            reinterpret_cast<const std::byte*>(row.data()), engine.data(), k);
         GPU_CHECK(ok.has_value());
         for (int i = 0; i < k; ++i) {
             const float a = ours[static_cast<std::size_t>(i)], b = engine[static_cast<std::size_t>(i)];

@@ -43,8 +43,8 @@ namespace quire::inference::cuda {
 
 namespace {
 
-constexpr int kMaxChunk = 256;   // tokens per forward pass over the layers (bounds the activations)
-constexpr int kCachePage = 64;   // the decode kernel's view of the contiguous cache: identity pages
+constexpr int kMaxChunk = 256; // tokens per forward pass over the layers (bounds the activations)
+constexpr int kCachePage = 64; // the decode kernel's view of the contiguous cache: identity pages
 
 Error cudaFailure(cudaError_t e, const std::string& what)
 {
@@ -52,16 +52,16 @@ Error cudaFailure(cudaError_t e, const std::string& what)
     return Error{ErrorCode::Device, what + ": " + cudaGetErrorString(e)};
 }
 
-#define QUIRE_CUDA_TRY(expr, what)                                                                                 \
-    do {                                                                                                           \
-        if (const cudaError_t quireErr = (expr); quireErr != cudaSuccess)                                          \
-            return std::unexpected(cudaFailure(quireErr, what));                                                   \
+#define QUIRE_CUDA_TRY(expr, what)                                                                           \
+    do {                                                                                                     \
+        if (const cudaError_t quireErr = (expr); quireErr != cudaSuccess)                                    \
+            return std::unexpected(cudaFailure(quireErr, what));                                             \
     } while (0)
 
-#define QUIRE_TRY(expr)                                                                                            \
-    do {                                                                                                           \
-        if (auto quireResult = (expr); !quireResult)                                                               \
-            return std::unexpected(std::move(quireResult).error());                                                \
+#define QUIRE_TRY(expr)                                                                                      \
+    do {                                                                                                     \
+        if (auto quireResult = (expr); !quireResult)                                                         \
+            return std::unexpected(std::move(quireResult).error());                                          \
     } while (0)
 
 std::optional<QuantType> deviceQuantType(GgmlType t)
@@ -110,13 +110,15 @@ std::expected<Linear, Error> uploadLinear(const std::vector<const TensorView*>& 
     bool allQuant = true;
     for (const TensorView* p : parts) {
         if (p->empty() || p->cols != lin.k)
-            return std::unexpected(Error{ErrorCode::Format, "weight " + p->name + " is missing or misshapen"});
+            return std::unexpected(
+                Error{ErrorCode::Format, "weight " + p->name + " is missing or misshapen"});
         lin.n += int(p->rows);
         allQuant = allQuant && deviceQuantType(p->type).has_value();
     }
     if (lin.n % 8 != 0 || lin.k % 8 != 0)
-        return std::unexpected(Error{ErrorCode::Unsupported, "the CUDA backend needs weight shapes in multiples of 8 (" +
-                                                                 parts.front()->name + ")"});
+        return std::unexpected(
+            Error{ErrorCode::Unsupported,
+                  "the CUDA backend needs weight shapes in multiples of 8 (" + parts.front()->name + ")"});
     auto bf16 = allocate(std::size_t(lin.n) * std::size_t(lin.k) * 2, "weights");
     if (!bf16)
         return std::unexpected(bf16.error());
@@ -144,13 +146,13 @@ std::expected<Linear, Error> uploadLinear(const std::vector<const TensorView*>& 
             std::size_t off = 0;
             for (std::size_t q = i; q < j; ++q) {
                 const std::size_t n = std::size_t(parts[q]->rows) * parts[q]->rowBytes;
-                QUIRE_CUDA_TRY(cudaMemcpyAsync(static_cast<std::byte*>(blocks->data()) + off, parts[q]->data, n,
-                                               cudaMemcpyHostToDevice, stream),
+                QUIRE_CUDA_TRY(cudaMemcpyAsync(static_cast<std::byte*>(blocks->data()) + off, parts[q]->data,
+                                               n, cudaMemcpyHostToDevice, stream),
                                "weight upload");
                 off += n;
             }
-            QUIRE_CUDA_TRY(launchDequantizeBf16(*qt, blocks->data(), rows, lin.k, dst + std::size_t(row0) * lin.k,
-                                                stream),
+            QUIRE_CUDA_TRY(launchDequantizeBf16(*qt, blocks->data(), rows, lin.k,
+                                                dst + std::size_t(row0) * lin.k, stream),
                            "dequantise " + p.name);
             if (allQuant)
                 lin.quant.push_back({*qt, std::move(*blocks), row0, rows});
@@ -165,10 +167,11 @@ std::expected<Linear, Error> uploadLinear(const std::vector<const TensorView*>& 
                 if (auto ok = dequantizeRow(p.type, p.row(r), rowF32.data(), lin.k); !ok)
                     return std::unexpected(ok.error());
                 for (int c = 0; c < lin.k; ++c)
-                    staging[std::size_t(r) * std::size_t(lin.k) + std::size_t(c)] = fp32ToBf16(rowF32[std::size_t(c)]);
+                    staging[std::size_t(r) * std::size_t(lin.k) + std::size_t(c)] =
+                        fp32ToBf16(rowF32[std::size_t(c)]);
             }
-            QUIRE_CUDA_TRY(cudaMemcpyAsync(dst + std::size_t(row0) * lin.k, staging.data(), staging.size() * 2,
-                                           cudaMemcpyHostToDevice, stream),
+            QUIRE_CUDA_TRY(cudaMemcpyAsync(dst + std::size_t(row0) * lin.k, staging.data(),
+                                           staging.size() * 2, cudaMemcpyHostToDevice, stream),
                            "weight upload");
             QUIRE_CUDA_TRY(cudaStreamSynchronize(stream), "weight upload"); // staging is reused
             row0 += int(p.rows);
@@ -184,7 +187,8 @@ std::expected<DeviceBuffer, Error> uploadFloats(const std::vector<float>& v, cud
     if (!b)
         return std::unexpected(b.error());
     if (!v.empty())
-        QUIRE_CUDA_TRY(cudaMemcpyAsync(b->data(), v.data(), v.size() * 4, cudaMemcpyHostToDevice, stream), "upload");
+        QUIRE_CUDA_TRY(cudaMemcpyAsync(b->data(), v.data(), v.size() * 4, cudaMemcpyHostToDevice, stream),
+                       "upload");
     QUIRE_CUDA_TRY(cudaStreamSynchronize(stream), "upload"); // v may be a temporary
     return b;
 }
@@ -229,8 +233,8 @@ public:
     ~LlamaCudaRunner() override
     {
         if (m_timeSteps && m_timedSteps > 0)
-            std::fprintf(stderr, "cuda runner: %d decode graph replays, %.1f us of device time each\n", m_timedSteps,
-                         1000.0 * m_stepMs / m_timedSteps);
+            std::fprintf(stderr, "cuda runner: %d decode graph replays, %.1f us of device time each\n",
+                         m_timedSteps, 1000.0 * m_stepMs / m_timedSteps);
     }
     LlamaCudaRunner(const LlamaCudaRunner&) = delete;
     LlamaCudaRunner& operator=(const LlamaCudaRunner&) = delete;
@@ -255,13 +259,14 @@ public:
                 return std::unexpected(Error{ErrorCode::InvalidArgument,
                                              "token id " + std::to_string(t) + " is outside the vocabulary"});
         if (std::size_t(m_pos) + tokens.size() > std::size_t(m_maxContext))
-            return std::unexpected(Error{ErrorCode::InvalidArgument,
-                                         "context full: " + std::to_string(m_pos + tokens.size()) +
-                                             " tokens exceed " + std::to_string(m_maxContext)});
+            return std::unexpected(
+                Error{ErrorCode::InvalidArgument, "context full: " + std::to_string(m_pos + tokens.size()) +
+                                                      " tokens exceed " + std::to_string(m_maxContext)});
         for (std::size_t begin = 0; begin < tokens.size(); begin += kMaxChunk) {
             const std::size_t n = std::min<std::size_t>(kMaxChunk, tokens.size() - begin);
             const bool last = begin + n == tokens.size();
-            float* out = allLogits ? logits.data() + begin * std::size_t(vocab) : (last ? logits.data() : nullptr);
+            float* out =
+                allLogits ? logits.data() + begin * std::size_t(vocab) : (last ? logits.data() : nullptr);
             if (auto ok = forwardChunk(tokens.subspan(begin, n), out, allLogits); !ok) {
                 cudaStreamSynchronize(m_stream.get());
                 cudaGetLastError();
@@ -317,9 +322,10 @@ std::expected<void, Error> LlamaCudaRunner::init(int maxContext, int multiproces
         c.vocabSize <= 0)
         return std::unexpected(Error{ErrorCode::Format, "bad model configuration"});
     if (c.ropeDim != c.headDim || c.headDim % 2 != 0 || c.headDim > kNaiveMaxHeadDim)
-        return std::unexpected(Error{ErrorCode::Unsupported,
-                                     "the CUDA backend rotates whole heads of even width up to 256 (head dim " +
-                                         std::to_string(c.headDim) + ", rope dim " + std::to_string(c.ropeDim) + ")"});
+        return std::unexpected(
+            Error{ErrorCode::Unsupported,
+                  "the CUDA backend rotates whole heads of even width up to 256 (head dim " +
+                      std::to_string(c.headDim) + ", rope dim " + std::to_string(c.ropeDim) + ")"});
     m_maxContext = maxContext;
     m_cacheTokens = (maxContext + kCachePage - 1) / kCachePage * kCachePage;
     m_ropeMode = c.ropeStyle == RopeStyle::Interleaved ? RopeMode::InterleavedPairs : RopeMode::NeoxHalves;
@@ -340,11 +346,12 @@ std::expected<void, Error> LlamaCudaRunner::init(int maxContext, int multiproces
             const std::int64_t rows = std::min(rowsPerCopy, e.rows - r0);
             chunk.resize(std::size_t(rows) * std::size_t(e.cols));
             for (std::int64_t r = 0; r < rows; ++r)
-                QUIRE_TRY(dequantizeRow(e.type, e.row(r0 + r), chunk.data() + std::size_t(r) * std::size_t(e.cols),
-                                        e.cols));
-            QUIRE_CUDA_TRY(cudaMemcpyAsync(static_cast<float*>(m_embed.data()) + std::size_t(r0) * std::size_t(e.cols),
-                                           chunk.data(), chunk.size() * 4, cudaMemcpyHostToDevice, s),
-                           "embedding upload");
+                QUIRE_TRY(dequantizeRow(e.type, e.row(r0 + r),
+                                        chunk.data() + std::size_t(r) * std::size_t(e.cols), e.cols));
+            QUIRE_CUDA_TRY(
+                cudaMemcpyAsync(static_cast<float*>(m_embed.data()) + std::size_t(r0) * std::size_t(e.cols),
+                                chunk.data(), chunk.size() * 4, cudaMemcpyHostToDevice, s),
+                "embedding upload");
             QUIRE_CUDA_TRY(cudaStreamSynchronize(s), "embedding upload");
         }
     }
@@ -370,7 +377,8 @@ std::expected<void, Error> LlamaCudaRunner::init(int maxContext, int multiproces
         const LayerWeights& L = m_w->layers[std::size_t(l)];
         Layer layer;
         if (L.attnNorm.size() != std::size_t(c.dim) || L.ffnNorm.size() != std::size_t(c.dim))
-            return std::unexpected(Error{ErrorCode::Format, "layer " + std::to_string(l) + ": norms are misshapen"});
+            return std::unexpected(
+                Error{ErrorCode::Format, "layer " + std::to_string(l) + ": norms are misshapen"});
         auto an = uploadFloats(L.attnNorm, s);
         auto fn = uploadFloats(L.ffnNorm, s);
         auto qkv = uploadLinear({&L.wq, &L.wk, &L.wv}, s);
@@ -389,9 +397,11 @@ std::expected<void, Error> LlamaCudaRunner::init(int maxContext, int multiproces
         layer.wo = std::move(*wo);
         layer.gateUp = std::move(*gu);
         layer.down = std::move(*down);
-        if (layer.qkv.n != qkvDim || layer.wo.n != c.dim || layer.wo.k != c.qDim() || layer.gateUp.n != 2 * c.ffnDim ||
-            layer.down.n != c.dim || layer.down.k != c.ffnDim || layer.qkv.k != c.dim || layer.gateUp.k != c.dim)
-            return std::unexpected(Error{ErrorCode::Format, "layer " + std::to_string(l) + ": weights are misshapen"});
+        if (layer.qkv.n != qkvDim || layer.wo.n != c.dim || layer.wo.k != c.qDim() ||
+            layer.gateUp.n != 2 * c.ffnDim || layer.down.n != c.dim || layer.down.k != c.ffnDim ||
+            layer.qkv.k != c.dim || layer.gateUp.k != c.dim)
+            return std::unexpected(
+                Error{ErrorCode::Format, "layer " + std::to_string(l) + ": weights are misshapen"});
         if (!L.bq.empty() || !L.bk.empty() || !L.bv.empty()) {
             std::vector<float> bias(std::size_t(qkvDim), 0.0f);
             const auto put = [&](const std::vector<float>& b, int offset, int size) {
@@ -399,8 +409,10 @@ std::expected<void, Error> LlamaCudaRunner::init(int maxContext, int multiproces
                     std::copy(b.begin(), b.end(), bias.begin() + offset);
                 return b.empty() || b.size() == std::size_t(size);
             };
-            if (!put(L.bq, 0, c.qDim()) || !put(L.bk, c.qDim(), c.kvDim()) || !put(L.bv, c.qDim() + c.kvDim(), c.kvDim()))
-                return std::unexpected(Error{ErrorCode::Format, "layer " + std::to_string(l) + ": biases are misshapen"});
+            if (!put(L.bq, 0, c.qDim()) || !put(L.bk, c.qDim(), c.kvDim()) ||
+                !put(L.bv, c.qDim() + c.kvDim(), c.kvDim()))
+                return std::unexpected(
+                    Error{ErrorCode::Format, "layer " + std::to_string(l) + ": biases are misshapen"});
             auto b = uploadFloats(bias, s);
             if (!b)
                 return std::unexpected(b.error());
@@ -409,7 +421,8 @@ std::expected<void, Error> LlamaCudaRunner::init(int maxContext, int multiproces
         }
         if (!L.bo.empty()) {
             if (L.bo.size() != std::size_t(c.dim))
-                return std::unexpected(Error{ErrorCode::Format, "layer " + std::to_string(l) + ": output bias"});
+                return std::unexpected(
+                    Error{ErrorCode::Format, "layer " + std::to_string(l) + ": output bias"});
             auto b = uploadFloats(L.bo, s);
             if (!b)
                 return std::unexpected(b.error());
@@ -435,10 +448,14 @@ std::expected<void, Error> LlamaCudaRunner::init(int maxContext, int multiproces
         std::size_t bytes;
     };
     const Want wants[] = {
-        {&m_x, B * std::size_t(c.dim) * 4},           {&m_xn, B * std::size_t(c.dim) * 2},
-        {&m_qkv, B * std::size_t(qkvDim) * 2},         {&m_att, B * std::size_t(c.qDim()) * 2},
-        {&m_delta, B * std::size_t(c.dim) * 2},        {&m_gu, B * std::size_t(2 * c.ffnDim) * 2},
-        {&m_h, B * std::size_t(c.ffnDim) * 2},         {&m_logits, B * std::size_t(c.vocabSize) * 4},
+        {&m_x, B * std::size_t(c.dim) * 4},
+        {&m_xn, B * std::size_t(c.dim) * 2},
+        {&m_qkv, B * std::size_t(qkvDim) * 2},
+        {&m_att, B * std::size_t(c.qDim()) * 2},
+        {&m_delta, B * std::size_t(c.dim) * 2},
+        {&m_gu, B * std::size_t(2 * c.ffnDim) * 2},
+        {&m_h, B * std::size_t(c.ffnDim) * 2},
+        {&m_logits, B * std::size_t(c.vocabSize) * 4},
         {&m_step, (2 * B + 1) * 4},
     };
     for (const Want& want : wants) {
@@ -458,8 +475,9 @@ std::expected<void, Error> LlamaCudaRunner::init(int maxContext, int multiproces
         if (!t)
             return std::unexpected(t.error());
         m_pageTable = std::move(*t);
-        QUIRE_CUDA_TRY(cudaMemcpyAsync(m_pageTable.data(), table.data(), table.size() * 4, cudaMemcpyHostToDevice, s),
-                       "upload");
+        QUIRE_CUDA_TRY(
+            cudaMemcpyAsync(m_pageTable.data(), table.data(), table.size() * 4, cudaMemcpyHostToDevice, s),
+            "upload");
         m_splitTokens = decodeSplitTokens(1, c.nKvHeads, m_cacheTokens, 0, multiprocessors);
         auto ws = allocate(decodeWorkspaceBytes(1, c.nHeads, c.headDim, m_cacheTokens, 0, m_splitTokens),
                            "attention workspace");
@@ -478,8 +496,8 @@ std::expected<void, Error> LlamaCudaRunner::linear(const Linear& lin, const std:
         for (const Linear::Segment& seg : lin.quant) {
             void* dst = out == GemmOut::F32 ? static_cast<void*>(static_cast<float*>(y) + seg.row0)
                                             : static_cast<void*>(static_cast<std::uint16_t*>(y) + seg.row0);
-            QUIRE_CUDA_TRY(launchQuantGemv(seg.type, seg.blocks.data(), seg.rows, lin.k, x, 1, dst, out == GemmOut::Bf16,
-                                           stream()),
+            QUIRE_CUDA_TRY(launchQuantGemv(seg.type, seg.blocks.data(), seg.rows, lin.k, x, 1, dst,
+                                           out == GemmOut::Bf16, stream()),
                            "quantized GEMV");
         }
         return {};
@@ -502,23 +520,27 @@ std::expected<void, Error> LlamaCudaRunner::runLayers(int T, bool allRows)
     const auto* invFreq = static_cast<const float*>(m_invFreq.data());
     const float scale = 1.0f / std::sqrt(float(D));
 
-    QUIRE_CUDA_TRY(launchEmbeddingGather(m_embed.data(), false, c.vocabSize, c.dim, ids(), T, x, s), "embedding");
+    QUIRE_CUDA_TRY(launchEmbeddingGather(m_embed.data(), false, c.vocabSize, c.dim, ids(), T, x, s),
+                   "embedding");
     const std::uint16_t* prevDelta = nullptr;
     for (const Layer& L : m_layers) {
-        QUIRE_CUDA_TRY(launchRmsNormResidual(x, prevDelta, static_cast<const float*>(L.attnNorm.data()), xn, T, c.dim,
-                                             c.rmsEps, s),
+        QUIRE_CUDA_TRY(launchRmsNormResidual(x, prevDelta, static_cast<const float*>(L.attnNorm.data()), xn,
+                                             T, c.dim, c.rmsEps, s),
                        "rmsnorm");
         QUIRE_TRY(linear(L.qkv, xn, qkv, T, GemmOut::Bf16));
         if (L.hasQkvBias)
-            QUIRE_CUDA_TRY(launchAddBias(qkv, qkvDim, T, qkvDim, static_cast<const float*>(L.qkvBias.data()), s),
-                           "bias");
+            QUIRE_CUDA_TRY(
+                launchAddBias(qkv, qkvDim, T, qkvDim, static_cast<const float*>(L.qkvBias.data()), s),
+                "bias");
         // The q heads and then the k heads of each row: one rotation over nHeads + nKvHeads heads.
-        QUIRE_CUDA_TRY(launchRope(qkv, T, c.nHeads + c.nKvHeads, D, qkvDim, positions(), invFreq, m_ropeMode, s),
-                       "rope");
+        QUIRE_CUDA_TRY(
+            launchRope(qkv, T, c.nHeads + c.nKvHeads, D, qkvDim, positions(), invFreq, m_ropeMode, s),
+            "rope");
         auto* kc = static_cast<std::uint16_t*>(L.kCache.data());
         auto* vc = static_cast<std::uint16_t*>(L.vCache.data());
-        QUIRE_CUDA_TRY(launchKvAppend(qkv + qDim, qkv + qDim + kvDim, qkvDim, kc, vc, kvDim, positions(), T, s),
-                       "KV append");
+        QUIRE_CUDA_TRY(
+            launchKvAppend(qkv + qDim, qkv + qDim + kvDim, qkvDim, kc, vc, kvDim, positions(), T, s),
+            "KV append");
 
         if (m_tiledAttention && T == 1) {
             DecodeAttention a;
@@ -576,21 +598,24 @@ std::expected<void, Error> LlamaCudaRunner::runLayers(int T, bool allRows)
 
         QUIRE_TRY(linear(L.wo, att, delta, T, GemmOut::Bf16));
         if (L.hasOBias)
-            QUIRE_CUDA_TRY(launchAddBias(delta, c.dim, T, c.dim, static_cast<const float*>(L.oBias.data()), s), "bias");
-        QUIRE_CUDA_TRY(launchRmsNormResidual(x, delta, static_cast<const float*>(L.ffnNorm.data()), xn, T, c.dim,
-                                             c.rmsEps, s),
+            QUIRE_CUDA_TRY(
+                launchAddBias(delta, c.dim, T, c.dim, static_cast<const float*>(L.oBias.data()), s), "bias");
+        QUIRE_CUDA_TRY(launchRmsNormResidual(x, delta, static_cast<const float*>(L.ffnNorm.data()), xn, T,
+                                             c.dim, c.rmsEps, s),
                        "rmsnorm");
         QUIRE_TRY(linear(L.gateUp, xn, gu, T, GemmOut::Bf16));
-        QUIRE_CUDA_TRY(launchSwiGlu(gu, 2 * c.ffnDim, gu + c.ffnDim, 2 * c.ffnDim, h, c.ffnDim, T, c.ffnDim, s),
-                       "swiglu");
+        QUIRE_CUDA_TRY(
+            launchSwiGlu(gu, 2 * c.ffnDim, gu + c.ffnDim, 2 * c.ffnDim, h, c.ffnDim, T, c.ffnDim, s),
+            "swiglu");
         QUIRE_TRY(linear(L.down, h, delta, T, GemmOut::Bf16));
         prevDelta = delta;
     }
     const int rows = allRows ? T : 1;
     const std::size_t first = allRows ? 0 : std::size_t(T - 1);
-    QUIRE_CUDA_TRY(launchRmsNormResidual(x + first * std::size_t(c.dim), prevDelta + first * std::size_t(c.dim),
-                                         static_cast<const float*>(m_outNorm.data()), xn, rows, c.dim, c.rmsEps, s),
-                   "rmsnorm");
+    QUIRE_CUDA_TRY(
+        launchRmsNormResidual(x + first * std::size_t(c.dim), prevDelta + first * std::size_t(c.dim),
+                              static_cast<const float*>(m_outNorm.data()), xn, rows, c.dim, c.rmsEps, s),
+        "rmsnorm");
     return linear(m_output, xn, m_logits.data(), rows, GemmOut::F32);
 }
 
@@ -604,8 +629,9 @@ std::expected<void, Error> LlamaCudaRunner::forwardChunk(std::span<const std::in
     for (int t = 0; t < T; ++t)
         m_stepHost[std::size_t(kMaxChunk + t)] = m_pos + t;
     m_stepHost[2 * kMaxChunk] = m_pos + T;
-    QUIRE_CUDA_TRY(cudaMemcpyAsync(m_step.data(), m_stepHost.data(), m_stepHost.size() * 4, cudaMemcpyHostToDevice, s),
-                   "step upload");
+    QUIRE_CUDA_TRY(
+        cudaMemcpyAsync(m_step.data(), m_stepHost.data(), m_stepHost.size() * 4, cudaMemcpyHostToDevice, s),
+        "step upload");
 
     const bool allRows = allLogits && out != nullptr;
     if (T == 1 && m_useGraph && m_decodeWarm && !m_graphTried) {
@@ -643,7 +669,8 @@ std::expected<void, Error> LlamaCudaRunner::forwardChunk(std::span<const std::in
     }
     if (out) {
         const std::size_t n = (allRows ? std::size_t(T) : 1) * std::size_t(m_c.vocabSize);
-        QUIRE_CUDA_TRY(cudaMemcpyAsync(out, m_logits.data(), n * 4, cudaMemcpyDeviceToHost, s), "logits download");
+        QUIRE_CUDA_TRY(cudaMemcpyAsync(out, m_logits.data(), n * 4, cudaMemcpyDeviceToHost, s),
+                       "logits download");
     }
     QUIRE_CUDA_TRY(cudaStreamSynchronize(s), "forward");
     return {};

@@ -91,8 +91,8 @@ template <int D> __global__ void __launch_bounds__(kThreads, 1) decodeKernel(Dec
         const int r = i / kRowChunks, c = i % kRowChunks;
         uint4 v = make_uint4(0u, 0u, 0u, 0u);
         if (r < nh)
-            v = *reinterpret_cast<const uint4*>(a.q + (static_cast<long long>(b) * a.numQHeads + qh0 + r) * D +
-                                                c * 8);
+            v = *reinterpret_cast<const uint4*>(
+                a.q + (static_cast<long long>(b) * a.numQHeads + qh0 + r) * D + c * 8);
         *reinterpret_cast<uint4*>(sQ + swz<D>(r, c)) = v;
     }
 
@@ -226,9 +226,9 @@ template <int D> __global__ void __launch_bounds__(kThreads, 1) decodeKernel(Dec
         l[h] += __shfl_xor_sync(0xffffffffu, l[h], 1);
         l[h] += __shfl_xor_sync(0xffffffffu, l[h], 2);
     }
-    __syncthreads(); // every warp is done with its stages
+    __syncthreads();                             // every warp is done with its stages
     float* red = reinterpret_cast<float*>(smem); // [warp][row][D]
-    float* redMl = red + kWarps * kRows * D;      // [warp][row][max, sum]
+    float* redMl = red + kWarps * kRows * D;     // [warp][row][max, sum]
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
         const int row = g + 8 * h;

@@ -62,7 +62,8 @@ __global__ void __launch_bounds__(kThreads) naiveKernel(NaiveAttention a)
         const int j = j0 + tid;
         float s = -INFINITY;
         if (j <= pos) {
-            const std::uint16_t* kr = a.k + static_cast<long long>(j) * a.kStride + static_cast<long long>(kvh) * D;
+            const std::uint16_t* kr =
+                a.k + static_cast<long long>(j) * a.kStride + static_cast<long long>(kvh) * D;
             float dot = 0.f;
             for (int d = 0; d < D; ++d)
                 dot += sq[d] * bf16Bits(kr[d]);
@@ -78,7 +79,8 @@ __global__ void __launch_bounds__(kThreads) naiveKernel(NaiveAttention a)
         const int count = min(kThreads, pos - j0 + 1);
         acc0 *= alpha;
         acc1 *= alpha;
-        const std::uint16_t* vb = a.v + static_cast<long long>(j0) * a.vStride + static_cast<long long>(kvh) * D;
+        const std::uint16_t* vb =
+            a.v + static_cast<long long>(j0) * a.vStride + static_cast<long long>(kvh) * D;
         for (int jj = 0; jj < count; ++jj) {
             const std::uint16_t* vr = vb + static_cast<long long>(jj) * a.vStride;
             if (tid < D)
@@ -106,8 +108,8 @@ cudaError_t launchAttentionNaive(const NaiveAttention& a, cudaStream_t stream)
         a.numQHeads <= 0 || a.numQHeads % a.numKvHeads != 0 || a.headDim <= 0 ||
         a.headDim > kNaiveMaxHeadDim || a.chunkSize < 0)
         return cudaErrorInvalidValue;
-    naiveKernel<<<dim3(static_cast<unsigned>(a.numQHeads), static_cast<unsigned>(a.lq)), kThreads, 0, stream>>>(
-        a);
+    naiveKernel<<<dim3(static_cast<unsigned>(a.numQHeads), static_cast<unsigned>(a.lq)), kThreads, 0,
+                  stream>>>(a);
     return cudaGetLastError();
 }
 

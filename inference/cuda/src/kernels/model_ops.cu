@@ -50,8 +50,8 @@ cudaError_t launchAddBias(std::uint16_t* x, long long rowStride, int rows, int c
         return cudaSuccess;
     if (!x || !bias || rows < 0 || cols < 0 || rowStride < cols)
         return cudaErrorInvalidValue;
-    addBiasKernel<<<gridFor(static_cast<long long>(rows) * cols, 256), 256, 0, stream>>>(x, rowStride, rows, cols,
-                                                                                          bias);
+    addBiasKernel<<<gridFor(static_cast<long long>(rows) * cols, 256), 256, 0, stream>>>(x, rowStride, rows,
+                                                                                         cols, bias);
     return cudaGetLastError();
 }
 

@@ -1,7 +1,7 @@
 // Dequantisation of GGUF blocks to a row-major bf16 matrix (the prefill path feeds it to the bf16 GEMM).
-// One thread per 32 values: a Q4_0, Q4_1 or Q8_0 block, or one sub-block of a Q4_K / Q6_K super-block; four 16-byte
-// stores each. The arithmetic matches the CPU twin operation for operation (no fused multiply-add), so
-// the results agree bit for bit.
+// One thread per 32 values: a Q4_0, Q4_1 or Q8_0 block, or one sub-block of a Q4_K / Q6_K super-block; four
+// 16-byte stores each. The arithmetic matches the CPU twin operation for operation (no fused multiply-add),
+// so the results agree bit for bit.
 #include "quire/inference/cuda/kernels/quant.cuh"
 
 #include "quant_blocks.cuh"

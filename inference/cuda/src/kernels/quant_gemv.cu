@@ -158,7 +158,8 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32)
 #pragma unroll
                     for (int i = 0; i < 4; ++i) {
                         const std::uint32_t byte = (qw >> (8 * i)) & 0xffu;
-                        qx += static_cast<float>(byte & 0x0fu) * xl[i] + static_cast<float>(byte >> 4) * xh[i];
+                        qx +=
+                            static_cast<float>(byte & 0x0fu) * xl[i] + static_cast<float>(byte >> 4) * xh[i];
                         xs += xl[i] + xh[i];
                     }
                     acc[b] += d * qx + mn * xs;
