@@ -92,6 +92,7 @@ const std::vector<Command>& commands()
         {"info", "version, data folders and compute devices", cmdInfo},
         {"workspace", "create and list workspaces", cmdWorkspace},
         {"tokenize", "token ids of text or of tokenizer test vectors", cmdTokenize},
+        {"generate", "one chat turn with a model, the reply on stdout", cmdGenerate},
     };
     return all;
 }
