@@ -111,7 +111,7 @@ private slots:
         QUIRE_COMPARE_ENUM(detectKind("a.docx", "PK\x03\x04"), SourceKind::Docx);
         QUIRE_COMPARE_ENUM(detectKind("a.mp3", "ID3\x04"), SourceKind::Audio);
         QUIRE_COMPARE_ENUM(detectKind("a.mkv", std::string_view("\x1A\x45\xDF\xA3\x01\0\0", 7)), SourceKind::Video);
-        QCOMPARE(detectKind("a.ts", "export const x = 1;\n"), SourceKind::Code);  // TypeScript, not MPEG-TS
+        QUIRE_COMPARE_ENUM(detectKind("a.ts", "export const x = 1;\n"), SourceKind::Code);  // TypeScript, not MPEG-TS
         QCOMPARE(languageForPath("CMakeLists.txt"), std::string("cmake"));
         QCOMPARE(languageForPath("src/x.py"), std::string("python"));
         QCOMPARE(languageForPath("run", "#!/usr/bin/env python3.11\nprint(1)\n"), std::string("python"));
