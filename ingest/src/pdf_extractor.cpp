@@ -23,8 +23,13 @@ thread_local std::vector<std::string>* t_popplerErrors = nullptr;
 
 void popplerError(const std::string& message, void*)
 {
+    std::string_view text = message;
+    if (text.starts_with("error: "))
+        text.remove_prefix(7);
+    while (!text.empty() && (text.back() == '\n' || text.back() == ' '))
+        text.remove_suffix(1);
     if (t_popplerErrors && t_popplerErrors->size() < 64)
-        t_popplerErrors->push_back(message);
+        t_popplerErrors->push_back(std::string(text));
     log()->debug("poppler: {}", message);
 }
 
