@@ -1,5 +1,6 @@
 #include "quire/ingest/extractor.h"
 
+#include "quire/ingest/docx_extractor.h"
 #include "quire/ingest/pdf_extractor.h"
 #include "quire/ingest/text_extractor.h"
 
@@ -23,7 +24,12 @@ std::expected<Document, Error> extractFile(const std::filesystem::path& path, So
             if (progress)
                 progress(static_cast<double>(done) / std::max(1, total));
         });
-    case SourceKind::Docx:
+    case SourceKind::Docx: {
+        auto doc = extractDocx(path, options.docx);
+        if (progress)
+            progress(1.0);
+        return doc;
+    }
     case SourceKind::Audio:
     case SourceKind::Video:
     case SourceKind::Unknown:
