@@ -89,7 +89,7 @@ void printUsage(FILE* to)
                "  --no-asr            do not transcribe audio (video still yields key frames)\n"
                "  --frames DIR        where video key frames go (default: <tmp>/quire-frames)\n"
                "  --max-size MIB      skip files larger than this (default 4096)\n"
-               "  --timeout SECONDS   per-file time limit for PDF, DOCX and media (default 1800)\n"
+               "  --timeout SECONDS   per-file time limit for PDF, DOCX and media (default 14400)\n"
                "  --threads N         files extracted at once (default: cores, at most 4)\n"
                "  --progress          progress on stderr\n",
                to);

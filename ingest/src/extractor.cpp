@@ -1,6 +1,7 @@
 #include "quire/ingest/extractor.h"
 
 #include "quire/ingest/docx_extractor.h"
+#include "quire/ingest/media_extractor.h"
 #include "quire/ingest/pdf_extractor.h"
 #include "quire/ingest/text_extractor.h"
 
@@ -32,6 +33,7 @@ std::expected<Document, Error> extractFile(const std::filesystem::path& path, So
     }
     case SourceKind::Audio:
     case SourceKind::Video:
+        return extractMedia(path, options.media, nullptr, cancel, progress);
     case SourceKind::Unknown:
         break;
     }

@@ -21,7 +21,7 @@ struct MediaOptions {
     bool keyFrames = true;           // video only
     std::string frameDir;            // where key frames are written; empty: <tmp>/quire-frames
     double frameIntervalSec = 10;    // a key frame at least this often
-    double sceneThreshold = 0.30;    // mean absolute change (0..1) of a small gray thumbnail
+    double sceneThreshold = 0.25;    // mean absolute change (0..1) of a small gray thumbnail
     int frameMaxWidth = 640;         // key frames are scaled down to this width
 };
 

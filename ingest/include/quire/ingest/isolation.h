@@ -22,7 +22,7 @@
 namespace quire::ingest {
 
 struct IsolationLimits {
-    std::chrono::milliseconds timeLimit{std::chrono::minutes(30)};  // whole file
+    std::chrono::milliseconds timeLimit{std::chrono::hours(4)};     // whole file (long recordings)
     std::chrono::milliseconds stallLimit{std::chrono::minutes(2)};  // without a progress report
     std::uint64_t memoryBytes = std::uint64_t{4} << 30;            // address space of the child
 };
