@@ -5,6 +5,7 @@
 #include <chrono>
 #include <map>
 
+#include "docx_writer.h"
 #include "pdf_writer.h"
 #include "quire/ingest/ingestor.h"
 #include "test_support.h"
@@ -51,6 +52,8 @@ private slots:
         writeFile(base / "empty.txt", "");
         writeFile(base / "fake.pdf", "%PDF-1.7\nthis is no PDF structure at all\n");
         writeFile(base / "bad-utf8.txt", "caf\xC3\xA9 d\xC3\xA9j\xC3\xA0 vu \xC3\xA9t\xC3\xA9\nbroken \xE2\x82 byte\n");
+        QVERIFY(writeDocx(base / "memo.docx", docxParagraph("Memo", "Heading1") + docxParagraph("Body.")));
+        QVERIFY(writeDocx(base / "bomb.docx", docxParagraph(std::string(48 << 20, 'a'))));
         writeFile(base / "image.bin", std::string("\x89PNG\r\n\x1A\n\0\0\0\rIHDR", 16));
         const bool haveQpdf = !QStandardPaths::findExecutable("qpdf").isEmpty();
         if (haveQpdf) {
@@ -82,11 +85,15 @@ private slots:
         QUIRE_COMPARE_ENUM(docs["fake.pdf"].status, SourceStatus::Quarantined);
         QUIRE_COMPARE_ENUM(docs["bad-utf8.txt"].status, SourceStatus::Partial);
         QUIRE_COMPARE_ENUM(docs["image.bin"].status, SourceStatus::Skipped);
+        QUIRE_COMPARE_ENUM(docs["memo.docx"].status, SourceStatus::Ingested);
+        QCOMPARE(docs["memo.docx"].segments.size(), size_t(2));
+        QUIRE_COMPARE_ENUM(docs["bomb.docx"].status, SourceStatus::Quarantined);
+        QVERIFY2(docs["bomb.docx"].error.find("zip bomb") != std::string::npos, docs["bomb.docx"].error.c_str());
         if (haveQpdf) {
             QUIRE_COMPARE_ENUM(docs["locked.pdf"].status, SourceStatus::Quarantined);
             QVERIFY(docs["locked.pdf"].error.find("encrypted") != std::string::npos);
         }
-        QCOMPARE(summary.ingested, size_t(3));
+        QCOMPARE(summary.ingested, size_t(4));
         QVERIFY(!summary.cancelled);
 
         // Progress: never goes back, ends at the totals.
