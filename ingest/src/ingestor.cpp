@@ -60,6 +60,13 @@ Ingestor::Ingestor(IngestOptions options) : m_options(std::move(options))
 std::optional<Document> Ingestor::extract(const ScannedFile& file, const std::atomic<bool>* cancel,
                                           const FractionProgress& progress) const
 {
+    ExtractionWorker helper(m_worker, m_options.limits);
+    return extractWith(file, helper, cancel, progress);
+}
+
+std::optional<Document> Ingestor::extractWith(const ScannedFile& file, ExtractionWorker& helper, const std::atomic<bool>* cancel,
+                                              const FractionProgress& progress) const
+{
     const bool isolated = file.kind == SourceKind::Pdf || file.kind == SourceKind::Docx ||
                           file.kind == SourceKind::Audio || file.kind == SourceKind::Video;
     if (isolated && file.size == 0)
@@ -79,9 +86,8 @@ std::optional<Document> Ingestor::extract(const ScannedFile& file, const std::at
                 e.message = file.path.string() + " no longer exists (deleted during the scan?)";
             return failed(file, e);
         }
-        result = m_options.isolate
-                     ? extractIsolated(m_worker, file.path, file.kind, m_options.extract, m_options.limits, cancel, progress)
-                     : extractFile(file.path, file.kind, m_options.extract, cancel, progress);
+        result = m_options.isolate ? helper.extract(file.path, file.kind, m_options.extract, cancel, progress)
+                                   : extractFile(file.path, file.kind, m_options.extract, cancel, progress);
         if (result) {
             result->source.contentHash = *hash;
             result->source.size = file.size;
@@ -147,6 +153,7 @@ IngestSummary Ingestor::run(const std::vector<fs::path>& inputs, const DocumentS
     std::atomic<std::size_t> next{0};
     std::atomic<bool> cancelled{scan.cancelled};
     auto work = [&] {
+        ExtractionWorker helper(m_worker, m_options.limits);  // this thread's helper process, kept between files
         for (;;) {
             if (cancel && cancel->load(std::memory_order_relaxed)) {
                 cancelled = true;
@@ -165,7 +172,7 @@ IngestSummary Ingestor::run(const std::vector<fs::path>& inputs, const DocumentS
                 inFlight[i] = std::clamp(f, 0.0, 1.0);
                 report(file.path.string());
             };
-            std::optional<Document> doc = extract(file, cancel, fraction);
+            std::optional<Document> doc = extractWith(file, helper, cancel, fraction);
             std::lock_guard lock(mutex);
             inFlight[i] = 0;
             if (!doc) {

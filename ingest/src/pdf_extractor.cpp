@@ -13,6 +13,7 @@
 #include "log.h"
 #include "ocr.h"
 #include "pdf_layout.h"
+#include "text_decoder.h"
 
 namespace quire::ingest {
 
@@ -45,10 +46,23 @@ struct ErrorCapture {
     std::string first() const { return messages.empty() ? std::string() : messages.front(); }
 };
 
+// poppler::ustring holds UTF-16; its to_utf8() opens an iconv converter per call, which costs
+// more than Poppler's own text layout when called per word. Convert directly.
 std::string toUtf8(const poppler::ustring& s)
 {
-    const poppler::byte_array bytes = s.to_utf8();
-    return std::string(bytes.begin(), bytes.end());
+    std::string out;
+    out.reserve(s.size());
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        char32_t cp = s[i];
+        if (cp >= 0xD800 && cp < 0xDC00 && i + 1 < s.size() && s[i + 1] >= 0xDC00 && s[i + 1] < 0xE000) {
+            cp = 0x10000 + ((cp - 0xD800) << 10) + (s[i + 1] - 0xDC00);
+            ++i;
+        } else if (cp >= 0xD800 && cp < 0xE000) {
+            cp = 0xFFFD;
+        }
+        appendUtf8(out, cp);
+    }
+    return out;
 }
 
 bool blank(std::string_view s)

@@ -134,6 +134,29 @@ std::string errorPayload(const Error& error)
     return out;
 }
 
+std::string requestPayload(const std::vector<std::string>& args)
+{
+    std::string out;
+    for (const auto& a : args) {
+        out += a;
+        out += '\0';
+    }
+    return out;
+}
+
+std::vector<std::string> argumentsFromPayload(std::string_view payload)
+{
+    std::vector<std::string> args;
+    while (!payload.empty()) {
+        const std::size_t end = payload.find('\0');
+        args.emplace_back(payload.substr(0, end));
+        if (end == std::string_view::npos)
+            break;
+        payload.remove_prefix(end + 1);
+    }
+    return args;
+}
+
 Error errorFromPayload(std::string_view payload)
 {
     if (payload.size() < 4)

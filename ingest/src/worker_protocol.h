@@ -1,7 +1,10 @@
 // The contract between the Ingestor and the helper process quire-ingest-worker.
-//   quire-ingest-worker --kind pdf|docx|audio|video --path FILE [option flags...]
-// The helper writes framed messages to its stdout: 'P' progress (a double in 0..1), then one
-// 'D' (an encoded Document) or 'E' (an i32 error code and a message). Its stderr is free text
+//   quire-ingest-worker --kind pdf|docx|audio|video --path FILE [option flags...]   (one file)
+//   quire-ingest-worker --serve                                                     (many files)
+// With --serve the helper reads 'R' frames from stdin, each holding the arguments of one file
+// separated by NUL bytes, and answers each in turn; it exits at the end of its input. For every
+// file it writes framed messages to its stdout: 'P' progress (a double in 0..1), then one 'D'
+// (an encoded Document) or 'E' (an i32 error code and a message). Its stderr is free text
 // (library diagnostics); the parent keeps the tail for the quarantine reason.
 #pragma once
 
@@ -17,7 +20,7 @@
 
 namespace quire::ingest::worker {
 
-enum class Frame : char { Progress = 'P', Document = 'D', Error = 'E' };
+enum class Frame : char { Request = 'R', Progress = 'P', Document = 'D', Error = 'E' };
 
 struct Request {
     SourceKind kind = SourceKind::Unknown;
@@ -31,6 +34,8 @@ std::expected<Request, std::string> fromArguments(const std::vector<std::string>
 // One frame: a type byte, a little-endian u64 length, the payload.
 std::string frame(Frame type, std::string_view payload);
 std::string errorPayload(const Error& error);
+std::string requestPayload(const std::vector<std::string>& args);
+std::vector<std::string> argumentsFromPayload(std::string_view payload);
 Error errorFromPayload(std::string_view payload);
 
 }  // namespace quire::ingest::worker

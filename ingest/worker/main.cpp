@@ -1,10 +1,11 @@
-// quire-ingest-worker: extracts one PDF, DOCX or media file and reports over stdout (see
+// quire-ingest-worker: extracts PDF, DOCX and media files and reports over stdout (see
 // ingest/src/worker_protocol.h). Started by the Ingestor under time and memory limits, so a
 // crash or hang in a parser ends this process, not the application.
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <new>
 #include <string>
 #include <vector>
@@ -33,26 +34,33 @@ bool writeAll(const std::string& bytes)
     return true;
 }
 
+bool readAll(int fd, char* data, std::size_t size)
+{
+    std::size_t done = 0;
+    while (done < size) {
+        const ssize_t n = ::read(fd, data + done, size - done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return false;
+        done += static_cast<std::size_t>(n);
+    }
+    return true;
+}
+
 void sendError(const Error& error)
 {
     writeAll(worker::frame(worker::Frame::Error, worker::errorPayload(error)));
 }
 
-}  // namespace
-
-int main(int argc, char** argv)
+// Extracts one file and reports the result; false only when the arguments are unusable.
+bool extractOne(const std::vector<std::string>& args)
 {
-    // Results go to the original stdout; anything a library prints there goes to stderr instead.
-    g_resultFd = ::dup(1);
-    ::dup2(2, 1);
-    if (g_resultFd < 0)
-        return 3;
-
-    auto request = worker::fromArguments(std::vector<std::string>(argv + 1, argv + argc));
+    auto request = worker::fromArguments(args);
     if (!request) {
         std::fprintf(stderr, "quire-ingest-worker: %s\n", request.error().c_str());
         sendError({ErrorCode::Crashed, "bad helper arguments: " + request.error()});
-        return 2;
+        return false;
     }
     try {
         double last = -1;
@@ -71,5 +79,33 @@ int main(int argc, char** argv)
     } catch (const std::exception& e) {
         sendError({ErrorCode::Crashed, std::string("the extractor failed: ") + e.what()});
     }
-    return 0;
+    return true;
+}
+
+}  // namespace
+
+int main(int argc, char** argv)
+{
+    // Results go to the original stdout; anything a library prints there goes to stderr instead.
+    g_resultFd = ::dup(1);
+    ::dup2(2, 1);
+    if (g_resultFd < 0)
+        return 3;
+
+    if (argc == 2 && std::strcmp(argv[1], "--serve") == 0) {
+        for (;;) {
+            char header[9];
+            if (!readAll(0, header, sizeof header))
+                return 0;  // the parent closed our input: done
+            std::uint64_t len = 0;
+            std::memcpy(&len, header + 1, 8);
+            if (header[0] != static_cast<char>(worker::Frame::Request) || len > (1u << 20))
+                return 2;
+            std::string payload(len, '\0');
+            if (!readAll(0, payload.data(), payload.size()))
+                return 2;
+            extractOne(worker::argumentsFromPayload(payload));
+        }
+    }
+    return extractOne(std::vector<std::string>(argv + 1, argv + argc)) ? 0 : 2;
 }

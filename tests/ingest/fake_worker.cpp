@@ -1,8 +1,13 @@
 // A stand-in for quire-ingest-worker that misbehaves on purpose, chosen by the first word of
 // the file it is given: "crash" (SIGSEGV), "hang" (sleeps), "alloc" (allocates until the
 // memory cap stops it), "exit" (quits without a result), "noise" (prints to stdout, then
-// crashes). Used by test_ingestor.cpp to check that each ends as a quarantine entry.
+// crashes), "ok" (answers with a one-segment document holding its process id, so tests can see
+// whether a helper was reused). It reads requests like the real helper: frames on stdin with
+// --serve, else the command line. Used by test_ingestor.cpp.
+#include <unistd.h>
+
 #include <csignal>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -10,12 +15,30 @@
 #include <thread>
 #include <vector>
 
-int main(int argc, char** argv)
+#include "quire/ingest/document_codec.h"
+
+namespace {
+
+void answerOk(const std::string& path)
+{
+    quire::ingest::Document d;
+    d.source.path = path;
+    d.status = quire::ingest::SourceStatus::Ingested;
+    d.segments.push_back({std::to_string(::getpid()), {}, std::nullopt, std::nullopt, 0, {}});
+    const std::string payload = quire::ingest::encodeDocument(d);
+    const std::uint64_t len = payload.size();
+    std::fwrite("D", 1, 1, stdout);
+    std::fwrite(&len, 8, 1, stdout);
+    std::fwrite(payload.data(), 1, payload.size(), stdout);
+    std::fflush(stdout);
+}
+
+void handle(const std::vector<std::string>& args)
 {
     std::string path;
-    for (int i = 1; i + 1 < argc; ++i)
-        if (std::strcmp(argv[i], "--path") == 0)
-            path = argv[i + 1];
+    for (std::size_t i = 0; i + 1 < args.size(); ++i)
+        if (args[i] == "--path")
+            path = args[i + 1];
     std::string mode;
     std::ifstream(path) >> mode;
     std::fprintf(stderr, "fake worker: mode %s\n", mode.c_str());
@@ -30,12 +53,44 @@ int main(int argc, char** argv)
             std::memset(p, 1, 64 << 20);
             blocks.push_back(p);
         }
-        return 0;
+        std::exit(0);
     }
     if (mode == "noise") {
         std::printf("garbage on stdout\n");
         std::fflush(stdout);
         std::abort();
     }
-    return 0;  // "exit": no result at all
+    if (mode == "ok") {
+        answerOk(path);
+        return;
+    }
+    std::exit(0);  // "exit": no result at all
+}
+
+}  // namespace
+
+int main(int argc, char** argv)
+{
+    std::vector<std::string> args(argv + 1, argv + argc);
+    if (!(argc == 2 && args[0] == "--serve")) {
+        handle(args);
+        return 0;
+    }
+    for (;;) {
+        char header[9];
+        if (std::fread(header, 1, 9, stdin) != 9)
+            return 0;
+        std::uint64_t len = 0;
+        std::memcpy(&len, header + 1, 8);
+        std::string payload(len, '\0');
+        if (std::fread(payload.data(), 1, len, stdin) != len)
+            return 0;
+        args.clear();
+        for (std::size_t start = 0; start < payload.size();) {
+            const std::size_t end = payload.find('\0', start);
+            args.push_back(payload.substr(start, end - start));
+            start = end == std::string::npos ? payload.size() : end + 1;
+        }
+        handle(args);
+    }
 }

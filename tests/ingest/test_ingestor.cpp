@@ -139,6 +139,33 @@ private slots:
         QCOMPARE(slow.size(), size_t(1));
         QVERIFY2(slow[0].error.find("took longer") != std::string::npos, slow[0].error.c_str());
     }
+    void helperIsReusedAndReplacedAfterACrash()
+    {
+        QTemporaryDir tmp;
+        const fs::path base = root(tmp);
+        // Sizes decide the order (largest first, one thread): ok1, ok2, ok3, crash, ok4.
+        writeFile(base / "a.pdf", "ok\n%PDF-1.4\n" + std::string(500, ' '));
+        writeFile(base / "b.pdf", "ok\n%PDF-1.4\n" + std::string(400, ' '));
+        writeFile(base / "c.pdf", "ok\n%PDF-1.4\n" + std::string(300, ' '));
+        writeFile(base / "d.pdf", "crash\n%PDF-1.4\n" + std::string(200, ' '));
+        writeFile(base / "e.pdf", "ok\n%PDF-1.4\n" + std::string(100, ' '));
+        IngestOptions options;
+        options.workerPath = fakeWorker();
+        options.threads = 1;
+        auto docs = byName(Ingestor(options).ingest({base}));
+        QCOMPARE(docs.size(), size_t(5));
+        const std::string pid = docs["a.pdf"].segments.at(0).text;
+        QCOMPARE(docs["b.pdf"].segments.at(0).text, pid);  // the same helper served them
+        QCOMPARE(docs["c.pdf"].segments.at(0).text, pid);
+        QUIRE_COMPARE_ENUM(docs["d.pdf"].status, SourceStatus::Quarantined);
+        QUIRE_COMPARE_ENUM(docs["e.pdf"].status, SourceStatus::Ingested);
+        QVERIFY(docs["e.pdf"].segments.at(0).text != pid);  // a fresh helper after the crash
+
+        options.limits.maxFilesPerProcess = 2;
+        auto rotated = byName(Ingestor(options).ingest({base / "a.pdf", base / "b.pdf", base / "c.pdf"}));
+        QCOMPARE(rotated["a.pdf"].segments.at(0).text, rotated["b.pdf"].segments.at(0).text);
+        QVERIFY(rotated["c.pdf"].segments.at(0).text != rotated["a.pdf"].segments.at(0).text);
+    }
     void missingHelperQuarantinesInsteadOfRunningUnprotected()
     {
         QTemporaryDir tmp;

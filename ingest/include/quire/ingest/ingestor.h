@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -70,6 +71,9 @@ public:
     const IngestOptions& options() const { return m_options; }
 
 private:
+    std::optional<Document> extractWith(const ScannedFile& file, ExtractionWorker& helper, const std::atomic<bool>* cancel,
+                                        const FractionProgress& progress) const;
+
     IngestOptions m_options;
     std::filesystem::path m_worker;
 };
