@@ -119,14 +119,11 @@ IngestSummary Ingestor::run(const std::vector<fs::path>& inputs, const DocumentS
     for (const auto& f : scan.files)
         progress.bytesTotal += f.size;
     std::int64_t bytesFinished = 0;
+    double bytesInFlight = 0;  // the done parts of files still being extracted
     std::vector<double> inFlight(scan.files.size(), 0.0);
 
     auto report = [&](const std::string& path) {  // mutex held
-        double partial = 0;
-        for (std::size_t i = 0; i < inFlight.size(); ++i)
-            if (inFlight[i] > 0)
-                partial += inFlight[i] * static_cast<double>(scan.files[i].size);
-        progress.bytesDone = std::min(progress.bytesTotal, bytesFinished + static_cast<std::int64_t>(partial));
+        progress.bytesDone = std::min(progress.bytesTotal, bytesFinished + static_cast<std::int64_t>(std::max(0.0, bytesInFlight)));
         progress.currentPath = path;
         if (onProgress)
             onProgress(progress);
@@ -167,13 +164,16 @@ IngestSummary Ingestor::run(const std::vector<fs::path>& inputs, const DocumentS
             // A partial-progress report at most every 1% of a file, or per chunk for text.
             auto fraction = [&, i](double f) {
                 std::lock_guard lock(mutex);
+                f = std::clamp(f, 0.0, 1.0);
                 if (f - inFlight[i] < 0.01 && f < 1.0)
                     return;
-                inFlight[i] = std::clamp(f, 0.0, 1.0);
+                bytesInFlight += (f - inFlight[i]) * static_cast<double>(file.size);
+                inFlight[i] = f;
                 report(file.path.string());
             };
             std::optional<Document> doc = extractWith(file, helper, cancel, fraction);
             std::lock_guard lock(mutex);
+            bytesInFlight -= inFlight[i] * static_cast<double>(file.size);
             inFlight[i] = 0;
             if (!doc) {
                 cancelled = true;

@@ -34,23 +34,21 @@ std::string readSmallFile(const fs::path& path, std::size_t limit = 1 << 20)
     return text;
 }
 
-// Reads up to kSniffBytes from the start of the file.
-std::expected<std::string, Error> readHead(const fs::path& path)
+// Reads up to kSniffBytes from the start of the open file.
+std::expected<std::string, Error> readHead(int fd, const fs::path& path)
 {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return std::unexpected(Error{ErrorCode::Io, "cannot open " + path.string() + ": " + std::strerror(errno)});
     std::string head(kSniffBytes, '\0');
     std::size_t got = 0;
     while (got < head.size()) {
         const ssize_t n = ::read(fd, head.data() + got, head.size() - got);
         if (n < 0 && errno == EINTR)
             continue;
-        if (n <= 0)
+        if (n < 0)
+            return std::unexpected(Error{ErrorCode::Io, "cannot read " + path.string() + ": " + std::strerror(errno)});
+        if (n == 0)
             break;
         got += static_cast<std::size_t>(n);
     }
-    ::close(fd);
     head.resize(got);
     return head;
 }
@@ -154,7 +152,8 @@ private:
         const bool isLink = entry.is_symlink(ec);
         if (isLink && !m_options.followSymlinks)
             return;
-        fs::file_status status = entry.status(ec);  // follows links
+        // The type read with the directory listing serves plain entries; links need a stat.
+        fs::file_status status = isLink ? entry.status(ec) : fs::file_status(entry.symlink_status(ec).type());
         if (ec || !fs::exists(status)) {
             if (isLink)
                 issue(entry.path(), SourceStatus::Skipped, ErrorCode::Io, "broken symbolic link " + entry.path().string());
@@ -197,13 +196,21 @@ private:
 
 std::variant<ScannedFile, ScanIssue> classifyFile(const fs::path& path, const ScanOptions& options)
 {
+    // One open serves both the metadata (fstat) and the sniff of the first bytes.
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     struct stat st {};
-    if (::stat(path.c_str(), &st) != 0) {
+    if (fd < 0 || ::fstat(fd, &st) != 0) {
         const int err = errno;
-        return ScanIssue{path, SourceStatus::Quarantined,
-                         Error{ErrorCode::Io, (err == ENOENT ? path.string() + " does not exist (deleted?)"
-                                                             : "cannot read " + path.string() + ": " + std::strerror(err))}};
+        if (fd >= 0)
+            ::close(fd);
+        if (err == ENOENT)
+            return ScanIssue{path, SourceStatus::Quarantined, Error{ErrorCode::Io, path.string() + " does not exist (deleted?)"}};
+        return ScanIssue{path, SourceStatus::Quarantined, Error{ErrorCode::Io, "cannot read " + path.string() + ": " + std::strerror(err)}};
     }
+    struct Closer {
+        int fd;
+        ~Closer() { ::close(fd); }
+    } closer{fd};
     if (!S_ISREG(st.st_mode))
         return ScanIssue{path, SourceStatus::Skipped, Error{ErrorCode::Format, path.string() + " is not a regular file"}};
     ScannedFile file;
@@ -215,7 +222,7 @@ std::variant<ScannedFile, ScanIssue> classifyFile(const fs::path& path, const Sc
                          Error{ErrorCode::TooLarge, path.string() + " is " + std::to_string(file.size) +
                                                         " bytes, over the per-file limit of " +
                                                         std::to_string(options.maxFileBytes)}};
-    auto head = readHead(path);
+    auto head = readHead(fd, path);
     if (!head)
         return ScanIssue{path, SourceStatus::Quarantined, head.error()};
     file.kind = detectKind(path, *head);

@@ -70,6 +70,15 @@ Utf8Census census(std::string_view bytes, bool wholeFile)
     const std::size_t n = bytes.size();
     std::size_t i = 0;
     while (i < n) {
+        while (i + 8 <= n) {  // ASCII eight bytes at a time
+            std::uint64_t word;
+            std::memcpy(&word, p + i, 8);
+            if (word & 0x8080808080808080ull)
+                break;
+            i += 8;
+        }
+        if (i >= n)
+            break;
         if (p[i] < 0x80) {
             ++i;
             continue;
@@ -111,6 +120,8 @@ void TextDecoder::start(std::string_view first, bool wholeFile)
             m_encoding = TextEncoding::Utf8;
         else
             m_encoding = TextEncoding::Latin1;
+        // A whole file already checked: decode() need not look at it again.
+        m_preValidated = wholeFile && c.invalid == 0 ? first.size() : 0;
     }
 }
 
@@ -248,6 +259,13 @@ void TextDecoder::decode(std::string_view bytes, std::string& out)
     switch (m_encoding) {
     case TextEncoding::Utf8:
     case TextEncoding::Utf8Bom:
+        if (m_preValidated > 0 && m_carry.empty() && bytes.size() <= m_preValidated) {
+            out.append(bytes);
+            m_preValidated = 0;
+            m_offset += static_cast<std::int64_t>(bytes.size());
+            break;
+        }
+        m_preValidated = 0;
         decodeUtf8(bytes, out, false);
         break;
     case TextEncoding::Utf16LE:

@@ -17,7 +17,12 @@ public:
     // Picks the encoding from the first bytes of the file; `wholeFile` when nothing follows.
     void start(std::string_view firstChunk, bool wholeFile);
     // Uses `encoding` without looking at the bytes (BOM-less UTF-16 found by the caller).
-    void force(TextEncoding encoding) { m_encoding = encoding; m_skip = 0; }
+    void force(TextEncoding encoding)
+    {
+        m_encoding = encoding;
+        m_skip = 0;
+        m_preValidated = 0;
+    }
     TextEncoding encoding() const { return m_encoding; }
 
     // Appends the UTF-8 for `bytes` (the next bytes of the file) to `out`.
@@ -37,6 +42,7 @@ private:
 
     TextEncoding m_encoding = TextEncoding::Utf8;
     std::size_t m_skip = 0;        // BOM bytes still to drop
+    std::size_t m_preValidated = 0; // start() found this many first bytes valid UTF-8 (a whole file)
     std::string m_carry;           // bytes of an unfinished sequence
     std::int64_t m_offset = 0;     // file offset of the next byte passed to decode()
     std::int64_t m_invalid = 0;

@@ -6,6 +6,8 @@
 
 #include <cerrno>
 #include <cstring>
+#include <memory>
+#include <span>
 #include <vector>
 
 #include "quire/ingest/content_hash.h"
@@ -120,6 +122,20 @@ public:
 
     void feed(std::string_view text)
     {
+        if (text.empty())
+            return;
+        // Most chunks have no CR at all: then lines end at LF only and memchr finds them fast.
+        if (!m_pendingCR && !std::memchr(text.data(), '\r', text.size())) {
+            std::size_t start = 0;
+            while (const void* hit = std::memchr(text.data() + start, '\n', text.size() - start)) {
+                const std::size_t i = static_cast<std::size_t>(static_cast<const char*>(hit) - text.data());
+                line(text.substr(start, i - start));
+                start = i + 1;
+            }
+            if (start < text.size())
+                m_partial.append(text.substr(start));
+            return;
+        }
         std::size_t start = 0;
         for (std::size_t i = 0; i < text.size(); ++i) {
             const char c = text[i];
@@ -202,7 +218,16 @@ std::expected<TextStats, Error> streamTextSegments(const std::filesystem::path& 
     TextDecoder decoder;
     LineSegmenter segmenter(options, kind, sink);
     LineSplitter splitter(segmenter);
-    std::vector<char> buffer(std::max<std::size_t>(16, options.chunkBytes));
+    // A buffer no larger than the file (plus one byte to see its end in one read): most source
+    // files are a few KiB, and a 1 MiB buffer per file would cost more than reading them.
+    struct stat st {};
+    std::size_t bufferSize = std::max<std::size_t>(16, options.chunkBytes);
+    if (::fstat(file.fd, &st) == 0 && st.st_size >= 0) {
+        stats.mtimeNs = std::int64_t{st.st_mtim.tv_sec} * 1'000'000'000 + st.st_mtim.tv_nsec;
+        bufferSize = std::min(bufferSize, std::max<std::size_t>(16, static_cast<std::size_t>(st.st_size) + 1));
+    }
+    std::unique_ptr<char[]> storage(new char[bufferSize]);
+    const std::span<char> buffer(storage.get(), bufferSize);
     std::string decoded;
     bool started = false;
     for (;;) {
@@ -268,9 +293,7 @@ std::expected<Document, Error> extractTextDocument(const std::filesystem::path& 
                                     [&doc](Segment&& s) { doc.segments.push_back(std::move(s)); }, cancel, progress);
     if (!stats)
         return std::unexpected(stats.error());
-    struct stat st {};
-    if (::stat(path.c_str(), &st) == 0)
-        doc.source.mtimeNs = std::int64_t{st.st_mtim.tv_sec} * 1'000'000'000 + st.st_mtim.tv_nsec;
+    doc.source.mtimeNs = stats->mtimeNs;
     doc.source.size = stats->bytes;
     doc.source.contentHash = stats->contentHash;
     if (doc.source.kind == SourceKind::Code) {

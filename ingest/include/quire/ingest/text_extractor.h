@@ -34,6 +34,7 @@ struct TextStats {
     std::int64_t invalidSequences = 0;     // replaced by U+FFFD
     std::int64_t firstInvalidOffset = -1;  // byte offset of the first, -1 when none
     std::string contentHash;               // xxh3-128 hex of the raw bytes
+    std::int64_t mtimeNs = 0;              // of the file when it was opened
 };
 
 using SegmentSink = std::function<void(Segment&&)>;
