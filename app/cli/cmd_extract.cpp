@@ -85,6 +85,7 @@ void printUsage(FILE* to)
         "Usage: quire-cli extract PATH... [options]\n"
         "Extracts files and folders (code, text, PDF, DOCX, audio, video) into anchored segments.\n\n"
         "Options:\n"
+        "  --list FILE         also the paths listed in FILE, one per line\n"
         "  --json              one JSON object per document and line (path, kind, status, error, segments)\n"
         "  --words             with --json: the word boxes of PDF segments too\n"
         "  --no-ocr            do not OCR PDF pages without a text layer\n"
@@ -126,6 +127,17 @@ int cmdExtract(const QStringList& args)
             options.extract.media.transcribe = false;
         } else if (a == "--progress") {
             showProgress = true;
+        } else if (a == "--list") {
+            auto v = value();
+            ok = v.has_value();
+            if (ok) {
+                auto listed = ingest::readPathList(v->toStdString());
+                if (!listed) {
+                    std::fprintf(stderr, "quire-cli extract: %s\n", listed.error().message.c_str());
+                    return Failure;
+                }
+                inputs.insert(inputs.end(), listed->begin(), listed->end());
+            }
         } else if (a == "--frames") {
             auto v = value();
             ok = v.has_value();

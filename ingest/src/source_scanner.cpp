@@ -241,6 +241,24 @@ std::variant<ScannedFile, ScanIssue> classifyFile(const fs::path& path, const Sc
     return file;
 }
 
+std::expected<std::vector<fs::path>, Error> readPathList(const fs::path& listFile)
+{
+    std::ifstream in(listFile);
+    if (!in)
+        return std::unexpected(Error{ErrorCode::Io, "cannot read the path list " + listFile.string()});
+    std::vector<fs::path> paths;
+    std::string line;
+    while (std::getline(in, line)) {
+        while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t'))
+            line.pop_back();
+        if (line.empty() || line.front() == '#')
+            continue;
+        fs::path p(line);
+        paths.push_back(p.is_absolute() ? p : listFile.parent_path() / p);
+    }
+    return paths;
+}
+
 ScanResult scanSources(const std::vector<fs::path>& inputs, const ScanOptions& options,
                        const std::atomic<bool>* cancel)
 {

@@ -106,6 +106,23 @@ private slots:
         QVERIFY(missing);
         QUIRE_COMPARE_ENUM(missing->status, SourceStatus::Quarantined);
     }
+    void pathLists()
+    {
+        QTemporaryDir tmp;
+        const fs::path base = quire::ingest::test::root(tmp);
+        writeFile(base / "docs/a.txt", "a\n");
+        writeFile(base / "b.md", "b\n");
+        const auto list =
+            writeFile(base / "list.txt", "# sources\ndocs/a.txt\n\n" + (base / "b.md").string() + "\r\n");
+        auto paths = readPathList(list);
+        QVERIFY(paths.has_value());
+        QCOMPARE(paths->size(), size_t(2));
+        QCOMPARE(paths->at(0), base / "docs/a.txt");
+        const auto r = scanSources(*paths);
+        QCOMPARE(r.files.size(), size_t(2));
+        QVERIFY(r.issues.empty());
+        QVERIFY(!readPathList(base / "missing.txt").has_value());
+    }
     void kindsAndLanguages()
     {
         QUIRE_COMPARE_ENUM(detectKind("a.cpp", "int x;\n"), SourceKind::Code);

@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <expected>
 #include <filesystem>
 #include <string>
 #include <variant>
@@ -51,6 +52,10 @@ struct ScanResult {
 // (but still by the binary sniff and the size cap).
 ScanResult scanSources(const std::vector<std::filesystem::path>& inputs, const ScanOptions& options = {},
                        const std::atomic<bool>* cancel = nullptr);
+
+// Reads a list of paths, one per line (blank lines and lines starting with '#' are skipped;
+// relative paths are taken relative to the list file's folder), for scanSources().
+std::expected<std::vector<std::filesystem::path>, Error> readPathList(const std::filesystem::path& listFile);
 
 // Classifies one file (kind, size, binary sniff); an issue instead when it cannot be used.
 // Exposed for callers that already know their file list.
