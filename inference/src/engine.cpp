@@ -38,6 +38,16 @@ std::string hfChatTemplate(const std::filesystem::path& dir)
     return {};
 }
 
+std::expected<void, Error> checkVocab(const Tokenizer& tokenizer, const ModelConfig& config, const std::string& source)
+{
+    if (tokenizer.vocabSize() > std::size_t(config.vocabSize))
+        return std::unexpected(Error{ErrorCode::Format, source + ": the tokenizer has " +
+                                                            std::to_string(tokenizer.vocabSize()) +
+                                                            " tokens but the model's embedding only " +
+                                                            std::to_string(config.vocabSize)});
+    return {};
+}
+
 bool isGgufFile(const std::filesystem::path& path)
 {
     std::ifstream in(path, std::ios::binary);
@@ -119,6 +129,8 @@ std::expected<std::shared_ptr<const Model>, Error> Model::load(const std::filesy
         auto tokenizer = Tokenizer::fromHuggingFace(path);
         if (!tokenizer)
             return std::unexpected(tokenizer.error());
+        if (auto ok = checkVocab(*tokenizer, (*weights)->config, path.filename().string()); !ok)
+            return std::unexpected(ok.error());
         auto tmpl = ChatTemplate::detect(hfChatTemplate(path), (*weights)->config.archName);
         return std::make_shared<const Model>(*weights, std::move(*tokenizer), std::move(tmpl),
                                              path.filename().string(), path);
@@ -138,6 +150,8 @@ std::expected<std::shared_ptr<const Model>, Error> Model::load(const std::filesy
     auto tokenizer = Tokenizer::fromGguf(*gguf);
     if (!tokenizer)
         return std::unexpected(tokenizer.error());
+    if (auto ok = checkVocab(*tokenizer, (*weights)->config, path.filename().string()); !ok)
+        return std::unexpected(ok.error());
     auto tmpl = ChatTemplate::detect(gguf->getString("tokenizer.chat_template").value_or(""),
                                      (*weights)->config.archName);
     const std::string name = gguf->getString("general.name").value_or(path.stem().string());

@@ -258,9 +258,6 @@ const Kernels& scalarKernels()
 
 bool usesQ16Activations(GgmlType type)
 {
-    static const bool f32Only = std::getenv("QUIRE_DEBUG_F32_ACT") != nullptr;
-    if (f32Only)
-        return false;
     switch (type) {
     case GgmlType::Q4_0:
     case GgmlType::Q4_1:
