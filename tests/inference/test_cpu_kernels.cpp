@@ -245,6 +245,40 @@ private slots:
         }
     }
 
+    void attentionKernels()
+    {
+        std::vector<const Kernels*> tables = {&scalarKernels()};
+        if (avx2Kernels())
+            tables.push_back(avx2Kernels());
+        std::mt19937 rng(std::random_device{}());
+        std::normal_distribution<float> nd(0, 1);
+        for (const Kernels* k : tables)
+            for (const int hd : {64, 128, 24})
+                for (const int n : {1, 5, 37}) {
+                    const std::size_t stride = std::size_t(hd) * 3 + 8;  // rows of other heads in between
+                    std::vector<float> q(static_cast<std::size_t>(hd)), kv(stride * static_cast<std::size_t>(n)),
+                        p(static_cast<std::size_t>(n));
+                    for (auto* v : {&q, &kv, &p})
+                        for (auto& x : *v)
+                            x = nd(rng);
+                    std::vector<float> scores(std::size_t(n), NAN), out(std::size_t(hd), NAN);
+                    k->attnScores(q.data(), kv.data() + 8, stride, n, hd, 0.125f, scores.data());
+                    k->attnMix(p.data(), kv.data() + 8, stride, n, hd, out.data());
+                    for (int j = 0; j < n; ++j) {
+                        double ref = 0;
+                        for (int i = 0; i < hd; ++i)
+                            ref += double(q[std::size_t(i)]) * kv[std::size_t(j) * stride + 8 + std::size_t(i)];
+                        QVERIFY(std::fabs(scores[std::size_t(j)] - 0.125 * ref) < 1e-4);
+                    }
+                    for (int i = 0; i < hd; ++i) {
+                        double ref = 0;
+                        for (int j = 0; j < n; ++j)
+                            ref += double(p[std::size_t(j)]) * kv[std::size_t(j) * stride + 8 + std::size_t(i)];
+                        QVERIFY(std::fabs(out[std::size_t(i)] - ref) < 1e-4);
+                    }
+                }
+    }
+
     void threadPoolRunsEveryPart()
     {
         ThreadPool pool(3);

@@ -52,6 +52,11 @@ struct Kernels {
     float (*expSum)(float* x, std::int64_t n, float max) = nullptr;
     // g[i] = silu(g[i]) * u[i], the SwiGLU gate.
     void (*siluMul)(float* g, const float* u, std::int64_t n) = nullptr;
+    // Attention of one query head over n cached positions (rows `stride` floats apart):
+    // scores[j] = scale * dot(q, k_j); out = sum_j p[j] * v_j (out overwritten).
+    void (*attnScores)(const float* q, const float* k, std::size_t stride, int n, int hd, float scale,
+                       float* scores) = nullptr;
+    void (*attnMix)(const float* p, const float* v, std::size_t stride, int n, int hd, float* out) = nullptr;
     // Indexed by GgmlType value; null where the type has no kernel of that kind.
     MatmulFn matmulQ16A[32] = {};
     MatmulFn matmulF32[32] = {};

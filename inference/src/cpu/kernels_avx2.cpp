@@ -6,6 +6,10 @@
 // multiplied with the int16 activations by madd (s16 x s16 -> s32 pairs), then scaled once per
 // block (per 16 for Q6_K) in float. A micro-kernel reads one weight row and up to four token rows,
 // so each unpacked weight block is reused across tokens during prefill.
+// Builds that compile the engine sources without this file's flags (the fuzz build) get an empty
+// unit here, and kernels_scalar.cpp then offers the portable table only.
+#if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
+
 #include <immintrin.h>
 
 #include <cstddef>
@@ -167,6 +171,83 @@ void siluMul(float* g, const float* u, std::int64_t n)
     }
     for (; i < n; ++i)
         g[i] = g[i] / (1.0f + expScalar(-g[i])) * u[i];
+}
+
+// Four horizontal sums at once: lane i of the result is the sum of a[i]'s eight lanes.
+inline __m128 hsum4(__m256 a0, __m256 a1, __m256 a2, __m256 a3)
+{
+    const __m256 s01 = _mm256_hadd_ps(a0, a1);  // [a0 a0 a1 a1 | a0 a0 a1 a1] partial sums
+    const __m256 s23 = _mm256_hadd_ps(a2, a3);
+    const __m256 s = _mm256_hadd_ps(s01, s23);  // [a0 a1 a2 a3 | a0 a1 a2 a3]
+    return _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
+}
+
+// The query head stays in registers (HD8 = head dim / 8); four keys per step.
+template <int HD8>
+void attnScoresFixed(const float* q, const float* k, std::size_t stride, int n, float scale, float* scores)
+{
+    __m256 qv[HD8];
+    for (int c = 0; c < HD8; ++c)
+        qv[c] = _mm256_loadu_ps(q + 8 * c);
+    const __m128 vscale = _mm_set1_ps(scale);
+    int j = 0;
+    for (; j + 4 <= n; j += 4) {
+        const float* k0 = k + std::size_t(j) * stride;
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        for (int c = 0; c < HD8; ++c) {
+            a0 = _mm256_fmadd_ps(qv[c], _mm256_loadu_ps(k0 + 8 * c), a0);
+            a1 = _mm256_fmadd_ps(qv[c], _mm256_loadu_ps(k0 + stride + 8 * c), a1);
+            a2 = _mm256_fmadd_ps(qv[c], _mm256_loadu_ps(k0 + 2 * stride + 8 * c), a2);
+            a3 = _mm256_fmadd_ps(qv[c], _mm256_loadu_ps(k0 + 3 * stride + 8 * c), a3);
+        }
+        _mm_storeu_ps(scores + j, _mm_mul_ps(hsum4(a0, a1, a2, a3), vscale));
+    }
+    for (; j < n; ++j) {
+        const float* kj = k + std::size_t(j) * stride;
+        __m256 a = _mm256_setzero_ps();
+        for (int c = 0; c < HD8; ++c)
+            a = _mm256_fmadd_ps(qv[c], _mm256_loadu_ps(kj + 8 * c), a);
+        scores[j] = scale * hsum(a);
+    }
+}
+
+void attnScores(const float* q, const float* k, std::size_t stride, int n, int hd, float scale, float* scores)
+{
+    if (hd == 64)
+        return attnScoresFixed<8>(q, k, stride, n, scale, scores);
+    if (hd == 128)
+        return attnScoresFixed<16>(q, k, stride, n, scale, scores);
+    for (int j = 0; j < n; ++j)
+        scores[j] = scale * dot(q, k + std::size_t(j) * stride, hd);
+}
+
+// The output head stays in registers across all positions.
+template <int HD8>
+void attnMixFixed(const float* p, const float* v, std::size_t stride, int n, float* out)
+{
+    __m256 o[HD8];
+    for (int c = 0; c < HD8; ++c)
+        o[c] = _mm256_setzero_ps();
+    for (int j = 0; j < n; ++j) {
+        const __m256 pj = _mm256_set1_ps(p[j]);
+        const float* vj = v + std::size_t(j) * stride;
+        for (int c = 0; c < HD8; ++c)
+            o[c] = _mm256_fmadd_ps(pj, _mm256_loadu_ps(vj + 8 * c), o[c]);
+    }
+    for (int c = 0; c < HD8; ++c)
+        _mm256_storeu_ps(out + 8 * c, o[c]);
+}
+
+void attnMix(const float* p, const float* v, std::size_t stride, int n, int hd, float* out)
+{
+    if (hd == 64)
+        return attnMixFixed<8>(p, v, stride, n, out);
+    if (hd == 128)
+        return attnMixFixed<16>(p, v, stride, n, out);
+    for (int i = 0; i < hd; ++i)
+        out[i] = 0.0f;
+    for (int j = 0; j < n; ++j)
+        axpy(p[j], v + std::size_t(j) * stride, out, hd);
 }
 
 // ---- micro-kernels: one weight row r against NT token rows starting at t0 ----
@@ -440,6 +521,8 @@ Kernels makeAvx2()
     k.axpy = axpy;
     k.expSum = expSum;
     k.siluMul = siluMul;
+    k.attnScores = attnScores;
+    k.attnMix = attnMix;
     k.matmulQ16A[int(GgmlType::Q4_0)] = matmulTiled<KQ4<false>>;
     k.matmulQ16A[int(GgmlType::Q4_1)] = matmulTiled<KQ4<true>>;
     k.matmulQ16A[int(GgmlType::Q8_0)] = matmulTiled<KQ8_0>;
@@ -460,3 +543,5 @@ const Kernels& avx2KernelTable()
 }
 
 }  // namespace quire::inference::cpu
+
+#endif  // __AVX2__ && __FMA__ && __F16C__

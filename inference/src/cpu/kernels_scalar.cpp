@@ -63,6 +63,19 @@ void siluMul(float* g, const float* u, std::int64_t n)
         g[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
 }
 
+void attnScores(const float* q, const float* k, std::size_t stride, int n, int hd, float scale, float* scores)
+{
+    for (int j = 0; j < n; ++j)
+        scores[j] = scale * dot(q, k + std::size_t(j) * stride, hd);
+}
+
+void attnMix(const float* p, const float* v, std::size_t stride, int n, int hd, float* out)
+{
+    std::fill(out, out + hd, 0.0f);
+    for (int j = 0; j < n; ++j)
+        axpy(p[j], v + std::size_t(j) * stride, out, hd);
+}
+
 // One weight row against one activation row, per format.
 float dotQ4_0(const std::byte* w, const BlockQ16A* x, std::int64_t nb)
 {
@@ -215,6 +228,8 @@ Kernels makeScalar()
     k.axpy = axpy;
     k.expSum = expSum;
     k.siluMul = siluMul;
+    k.attnScores = attnScores;
+    k.attnMix = attnMix;
     k.matmulQ16A[int(GgmlType::Q4_0)] = matmulQ16A<dotQ4_0>;
     k.matmulQ16A[int(GgmlType::Q4_1)] = matmulQ16A<dotQ4_1>;
     k.matmulQ16A[int(GgmlType::Q8_0)] = matmulQ16A<dotQ8_0>;

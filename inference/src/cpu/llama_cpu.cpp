@@ -149,7 +149,8 @@ private:
     void attention(int layer, int pos0, int T)
     {
         const ModelConfig& c = m_w->config;
-        const int hd = c.headDim, kvDim = c.kvDim(), group = c.nHeads / c.nKvHeads;
+        const int hd = c.headDim, group = c.nHeads / c.nKvHeads;
+        const std::size_t kvDim = std::size_t(c.kvDim());
         const float scale = 1.0f / std::sqrt(float(hd));
         const float* K = m_cache.k(layer, 0);
         const float* V = m_cache.v(layer, 0);
@@ -162,16 +163,14 @@ private:
                 const int t = item / c.nHeads, h = item % c.nHeads, kvh = h / group;
                 const int n = pos0 + t + 1;
                 const float* q = m_q.data() + std::size_t(t) * std::size_t(c.qDim()) + std::size_t(h * hd);
-                float maxScore = -INFINITY;
-                for (int j = 0; j < n; ++j) {
-                    scores[j] = m_k.dot(q, K + std::size_t(j) * std::size_t(kvDim) + std::size_t(kvh * hd), hd) * scale;
-                    maxScore = std::max(maxScore, scores[j]);
-                }
+                const std::size_t off = std::size_t(kvh * hd);
+                m_k.attnScores(q, K + off, kvDim, n, hd, scale, scores);
+                const float maxScore = *std::max_element(scores, scores + n);
                 const float inv = 1.0f / m_k.expSum(scores, n, maxScore);
-                float* out = m_att.data() + std::size_t(t) * std::size_t(c.qDim()) + std::size_t(h * hd);
-                std::fill(out, out + hd, 0.0f);
                 for (int j = 0; j < n; ++j)
-                    m_k.axpy(scores[j] * inv, V + std::size_t(j) * std::size_t(kvDim) + std::size_t(kvh * hd), out, hd);
+                    scores[j] *= inv;
+                float* out = m_att.data() + std::size_t(t) * std::size_t(c.qDim()) + std::size_t(h * hd);
+                m_k.attnMix(scores, V + off, kvDim, n, hd, out);
             }
         });
     }
