@@ -30,11 +30,11 @@ constexpr int kDim = 256, kFfn = 512, kHeads = 4, kKvHeads = 2, kLayers = 2, kVo
 
 struct Spec {
     std::string arch = "llama";
-    GgmlType type = GgmlType::Q4_0;  // the layers' matrices
+    GgmlType type = GgmlType::Q4_0; // the layers' matrices
     bool biases = false;
     bool tied = true;
-    std::string skipTensor;          // leave this tensor out
-    std::string badShapeTensor;      // give this tensor a wrong shape
+    std::string skipTensor;     // leave this tensor out
+    std::string badShapeTensor; // give this tensor a wrong shape
     bool nanNorm = false;
 };
 
@@ -43,7 +43,9 @@ std::vector<std::uint8_t> encode(GgmlType type, const std::vector<float>& v, std
     const std::size_t n = v.size();
     std::vector<std::uint8_t> out(*rowBytes(type, std::int64_t(n)));
     switch (type) {
-    case GgmlType::F32: std::memcpy(out.data(), v.data(), 4 * n); break;
+    case GgmlType::F32:
+        std::memcpy(out.data(), v.data(), 4 * n);
+        break;
     case GgmlType::F16:
     case GgmlType::BF16:
         for (std::size_t i = 0; i < n; ++i) {
@@ -51,9 +53,15 @@ std::vector<std::uint8_t> encode(GgmlType type, const std::vector<float>& v, std
             std::memcpy(out.data() + 2 * i, &h, 2);
         }
         break;
-    case GgmlType::Q8_0: quantizeRowQ8_0(v.data(), reinterpret_cast<BlockQ8_0*>(out.data()), std::int64_t(n)); break;
-    case GgmlType::Q4_0: quantizeRowQ4_0(v.data(), reinterpret_cast<BlockQ4_0*>(out.data()), std::int64_t(n)); break;
-    case GgmlType::Q4_1: quantizeRowQ4_1(v.data(), reinterpret_cast<BlockQ4_1*>(out.data()), std::int64_t(n)); break;
+    case GgmlType::Q8_0:
+        quantizeRowQ8_0(v.data(), reinterpret_cast<BlockQ8_0*>(out.data()), std::int64_t(n));
+        break;
+    case GgmlType::Q4_0:
+        quantizeRowQ4_0(v.data(), reinterpret_cast<BlockQ4_0*>(out.data()), std::int64_t(n));
+        break;
+    case GgmlType::Q4_1:
+        quantizeRowQ4_1(v.data(), reinterpret_cast<BlockQ4_1*>(out.data()), std::int64_t(n));
+        break;
     default: {
         // k-quants: random blocks with small scales (values of the order of 0.05)
         std::uniform_int_distribution<int> byte(0, 255);
@@ -65,7 +73,7 @@ std::vector<std::uint8_t> encode(GgmlType type, const std::vector<float>& v, std
             const std::uint16_t dmin = fp32ToFp16(0.002f);
             if (type == GgmlType::Q6_K) {
                 std::memcpy(out.data() + o + 208, &d, 2);
-                for (int s = 0; s < 16; ++s)  // moderate int8 scales
+                for (int s = 0; s < 16; ++s) // moderate int8 scales
                     out[o + 192 + std::size_t(s)] = std::uint8_t(std::int8_t(byte(rng) % 32 - 16));
             } else {
                 std::memcpy(out.data() + o, &d, 2);
@@ -98,7 +106,8 @@ std::vector<std::uint8_t> buildModel(const Spec& s, std::uint32_t seed)
     const float theta = 10000.0f;
     GgufBuilder::putRaw(b.kvBytes(), &theta, 4);
 
-    auto add = [&](const std::string& name, std::vector<std::uint64_t> dims, GgmlType type, float scale, float offset = 0) {
+    auto add = [&](const std::string& name, std::vector<std::uint64_t> dims, GgmlType type, float scale,
+                   float offset = 0) {
         if (name == s.skipTensor)
             return;
         std::size_t n = 1;
@@ -143,7 +152,8 @@ std::expected<std::shared_ptr<const ModelWeights>, Error> load(const QTemporaryD
 {
     const std::string path = dir.path().toStdString() + "/m.gguf";
     const auto bytes = buildModel(s, seed);
-    std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
+    std::ofstream(path, std::ios::binary)
+        .write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
     auto file = GgufFile::open(path);
     if (!file)
         return std::unexpected(file.error());
@@ -188,7 +198,7 @@ double relativeError(const std::vector<float>& a, const std::vector<float>& ref)
 
 const std::vector<std::int32_t> kTokens = {1, 5, 9, 33, 2, 63, 17, 40, 8, 8, 21, 50};
 
-}  // namespace
+} // namespace
 
 class TestLlamaGguf : public QObject {
     Q_OBJECT
@@ -197,8 +207,8 @@ private slots:
     {
         QTest::addColumn<int>("type");
         QTest::addColumn<QString>("arch");
-        for (GgmlType t : {GgmlType::F32, GgmlType::F16, GgmlType::BF16, GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q4_1,
-                           GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K})
+        for (GgmlType t : {GgmlType::F32, GgmlType::F16, GgmlType::BF16, GgmlType::Q8_0, GgmlType::Q4_0,
+                           GgmlType::Q4_1, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K})
             QTest::newRow(toString(t)) << int(t) << "llama";
         QTest::newRow("qwen2 Q4_1 with biases") << int(GgmlType::Q4_1) << "qwen2";
     }
@@ -242,7 +252,8 @@ private slots:
         s.badShapeTensor = "blk.0.attn_k.weight";
         w = load(dir, s);
         QVERIFY(!w);
-        QVERIFY2(w.error().message.find("blk.0.attn_k.weight has shape") != std::string::npos, w.error().message.c_str());
+        QVERIFY2(w.error().message.find("blk.0.attn_k.weight has shape") != std::string::npos,
+                 w.error().message.c_str());
 
         s = {};
         s.nanNorm = true;

@@ -39,7 +39,7 @@ struct MatmulArgs {
     int nTok = 0;
     float* out = nullptr;
     std::size_t ldOut = 0;
-    bool accumulate = false;  // out += product (the residual add), instead of out = product
+    bool accumulate = false; // out += product (the residual add), instead of out = product
 };
 using MatmulFn = void (*)(const MatmulArgs& args, std::int64_t r0, std::int64_t r1);
 
@@ -47,7 +47,7 @@ struct Kernels {
     const char* name = "";
     void (*quantizeQ16A)(const float* x, BlockQ16A* y, std::int64_t n) = nullptr;
     float (*dot)(const float* a, const float* b, std::int64_t n) = nullptr;
-    void (*axpy)(float a, const float* x, float* y, std::int64_t n) = nullptr;  // y += a * x
+    void (*axpy)(float a, const float* x, float* y, std::int64_t n) = nullptr; // y += a * x
     // x[i] = exp(x[i] - max); returns the sum (the softmax denominator).
     float (*expSum)(float* x, std::int64_t n, float max) = nullptr;
     // g[i] = silu(g[i]) * u[i], the SwiGLU gate.
@@ -71,4 +71,4 @@ const Kernels& bestKernels();
 // True when `type` is multiplied with BlockQ16A activations (else with f32 ones).
 bool usesQ16Activations(GgmlType type);
 
-}  // namespace quire::inference::cpu
+} // namespace quire::inference::cpu

@@ -71,7 +71,8 @@ void quantizeQ16A(const float* x, BlockQ16A* y, std::int64_t n)
         const __m256 lim = _mm256_set1_ps(32767.0f);
         __m256i q[4];
         for (int k = 0; k < 4; ++k) {
-            __m256 r = _mm256_round_ps(_mm256_mul_ps(v[k], vid), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+            __m256 r =
+                _mm256_round_ps(_mm256_mul_ps(v[k], vid), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
             r = _mm256_max_ps(_mm256_min_ps(r, lim), _mm256_sub_ps(_mm256_setzero_ps(), lim));
             q[k] = _mm256_cvtps_epi32(r);
         }
@@ -167,7 +168,8 @@ void siluMul(float* g, const float* u, std::int64_t n)
     for (; i + 8 <= n; i += 8) {
         const __m256 v = _mm256_loadu_ps(g + i);
         const __m256 e = exp8(_mm256_sub_ps(_mm256_setzero_ps(), v));
-        _mm256_storeu_ps(g + i, _mm256_mul_ps(_mm256_div_ps(v, _mm256_add_ps(one, e)), _mm256_loadu_ps(u + i)));
+        _mm256_storeu_ps(g + i,
+                         _mm256_mul_ps(_mm256_div_ps(v, _mm256_add_ps(one, e)), _mm256_loadu_ps(u + i)));
     }
     for (; i < n; ++i)
         g[i] = g[i] / (1.0f + expScalar(-g[i])) * u[i];
@@ -176,9 +178,9 @@ void siluMul(float* g, const float* u, std::int64_t n)
 // Four horizontal sums at once: lane i of the result is the sum of a[i]'s eight lanes.
 inline __m128 hsum4(__m256 a0, __m256 a1, __m256 a2, __m256 a3)
 {
-    const __m256 s01 = _mm256_hadd_ps(a0, a1);  // [a0 a0 a1 a1 | a0 a0 a1 a1] partial sums
+    const __m256 s01 = _mm256_hadd_ps(a0, a1); // [a0 a0 a1 a1 | a0 a0 a1 a1] partial sums
     const __m256 s23 = _mm256_hadd_ps(a2, a3);
-    const __m256 s = _mm256_hadd_ps(s01, s23);  // [a0 a1 a2 a3 | a0 a1 a2 a3]
+    const __m256 s = _mm256_hadd_ps(s01, s23); // [a0 a1 a2 a3 | a0 a1 a2 a3]
     return _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
 }
 
@@ -222,8 +224,7 @@ void attnScores(const float* q, const float* k, std::size_t stride, int n, int h
 }
 
 // The output head stays in registers across all positions.
-template <int HD8>
-void attnMixFixed(const float* p, const float* v, std::size_t stride, int n, float* out)
+template <int HD8> void attnMixFixed(const float* p, const float* v, std::size_t stride, int n, float* out)
 {
     __m256 o[HD8];
     for (int c = 0; c < HD8; ++c)
@@ -252,8 +253,7 @@ void attnMix(const float* p, const float* v, std::size_t stride, int n, int hd, 
 
 // ---- micro-kernels: one weight row r against NT token rows starting at t0 ----
 
-template <int NT>
-struct Rows {
+template <int NT> struct Rows {
     const BlockQ16A* x[NT];
     Rows(const MatmulArgs& a, int t0)
     {
@@ -271,10 +271,8 @@ inline void store(const MatmulArgs& a, std::int64_t r, int t0, const __m256* acc
     }
 }
 
-template <bool HasMin>
-struct KQ4 {  // Q4_0 (HasMin = false: offset -8 d) and Q4_1
-    template <int NT>
-    static void run(const MatmulArgs& a, std::int64_t r, int t0)
+template <bool HasMin> struct KQ4 { // Q4_0 (HasMin = false: offset -8 d) and Q4_1
+    template <int NT> static void run(const MatmulArgs& a, std::int64_t r, int t0)
     {
         const Rows<NT> x(a, t0);
         const std::int64_t nb = a.cols / 32;
@@ -315,8 +313,7 @@ struct KQ4 {  // Q4_0 (HasMin = false: offset -8 d) and Q4_1
 };
 
 struct KQ8_0 {
-    template <int NT>
-    static void run(const MatmulArgs& a, std::int64_t r, int t0)
+    template <int NT> static void run(const MatmulArgs& a, std::int64_t r, int t0)
     {
         const Rows<NT> x(a, t0);
         const std::int64_t nb = a.cols / 32;
@@ -329,8 +326,10 @@ struct KQ8_0 {
         const auto* w = reinterpret_cast<const BlockQ8_0*>(a.w + std::size_t(r) * a.wRowBytes);
         for (std::int64_t b = 0; b < nb; ++b) {
             const float dw = h2f(w[b].d);
-            const __m256i w0 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w[b].qs)));
-            const __m256i w1 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w[b].qs + 16)));
+            const __m256i w0 =
+                _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w[b].qs)));
+            const __m256i w1 =
+                _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w[b].qs + 16)));
             for (int j = 0; j < NT; ++j) {
                 const BlockQ16A& xb = x.x[j][b];
                 const __m256i p = _mm256_add_epi32(mul16(w0, xb.qs), mul16(w1, xb.qs + 16));
@@ -342,8 +341,7 @@ struct KQ8_0 {
 };
 
 struct KQ4_K {
-    template <int NT>
-    static void run(const MatmulArgs& a, std::int64_t r, int t0)
+    template <int NT> static void run(const MatmulArgs& a, std::int64_t r, int t0)
     {
         const Rows<NT> x(a, t0);
         const std::int64_t nsb = a.cols / 256;
@@ -386,8 +384,7 @@ struct KQ4_K {
 };
 
 struct KQ6_K {
-    template <int NT>
-    static void run(const MatmulArgs& a, std::int64_t r, int t0)
+    template <int NT> static void run(const MatmulArgs& a, std::int64_t r, int t0)
     {
         const Rows<NT> x(a, t0);
         const std::int64_t nsb = a.cols / 256;
@@ -410,7 +407,8 @@ struct KQ6_K {
                 const __m256i l1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql + 32));
                 const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[sb].qh + 32 * half));
                 __m256i q[4];
-                q[0] = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(h, m3), 4));
+                q[0] =
+                    _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(h, m3), 4));
                 q[1] = _mm256_or_si256(_mm256_and_si256(l1, m4),
                                        _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 2), m3), 4));
                 q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
@@ -424,8 +422,10 @@ struct KQ6_K {
                     const float s0 = d * float(sc[2 * k]), s1 = d * float(sc[2 * k + 1]);
                     for (int j = 0; j < NT; ++j) {
                         const BlockQ16A& xb = x.x[j][sb * 8 + half * 4 + k];
-                        acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(mul16(w0, xb.qs)), _mm256_set1_ps(s0 * xb.d), acc[j]);
-                        acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(mul16(w1, xb.qs + 16)), _mm256_set1_ps(s1 * xb.d), acc[j]);
+                        acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(mul16(w0, xb.qs)),
+                                                 _mm256_set1_ps(s0 * xb.d), acc[j]);
+                        acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(mul16(w1, xb.qs + 16)),
+                                                 _mm256_set1_ps(s1 * xb.d), acc[j]);
                     }
                 }
             }
@@ -435,21 +435,20 @@ struct KQ6_K {
 };
 
 // Float weights: F32, F16 (F16C) or BF16, widened 8 at a time.
-template <GgmlType Type>
-inline __m256 load8(const std::byte* row, std::int64_t k)
+template <GgmlType Type> inline __m256 load8(const std::byte* row, std::int64_t k)
 {
     if constexpr (Type == GgmlType::F32) {
         return _mm256_loadu_ps(reinterpret_cast<const float*>(row) + k);
     } else if constexpr (Type == GgmlType::F16) {
         return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 2 * k)));
     } else {
-        const __m256i v = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 2 * k)));
+        const __m256i v =
+            _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 2 * k)));
         return _mm256_castsi256_ps(_mm256_slli_epi32(v, 16));
     }
 }
 
-template <GgmlType Type>
-inline float load1(const std::byte* row, std::int64_t k)
+template <GgmlType Type> inline float load1(const std::byte* row, std::int64_t k)
 {
     const auto* h = reinterpret_cast<const std::uint16_t*>(row);
     if constexpr (Type == GgmlType::F32)
@@ -460,10 +459,8 @@ inline float load1(const std::byte* row, std::int64_t k)
         return _mm_cvtss_f32(_mm_castsi128_ps(_mm_cvtsi32_si128(int(std::uint32_t(h[k]) << 16))));
 }
 
-template <GgmlType Type>
-struct KFloat {
-    template <int NT>
-    static void run(const MatmulArgs& a, std::int64_t r, int t0)
+template <GgmlType Type> struct KFloat {
+    template <int NT> static void run(const MatmulArgs& a, std::int64_t r, int t0)
     {
         const float* x[NT];
         __m256 acc[NT];
@@ -490,8 +487,7 @@ struct KFloat {
 };
 
 // Rows in chunks of 8 so both the weight rows and a tile of four token rows stay in L1.
-template <class K>
-void matmulTiled(const MatmulArgs& a, std::int64_t r0, std::int64_t r1)
+template <class K> void matmulTiled(const MatmulArgs& a, std::int64_t r0, std::int64_t r1)
 {
     constexpr std::int64_t kRowChunk = 8;
     for (std::int64_t rc = r0; rc < r1; rc += kRowChunk) {
@@ -514,7 +510,7 @@ void matmulTiled(const MatmulArgs& a, std::int64_t r0, std::int64_t r1)
 
 Kernels makeAvx2()
 {
-    Kernels k = scalarKernels();  // anything not overridden stays portable (Q5_K)
+    Kernels k = scalarKernels(); // anything not overridden stays portable (Q5_K)
     k.name = "avx2";
     k.quantizeQ16A = quantizeQ16A;
     k.dot = dot;
@@ -534,7 +530,7 @@ Kernels makeAvx2()
     return k;
 }
 
-}  // namespace
+} // namespace
 
 const Kernels& avx2KernelTable()
 {
@@ -542,6 +538,6 @@ const Kernels& avx2KernelTable()
     return k;
 }
 
-}  // namespace quire::inference::cpu
+} // namespace quire::inference::cpu
 
-#endif  // __AVX2__ && __FMA__ && __F16C__
+#endif // __AVX2__ && __FMA__ && __F16C__
