@@ -93,7 +93,7 @@ private:
             if (m_pos >= m_s.size() || m_s[m_pos] != ':')
                 fail("expected ':'");
             ++m_pos;
-            o.emplace_back(std::move(key), value(depth + 1));
+            o.push_back(Member{std::move(key), value(depth + 1)});
             skipSpace();
             if (m_pos < m_s.size() && m_s[m_pos] == ',') {
                 ++m_pos;

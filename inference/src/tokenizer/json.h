@@ -15,8 +15,9 @@
 namespace quire::inference::json {
 
 struct Value;
+struct Member;
 using Array = std::vector<Value>;
-using Object = std::vector<std::pair<std::string, Value>>;
+using Object = std::vector<Member>;
 
 struct Value {
     std::variant<std::nullptr_t, bool, double, std::string, Array, Object> v;
@@ -31,6 +32,11 @@ struct Value {
     const Value* get(std::string_view key) const;
     std::string_view stringOr(std::string_view key, std::string_view fallback) const;
     bool boolOr(std::string_view key, bool fallback) const;
+};
+
+struct Member {
+    std::string key;
+    Value value;
 };
 
 // Parses a whole document; the error says what is wrong and at which line.
