@@ -2,9 +2,9 @@
 // only through avx2KernelTable(), which kernels_scalar.cpp calls after checking the CPU. Keep it
 // free of standard-library templates and inline functions from headers (see kernels.h).
 //
-// Quantized products follow the usual integer scheme: 4/6/8-bit weights are widened to bytes,
-// multiplied with the int8 activations by maddubs (u8 x s8 -> s16 pairs) and madd (-> s32), and
-// scaled once per block in float. A micro-kernel reads one weight row and up to four token rows,
+// Quantized products are integer dot products: 4/6/8-bit weights are widened to int16 and
+// multiplied with the int16 activations by madd (s16 x s16 -> s32 pairs), then scaled once per
+// block (per 16 for Q6_K) in float. A micro-kernel reads one weight row and up to four token rows,
 // so each unpacked weight block is reused across tokens during prefill.
 #include <immintrin.h>
 
@@ -31,10 +31,10 @@ inline float hsum(__m256 v)
     return _mm_cvtss_f32(s);
 }
 
-inline __m256 dotBytes(__m256i unsignedW, __m256i signedX)
+// Sum of products of 16 int16 weights and 16 int16 activations, as 8 int32 lanes.
+inline __m256i mul16(__m256i w, const std::int16_t* x)
 {
-    const __m256i p16 = _mm256_maddubs_epi16(unsignedW, signedX);
-    return _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, _mm256_set1_epi16(1)));
+    return _mm256_madd_epi16(w, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x)));
 }
 
 void scaleMinK(int j, const std::uint8_t* q, int& sc, int& m)
@@ -48,10 +48,9 @@ void scaleMinK(int j, const std::uint8_t* q, int& sc, int& m)
     }
 }
 
-void quantizeQ8A(const float* x, BlockQ8A* y, std::int64_t n)
+void quantizeQ16A(const float* x, BlockQ16A* y, std::int64_t n)
 {
     const __m256 signBit = _mm256_set1_ps(-0.0f);
-    const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
     for (std::int64_t b = 0; b < n / 32; ++b, x += 32) {
         __m256 v[4];
         __m256 amax = _mm256_setzero_ps();
@@ -62,19 +61,25 @@ void quantizeQ8A(const float* x, BlockQ8A* y, std::int64_t n)
         __m128 m = _mm_max_ps(_mm256_castps256_ps128(amax), _mm256_extractf128_ps(amax, 1));
         m = _mm_max_ps(m, _mm_movehl_ps(m, m));
         m = _mm_max_ss(m, _mm_movehdup_ps(m));
-        const float d = _mm_cvtss_f32(m) / 127.0f;
+        const float d = _mm_cvtss_f32(m) / 32767.0f;
         const float id = d != 0 ? 1.0f / d : 0.0f;
         const __m256 vid = _mm256_set1_ps(id);
+        const __m256 lim = _mm256_set1_ps(32767.0f);
         __m256i q[4];
-        for (int k = 0; k < 4; ++k)
-            q[k] = _mm256_cvtps_epi32(
-                _mm256_round_ps(_mm256_mul_ps(v[k], vid), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+        for (int k = 0; k < 4; ++k) {
+            __m256 r = _mm256_round_ps(_mm256_mul_ps(v[k], vid), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+            r = _mm256_max_ps(_mm256_min_ps(r, lim), _mm256_sub_ps(_mm256_setzero_ps(), lim));
+            q[k] = _mm256_cvtps_epi32(r);
+        }
         __m256i sum = _mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3]));
         __m128i s = _mm_add_epi32(_mm256_castsi256_si128(sum), _mm256_extracti128_si256(sum, 1));
         s = _mm_hadd_epi32(s, s);
         s = _mm_hadd_epi32(s, s);
-        const __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(q[0], q[1]), _mm256_packs_epi32(q[2], q[3]));
-        _mm256_storeu_si256(reinterpret_cast<__m256i*>(y[b].qs), _mm256_permutevar8x32_epi32(p, order));
+        // packs works per 128-bit lane: [q0a q1a | q0b q1b] -> reorder 64-bit quarters to q0 q1.
+        const __m256i p01 = _mm256_permute4x64_epi64(_mm256_packs_epi32(q[0], q[1]), 0xD8);
+        const __m256i p23 = _mm256_permute4x64_epi64(_mm256_packs_epi32(q[2], q[3]), 0xD8);
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(y[b].qs), p01);
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(y[b].qs + 16), p23);
         y[b].d = d;
         y[b].s = d * float(_mm_cvtsi128_si32(s));
     }
@@ -168,11 +173,11 @@ void siluMul(float* g, const float* u, std::int64_t n)
 
 template <int NT>
 struct Rows {
-    const BlockQ8A* x[NT];
+    const BlockQ16A* x[NT];
     Rows(const MatmulArgs& a, int t0)
     {
         for (int j = 0; j < NT; ++j)
-            x[j] = reinterpret_cast<const BlockQ8A*>(a.x + std::size_t(t0 + j) * a.xStride);
+            x[j] = reinterpret_cast<const BlockQ16A*>(a.x + std::size_t(t0 + j) * a.xStride);
     }
 };
 
@@ -192,7 +197,7 @@ struct KQ4 {  // Q4_0 (HasMin = false: offset -8 d) and Q4_1
     {
         const Rows<NT> x(a, t0);
         const std::int64_t nb = a.cols / 32;
-        const __m256i m4 = _mm256_set1_epi8(0x0F);
+        const __m128i m4 = _mm_set1_epi8(0x0F);
         __m256 acc[NT];
         float off[NT];
         for (int j = 0; j < NT; ++j) {
@@ -215,11 +220,12 @@ struct KQ4 {  // Q4_0 (HasMin = false: offset -8 d) and Q4_1
                 qs = w->qs;
             }
             const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
-            const __m256i qw = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(q, 4), q), m4);
+            const __m256i w0 = _mm256_cvtepu8_epi16(_mm_and_si128(q, m4));
+            const __m256i w1 = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(q, 4), m4));
             for (int j = 0; j < NT; ++j) {
-                const BlockQ8A& xb = x.x[j][b];
-                const __m256i qa = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb.qs));
-                acc[j] = _mm256_fmadd_ps(dotBytes(qw, qa), _mm256_set1_ps(dw * xb.d), acc[j]);
+                const BlockQ16A& xb = x.x[j][b];
+                const __m256i p = _mm256_add_epi32(mul16(w0, xb.qs), mul16(w1, xb.qs + 16));
+                acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(dw * xb.d), acc[j]);
                 off[j] += mw * xb.s;
             }
         }
@@ -242,12 +248,12 @@ struct KQ8_0 {
         const auto* w = reinterpret_cast<const BlockQ8_0*>(a.w + std::size_t(r) * a.wRowBytes);
         for (std::int64_t b = 0; b < nb; ++b) {
             const float dw = h2f(w[b].d);
-            const __m256i qw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[b].qs));
-            const __m256i aw = _mm256_sign_epi8(qw, qw);
+            const __m256i w0 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w[b].qs)));
+            const __m256i w1 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w[b].qs + 16)));
             for (int j = 0; j < NT; ++j) {
-                const BlockQ8A& xb = x.x[j][b];
-                const __m256i qa = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb.qs));
-                acc[j] = _mm256_fmadd_ps(dotBytes(aw, _mm256_sign_epi8(qa, qw)), _mm256_set1_ps(dw * xb.d), acc[j]);
+                const BlockQ16A& xb = x.x[j][b];
+                const __m256i p = _mm256_add_epi32(mul16(w0, xb.qs), mul16(w1, xb.qs + 16));
+                acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(dw * xb.d), acc[j]);
             }
         }
         store<NT>(a, r, t0, acc, zero);
@@ -277,15 +283,19 @@ struct KQ4_K {
                 const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[sb].qs + 32 * c));
                 const __m256i lo = _mm256_and_si256(q, m4);
                 const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
+                const __m256i lo0 = _mm256_cvtepu8_epi16(_mm256_castsi256_si128(lo));
+                const __m256i lo1 = _mm256_cvtepu8_epi16(_mm256_extracti128_si256(lo, 1));
+                const __m256i hi0 = _mm256_cvtepu8_epi16(_mm256_castsi256_si128(hi));
+                const __m256i hi1 = _mm256_cvtepu8_epi16(_mm256_extracti128_si256(hi, 1));
                 const float d0 = d * float(sc[2 * c]), d1 = d * float(sc[2 * c + 1]);
                 const float o0 = dmin * float(mn[2 * c]), o1 = dmin * float(mn[2 * c + 1]);
                 for (int j = 0; j < NT; ++j) {
-                    const BlockQ8A& xa = x.x[j][sb * 8 + 2 * c];
-                    const BlockQ8A& xb = x.x[j][sb * 8 + 2 * c + 1];
-                    const __m256i qa = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xa.qs));
-                    const __m256i qb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb.qs));
-                    acc[j] = _mm256_fmadd_ps(dotBytes(lo, qa), _mm256_set1_ps(d0 * xa.d), acc[j]);
-                    acc[j] = _mm256_fmadd_ps(dotBytes(hi, qb), _mm256_set1_ps(d1 * xb.d), acc[j]);
+                    const BlockQ16A& xa = x.x[j][sb * 8 + 2 * c];
+                    const BlockQ16A& xb = x.x[j][sb * 8 + 2 * c + 1];
+                    const __m256i pa = _mm256_add_epi32(mul16(lo0, xa.qs), mul16(lo1, xa.qs + 16));
+                    const __m256i pb = _mm256_add_epi32(mul16(hi0, xb.qs), mul16(hi1, xb.qs + 16));
+                    acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(pa), _mm256_set1_ps(d0 * xa.d), acc[j]);
+                    acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(pb), _mm256_set1_ps(d1 * xb.d), acc[j]);
                     off[j] -= o0 * xa.s + o1 * xb.s;
                 }
             }
@@ -328,15 +338,13 @@ struct KQ6_K {
                                        _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 6), m3), 4));
                 for (int k = 0; k < 4; ++k) {
                     const __m256i qs = _mm256_sub_epi8(q[k], k32);
-                    const __m256i aq = _mm256_sign_epi8(qs, qs);
-                    const __m256i scales =
-                        _mm256_set_m128i(_mm_set1_epi16(sc[2 * k + 1]), _mm_set1_epi16(sc[2 * k]));
+                    const __m256i w0 = _mm256_cvtepi8_epi16(_mm256_castsi256_si128(qs));
+                    const __m256i w1 = _mm256_cvtepi8_epi16(_mm256_extracti128_si256(qs, 1));
+                    const float s0 = d * float(sc[2 * k]), s1 = d * float(sc[2 * k + 1]);
                     for (int j = 0; j < NT; ++j) {
-                        const BlockQ8A& xb = x.x[j][sb * 8 + half * 4 + k];
-                        const __m256i qa = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb.qs));
-                        const __m256i p16 = _mm256_maddubs_epi16(aq, _mm256_sign_epi8(qa, qs));
-                        const __m256 p = _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, scales));
-                        acc[j] = _mm256_fmadd_ps(p, _mm256_set1_ps(d * xb.d), acc[j]);
+                        const BlockQ16A& xb = x.x[j][sb * 8 + half * 4 + k];
+                        acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(mul16(w0, xb.qs)), _mm256_set1_ps(s0 * xb.d), acc[j]);
+                        acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(mul16(w1, xb.qs + 16)), _mm256_set1_ps(s1 * xb.d), acc[j]);
                     }
                 }
             }
@@ -427,16 +435,16 @@ Kernels makeAvx2()
 {
     Kernels k = scalarKernels();  // anything not overridden stays portable (Q5_K)
     k.name = "avx2";
-    k.quantizeQ8A = quantizeQ8A;
+    k.quantizeQ16A = quantizeQ16A;
     k.dot = dot;
     k.axpy = axpy;
     k.expSum = expSum;
     k.siluMul = siluMul;
-    k.matmulQ8A[int(GgmlType::Q4_0)] = matmulTiled<KQ4<false>>;
-    k.matmulQ8A[int(GgmlType::Q4_1)] = matmulTiled<KQ4<true>>;
-    k.matmulQ8A[int(GgmlType::Q8_0)] = matmulTiled<KQ8_0>;
-    k.matmulQ8A[int(GgmlType::Q4_K)] = matmulTiled<KQ4_K>;
-    k.matmulQ8A[int(GgmlType::Q6_K)] = matmulTiled<KQ6_K>;
+    k.matmulQ16A[int(GgmlType::Q4_0)] = matmulTiled<KQ4<false>>;
+    k.matmulQ16A[int(GgmlType::Q4_1)] = matmulTiled<KQ4<true>>;
+    k.matmulQ16A[int(GgmlType::Q8_0)] = matmulTiled<KQ8_0>;
+    k.matmulQ16A[int(GgmlType::Q4_K)] = matmulTiled<KQ4_K>;
+    k.matmulQ16A[int(GgmlType::Q6_K)] = matmulTiled<KQ6_K>;
     k.matmulF32[int(GgmlType::F32)] = matmulTiled<KFloat<GgmlType::F32>>;
     k.matmulF32[int(GgmlType::F16)] = matmulTiled<KFloat<GgmlType::F16>>;
     k.matmulF32[int(GgmlType::BF16)] = matmulTiled<KFloat<GgmlType::BF16>>;

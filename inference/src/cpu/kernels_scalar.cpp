@@ -14,18 +14,18 @@ namespace quire::inference::cpu {
 
 namespace {
 
-void quantizeQ8A(const float* x, BlockQ8A* y, std::int64_t n)
+void quantizeQ16A(const float* x, BlockQ16A* y, std::int64_t n)
 {
     for (std::int64_t b = 0; b < n / 32; ++b, x += 32) {
         float amax = 0;
         for (int j = 0; j < 32; ++j)
             amax = std::max(amax, std::fabs(x[j]));
-        const float d = amax / 127.0f;
+        const float d = amax / 32767.0f;
         const float id = d != 0 ? 1.0f / d : 0.0f;
         int sum = 0;
         for (int j = 0; j < 32; ++j) {
-            const int q = int(std::nearbyint(x[j] * id));
-            y[b].qs[j] = std::int8_t(q);
+            const int q = std::clamp(int(std::nearbyint(x[j] * id)), -32767, 32767);
+            y[b].qs[j] = std::int16_t(q);
             sum += q;
         }
         y[b].d = d;
@@ -64,7 +64,7 @@ void siluMul(float* g, const float* u, std::int64_t n)
 }
 
 // One weight row against one activation row, per format.
-float dotQ4_0(const std::byte* w, const BlockQ8A* x, std::int64_t nb)
+float dotQ4_0(const std::byte* w, const BlockQ16A* x, std::int64_t nb)
 {
     const auto* b = reinterpret_cast<const BlockQ4_0*>(w);
     float sum = 0;
@@ -78,7 +78,7 @@ float dotQ4_0(const std::byte* w, const BlockQ8A* x, std::int64_t nb)
     return sum;
 }
 
-float dotQ4_1(const std::byte* w, const BlockQ8A* x, std::int64_t nb)
+float dotQ4_1(const std::byte* w, const BlockQ16A* x, std::int64_t nb)
 {
     const auto* b = reinterpret_cast<const BlockQ4_1*>(w);
     float sum = 0;
@@ -91,7 +91,7 @@ float dotQ4_1(const std::byte* w, const BlockQ8A* x, std::int64_t nb)
     return sum;
 }
 
-float dotQ8_0(const std::byte* w, const BlockQ8A* x, std::int64_t nb)
+float dotQ8_0(const std::byte* w, const BlockQ16A* x, std::int64_t nb)
 {
     const auto* b = reinterpret_cast<const BlockQ8_0*>(w);
     float sum = 0;
@@ -104,7 +104,7 @@ float dotQ8_0(const std::byte* w, const BlockQ8A* x, std::int64_t nb)
     return sum;
 }
 
-float dotQ4_K(const std::byte* w, const BlockQ8A* x, std::int64_t nb)
+float dotQ4_K(const std::byte* w, const BlockQ16A* x, std::int64_t nb)
 {
     const auto* b = reinterpret_cast<const BlockQ4_K*>(w);
     float sum = 0;
@@ -127,7 +127,7 @@ float dotQ4_K(const std::byte* w, const BlockQ8A* x, std::int64_t nb)
     return sum;
 }
 
-float dotQ5_K(const std::byte* w, const BlockQ8A* x, std::int64_t nb)
+float dotQ5_K(const std::byte* w, const BlockQ16A* x, std::int64_t nb)
 {
     const auto* b = reinterpret_cast<const BlockQ5_K*>(w);
     float sum = 0;
@@ -150,7 +150,7 @@ float dotQ5_K(const std::byte* w, const BlockQ8A* x, std::int64_t nb)
     return sum;
 }
 
-float dotQ6_K(const std::byte* w, const BlockQ8A* x, std::int64_t nb)
+float dotQ6_K(const std::byte* w, const BlockQ16A* x, std::int64_t nb)
 {
     const auto* b = reinterpret_cast<const BlockQ6_K*>(w);
     float sum = 0;
@@ -160,7 +160,7 @@ float dotQ6_K(const std::byte* w, const BlockQ8A* x, std::int64_t nb)
             const std::uint8_t* ql = b[i].ql + 64 * half;
             const std::uint8_t* qh = b[i].qh + 32 * half;
             const std::int8_t* sc = b[i].scales + 8 * half;
-            int s[8] = {};  // per 16-element group: [A0 A1 B0 B1 C0 C1 D0 D1]
+            std::int64_t s[8] = {};  // per 16-element group: [A0 A1 B0 B1 C0 C1 D0 D1]
             for (int l = 0; l < 32; ++l) {
                 const int g = l / 16;
                 s[0 + g] += (((ql[l] & 0xF) | (((qh[l] >> 0) & 3) << 4)) - 32) * x[0].qs[l];
@@ -169,21 +169,21 @@ float dotQ6_K(const std::byte* w, const BlockQ8A* x, std::int64_t nb)
                 s[6 + g] += (((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32) * x[3].qs[l];
             }
             for (int k = 0; k < 4; ++k)
-                sum += d * x[k].d * float(sc[2 * k] * s[2 * k] + sc[2 * k + 1] * s[2 * k + 1]);
+                sum += d * x[k].d * float(sc[2 * k] * s[2 * k] + sc[2 * k + 1] * s[2 * k + 1]);  // exact in int64
         }
     }
     return sum;
 }
 
-template <float (*Dot)(const std::byte*, const BlockQ8A*, std::int64_t)>
-void matmulQ8A(const MatmulArgs& a, std::int64_t r0, std::int64_t r1)
+template <float (*Dot)(const std::byte*, const BlockQ16A*, std::int64_t)>
+void matmulQ16A(const MatmulArgs& a, std::int64_t r0, std::int64_t r1)
 {
     const std::int64_t nb = a.cols / 32;
     for (std::int64_t r = r0; r < r1; ++r)
         for (int t = 0; t < a.nTok; ++t) {
             float& o = a.out[std::size_t(t) * a.ldOut + std::size_t(r)];
             o = (a.accumulate ? o : 0.0f) +
-                Dot(a.w + std::size_t(r) * a.wRowBytes, reinterpret_cast<const BlockQ8A*>(a.x + t * a.xStride), nb);
+                Dot(a.w + std::size_t(r) * a.wRowBytes, reinterpret_cast<const BlockQ16A*>(a.x + t * a.xStride), nb);
         }
 }
 
@@ -210,17 +210,17 @@ Kernels makeScalar()
 {
     Kernels k;
     k.name = "scalar";
-    k.quantizeQ8A = quantizeQ8A;
+    k.quantizeQ16A = quantizeQ16A;
     k.dot = dot;
     k.axpy = axpy;
     k.expSum = expSum;
     k.siluMul = siluMul;
-    k.matmulQ8A[int(GgmlType::Q4_0)] = matmulQ8A<dotQ4_0>;
-    k.matmulQ8A[int(GgmlType::Q4_1)] = matmulQ8A<dotQ4_1>;
-    k.matmulQ8A[int(GgmlType::Q8_0)] = matmulQ8A<dotQ8_0>;
-    k.matmulQ8A[int(GgmlType::Q4_K)] = matmulQ8A<dotQ4_K>;
-    k.matmulQ8A[int(GgmlType::Q5_K)] = matmulQ8A<dotQ5_K>;
-    k.matmulQ8A[int(GgmlType::Q6_K)] = matmulQ8A<dotQ6_K>;
+    k.matmulQ16A[int(GgmlType::Q4_0)] = matmulQ16A<dotQ4_0>;
+    k.matmulQ16A[int(GgmlType::Q4_1)] = matmulQ16A<dotQ4_1>;
+    k.matmulQ16A[int(GgmlType::Q8_0)] = matmulQ16A<dotQ8_0>;
+    k.matmulQ16A[int(GgmlType::Q4_K)] = matmulQ16A<dotQ4_K>;
+    k.matmulQ16A[int(GgmlType::Q5_K)] = matmulQ16A<dotQ5_K>;
+    k.matmulQ16A[int(GgmlType::Q6_K)] = matmulQ16A<dotQ6_K>;
     k.matmulF32[int(GgmlType::F32)] = matmulFloat<GgmlType::F32>;
     k.matmulF32[int(GgmlType::F16)] = matmulFloat<GgmlType::F16>;
     k.matmulF32[int(GgmlType::BF16)] = matmulFloat<GgmlType::BF16>;
@@ -256,7 +256,7 @@ const Kernels& scalarKernels()
     return k;
 }
 
-bool usesQ8Activations(GgmlType type)
+bool usesQ16Activations(GgmlType type)
 {
     static const bool f32Only = std::getenv("QUIRE_DEBUG_F32_ACT") != nullptr;
     if (f32Only)

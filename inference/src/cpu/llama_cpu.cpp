@@ -1,5 +1,5 @@
 // The fast CPU forward pass of the dense Llama family. Same computation as llama_reference.cpp,
-// batched over tokens: activations are quantized once per row to BlockQ8A and multiplied with
+// batched over tokens: activations are quantized once per row to BlockQ16A and multiplied with
 // the quantized weights in place (no f32 copy of any matrix), products are split by rows over a
 // thread pool, and the q/k/v and gate/up products each take a single dispatch.
 #include <algorithm>
@@ -87,7 +87,7 @@ private:
         });
     }
 
-    // Quantizes T rows of `cols` floats (stride `ld`) to BlockQ8A rows, when a product needs it.
+    // Quantizes T rows of `cols` floats (stride `ld`) to BlockQ16A rows, when a product needs it.
     const std::byte* quantize(const float* x, std::size_t ld, int cols, int T, bool needed)
     {
         if (!needed)
@@ -95,7 +95,7 @@ private:
         const std::size_t blocks = std::size_t(cols) / 32;
         forTokens(T, [&](int b, int e) {
             for (int t = b; t < e; ++t)
-                m_k.quantizeQ8A(x + std::size_t(t) * ld, m_xq.data() + std::size_t(t) * blocks, cols);
+                m_k.quantizeQ16A(x + std::size_t(t) * ld, m_xq.data() + std::size_t(t) * blocks, cols);
         });
         return reinterpret_cast<const std::byte*>(m_xq.data());
     }
@@ -103,10 +103,10 @@ private:
     // Runs products that share an input (T rows of `cols`) in one dispatch over their joint rows.
     void runProducts(std::initializer_list<Product> products, const float* x, std::size_t ldx, int cols, int T)
     {
-        bool needQ8 = false;
+        bool needQ16 = false;
         for (const Product& p : products)
-            needQ8 = needQ8 || usesQ8Activations(p.w->type);
-        const std::byte* xq = quantize(x, ldx, cols, T, needQ8);
+            needQ16 = needQ16 || usesQ16Activations(p.w->type);
+        const std::byte* xq = quantize(x, ldx, cols, T, needQ16);
         std::int64_t total = 0;
         for (const Product& p : products)
             total += p.w->rows;
@@ -119,18 +119,18 @@ private:
                 base += p.w->rows;
                 if (r0 >= r1)
                     continue;
-                const bool q8 = usesQ8Activations(p.w->type);
+                const bool q16 = usesQ16Activations(p.w->type);
                 MatmulArgs a;
                 a.w = p.w->data;
                 a.wRowBytes = p.w->rowBytes;
                 a.cols = p.w->cols;
-                a.x = q8 ? xq : reinterpret_cast<const std::byte*>(x);
-                a.xStride = q8 ? std::size_t(cols) / 32 * sizeof(BlockQ8A) : ldx * sizeof(float);
+                a.x = q16 ? xq : reinterpret_cast<const std::byte*>(x);
+                a.xStride = q16 ? std::size_t(cols) / 32 * sizeof(BlockQ16A) : ldx * sizeof(float);
                 a.nTok = T;
                 a.out = p.out;
                 a.ldOut = p.ldOut;
                 a.accumulate = p.accumulate;
-                const MatmulFn fn = q8 ? m_k.matmulQ8A[int(p.w->type)] : m_k.matmulF32[int(p.w->type)];
+                const MatmulFn fn = q16 ? m_k.matmulQ16A[int(p.w->type)] : m_k.matmulF32[int(p.w->type)];
                 fn(a, r0, r1);
             }
         });
@@ -257,7 +257,7 @@ private:
     int m_pos = 0;
     int m_batch = 0;
     std::vector<float> m_x, m_xn, m_q, m_att, m_hb, m_hb2;
-    std::vector<BlockQ8A> m_xq;
+    std::vector<BlockQ16A> m_xq;
     std::vector<std::vector<float>> m_scores;  // per thread [positions]
 };
 
@@ -294,8 +294,8 @@ std::expected<std::unique_ptr<Runner>, Error> makeLlamaCpuRunner(std::shared_ptr
     for (const LayerWeights& l : weights->layers)
         matrices.insert(matrices.end(), {&l.wq, &l.wk, &l.wv, &l.wo, &l.wGate, &l.wUp, &l.wDown});
     for (const TensorView* t : matrices)
-            if (!(usesQ8Activations(t->type) ? k.matmulQ8A : k.matmulF32)[int(t->type)] ||
-                (usesQ8Activations(t->type) && t->cols % 32 != 0))
+            if (!(usesQ16Activations(t->type) ? k.matmulQ16A : k.matmulF32)[int(t->type)] ||
+                (usesQ16Activations(t->type) && t->cols % 32 != 0))
                 return std::unexpected(Error{ErrorCode::Unsupported, std::string("no CPU kernel for ") +
                                                                          toString(t->type) + " tensor " + t->name});
     return std::make_unique<LlamaCpuRunner>(std::move(weights), maxContext, threads, k);
