@@ -135,6 +135,32 @@ float absMax(const float* x, std::int64_t n)
     return m;
 }
 
+// The int4 step of a group: the candidate around |x|max / 7 with the least squared error over
+// codes -8..7 (a plain |x|max / 7 wastes code -8 and rounds every value to the outlier's grid).
+float int4Scale(const float* x, std::int64_t n)
+{
+    const float amax = absMax(x, n);
+    if (amax == 0)
+        return 0.0f;
+    float best = amax / 7.0f;
+    double bestErr = INFINITY;
+    for (int k = 0; k <= 8; ++k) {
+        const float scale = amax / (7.0f + 0.125f * float(k));
+        const float inv = 1.0f / scale;
+        double err = 0;
+        for (std::int64_t i = 0; i < n; ++i) {
+            const float q = std::clamp(std::nearbyint(x[i] * inv), -8.0f, 7.0f);
+            const double d = double(q * scale - x[i]);
+            err += d * d;
+        }
+        if (err < bestErr) {
+            bestErr = err;
+            best = scale;
+        }
+    }
+    return best;
+}
+
 }  // namespace
 
 void encodeRow(WeightFormat format, const float* src, std::byte* dst, std::int64_t cols, int groupSize)
@@ -174,11 +200,11 @@ void encodeRow(WeightFormat format, const float* src, std::byte* dst, std::int64
         std::memset(packed, 0x88, std::size_t(cols + 1) / 2);
         for (std::int64_t g = 0; g < groups; ++g) {
             const std::int64_t b = g * groupSize, e = std::min<std::int64_t>(cols, b + groupSize);
-            const float scale = absMax(src + b, e - b) / 7.0f;
+            const float scale = int4Scale(src + b, e - b);
             const float inv = scale > 0 ? 1.0f / scale : 0.0f;
             std::memcpy(dst + 4 * g, &scale, 4);
             for (std::int64_t i = b; i < e; ++i) {
-                const auto q = std::uint8_t(int(std::clamp(std::nearbyint(src[i] * inv), -7.0f, 7.0f)) + 8);
+                const auto q = std::uint8_t(int(std::clamp(std::nearbyint(src[i] * inv), -8.0f, 7.0f)) + 8);
                 std::uint8_t& byte = packed[i / 2];
                 byte = (i & 1) ? std::uint8_t((byte & 0x0F) | (q << 4)) : std::uint8_t((byte & 0xF0) | q);
             }

@@ -70,7 +70,8 @@ enum class WeightFormat : std::uint8_t {
     Int8,     // row: f32 scale, then cols int8; w = q * scale (symmetric, per row)
     Fp8E4M3,  // row: f32 scale, then cols e4m3fn bytes; w = e4m3(b) * scale (per row, |w|max -> 448)
     Int4,     // row: ceil(cols/G) f32 scales, then cols/2 bytes (element 2i low nibble, 2i+1
-              // high); w = (q - 8) * scale[group], q in 1..15 (symmetric, |w|max -> 7)
+              // high); w = (q - 8) * scale[group], q in 0..15 (symmetric: no offset; the scale
+              // is the least-squares choice near |w|max / 7)
 };
 std::string_view toString(WeightFormat format);
 
