@@ -93,6 +93,7 @@ const std::vector<Command>& commands()
         {"workspace", "create and list workspaces", cmdWorkspace},
         {"tokenize", "token ids of text or of tokenizer test vectors", cmdTokenize},
         {"generate", "one chat turn with a model, the reply on stdout", cmdGenerate},
+        {"logits", "f32 logits of every position of a token sequence", cmdLogits},
     };
     return all;
 }
