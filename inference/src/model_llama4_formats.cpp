@@ -90,6 +90,18 @@ std::string Llama4Quantization::describe() const
 
 namespace l4 {
 
+namespace {
+
+// Round to nearest, ties to even, for |x| < 2^22 (every caller's range): adding 1.5 * 2^23 leaves
+// no fraction bits, so the FPU's own rounding does the work (libm's nearbyint is a call).
+float roundEven(float x)
+{
+    constexpr float kMagic = 12582912.0f;  // 1.5 * 2^23
+    return (x + kMagic) - kMagic;
+}
+
+}  // namespace
+
 float fp8ToFloat(std::uint8_t bits)
 {
     const int exp = (bits >> 3) & 0xF;
@@ -111,11 +123,11 @@ std::uint8_t floatToFp8(float x)
     if (!(a < kFp8Max))  // saturate (NaN included: never produced by the encoders below)
         return sign | 0x7E;
     if (a < 0.015625f)  // below 2^-6: subnormal steps of 2^-9; q == 8 is the smallest normal
-        return sign | std::uint8_t(std::nearbyint(a * 512.0f));
+        return sign | std::uint8_t(roundEven(a * 512.0f));
     int e = 0;
     std::frexp(a, &e);
     int exp = e - 1;  // a = 1.m * 2^exp, exp in -6..8
-    int q = int(std::nearbyint((std::ldexp(a, -exp) - 1.0f) * 8.0f));
+    int q = int(roundEven((std::ldexp(a, -exp) - 1.0f) * 8.0f));
     if (q == 8) {
         q = 0;
         ++exp;
@@ -149,7 +161,7 @@ float int4Scale(const float* x, std::int64_t n)
         const float inv = 1.0f / scale;
         double err = 0;
         for (std::int64_t i = 0; i < n; ++i) {
-            const float q = std::clamp(std::nearbyint(x[i] * inv), -8.0f, 7.0f);
+            const float q = std::clamp(roundEven(x[i] * inv), -8.0f, 7.0f);
             const double d = double(q * scale - x[i]);
             err += d * d;
         }
@@ -182,7 +194,7 @@ void encodeRow(WeightFormat format, const float* src, std::byte* dst, std::int64
         std::memcpy(dst, &scale, 4);
         auto* q = reinterpret_cast<std::int8_t*>(dst + 4);
         for (std::int64_t i = 0; i < cols; ++i)
-            q[i] = std::int8_t(std::clamp(std::nearbyint(src[i] * inv), -127.0f, 127.0f));
+            q[i] = std::int8_t(std::clamp(roundEven(src[i] * inv), -127.0f, 127.0f));
         return;
     }
     case WeightFormat::Fp8E4M3: {
@@ -204,7 +216,7 @@ void encodeRow(WeightFormat format, const float* src, std::byte* dst, std::int64
             const float inv = scale > 0 ? 1.0f / scale : 0.0f;
             std::memcpy(dst + 4 * g, &scale, 4);
             for (std::int64_t i = b; i < e; ++i) {
-                const auto q = std::uint8_t(int(std::clamp(std::nearbyint(src[i] * inv), -8.0f, 7.0f)) + 8);
+                const auto q = std::uint8_t(int(std::clamp(roundEven(src[i] * inv), -8.0f, 7.0f)) + 8);
                 std::uint8_t& byte = packed[i / 2];
                 byte = (i & 1) ? std::uint8_t((byte & 0x0F) | (q << 4)) : std::uint8_t((byte & 0xF0) | q);
             }

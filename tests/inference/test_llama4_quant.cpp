@@ -182,16 +182,20 @@ private slots:
                 avx2->decodeRows(m.m, 0, rows, a.data());
                 scalar.decodeRows(m.m, 0, rows, b.data());
                 QVERIFY2(a == b, toString(f).data());
-                const int T = 5;
-                const auto x = randomRow(T * cols, 9);
-                std::vector<float> outA(std::size_t(T * rows), 1.0f), outB(outA);
-                std::vector<float> scratch(std::size_t(cpu::kLlama4TileRows * cols));
-                cpu::llama4MatmulRows(*avx2, m.m, x.data(), std::size_t(cols), T, outA.data(), std::size_t(rows), 0,
-                                      rows, true, scratch.data());
-                cpu::llama4MatmulRows(scalar, m.m, x.data(), std::size_t(cols), T, outB.data(), std::size_t(rows), 0,
-                                      rows, true, scratch.data());
-                for (std::size_t i = 0; i < outA.size(); ++i)
-                    QVERIFY(std::fabs(outA[i] - outB[i]) <= 1e-4f * (1.0f + std::fabs(outB[i])));
+                std::vector<float> scratch;
+                // 1 token (fused kernels), 5 (decoded tiles) and 30 (packed tokens).
+                for (const int T : {1, 5, 30}) {
+                    const auto x = randomRow(T * cols, 9);
+                    std::vector<float> outA(std::size_t(T * rows), 1.0f), outB(outA);
+                    cpu::llama4MatmulRows(*avx2, m.m, x.data(), std::size_t(cols), T, outA.data(), std::size_t(rows), 0,
+                                          rows, true, scratch);
+                    cpu::llama4MatmulRows(scalar, m.m, x.data(), std::size_t(cols), T, outB.data(), std::size_t(rows),
+                                          0, rows, true, scratch);
+                    for (std::size_t i = 0; i < outA.size(); ++i)
+                        QVERIFY2(std::fabs(outA[i] - outB[i]) <= 1e-4f * (1.0f + std::fabs(outB[i])),
+                                 qPrintable(QString("%1 T=%2 [%3]: %4 vs %5").arg(toString(f).data()).arg(T).arg(i)
+                                                .arg(outA[i]).arg(outB[i])));
+                }
             }
         }
     }

@@ -75,7 +75,7 @@ Llama4Scratch llama4Scratch(const Llama4Config& c, int tokens, std::int64_t cont
     const bool anyGlobal = c.globalLayerCount() > 0;
     const std::int64_t visible = anyGlobal ? contextLength : std::min<std::int64_t>(contextLength, c.chunkSize);
     s.scoresPerThread = std::size_t(std::max<std::int64_t>(visible, 1));
-    s.tilePerThread = std::size_t(kLlama4TileRows) * std::max({dim, std::size_t(c.qDim()), ffn});
+    s.tilePerThread = llama4MatmulScratch(std::int64_t(std::max({dim, std::size_t(c.qDim()), ffn})), int(T));
     return s;
 }
 

@@ -36,11 +36,7 @@ public:
         : Llama4RunnerBase(std::move(owner), w, maxContext), m_k(kernels), m_pool(threads)
     {
         m_scores.resize(std::size_t(m_pool.size()));
-        m_tiles.resize(std::size_t(m_pool.size()));
-        const std::size_t widest =
-            std::max({std::size_t(m_c.dim), std::size_t(m_c.qDim()), std::size_t(std::max(m_c.expertDim, m_c.denseDim))});
-        for (auto& t : m_tiles)
-            t.resize(std::size_t(kLlama4TileRows) * widest);
+        m_tiles.resize(std::size_t(m_pool.size()));  // grown by llama4MatmulRows
         m_freqs = m_w.ropeFrequencies;
     }
 
@@ -96,7 +92,7 @@ private:
                 base += p.w->rows;
                 if (r0 < r1)
                     llama4MatmulRows(m_k, *p.w, x, ldx, T, p.out, p.ldOut, r0, r1, p.accumulate,
-                                     m_tiles[std::size_t(ith)].data());
+                                     m_tiles[std::size_t(ith)]);
             }
         });
     }

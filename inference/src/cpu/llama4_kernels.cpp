@@ -32,6 +32,24 @@ void gemmScalar(const float* w, std::size_t ldw, std::int64_t n, const float* x,
         }
 }
 
+void gemmPackedScalar(const float* w, std::size_t ldw, std::int64_t n, const float* packed, int nTok,
+                      std::int64_t cols, std::int64_t k0, std::int64_t k1, float* out, std::size_t ldOut, bool accumulate)
+{
+    for (int b = 0; b * kLlama4TokenBlock < nTok; ++b) {
+        const int t0 = b * kLlama4TokenBlock, valid = std::min(kLlama4TokenBlock, nTok - t0);
+        const int width = (valid + 7) / 8 * 8;
+        const float* block = packed + std::size_t(t0) * std::size_t(cols);
+        for (std::int64_t i = 0; i < n; ++i)
+            for (int j = 0; j < valid; ++j) {
+                float s = 0.0f;
+                for (std::int64_t k = k0; k < k1; ++k)
+                    s += w[std::size_t(i) * ldw + std::size_t(k)] * block[std::size_t(k) * std::size_t(width) + std::size_t(j)];
+                float& o = out[std::size_t(t0 + j) * ldOut + std::size_t(i)];
+                o = accumulate ? o + s : s;
+            }
+    }
+}
+
 float dotScalar(const float* a, const float* b, std::int64_t n)
 {
     float s = 0.0f;
@@ -50,7 +68,7 @@ void axpyScalar(float a, const float* x, float* y, std::int64_t n)
 
 const Llama4Kernels& llama4ScalarKernels()
 {
-    static const Llama4Kernels k{"scalar", decodeRowsScalar, gemmScalar, dotScalar, axpyScalar};
+    static const Llama4Kernels k{"scalar", decodeRowsScalar, gemmScalar, gemmPackedScalar, nullptr, dotScalar, axpyScalar};
     return k;
 }
 
@@ -80,13 +98,51 @@ const Llama4Kernels& llama4BestKernels()
     return *best;
 }
 
+std::size_t llama4MatmulScratch(std::int64_t cols, int nTok)
+{
+    if (nTok < kLlama4PackedMinTokens)
+        return std::size_t(kLlama4TileRows) * std::size_t(cols);
+    return std::size_t(kLlama4PackedTileRows + (nTok + 7) / 8 * 8) * std::size_t(cols);
+}
+
+void llama4PackTokens(const float* x, std::size_t ldx, int nTok, std::int64_t cols, float* packed)
+{
+    for (int t0 = 0; t0 < nTok; t0 += kLlama4TokenBlock) {
+        const int valid = std::min(kLlama4TokenBlock, nTok - t0);
+        const int width = (valid + 7) / 8 * 8;
+        float* block = packed + std::size_t(t0) * std::size_t(cols);
+        for (std::int64_t k = 0; k < cols; ++k) {
+            float* dst = block + std::size_t(k) * std::size_t(width);
+            for (int j = 0; j < valid; ++j)
+                dst[j] = x[std::size_t(t0 + j) * ldx + std::size_t(k)];
+            for (int j = valid; j < width; ++j)
+                dst[j] = 0.0f;
+        }
+    }
+}
+
 void llama4MatmulRows(const Llama4Kernels& k, const WeightMatrix& w, const float* x, std::size_t ldx, int nTok,
                       float* out, std::size_t ldOut, std::int64_t r0, std::int64_t r1, bool accumulate,
-                      float* scratch)
+                      std::vector<float>& scratch)
 {
+    if (r0 >= r1 || nTok <= 0)
+        return;
+    if (nTok == 1 && k.gemv && k.gemv(w, r0, r1 - r0, x, out + r0, accumulate))
+        return;
     const auto cols = std::size_t(w.cols);
-    for (std::int64_t r = r0; r < r1; r += kLlama4TileRows) {
-        const std::int64_t n = std::min(kLlama4TileRows, r1 - r);
+    const std::size_t need = llama4MatmulScratch(w.cols, nTok);
+    if (scratch.size() < need)
+        scratch.resize(need);
+    float* tileBuf = scratch.data();
+    float* packed = nullptr;
+    std::int64_t tileRows = kLlama4TileRows;
+    if (nTok >= kLlama4PackedMinTokens) {
+        tileRows = kLlama4PackedTileRows;
+        packed = tileBuf + std::size_t(tileRows) * cols;
+        llama4PackTokens(x, ldx, nTok, w.cols, packed);
+    }
+    for (std::int64_t r = r0; r < r1; r += tileRows) {
+        const std::int64_t n = std::min(tileRows, r1 - r);
         const float* tile;
         std::size_t ldw = cols;
         if (w.format == WeightFormat::F32) {
@@ -94,12 +150,18 @@ void llama4MatmulRows(const Llama4Kernels& k, const WeightMatrix& w, const float
             ldw = w.rowBytes / 4;
         } else {
             if (w.format == WeightFormat::Ggml)
-                decodeRowsScalar(w, r, n, scratch);
+                decodeRowsScalar(w, r, n, tileBuf);
             else
-                k.decodeRows(w, r, n, scratch);
-            tile = scratch;
+                k.decodeRows(w, r, n, tileBuf);
+            tile = tileBuf;
         }
-        k.gemm(tile, ldw, n, x, ldx, nTok, w.cols, out + r, ldOut, accumulate);
+        if (!packed) {
+            k.gemm(tile, ldw, n, x, ldx, nTok, w.cols, out + r, ldOut, accumulate);
+            continue;
+        }
+        for (std::int64_t k0 = 0; k0 < w.cols; k0 += kLlama4KBlock)
+            k.gemmPacked(tile, ldw, n, packed, nTok, w.cols, k0, std::min(w.cols, k0 + kLlama4KBlock), out + r, ldOut,
+                         k0 > 0 || accumulate);
     }
 }
 

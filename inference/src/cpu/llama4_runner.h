@@ -56,7 +56,7 @@ struct Llama4Scratch {
     std::size_t router = 0;                                   // [T][experts]
     std::size_t logits = 0;                                   // [T or 1][vocab]
     std::size_t scoresPerThread = 0;                          // [visible keys]
-    std::size_t tilePerThread = 0;                            // [tile rows][widest input]
+    std::size_t tilePerThread = 0;                            // llama4MatmulScratch(widest input, T)
     std::size_t totalFloats(int threads) const;
 };
 Llama4Scratch llama4Scratch(const Llama4Config& config, int tokens, std::int64_t contextLength, bool allLogits);
