@@ -155,16 +155,25 @@ float int4Scale(const float* x, std::int64_t n)
     if (amax == 0)
         return 0.0f;
     float best = amax / 7.0f;
-    double bestErr = INFINITY;
-    for (int k = 0; k <= 8; ++k) {
+    float bestErr = INFINITY;
+    for (int k = 0; k <= 8; k += 2) {
         const float scale = amax / (7.0f + 0.125f * float(k));
         const float inv = 1.0f / scale;
-        double err = 0;
-        for (std::int64_t i = 0; i < n; ++i) {
-            const float q = std::clamp(roundEven(x[i] * inv), -8.0f, 7.0f);
-            const double d = double(q * scale - x[i]);
-            err += d * d;
+        float lanes[8] = {};  // eight independent sums, so the loop vectorises
+        std::int64_t i = 0;
+        for (; i + 8 <= n; i += 8)
+            for (int j = 0; j < 8; ++j) {
+                const float q = std::min(std::max(roundEven(x[i + j] * inv), -8.0f), 7.0f);
+                const float d = q * scale - x[i + j];
+                lanes[j] += d * d;
+            }
+        float err = 0.0f;
+        for (; i < n; ++i) {
+            const float q = std::min(std::max(roundEven(x[i] * inv), -8.0f), 7.0f);
+            err += (q * scale - x[i]) * (q * scale - x[i]);
         }
+        for (const float l : lanes)
+            err += l;
         if (err < bestErr) {
             bestErr = err;
             best = scale;

@@ -20,6 +20,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <memory>
 #include <string>
 #include <thread>
@@ -41,6 +42,13 @@ namespace {
 double seconds(Clock::time_point a, Clock::time_point b)
 {
     return std::chrono::duration<double>(b - a).count();
+}
+
+// CPU seconds used by this process so far (all threads): with wall time, how busy the threads
+// were (the machine may be shared).
+double cpuSeconds()
+{
+    return double(std::clock()) / CLOCKS_PER_SEC;
 }
 
 // Runs a baseline command; returns its standard output ("" when it failed).
@@ -314,17 +322,20 @@ void benchLayer(int threads, const std::string& python, int decodeSteps)
     for (int rep = 0; rep < 3; ++rep) {  // the first is a warm-up
         runner->truncate(0);
         const auto a = Clock::now();
+        const double ca = cpuSeconds();
         (void)runner->forward(std::span(tokens).first(T), logits, false);
         const auto b = Clock::now();
+        const double cb = cpuSeconds();
         for (int t = T; t < T + decodeSteps; ++t)
             (void)runner->forward(std::span(tokens).subspan(std::size_t(t), 1), logits, false);
         const auto c = Clock::now();
+        const double cc = cpuSeconds();
         if (rep > 0) {
             prefill = std::min(prefill, seconds(a, b));
             decode = std::min(decode, seconds(b, c));
         }
-        std::printf("  rep %d: prefill %d tokens %.2f s, decode %d tokens %.2f s\n", rep, T, seconds(a, b),
-                    decodeSteps, seconds(b, c));
+        std::printf("  rep %d: prefill %d tokens %.2f s (%.2f CPU s), decode %d tokens %.2f s (%.2f CPU s)\n", rep, T,
+                    seconds(a, b), cb - ca, decodeSteps, seconds(b, c), cc - cb);
     }
     const double oursPrefill = T / prefill, oursDecode = decodeSteps / decode;
 

@@ -24,6 +24,9 @@ struct Product {
     bool accumulate = false;
 };
 
+// Multiply-adds below which a product runs on the calling thread alone.
+constexpr std::int64_t kInlineWork = std::int64_t(1) << 20;
+
 float silu(float z)
 {
     return z / (1.0f + std::exp(-z));
@@ -67,7 +70,7 @@ private:
     template <typename F>
     void forTokens(int T, F&& fn)
     {
-        if (T < 4) {
+        if (T < 4 || std::int64_t(T) * m_c.dim < kInlineWork / 16) {
             fn(0, T);
             return;
         }
@@ -78,12 +81,21 @@ private:
     }
 
     // Products that share an input (T rows of `x`, ldx apart) in one dispatch over their rows.
+    // Small ones run on the calling thread: waking the pool costs more than they do.
     void products(std::initializer_list<Product> list, const float* x, std::size_t ldx, int T)
     {
-        std::int64_t total = 0;
-        for (const Product& p : list)
+        std::int64_t total = 0, work = 0;
+        for (const Product& p : list) {
             total += p.w->rows;
-        m_pool.run([&](int ith, int nth) {
+            work += p.w->rows * p.w->cols * T;
+        }
+        auto run = [&](const auto& body) {
+            if (work < kInlineWork)
+                body(0, 1);
+            else
+                m_pool.run([&](int ith, int nth) { body(ith, nth); });
+        };
+        run([&](int ith, int nth) {
             const auto [b, e] = ThreadPool::split(total, ith, nth, kLlama4TileRows);
             std::int64_t base = 0;
             for (const Product& p : list) {
@@ -177,7 +189,14 @@ private:
         for (auto& s : m_scores)
             if (s.size() < std::size_t(pos0 + T - first))
                 s.resize(std::size_t(pos0 + T - first));
-        m_pool.run([&](int ith, int nth) {
+        const std::int64_t work = std::int64_t(T) * m_c.nHeads * (pos0 + T - first) * hd;
+        auto run = [&](const auto& body) {
+            if (work < kInlineWork)
+                body(0, 1);
+            else
+                m_pool.run([&](int ith, int nth) { body(ith, nth); });
+        };
+        run([&](int ith, int nth) {
             float* p = m_scores[std::size_t(ith)].data();
             for (int item = ith; item < T * m_c.nHeads; item += nth) {
                 const int t = item / m_c.nHeads, h = item % m_c.nHeads, g = h / group;
