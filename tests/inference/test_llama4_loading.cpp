@@ -1,7 +1,10 @@
-// Loading Llama 4 from llama.cpp's `llama4` GGUF naming. No real Scout GGUF is available here, so
-// the test writes the tiny transformers models as GGUF files the way llama.cpp's converter lays
-// them out (experts split and stored [E][out][in], router as ffn_gate_inp, shared expert as
-// *_shexp, llama3 RoPE as rope_freqs divisors) and checks the logits against the safetensors load.
+// Loading Llama 4 checkpoints other than the tiny Llama4ForCausalLM folders:
+//  - llama.cpp's `llama4` GGUF naming. No real Scout GGUF is available here, so the test writes
+//    the tiny transformers models as GGUF files the way llama.cpp's converter lays them out
+//    (experts split and stored [E][out][in], router as ffn_gate_inp, shared expert as *_shexp,
+//    llama3 RoPE as rope_freqs divisors) and checks the logits against the safetensors load;
+//  - a Llama4ForConditionalGeneration folder (nested config, language_model.* names, vision
+//    tensors, two shards with an index), built from the tiny model.
 #include <QTemporaryDir>
 #include <QTest>
 
@@ -13,6 +16,7 @@
 #include "inference/test_gguf_builder.h"
 #include "quire/inference/backend.h"
 #include "quire/inference/llama4.h"
+#include "quire/inference/log.h"
 #include "quire/inference/quant.h"
 #include "quire/inference/safetensors.h"
 
@@ -180,9 +184,39 @@ std::vector<float> allLogits(const std::shared_ptr<const ModelWeights>& w, const
     return logits;
 }
 
+// A safetensors file of F32 tensors (name, shape, values).
+struct StTensor {
+    std::string name;
+    std::vector<std::int64_t> shape;
+    std::vector<float> values;
+};
+
+void writeSafetensors(const std::filesystem::path& path, const std::vector<StTensor>& tensors)
+{
+    std::string header = "{\"__metadata__\": {\"format\": \"pt\"}";
+    std::size_t offset = 0;
+    for (const StTensor& t : tensors) {
+        header += ", \"" + t.name + "\": {\"dtype\": \"F32\", \"shape\": [";
+        for (std::size_t i = 0; i < t.shape.size(); ++i)
+            header += (i ? ", " : "") + std::to_string(t.shape[i]);
+        const std::size_t bytes = t.values.size() * 4;
+        header += "], \"data_offsets\": [" + std::to_string(offset) + ", " + std::to_string(offset + bytes) + "]}";
+        offset += bytes;
+    }
+    header += "}";
+    while (header.size() % 8)
+        header += ' ';
+    std::ofstream out(path, std::ios::binary);
+    const std::uint64_t n = header.size();
+    out.write(reinterpret_cast<const char*>(&n), 8);
+    out.write(header.data(), std::streamsize(header.size()));
+    for (const StTensor& t : tensors)
+        out.write(reinterpret_cast<const char*>(t.values.data()), std::streamsize(t.values.size() * 4));
+}
+
 }  // namespace
 
-class TestLlama4Gguf : public QObject {
+class TestLlama4Loading : public QObject {
     Q_OBJECT
 private slots:
     void sameLogitsAsSafetensors_data()
@@ -248,6 +282,60 @@ private slots:
         QVERIFY(kl < 0.05);
     }
 
+    // Llama4ForConditionalGeneration: text weights under language_model.*, vision weights
+    // skipped (with a log line), config nested in text_config (transformers 5 rope_parameters,
+    // the original upload's integer temperature flag), weights in two shards.
+    void conditionalGenerationCheckpoint()
+    {
+        QTemporaryDir tmp;
+        const std::filesystem::path dir = tmp.path().toStdString();
+        const auto src = quire::test::kLlama4Data / "moe_chunked";
+        auto st = SafetensorsFile::open(src / "model.safetensors");
+        QVERIFY(st.has_value());
+        std::vector<StTensor> shard[2];
+        std::string weightMap;
+        int i = 0;
+        for (const auto& [name, t] : st->tensors()) {
+            const int s = i++ % 2;
+            shard[s].push_back({"language_model." + name, t.shape, floats(t)});
+            weightMap += (weightMap.empty() ? "" : ", ") + std::string("\"language_model.") + name +
+                         "\": \"model-0000" + std::to_string(s + 1) + "-of-00002.safetensors\"";
+        }
+        shard[0].push_back({"vision_model.patch_embedding.linear.weight", {4, 8}, std::vector<float>(32, 0.5f)});
+        shard[1].push_back({"multi_modal_projector.linear_1.weight", {4, 4}, std::vector<float>(16, 0.25f)});
+        weightMap += ", \"vision_model.patch_embedding.linear.weight\": \"model-00001-of-00002.safetensors\"";
+        weightMap += ", \"multi_modal_projector.linear_1.weight\": \"model-00002-of-00002.safetensors\"";
+        writeSafetensors(dir / "model-00001-of-00002.safetensors", shard[0]);
+        writeSafetensors(dir / "model-00002-of-00002.safetensors", shard[1]);
+        std::ofstream(dir / "model.safetensors.index.json") << "{\"metadata\": {}, \"weight_map\": {" << weightMap << "}}";
+        std::ofstream(dir / "config.json") << R"({"architectures": ["Llama4ForConditionalGeneration"], "model_type": "llama4",
+            "image_token_index": 200092, "vision_config": {"hidden_size": 8},
+            "text_config": {"model_type": "llama4_text", "vocab_size": 4096, "hidden_size": 128, "num_hidden_layers": 4,
+              "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 32, "intermediate_size": 64,
+              "intermediate_size_mlp": 256, "num_local_experts": 4, "num_experts_per_tok": 1,
+              "interleave_moe_layer_step": 1, "no_rope_layer_interval": 4, "use_qk_norm": true,
+              "attention_chunk_size": 16, "attn_temperature_tuning": 4, "floor_scale": 8, "attn_scale": 0.1,
+              "rope_parameters": {"rope_type": "llama3", "rope_theta": 500000.0, "factor": 16.0,
+                "low_freq_factor": 1.0, "high_freq_factor": 1.0, "original_max_position_embeddings": 8192},
+              "max_position_embeddings": 131072, "rms_norm_eps": 1e-05, "hidden_act": "silu",
+              "tie_word_embeddings": false}})";
+
+        std::vector<std::string> logs;
+        setLogCallback([&](LogLevel, std::string_view m) { logs.emplace_back(m); });
+        QVERIFY(isLlama4Model(dir));
+        auto w = loadLlama4ModelWeights(dir);
+        setLogCallback({});
+        QVERIFY2(w.has_value(), w ? "" : w.error().message.c_str());
+        QVERIFY(std::ranges::any_of(logs, [](const std::string& m) {
+            return m.find("skipping 2 vision tensors") != std::string::npos;
+        }));
+        const auto g = quire::test::loadLlama4Golden("moe_chunked");
+        const auto logits = allLogits(*w, g.tokens);
+        const auto direct = allLogits(*loadLlama4ModelWeights(src), g.tokens);
+        QVERIFY(logits == direct);
+        QVERIFY(quire::test::worstRelativeError(logits.data(), g.logits.data(), g.tokens.size(), g.vocab) < 1e-4);
+    }
+
     void rejectsOtherArchitectures()
     {
         QTemporaryDir dir;
@@ -263,5 +351,5 @@ private slots:
     }
 };
 
-QTEST_GUILESS_MAIN(TestLlama4Gguf)
-#include "test_llama4_gguf.moc"
+QTEST_GUILESS_MAIN(TestLlama4Loading)
+#include "test_llama4_loading.moc"
