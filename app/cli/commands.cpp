@@ -96,6 +96,7 @@ const std::vector<Command>& commands()
         {"tokenize", "token ids of text or of tokenizer test vectors", cmdTokenize},
         {"generate", "one chat turn with a model, the reply on stdout", cmdGenerate},
         {"extract", "extract files into anchored segments (--json for scripts)", cmdExtract},
+        {"logits", "f32 logits of every position of a token sequence", cmdLogits},
     };
     return all;
 }

@@ -20,5 +20,6 @@ const std::vector<Command>& commands();
 
 int cmdTokenize(const QStringList& args);  // cmd_tokenize.cpp
 int cmdGenerate(const QStringList& args);  // cmd_generate.cpp
+int cmdLogits(const QStringList& args);    // cmd_logits.cpp
 
 }  // namespace quire::cli

@@ -6,6 +6,7 @@
 
 #include "quire/inference/gguf.h"
 #include "quire/inference/json.h"
+#include "quire/inference/llama4.h"
 #include "quire/inference/log.h"
 
 namespace quire::inference {
@@ -121,11 +122,12 @@ Model::Model(std::shared_ptr<const ModelWeights> weights, Tokenizer tokenizer, C
             m_stopTokens.push_back(*id);
 }
 
-std::expected<std::shared_ptr<const Model>, Error> Model::load(const std::filesystem::path& path)
+std::expected<std::shared_ptr<const Model>, Error> Model::load(const std::filesystem::path& path,
+                                                               const Llama4LoadOptions& llama4)
 {
     std::error_code ec;
     if (std::filesystem::is_directory(path, ec)) {
-        auto weights = loadLlamaWeightsHf(path);
+        auto weights = isLlama4Model(path) ? loadLlama4ModelWeights(path, llama4) : loadLlamaWeightsHf(path);
         if (!weights)
             return std::unexpected(weights.error());
         auto tokenizer = Tokenizer::fromHuggingFace(path);
@@ -146,7 +148,8 @@ std::expected<std::shared_ptr<const Model>, Error> Model::load(const std::filesy
     if (!file)
         return std::unexpected(file.error());
     auto gguf = std::make_shared<const GgufFile>(std::move(*file));
-    auto weights = loadLlamaWeights(gguf);
+    auto weights = gguf->getString("general.architecture") == "llama4" ? loadLlama4ModelWeights(gguf, llama4)
+                                                                        : loadLlamaWeights(gguf);
     if (!weights)
         return std::unexpected(weights.error());
     auto tokenizer = Tokenizer::fromGguf(*gguf);

@@ -2,6 +2,7 @@
 #include <map>
 #include <mutex>
 
+#include "cpu/llama4_runner.h"
 #include "cpu/runners.h"
 #include "quire/inference/backend.h"
 
@@ -18,6 +19,9 @@ public:
     {
         if (!weights)
             return std::unexpected(Error{ErrorCode::InvalidArgument, "no model weights"});
+        if (weights->config.arch == ModelArch::Llama4)
+            return m_reference ? cpu::makeLlama4ReferenceRunner(std::move(weights), options)
+                               : cpu::makeLlama4CpuRunner(std::move(weights), options);
         return m_reference ? cpu::makeLlamaReferenceRunner(std::move(weights), options)
                            : cpu::makeLlamaCpuRunner(std::move(weights), options);
     }

@@ -22,6 +22,7 @@
 #include "quire/inference/backend.h"
 #include "quire/inference/chat_template.h"
 #include "quire/inference/error.h"
+#include "quire/inference/llama4.h"
 #include "quire/inference/model_weights.h"
 #include "quire/inference/sampler.h"
 #include "quire/inference/tokenizer.h"
@@ -31,7 +32,9 @@ namespace quire::inference {
 class Model {
 public:
     // A GGUF file or a Hugging Face directory (config.json, tokenizer.json, *.safetensors).
-    static std::expected<std::shared_ptr<const Model>, Error> load(const std::filesystem::path& path);
+    // `llama4` applies to Llama 4 models only (quantization on load).
+    static std::expected<std::shared_ptr<const Model>, Error> load(const std::filesystem::path& path,
+                                                                   const Llama4LoadOptions& llama4 = {});
 
     const ModelConfig& config() const { return m_weights->config; }
     const std::shared_ptr<const ModelWeights>& weights() const { return m_weights; }

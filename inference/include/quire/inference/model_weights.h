@@ -18,7 +18,7 @@
 
 namespace quire::inference {
 
-enum class ModelArch { Llama, Qwen2 };
+enum class ModelArch { Llama, Qwen2, Llama4 };  // Llama4: see llama4.h (Llama4Weights)
 
 // Which elements RoPE rotates together: GGUF Llama files store Q/K permuted for adjacent pairs
 // (2i, 2i+1); Hugging Face weights and Qwen2 use the split halves (i, i + d/2), "NeoX" style.

@@ -1,0 +1,97 @@
+// Pieces shared by the Llama 4 CPU runners (the reference oracle and the fast path): the KV cache
+// with its one-chunk rings, the scratch sizes the memory estimate also uses, and a Runner base
+// that keeps the token history so a rollback into an already overwritten chunk can be replayed.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <expected>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "cpu/llama4_kernels.h"
+#include "quire/inference/backend.h"
+#include "quire/inference/llama4.h"
+
+namespace quire::inference::cpu {
+
+// f32 K and V per layer. Global layers keep every position (grown on demand up to maxTokens);
+// chunked layers keep a ring of one chunk: position p lives in slot p mod C, and since chunks
+// are aligned to position 0 the current chunk [floor(p/C)*C, p] fills slots 0..p mod C in order.
+class Llama4KvCache {
+public:
+    Llama4KvCache(const Llama4Config& config, int maxTokens);
+
+    bool reserve(int tokens);  // false past maxTokens
+    float* k(int layer, int pos) { return slot(m_k, layer, pos); }
+    float* v(int layer, int pos) { return slot(m_v, layer, pos); }
+    // K/V of the first position visible to a query at `pos` in `layer`; later positions follow
+    // at kvDim strides up to `pos`.
+    int firstVisible(int layer, int pos) const;
+    int maxTokens() const { return m_maxTokens; }
+    std::uint64_t bytes() const;
+
+private:
+    float* slot(std::vector<std::vector<float>>& side, int layer, int pos)
+    {
+        const auto l = std::size_t(layer);
+        const int s = m_chunked[l] ? pos % m_chunk : pos;
+        return side[l].data() + std::size_t(s) * std::size_t(m_kvDim);
+    }
+    std::vector<std::uint8_t> m_chunked;
+    int m_chunk = 0;
+    int m_kvDim = 0;
+    int m_maxTokens = 0;
+    int m_capacity = 0;  // global layers
+    std::vector<std::vector<float>> m_k, m_v;
+};
+
+// Floats of each buffer of the fast runner for a step of `tokens` tokens (the memory estimate
+// uses the same numbers).
+struct Llama4Scratch {
+    std::size_t x = 0, xn = 0, q = 0, k = 0, v = 0, att = 0;  // [T][dim|qDim|kvDim]
+    std::size_t ffnGate = 0, ffnUp = 0;                       // [T][max(expertDim, denseDim)]
+    std::size_t expertIn = 0, expertOut = 0;                  // [T][dim]
+    std::size_t router = 0;                                   // [T][experts]
+    std::size_t logits = 0;                                   // [T or 1][vocab]
+    std::size_t scoresPerThread = 0;                          // [visible keys]
+    std::size_t tilePerThread = 0;                            // llama4MatmulScratch(widest input, T)
+    std::size_t totalFloats(int threads) const;
+};
+Llama4Scratch llama4Scratch(const Llama4Config& config, int tokens, std::int64_t contextLength, bool allLogits);
+
+// Runner state common to both CPU runners: argument checks, the token history and replay.
+class Llama4RunnerBase : public Runner {
+public:
+    Llama4RunnerBase(std::shared_ptr<const ModelWeights> owner, const Llama4Weights& weights, int maxContext);
+
+    std::expected<void, Error> forward(std::span<const std::int32_t> tokens, std::span<float> logits,
+                                       bool allLogits) final;
+    int position() const final { return int(m_tokens.size()); }
+    int maxContext() const final { return m_cache.maxTokens(); }
+    void truncate(int position) final;
+
+protected:
+    // Runs `tokens` at positions pos0.. (never across a chunk boundary of a chunked layer);
+    // writes logits rows for every token (allLogits) or the last one into `logits` (may be null).
+    virtual void run(std::span<const std::int32_t> tokens, int pos0, float* logits, bool allLogits) = 0;
+
+    std::shared_ptr<const ModelWeights> m_owner;
+    const Llama4Weights& m_w;
+    const Llama4Config& m_c;
+    Llama4KvCache m_cache;
+
+private:
+    std::vector<std::int32_t> m_tokens;  // every token in the context
+    int m_computed = 0;                  // tokens whose K/V are in the cache (the rest: replay)
+};
+
+std::expected<std::unique_ptr<Runner>, Error> makeLlama4ReferenceRunner(std::shared_ptr<const ModelWeights> weights,
+                                                                        const RunnerOptions& options);
+// `kernels` null: the best table for this CPU.
+std::expected<std::unique_ptr<Runner>, Error> makeLlama4CpuRunner(std::shared_ptr<const ModelWeights> weights,
+                                                                  const RunnerOptions& options,
+                                                                  const Llama4Kernels* kernels = nullptr);
+
+}  // namespace quire::inference::cpu
