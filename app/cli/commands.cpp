@@ -86,12 +86,15 @@ int cmdWorkspace(const QStringList& args)
 
 }  // namespace
 
+int cmdExtract(const QStringList& args);  // cmd_extract.cpp
+
 const std::vector<Command>& commands()
 {
     static const std::vector<Command> all = {
         {"info", "version, data folders and compute devices", cmdInfo},
         {"workspace", "create and list workspaces", cmdWorkspace},
         {"tokenize", "token ids of text or of tokenizer test vectors", cmdTokenize},
+        {"extract", "extract files into anchored segments (--json for scripts)", cmdExtract},
     };
     return all;
 }
