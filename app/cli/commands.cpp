@@ -95,6 +95,7 @@ const std::vector<Command>& commands()
         {"workspace", "create and list workspaces", cmdWorkspace},
         {"tokenize", "token ids of text or of tokenizer test vectors", cmdTokenize},
         {"extract", "extract files into anchored segments (--json for scripts)", cmdExtract},
+        {"generate", "one chat turn with a model, the reply on stdout", cmdGenerate},
     };
     return all;
 }

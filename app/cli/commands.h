@@ -19,5 +19,6 @@ struct Command {
 const std::vector<Command>& commands();
 
 int cmdTokenize(const QStringList& args);  // cmd_tokenize.cpp
+int cmdGenerate(const QStringList& args);  // cmd_generate.cpp
 
 }  // namespace quire::cli
