@@ -83,10 +83,10 @@ double coverage(const std::vector<Word>& claim, const std::vector<Word>& hay)
         return 0;
     std::unordered_set<std::string> exact;
     for (const auto& w : hay)
-        exact.insert(w.norm);
+        exact.insert(stemWord(w.norm));
     std::size_t found = 0;
     for (const auto& c : claim) {
-        if (exact.count(c.norm)) {
+        if (exact.count(stemWord(c.norm))) {
             ++found;
             continue;
         }
@@ -237,7 +237,7 @@ public:
             for (auto& w : splitWords(map.segments[i].text)) {
                 if (isStopWord(w.norm))
                     continue;
-                ++tf[w.norm];
+                ++tf[stemWord(w.norm)];
                 ++len;
             }
             for (auto& [term, n] : tf)
@@ -296,8 +296,9 @@ AnswerCheck checkAnswer(std::string_view answer, const SourceMap& map, const Che
         std::erase_if(words, [](const Word& w) { return isStopWord(w.norm); });
         std::vector<std::string> terms;
         for (const auto& w : words) {
-            if (std::find(terms.begin(), terms.end(), w.norm) == terms.end())
-                terms.push_back(w.norm);
+            std::string t = stemWord(w.norm);
+            if (std::find(terms.begin(), terms.end(), t) == terms.end())
+                terms.push_back(std::move(t));
         }
         if (terms.size() < options.minAttributionWords)
             continue;
@@ -317,7 +318,7 @@ AnswerCheck checkAnswer(std::string_view answer, const SourceMap& map, const Che
                 break;
             std::unordered_set<std::string> segTerms;
             for (const auto& w : splitWords(map.segments[seg].text))
-                segTerms.insert(w.norm);
+                segTerms.insert(stemWord(w.norm));
             const double cov =
                 double(std::count_if(terms.begin(), terms.end(),
                                      [&](const std::string& t) { return segTerms.count(t) > 0; })) /

@@ -64,10 +64,13 @@ std::vector<inference::TokenId> special(const inference::Tokenizer& tok, const s
     return tok.encode(text, false, true);
 }
 
+// The chat template rendered around placeholder contents: the system turn holds the preset's
+// instructions; the user turn holds the documents and, after them, the question, so the
+// context is an open user turn that every question continues.
 struct TemplateParts {
-    std::string open;        // before the system content
-    std::string closeSystem; // after the system content, up to the user content
-    std::string afterUser;   // after the user content, assistant header included
+    std::string open;         // before the system content
+    std::string betweenTurns; // after the system content, up to the user content
+    std::string afterUser;    // after the user content, assistant header included
 };
 
 TemplateParts splitTemplate(const inference::ChatTemplate& chat)
@@ -79,13 +82,13 @@ TemplateParts splitTemplate(const inference::ChatTemplate& chat)
     const auto u = r.find(kUserSentinel);
     if (s == std::string::npos || u == std::string::npos || u < s) {
         // Not expected from the known formats; fall back to plain concatenation.
-        p.closeSystem = "\n\n";
+        p.betweenTurns = "\n\n";
         p.afterUser = "\n\n";
         return p;
     }
     p.open = r.substr(0, s);
     const auto sEnd = s + std::string(kSystemSentinel).size();
-    p.closeSystem = r.substr(sEnd, u - sEnd);
+    p.betweenTurns = r.substr(sEnd, u - sEnd);
     p.afterUser = r.substr(u + std::string(kUserSentinel).size());
     return p;
 }
@@ -186,7 +189,10 @@ std::expected<AssembledContext, AssemblyError> assembleContext(const AssemblyInp
     append(ctx.tokens, special(tokenizer, parts.open));
     const std::string system = input.preset.systemPrompt(input.workspace);
     append(ctx.tokens, plain(tokenizer, system));
-    ctx.text = parts.open + system;
+    append(ctx.tokens, special(tokenizer, parts.betweenTurns));
+    const std::string intro = input.preset.documentsIntro(input.workspace);
+    append(ctx.tokens, plain(tokenizer, intro));
+    ctx.text = parts.open + system + parts.betweenTurns + intro;
     ctx.promptTokens = std::int64_t(ctx.tokens.size());
 
     // Documents of each batch, for the overviews.
@@ -255,8 +261,7 @@ std::vector<inference::TokenId> encodeQuestion(const Preset& preset, const std::
     const std::string prompt = preset.questionPrompt(kUserSentinel);
     const auto at = prompt.find(kUserSentinel);
     std::vector<inference::TokenId> ids;
-    // The documents end with a newline; the closing of the system turn follows.
-    append(ids, special(tokenizer, parts.closeSystem));
+    // The user turn is still open after the documents: the question continues it.
     append(ids, plain(tokenizer, prompt.substr(0, at)));
     append(ids, plain(tokenizer, question));
     append(ids, plain(tokenizer, prompt.substr(at + std::string(kUserSentinel).size())));

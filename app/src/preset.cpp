@@ -44,6 +44,11 @@ std::string Preset::systemPrompt(const std::string& workspace) const
     return replaceAll(systemTemplate, "{{workspace}}", workspace);
 }
 
+std::string Preset::documentsIntro(const std::string& workspace) const
+{
+    return replaceAll(documentsTemplate, "{{workspace}}", workspace);
+}
+
 std::string Preset::questionPrompt(const std::string& question) const
 {
     return replaceAll(questionTemplate, "{{question}}", question);
@@ -72,6 +77,8 @@ std::expected<Preset, std::string> parsePreset(const std::string& key, const std
         pos = eol + 1;
         if (line == "## system") {
             section = &p.systemTemplate;
+        } else if (line == "## documents") {
+            section = &p.documentsTemplate;
         } else if (line == "## question") {
             section = &p.questionTemplate;
         } else if (section) {
@@ -83,13 +90,17 @@ std::expected<Preset, std::string> parsePreset(const std::string& key, const std
         if (eol == text.size())
             break;
     }
-    // The system text ends with one newline (the documents follow); the question without one.
-    p.systemTemplate = trimTrailingNewlines(p.systemTemplate) + "\n\n";
-    p.questionTemplate = trimTrailingNewlines(p.questionTemplate);
-    if (p.systemTemplate.size() <= 2 || p.questionTemplate.find("{{question}}") == std::string::npos)
-        return std::unexpected("prompt template " + key +
-                               " needs a \"## system\" section and a \"## question\" "
-                               "section holding {{question}}");
+    // The documents follow the intro after a blank line; the question follows the documents
+    // after a line break.
+    p.systemTemplate = trimTrailingNewlines(p.systemTemplate);
+    p.documentsTemplate = trimTrailingNewlines(p.documentsTemplate);
+    if (!p.documentsTemplate.empty())
+        p.documentsTemplate += "\n\n";
+    p.questionTemplate = std::string(1, '\n').append(trimTrailingNewlines(p.questionTemplate));
+    if (p.systemTemplate.empty() || p.questionTemplate.find("{{question}}") == std::string::npos)
+        return std::unexpected(
+            "prompt template " + key +
+            " needs a \"## system\" section and a \"## question\" section holding {{question}}");
     return p;
 }
 

@@ -204,6 +204,22 @@ QuoteMatch findQuote(const std::vector<Word>& quote, const std::vector<Word>& ha
     return best;
 }
 
+std::string stemWord(std::string_view norm)
+{
+    std::string s(norm);
+    if (s.empty() || (s.front() >= '0' && s.front() <= '9'))
+        return s;
+    if (s.size() > 5 && s.ends_with("ing"))
+        s.resize(s.size() - 3);
+    else if (s.size() > 4 && s.ends_with("ed"))
+        s.resize(s.size() - 2);
+    else if (s.size() > 4 && s.ends_with("ies"))
+        s.replace(s.size() - 3, 3, "y");
+    else if (s.size() > 3 && s.ends_with('s') && !s.ends_with("ss"))
+        s.pop_back();
+    return s;
+}
+
 bool isStopWord(std::string_view norm)
 {
     static constexpr std::array<std::string_view, 120> kWords = {

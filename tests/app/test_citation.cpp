@@ -103,6 +103,15 @@ private slots:
         QCOMPARE(wordSimilarity(a[4], a[5]), 0.0); // numbers never fuzzy
         QCOMPARE(wordSimilarity(a[0], a[0]), 1.0);
     }
+    void stemsMatchSimpleInflections()
+    {
+        QCOMPARE(stemWord("days"), stemWord("day"));
+        QCOMPARE(stemWord("governing"), stemWord("govern"));
+        QCOMPARE(stemWord("terminated"), std::string("terminat"));
+        QCOMPARE(stemWord("parties"), std::string("party"));
+        QCOMPARE(stemWord("class"), std::string("class"));
+        QCOMPARE(stemWord("30s"), std::string("30s"));
+    }
     void quoteIsFoundInsideLongerText()
     {
         const auto hay =

@@ -1,6 +1,7 @@
 // Context assembly (ARCHITECTURE.md 2.3): a workspace's documents, in the workspace's stable
-// order, laid out as one context for the model: the chat template's opening, the preset's system
-// prompt, then per document a header naming it and its segments, each opened by the inline mark
+// order, laid out as one context for the model: a system turn with the preset's instructions,
+// then a user turn opened by the preset's documents intro holding per document a header naming
+// it and its segments, each opened by the inline mark
 // the model can cite ("[doc 12 p.4]", "[doc 3 L120-140]", "[doc 7 00:12:31]"); with the code
 // preset, a tree overview of the files before each batch. The result is the token stream and a
 // source map (token range -> document, segment, anchor).
@@ -9,7 +10,7 @@
 // tokenized on its own and the ids are concatenated, so the tokens of a document depend only on
 // the pieces before it; appending documents (a new batch) never changes a token already
 // assembled, and a stored KV prefix stays valid. The question is not part of the context: it is
-// encoded by encodeQuestion() and appended after it (the chat turn is closed there).
+// encoded by encodeQuestion() and appended after it, in the same user turn, which it closes.
 //
 // Deterministic: the same inputs and tokenizer give the same ids. Pure; thread-safe.
 #pragma once
@@ -76,9 +77,9 @@ std::expected<AssembledContext, AssemblyError> assembleContext(const AssemblyInp
                                                                const AssemblyProgress& progress = {},
                                                                const std::atomic<bool>* cancel = nullptr);
 
-// The tokens that follow the context for one question: the end of the system turn, the user turn
-// with the preset's question prompt (the question text itself is never parsed for special
-// tokens), and the assistant header.
+// The tokens that follow the context for one question: the preset's question prompt (the
+// question text itself is never parsed for special tokens), the end of the user turn and the
+// assistant header.
 std::vector<inference::TokenId> encodeQuestion(const Preset& preset, const std::string& question,
                                                const inference::Tokenizer& tokenizer,
                                                const inference::ChatTemplate& chat);

@@ -14,13 +14,15 @@
 namespace quire::app {
 
 struct Preset {
-    std::string key;              // "general", "legal", "code", "meeting"
-    std::string title;            // for people
-    std::string systemTemplate;   // text before the documents; {{workspace}} is replaced
-    std::string questionTemplate; // the user turn; {{question}} is replaced
-    bool treeOverview = false;    // a file tree before each batch of documents
+    std::string key;               // "general", "legal", "code", "meeting"
+    std::string title;             // for people
+    std::string systemTemplate;    // the system turn: instructions; {{workspace}} is replaced
+    std::string documentsTemplate; // opens the user turn, before the documents; {{workspace}} too
+    std::string questionTemplate;  // after the documents, same user turn; {{question}} is replaced
+    bool treeOverview = false;     // a file tree before each batch of documents
 
     std::string systemPrompt(const std::string& workspace) const;
+    std::string documentsIntro(const std::string& workspace) const;
     std::string questionPrompt(const std::string& question) const;
 };
 
@@ -28,7 +30,8 @@ struct Preset {
 std::vector<std::string> presetKeys();
 // Loads a preset's template from the compiled-in resources; an error names the known keys.
 std::expected<Preset, std::string> loadPreset(const std::string& key);
-// Parses a template text ("## system" / "## question" sections, "# " comment lines before them).
+// Parses a template text ("## system", "## documents", "## question" sections; "# " comment
+// lines before them).
 std::expected<Preset, std::string> parsePreset(const std::string& key, const std::string& text);
 
 } // namespace quire::app

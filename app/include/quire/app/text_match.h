@@ -41,6 +41,10 @@ struct QuoteMatch {
 // number of the quote that is changed or missing costs more than the whole quote (score 0).
 QuoteMatch findQuote(const std::vector<Word>& quote, const std::vector<Word>& haystack);
 
+// A crude English stem for overlap scores ("days" -> "day", "terminated" -> "terminat",
+// "governing" -> "govern"); numbers are left alone. Both sides of a comparison are stemmed.
+std::string stemWord(std::string_view norm);
+
 // Common English function words, excluded from overlap scores.
 bool isStopWord(std::string_view norm);
 
