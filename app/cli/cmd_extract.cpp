@@ -69,7 +69,8 @@ QJsonObject documentJson(const ingest::Document& d, bool words)
         if (words && !s.words.empty()) {
             QJsonArray wa;
             for (const auto& w : s.words)
-                wa.append(QJsonObject{{"text", QString::fromStdString(s.text.substr(w.offset, w.length))}, {"box", boxJson(w.box)}});
+                wa.append(QJsonObject{{"text", QString::fromStdString(s.text.substr(w.offset, w.length))},
+                                      {"box", boxJson(w.box)}});
             so["words"] = wa;
         }
         segments.append(so);
@@ -80,22 +81,24 @@ QJsonObject documentJson(const ingest::Document& d, bool words)
 
 void printUsage(FILE* to)
 {
-    std::fputs("Usage: quire-cli extract PATH... [options]\n"
-               "Extracts files and folders (code, text, PDF, DOCX, audio, video) into anchored segments.\n\n"
-               "Options:\n"
-               "  --json              one JSON object per document and line (path, kind, status, error, segments)\n"
-               "  --words             with --json: the word boxes of PDF segments too\n"
-               "  --no-ocr            do not OCR PDF pages without a text layer\n"
-               "  --no-asr            do not transcribe audio (video still yields key frames)\n"
-               "  --frames DIR        where video key frames go (default: <tmp>/quire-frames)\n"
-               "  --max-size MIB      skip files larger than this (default 4096)\n"
-               "  --timeout SECONDS   per-file time limit for PDF, DOCX and media (default 14400)\n"
-               "  --threads N         files extracted at once (default: cores, at most 4)\n"
-               "  --progress          progress on stderr\n",
-               to);
+    std::fputs(
+        "Usage: quire-cli extract PATH... [options]\n"
+        "Extracts files and folders (code, text, PDF, DOCX, audio, video) into anchored segments.\n\n"
+        "Options:\n"
+        "  --list FILE         also the paths listed in FILE, one per line\n"
+        "  --json              one JSON object per document and line (path, kind, status, error, segments)\n"
+        "  --words             with --json: the word boxes of PDF segments too\n"
+        "  --no-ocr            do not OCR PDF pages without a text layer\n"
+        "  --no-asr            do not transcribe audio (video still yields key frames)\n"
+        "  --frames DIR        where video key frames go (default: <tmp>/quire-frames)\n"
+        "  --max-size MIB      skip files larger than this (default 4096)\n"
+        "  --timeout SECONDS   per-file time limit for PDF, DOCX and media (default 14400)\n"
+        "  --threads N         files extracted at once (default: cores, at most 4)\n"
+        "  --progress          progress on stderr\n",
+        to);
 }
 
-}  // namespace
+} // namespace
 
 int cmdExtract(const QStringList& args)
 {
@@ -124,6 +127,17 @@ int cmdExtract(const QStringList& args)
             options.extract.media.transcribe = false;
         } else if (a == "--progress") {
             showProgress = true;
+        } else if (a == "--list") {
+            auto v = value();
+            ok = v.has_value();
+            if (ok) {
+                auto listed = ingest::readPathList(v->toStdString());
+                if (!listed) {
+                    std::fprintf(stderr, "quire-cli extract: %s\n", listed.error().message.c_str());
+                    return Failure;
+                }
+                inputs.insert(inputs.end(), listed->begin(), listed->end());
+            }
         } else if (a == "--frames") {
             auto v = value();
             ok = v.has_value();
@@ -166,23 +180,25 @@ int cmdExtract(const QStringList& args)
             std::fwrite(line.constData(), 1, static_cast<size_t>(line.size()), stdout);
             std::fputc('\n', stdout);
         } else {
-            std::printf("%-11s %-5s %s (%zu segments)%s%s\n", ingest::toString(d.status), ingest::toString(d.source.kind),
-                        d.source.path.c_str(), d.segments.size(), d.error.empty() ? "" : ": ", d.error.c_str());
+            std::printf("%-11s %-5s %s (%zu segments)%s%s\n", ingest::toString(d.status),
+                        ingest::toString(d.source.kind), d.source.path.c_str(), d.segments.size(),
+                        d.error.empty() ? "" : ": ", d.error.c_str());
         }
         std::fflush(stdout);
     };
     auto onProgress = [&](const ingest::IngestProgress& p) {
         if (showProgress)
             std::fprintf(stderr, "\r%zu/%zu files, %lld/%lld MiB", p.filesDone, p.filesTotal,
-                         static_cast<long long>(p.bytesDone >> 20), static_cast<long long>(p.bytesTotal >> 20));
+                         static_cast<long long>(p.bytesDone >> 20),
+                         static_cast<long long>(p.bytesTotal >> 20));
     };
     const ingest::IngestSummary summary = ingestor.run(inputs, onDocument, onProgress);
     if (showProgress)
         std::fputc('\n', stderr);
     if (!json)
-        std::printf("%zu ingested, %zu partial, %zu quarantined, %zu skipped\n", summary.ingested, summary.partial,
-                    summary.quarantined, summary.skipped);
+        std::printf("%zu ingested, %zu partial, %zu quarantined, %zu skipped\n", summary.ingested,
+                    summary.partial, summary.quarantined, summary.skipped);
     return summary.cancelled ? Cancelled : Ok;
 }
 
-}  // namespace quire::cli
+} // namespace quire::cli

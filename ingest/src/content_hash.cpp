@@ -45,7 +45,8 @@ std::expected<std::string, Error> hashFile(const std::filesystem::path& path)
 {
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return std::unexpected(Error{ErrorCode::Io, "cannot open " + path.string() + ": " + std::strerror(errno)});
+        return std::unexpected(
+            Error{ErrorCode::Io, "cannot open " + path.string() + ": " + std::strerror(errno)});
     ContentHasher hasher;
     std::vector<char> buffer(1 << 20);
     for (;;) {
@@ -55,7 +56,8 @@ std::expected<std::string, Error> hashFile(const std::filesystem::path& path)
         if (n < 0) {
             const int err = errno;
             ::close(fd);
-            return std::unexpected(Error{ErrorCode::Io, "cannot read " + path.string() + ": " + std::strerror(err)});
+            return std::unexpected(
+                Error{ErrorCode::Io, "cannot read " + path.string() + ": " + std::strerror(err)});
         }
         if (n == 0)
             break;
@@ -65,4 +67,4 @@ std::expected<std::string, Error> hashFile(const std::filesystem::path& path)
     return hasher.hex();
 }
 
-}  // namespace quire::ingest
+} // namespace quire::ingest

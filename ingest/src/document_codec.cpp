@@ -13,8 +13,7 @@ static_assert(std::endian::native == std::endian::little, "the codec writes host
 
 class Writer {
 public:
-    template <class T>
-    void pod(T value)
+    template <class T> void pod(T value)
     {
         static_assert(std::is_trivially_copyable_v<T>);
         m_out.append(reinterpret_cast<const char*>(&value), sizeof value);
@@ -24,10 +23,7 @@ public:
         pod(static_cast<std::uint32_t>(s.size()));
         m_out.append(s);
     }
-    void box(const BoundingBox& b)
-    {
-        pod(b.x), pod(b.y), pod(b.width), pod(b.height);
-    }
+    void box(const BoundingBox& b) { pod(b.x), pod(b.y), pod(b.width), pod(b.height); }
     std::string take() { return std::move(m_out); }
 
 private:
@@ -39,8 +35,7 @@ public:
     explicit Reader(std::string_view in) : m_in(in) {}
     bool ok() const { return m_ok; }
 
-    template <class T>
-    T pod()
+    template <class T> T pod()
     {
         T value{};
         if (m_in.size() < sizeof value) {
@@ -85,7 +80,7 @@ private:
 
 enum AnchorTag : std::uint8_t { None = 0, Page = 1, Line = 2, Time = 3, Paragraph = 4 };
 
-}  // namespace
+} // namespace
 
 std::string encodeDocument(const Document& d)
 {
@@ -167,7 +162,8 @@ std::expected<Document, Error> decodeDocument(std::string_view bytes)
         s.text = r.str();
         s.anchor.document = r.pod<std::int64_t>();
         switch (r.pod<std::uint8_t>()) {
-        case None: break;
+        case None:
+            break;
         case Page: {
             PageAnchor p;
             p.page = r.pod<std::int32_t>();
@@ -189,8 +185,11 @@ std::expected<Document, Error> decodeDocument(std::string_view bytes)
             s.anchor.where = t;
             break;
         }
-        case Paragraph: s.anchor.where = ParagraphAnchor{r.pod<std::int32_t>()}; break;
-        default: return bad("unknown anchor");
+        case Paragraph:
+            s.anchor.where = ParagraphAnchor{r.pod<std::int32_t>()};
+            break;
+        default:
+            return bad("unknown anchor");
         }
         if (r.pod<std::uint8_t>())
             s.tokenCount = r.pod<std::int32_t>();
@@ -215,4 +214,4 @@ std::expected<Document, Error> decodeDocument(std::string_view bytes)
     return d;
 }
 
-}  // namespace quire::ingest
+} // namespace quire::ingest

@@ -26,8 +26,8 @@ using ZipPtr = std::unique_ptr<zip_t, ZipCloser>;
 using XmlPtr = std::unique_ptr<xmlDoc, XmlDocFree>;
 
 // Inflates one part, refusing zip bombs. nullopt-like: an empty optional when the part is absent.
-std::expected<std::optional<std::string>, Error> readPart(zip_t* zip, const char* name, const DocxOptions& options,
-                                                          const std::string& file)
+std::expected<std::optional<std::string>, Error> readPart(zip_t* zip, const char* name,
+                                                          const DocxOptions& options, const std::string& file)
 {
     zip_stat_t st;
     zip_stat_init(&st);
@@ -35,30 +35,37 @@ std::expected<std::optional<std::string>, Error> readPart(zip_t* zip, const char
         return std::optional<std::string>();
     const std::uint64_t cap = options.maxUncompressedBytes;
     if ((st.valid & ZIP_STAT_SIZE) && st.size > cap)
-        return std::unexpected(Error{ErrorCode::TooComplex, file + ": " + name + " would inflate to " + std::to_string(st.size >> 20) +
-                                                                " MiB, over the limit of " + std::to_string(cap >> 20) + " MiB"});
+        return std::unexpected(Error{
+            ErrorCode::TooComplex, file + ": " + name + " would inflate to " + std::to_string(st.size >> 20) +
+                                       " MiB, over the limit of " + std::to_string(cap >> 20) + " MiB"});
     if ((st.valid & ZIP_STAT_SIZE) && (st.valid & ZIP_STAT_COMP_SIZE) && st.size > (1u << 20)) {
-        const double ratio = static_cast<double>(st.size) / static_cast<double>(std::max<std::uint64_t>(1, st.comp_size));
+        const double ratio =
+            static_cast<double>(st.size) / static_cast<double>(std::max<std::uint64_t>(1, st.comp_size));
         if (ratio > options.maxCompressionRatio)
-            return std::unexpected(Error{ErrorCode::TooComplex, file + ": " + name + " is compressed " + std::to_string(static_cast<long long>(ratio)) +
-                                                                    ":1, a zip bomb (the limit is " +
-                                                                    std::to_string(static_cast<long long>(options.maxCompressionRatio)) + ":1)"});
+            return std::unexpected(
+                Error{ErrorCode::TooComplex,
+                      file + ": " + name + " is compressed " + std::to_string(static_cast<long long>(ratio)) +
+                          ":1, a zip bomb (the limit is " +
+                          std::to_string(static_cast<long long>(options.maxCompressionRatio)) + ":1)"});
     }
     std::unique_ptr<zip_file_t, ZipFileCloser> part(zip_fopen(zip, name, 0));
     if (!part)
-        return std::unexpected(Error{ErrorCode::Format, file + ": cannot open " + name + " (" + zip_strerror(zip) + ")"});
+        return std::unexpected(
+            Error{ErrorCode::Format, file + ": cannot open " + name + " (" + zip_strerror(zip) + ")"});
     std::string data;
     char buffer[65536];
     for (;;) {
         const zip_int64_t n = zip_fread(part.get(), buffer, sizeof buffer);
         if (n < 0)
-            return std::unexpected(Error{ErrorCode::Format, file + ": " + name + " is damaged (" + zip_file_strerror(part.get()) + ")"});
+            return std::unexpected(Error{ErrorCode::Format, file + ": " + name + " is damaged (" +
+                                                                zip_file_strerror(part.get()) + ")"});
         if (n == 0)
             break;
         data.append(buffer, static_cast<std::size_t>(n));
         if (data.size() > cap)
-            return std::unexpected(Error{ErrorCode::TooComplex, file + ": " + name + " inflates past the limit of " +
-                                                                    std::to_string(cap >> 20) + " MiB (its header said less)"});
+            return std::unexpected(
+                Error{ErrorCode::TooComplex, file + ": " + name + " inflates past the limit of " +
+                                                 std::to_string(cap >> 20) + " MiB (its header said less)"});
     }
     return std::optional<std::string>(std::move(data));
 }
@@ -66,14 +73,15 @@ std::expected<std::optional<std::string>, Error> readPart(zip_t* zip, const char
 std::expected<XmlPtr, Error> parseXml(const std::string& data, const char* name, const std::string& file)
 {
     // No network, no entity substitution, no DTD loading: nothing but the bytes of the part.
-    XmlPtr doc(xmlReadMemory(data.data(), static_cast<int>(std::min<std::size_t>(data.size(), INT32_MAX)), name, nullptr,
-                             XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING));
+    XmlPtr doc(xmlReadMemory(data.data(), static_cast<int>(std::min<std::size_t>(data.size(), INT32_MAX)),
+                             name, nullptr, XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING));
     if (!doc) {
         const xmlError* e = xmlGetLastError();
         std::string why = e && e->message ? e->message : "unknown error";
         while (!why.empty() && why.back() == '\n')
             why.pop_back();
-        return std::unexpected(Error{ErrorCode::Format, file + ": " + name + " is not well-formed XML (" + why + ")"});
+        return std::unexpected(
+            Error{ErrorCode::Format, file + ": " + name + " is not well-formed XML (" + why + ")"});
     }
     return doc;
 }
@@ -123,7 +131,8 @@ std::map<std::string, int> headingStyles(const xmlDoc* styles)
         const std::string id = attr(s, "styleId");
         const std::string name = lower(attr(child(s, "name"), "val"));
         int level = 0;
-        if (name.starts_with("heading ") && name.size() == 9 && std::isdigit(static_cast<unsigned char>(name[8])))
+        if (name.starts_with("heading ") && name.size() == 9 &&
+            std::isdigit(static_cast<unsigned char>(name[8])))
             level = name[8] - '0';
         else if (name == "title")
             level = 1;
@@ -154,7 +163,7 @@ void collectText(const xmlNode* n, std::string& out)
         } else if (is(c, "delText") || is(c, "instrText") || is(c, "del") || is(c, "pPr") || is(c, "rPr")) {
             // deleted revisions, field codes and formatting carry no body text
         } else {
-            collectText(c, out);  // runs, hyperlinks, insertions, smart tags, fields' results
+            collectText(c, out); // runs, hyperlinks, insertions, smart tags, fields' results
         }
     }
 }
@@ -229,7 +238,7 @@ struct BodyWalker {
     }
 };
 
-}  // namespace
+} // namespace
 
 std::expected<Document, Error> extractDocx(const std::filesystem::path& path, const DocxOptions& options)
 {
@@ -247,7 +256,8 @@ std::expected<Document, Error> extractDocx(const std::filesystem::path& path, co
     if (!body)
         return std::unexpected(body.error());
     if (!*body)
-        return std::unexpected(Error{ErrorCode::Format, file + " has no word/document.xml: not a Word document"});
+        return std::unexpected(
+            Error{ErrorCode::Format, file + " has no word/document.xml: not a Word document"});
     auto styles = readPart(zip.get(), "word/styles.xml", options, file);
     if (!styles)
         return std::unexpected(styles.error());
@@ -287,4 +297,4 @@ std::expected<Document, Error> extractDocx(const std::filesystem::path& path, co
     return doc;
 }
 
-}  // namespace quire::ingest
+} // namespace quire::ingest

@@ -7,8 +7,9 @@
 
 namespace quire::ingest {
 
-std::expected<Document, Error> extractFile(const std::filesystem::path& path, SourceKind kind, const ExtractOptions& options,
-                                           const std::atomic<bool>* cancel, const FractionProgress& progress)
+std::expected<Document, Error> extractFile(const std::filesystem::path& path, SourceKind kind,
+                                           const ExtractOptions& options, const std::atomic<bool>* cancel,
+                                           const FractionProgress& progress)
 {
     switch (kind) {
     case SourceKind::Text:
@@ -37,8 +38,8 @@ std::expected<Document, Error> extractFile(const std::filesystem::path& path, So
     case SourceKind::Unknown:
         break;
     }
-    return std::unexpected(Error{ErrorCode::Unsupported, "no extractor for " + path.filename().string() + " (" +
-                                                             toString(kind) + ")"});
+    return std::unexpected(Error{ErrorCode::Unsupported, "no extractor for " + path.filename().string() +
+                                                             " (" + toString(kind) + ")"});
 }
 
-}  // namespace quire::ingest
+} // namespace quire::ingest

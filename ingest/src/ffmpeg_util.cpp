@@ -22,19 +22,19 @@ void logCallback(void* avcl, int level, const char* fmt, va_list args)
     std::string text(line);
     while (!text.empty() && (text.back() == '\n' || text.back() == ' '))
         text.pop_back();
-    if (text.starts_with('[')) {  // "[mov,mp4,m4a @ 0x55...] moov atom not found": drop the context
+    if (text.starts_with('[')) { // "[mov,mp4,m4a @ 0x55...] moov atom not found": drop the context
         if (const auto end = text.find("] "); end != std::string::npos)
             text.erase(0, end + 2);
     }
     if (text.empty())
         return;
     if (!t_sink)
-        log()->debug("ffmpeg: {}", text);  // outside an extraction (never in the helper)
+        log()->debug("ffmpeg: {}", text); // outside an extraction (never in the helper)
     else if (t_sink->size() < 32)
         t_sink->push_back(std::move(text));
 }
 
-}  // namespace
+} // namespace
 
 std::string errorText(int code)
 {
@@ -57,4 +57,4 @@ LogCapture::~LogCapture()
     t_sink = m_previous ? const_cast<std::vector<std::string>*>(&m_previous->messages()) : nullptr;
 }
 
-}  // namespace quire::ingest::ff
+} // namespace quire::ingest::ff

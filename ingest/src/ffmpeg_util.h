@@ -57,4 +57,4 @@ private:
     LogCapture* m_previous;
 };
 
-}  // namespace quire::ingest::ff
+} // namespace quire::ingest::ff

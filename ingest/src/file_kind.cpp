@@ -31,47 +31,150 @@ struct NameLanguage {
 
 // Extensions (lower case, no dot) of source code.
 constexpr std::array kExtensions = std::to_array<NameLanguage>({
-    {"c", "c"}, {"h", "c"}, {"cc", "cpp"}, {"cpp", "cpp"}, {"cxx", "cpp"}, {"c++", "cpp"},
-    {"hh", "cpp"}, {"hpp", "cpp"}, {"hxx", "cpp"}, {"ipp", "cpp"}, {"inl", "cpp"}, {"cu", "cuda"},
-    {"cuh", "cuda"}, {"m", "objective-c"}, {"mm", "objective-cpp"}, {"cs", "csharp"},
-    {"java", "java"}, {"kt", "kotlin"}, {"kts", "kotlin"}, {"scala", "scala"}, {"groovy", "groovy"},
-    {"go", "go"}, {"rs", "rust"}, {"swift", "swift"}, {"py", "python"}, {"pyi", "python"},
-    {"pyx", "cython"}, {"rb", "ruby"}, {"php", "php"}, {"pl", "perl"}, {"pm", "perl"},
-    {"lua", "lua"}, {"r", "r"}, {"jl", "julia"}, {"dart", "dart"}, {"js", "javascript"},
-    {"mjs", "javascript"}, {"cjs", "javascript"}, {"jsx", "javascript"}, {"ts", "typescript"},
-    {"tsx", "typescript"}, {"vue", "vue"}, {"svelte", "svelte"}, {"html", "html"}, {"htm", "html"},
-    {"css", "css"}, {"scss", "scss"}, {"less", "less"}, {"sh", "shell"}, {"bash", "shell"},
-    {"zsh", "shell"}, {"fish", "fish"}, {"ps1", "powershell"}, {"bat", "batch"}, {"cmd", "batch"},
-    {"sql", "sql"}, {"hs", "haskell"}, {"ml", "ocaml"}, {"mli", "ocaml"}, {"fs", "fsharp"},
-    {"ex", "elixir"}, {"exs", "elixir"}, {"erl", "erlang"}, {"clj", "clojure"}, {"lisp", "lisp"},
-    {"el", "elisp"}, {"scm", "scheme"}, {"zig", "zig"}, {"nim", "nim"}, {"v", "verilog"},
-    {"sv", "systemverilog"}, {"vhd", "vhdl"}, {"asm", "assembly"}, {"s", "assembly"},
-    {"f90", "fortran"}, {"f", "fortran"}, {"pas", "pascal"}, {"d", "d"}, {"proto", "protobuf"},
-    {"cmake", "cmake"}, {"mk", "make"}, {"json", "json"}, {"yaml", "yaml"}, {"yml", "yaml"},
-    {"toml", "toml"}, {"xml", "xml"}, {"ini", "ini"}, {"cfg", "ini"}, {"gradle", "groovy"},
-    {"tex", "latex"}, {"glsl", "glsl"}, {"hlsl", "hlsl"}, {"wgsl", "wgsl"}, {"qml", "qml"},
-    {"tf", "terraform"}, {"nix", "nix"}, {"graphql", "graphql"}, {"ipynb", "json"},
+    {"c", "c"},
+    {"h", "c"},
+    {"cc", "cpp"},
+    {"cpp", "cpp"},
+    {"cxx", "cpp"},
+    {"c++", "cpp"},
+    {"hh", "cpp"},
+    {"hpp", "cpp"},
+    {"hxx", "cpp"},
+    {"ipp", "cpp"},
+    {"inl", "cpp"},
+    {"cu", "cuda"},
+    {"cuh", "cuda"},
+    {"m", "objective-c"},
+    {"mm", "objective-cpp"},
+    {"cs", "csharp"},
+    {"java", "java"},
+    {"kt", "kotlin"},
+    {"kts", "kotlin"},
+    {"scala", "scala"},
+    {"groovy", "groovy"},
+    {"go", "go"},
+    {"rs", "rust"},
+    {"swift", "swift"},
+    {"py", "python"},
+    {"pyi", "python"},
+    {"pyx", "cython"},
+    {"rb", "ruby"},
+    {"php", "php"},
+    {"pl", "perl"},
+    {"pm", "perl"},
+    {"lua", "lua"},
+    {"r", "r"},
+    {"jl", "julia"},
+    {"dart", "dart"},
+    {"js", "javascript"},
+    {"mjs", "javascript"},
+    {"cjs", "javascript"},
+    {"jsx", "javascript"},
+    {"ts", "typescript"},
+    {"tsx", "typescript"},
+    {"vue", "vue"},
+    {"svelte", "svelte"},
+    {"html", "html"},
+    {"htm", "html"},
+    {"css", "css"},
+    {"scss", "scss"},
+    {"less", "less"},
+    {"sh", "shell"},
+    {"bash", "shell"},
+    {"zsh", "shell"},
+    {"fish", "fish"},
+    {"ps1", "powershell"},
+    {"bat", "batch"},
+    {"cmd", "batch"},
+    {"sql", "sql"},
+    {"hs", "haskell"},
+    {"ml", "ocaml"},
+    {"mli", "ocaml"},
+    {"fs", "fsharp"},
+    {"ex", "elixir"},
+    {"exs", "elixir"},
+    {"erl", "erlang"},
+    {"clj", "clojure"},
+    {"lisp", "lisp"},
+    {"el", "elisp"},
+    {"scm", "scheme"},
+    {"zig", "zig"},
+    {"nim", "nim"},
+    {"v", "verilog"},
+    {"sv", "systemverilog"},
+    {"vhd", "vhdl"},
+    {"asm", "assembly"},
+    {"s", "assembly"},
+    {"f90", "fortran"},
+    {"f", "fortran"},
+    {"pas", "pascal"},
+    {"d", "d"},
+    {"proto", "protobuf"},
+    {"cmake", "cmake"},
+    {"mk", "make"},
+    {"json", "json"},
+    {"yaml", "yaml"},
+    {"yml", "yaml"},
+    {"toml", "toml"},
+    {"xml", "xml"},
+    {"ini", "ini"},
+    {"cfg", "ini"},
+    {"gradle", "groovy"},
+    {"tex", "latex"},
+    {"glsl", "glsl"},
+    {"hlsl", "hlsl"},
+    {"wgsl", "wgsl"},
+    {"qml", "qml"},
+    {"tf", "terraform"},
+    {"nix", "nix"},
+    {"graphql", "graphql"},
+    {"ipynb", "json"},
 });
 
 // Whole file names (lower case) of code without a telling extension.
 constexpr std::array kFileNames = std::to_array<NameLanguage>({
-    {"makefile", "make"}, {"gnumakefile", "make"}, {"cmakelists.txt", "cmake"},
-    {"dockerfile", "dockerfile"}, {"containerfile", "dockerfile"}, {"meson.build", "meson"},
-    {"build", "starlark"}, {"build.bazel", "starlark"}, {"workspace", "starlark"},
-    {"rakefile", "ruby"}, {"gemfile", "ruby"}, {"vagrantfile", "ruby"}, {"justfile", "just"},
-    {"jenkinsfile", "groovy"}, {".bashrc", "shell"}, {".profile", "shell"}, {".zshrc", "shell"},
+    {"makefile", "make"},
+    {"gnumakefile", "make"},
+    {"cmakelists.txt", "cmake"},
+    {"dockerfile", "dockerfile"},
+    {"containerfile", "dockerfile"},
+    {"meson.build", "meson"},
+    {"build", "starlark"},
+    {"build.bazel", "starlark"},
+    {"workspace", "starlark"},
+    {"rakefile", "ruby"},
+    {"gemfile", "ruby"},
+    {"vagrantfile", "ruby"},
+    {"justfile", "just"},
+    {"jenkinsfile", "groovy"},
+    {".bashrc", "shell"},
+    {".profile", "shell"},
+    {".zshrc", "shell"},
 });
 
 // Interpreters named on a shebang line.
 constexpr std::array kInterpreters = std::to_array<NameLanguage>({
-    {"python", "python"}, {"python3", "python"}, {"python2", "python"}, {"sh", "shell"},
-    {"bash", "shell"}, {"zsh", "shell"}, {"dash", "shell"}, {"ksh", "shell"}, {"fish", "fish"},
-    {"perl", "perl"}, {"ruby", "ruby"}, {"node", "javascript"}, {"nodejs", "javascript"},
-    {"deno", "typescript"}, {"lua", "lua"}, {"php", "php"}, {"Rscript", "r"}, {"tclsh", "tcl"},
+    {"python", "python"},
+    {"python3", "python"},
+    {"python2", "python"},
+    {"sh", "shell"},
+    {"bash", "shell"},
+    {"zsh", "shell"},
+    {"dash", "shell"},
+    {"ksh", "shell"},
+    {"fish", "fish"},
+    {"perl", "perl"},
+    {"ruby", "ruby"},
+    {"node", "javascript"},
+    {"nodejs", "javascript"},
+    {"deno", "typescript"},
+    {"lua", "lua"},
+    {"php", "php"},
+    {"Rscript", "r"},
+    {"tclsh", "tcl"},
 });
 
-template <std::size_t N>
-std::string_view find(const std::array<NameLanguage, N>& table, std::string_view key)
+template <std::size_t N> std::string_view find(const std::array<NameLanguage, N>& table, std::string_view key)
 {
     for (const auto& e : table)
         if (e.key == key)
@@ -83,8 +186,8 @@ std::string_view shebangLanguage(std::string_view head)
 {
     if (!head.starts_with("#!"))
         return {};
-    std::string_view line = head.substr(2, head.find('\n') == std::string_view::npos ? head.size() - 2
-                                                                                     : head.find('\n') - 2);
+    std::string_view line =
+        head.substr(2, head.find('\n') == std::string_view::npos ? head.size() - 2 : head.find('\n') - 2);
     auto nextWord = [&line]() {
         while (!line.empty() && (line.front() == ' ' || line.front() == '\t'))
             line.remove_prefix(1);
@@ -114,10 +217,10 @@ std::string_view shebangLanguage(std::string_view head)
     return {};
 }
 
-constexpr std::array<std::string_view, 10> kAudioExtensions = {"wav", "mp3", "m4a", "aac", "flac",
+constexpr std::array<std::string_view, 10> kAudioExtensions = {"wav", "mp3", "m4a",  "aac", "flac",
                                                                "ogg", "oga", "opus", "wma", "aiff"};
-constexpr std::array<std::string_view, 12> kVideoExtensions = {"mp4", "m4v", "mkv", "webm", "mov", "avi",
-                                                               "mpg", "mpeg", "wmv", "ts", "3gp", "ogv"};
+constexpr std::array<std::string_view, 12> kVideoExtensions = {"mp4", "m4v",  "mkv", "webm", "mov", "avi",
+                                                               "mpg", "mpeg", "wmv", "ts",   "3gp", "ogv"};
 
 bool contains(const auto& list, std::string_view value)
 {
@@ -126,14 +229,16 @@ bool contains(const auto& list, std::string_view value)
 
 bool looksLikeMedia(std::string_view h)
 {
-    auto at = [&h](std::size_t pos, std::string_view magic) { return h.size() >= pos + magic.size() && h.substr(pos, magic.size()) == magic; };
+    auto at = [&h](std::size_t pos, std::string_view magic) {
+        return h.size() >= pos + magic.size() && h.substr(pos, magic.size()) == magic;
+    };
     return (at(0, "RIFF") && (at(8, "WAVE") || at(8, "AVI "))) || at(0, "ID3") || at(0, "fLaC") ||
            at(0, "OggS") || at(4, "ftyp") || at(0, "\x1A\x45\xDF\xA3") || at(0, "FORM") ||
-           (h.size() >= 2 && static_cast<unsigned char>(h[0]) == 0xFF && (static_cast<unsigned char>(h[1]) & 0xE0) == 0xE0 &&
-            !at(0, "\xFF\xFE") && !at(0, "\xFF\xFF"));
+           (h.size() >= 2 && static_cast<unsigned char>(h[0]) == 0xFF &&
+            (static_cast<unsigned char>(h[1]) & 0xE0) == 0xE0 && !at(0, "\xFF\xFE") && !at(0, "\xFF\xFF"));
 }
 
-}  // namespace
+} // namespace
 
 bool looksLikeBomlessUtf16(std::string_view head, bool* bigEndian)
 {
@@ -155,15 +260,16 @@ bool looksLikeBomlessUtf16(std::string_view head, bool* bigEndian)
 bool looksBinary(std::string_view head)
 {
     if (head.starts_with("\xFF\xFE") || head.starts_with("\xFE\xFF"))
-        return false;  // UTF-16 with a BOM
+        return false; // UTF-16 with a BOM
     if (std::memchr(head.data(), 0, head.size()))
         return !looksLikeBomlessUtf16(head);
     // Control characters other than whitespace and ESC; written as plain comparisons so that
     // the compiler vectorises the loop (it runs over the head of every file).
     std::size_t control = 0;
     for (unsigned char c : head)
-        control += static_cast<std::size_t>((c < 0x20) & (c != '\t') & (c != '\n') & (c != '\r') & (c != '\f') & (c != '\v') & (c != 0x1B));
-    return control * 10 > head.size();  // more than 10% control characters
+        control += static_cast<std::size_t>((c < 0x20) & (c != '\t') & (c != '\n') & (c != '\r') &
+                                            (c != '\f') & (c != '\v') & (c != 0x1B));
+    return control * 10 > head.size(); // more than 10% control characters
 }
 
 std::string languageForPath(const std::filesystem::path& path, std::string_view head)
@@ -191,10 +297,10 @@ SourceKind detectKind(const std::filesystem::path& path, std::string_view head)
     if ((audioExt || videoExt) && (head.empty() || looksLikeMedia(head) || looksBinary(head)))
         return videoExt ? SourceKind::Video : SourceKind::Audio;
     if (looksLikeMedia(head) && looksBinary(head))
-        return SourceKind::Audio;  // the extractor finds out whether there is a video stream
+        return SourceKind::Audio; // the extractor finds out whether there is a video stream
     if (looksBinary(head))
         return SourceKind::Unknown;
     return languageForPath(path, head).empty() ? SourceKind::Text : SourceKind::Code;
 }
 
-}  // namespace quire::ingest
+} // namespace quire::ingest

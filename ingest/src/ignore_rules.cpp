@@ -49,7 +49,7 @@ bool globAt(std::string_view pat, std::size_t p, std::string_view text, std::siz
             const bool atSegmentStart = p == 0 || pat[p - 1] == '/';
             if (doubleStar && atSegmentStart && (p + 2 == pat.size() || pat[p + 2] == '/')) {
                 if (p + 2 == pat.size())
-                    return true;  // trailing "**": everything below
+                    return true; // trailing "**": everything below
                 // "**/": zero or more whole directories
                 const std::size_t rest = p + 3;
                 if (globAt(pat, rest, text, t))
@@ -101,7 +101,7 @@ bool globAt(std::string_view pat, std::size_t p, std::string_view text, std::siz
     return t == text.size();
 }
 
-}  // namespace
+} // namespace
 
 bool globMatch(std::string_view pattern, std::string_view text)
 {
@@ -155,7 +155,8 @@ void IgnoreRules::addRules(std::string_view text)
 std::optional<bool> IgnoreRules::match(std::string_view relativePath, bool isDirectory) const
 {
     const std::size_t slash = relativePath.rfind('/');
-    const std::string_view base = slash == std::string_view::npos ? relativePath : relativePath.substr(slash + 1);
+    const std::string_view base =
+        slash == std::string_view::npos ? relativePath : relativePath.substr(slash + 1);
     for (auto it = m_rules.rbegin(); it != m_rules.rend(); ++it) {
         if (it->directoryOnly && !isDirectory)
             continue;
@@ -194,4 +195,4 @@ bool IgnoreStack::ignored(std::string_view relativePath, bool isDirectory) const
     return false;
 }
 
-}  // namespace quire::ingest
+} // namespace quire::ingest

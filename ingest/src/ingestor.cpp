@@ -40,15 +40,24 @@ Document failed(const ScannedFile& file, const Error& error)
 void count(IngestSummary& s, SourceStatus status)
 {
     switch (status) {
-    case SourceStatus::Ingested: ++s.ingested; break;
-    case SourceStatus::Partial: ++s.partial; break;
-    case SourceStatus::Quarantined: ++s.quarantined; break;
-    case SourceStatus::Skipped: ++s.skipped; break;
-    case SourceStatus::Pending: break;
+    case SourceStatus::Ingested:
+        ++s.ingested;
+        break;
+    case SourceStatus::Partial:
+        ++s.partial;
+        break;
+    case SourceStatus::Quarantined:
+        ++s.quarantined;
+        break;
+    case SourceStatus::Skipped:
+        ++s.skipped;
+        break;
+    case SourceStatus::Pending:
+        break;
     }
 }
 
-}  // namespace
+} // namespace
 
 Ingestor::Ingestor(IngestOptions options) : m_options(std::move(options))
 {
@@ -64,7 +73,8 @@ std::optional<Document> Ingestor::extract(const ScannedFile& file, const std::at
     return extractWith(file, helper, cancel, progress);
 }
 
-std::optional<Document> Ingestor::extractWith(const ScannedFile& file, ExtractionWorker& helper, const std::atomic<bool>* cancel,
+std::optional<Document> Ingestor::extractWith(const ScannedFile& file, ExtractionWorker& helper,
+                                              const std::atomic<bool>* cancel,
                                               const FractionProgress& progress) const
 {
     const bool isolated = file.kind == SourceKind::Pdf || file.kind == SourceKind::Docx ||
@@ -74,10 +84,11 @@ std::optional<Document> Ingestor::extractWith(const ScannedFile& file, Extractio
 
     std::expected<Document, Error> result = std::unexpected(Error{});
     if (!isolated) {
-        result = extractTextDocument(file.path, file.kind, m_options.extract.text, cancel, [&](std::int64_t done) {
-            if (progress && file.size > 0)
-                progress(static_cast<double>(done) / static_cast<double>(file.size));
-        });
+        result =
+            extractTextDocument(file.path, file.kind, m_options.extract.text, cancel, [&](std::int64_t done) {
+                if (progress && file.size > 0)
+                    progress(static_cast<double>(done) / static_cast<double>(file.size));
+            });
     } else {
         auto hash = hashFile(file.path);
         if (!hash) {
@@ -107,23 +118,24 @@ std::optional<Document> Ingestor::extractWith(const ScannedFile& file, Extractio
     return std::move(*result);
 }
 
-IngestSummary Ingestor::run(const std::vector<fs::path>& inputs, const DocumentSink& onDocument, const ProgressSink& onProgress,
-                            const std::atomic<bool>* cancel) const
+IngestSummary Ingestor::run(const std::vector<fs::path>& inputs, const DocumentSink& onDocument,
+                            const ProgressSink& onProgress, const std::atomic<bool>* cancel) const
 {
     IngestSummary summary;
     ScanResult scan = scanSources(inputs, m_options.scan, cancel);
 
-    std::mutex mutex;  // guards the callbacks and the progress state
+    std::mutex mutex; // guards the callbacks and the progress state
     IngestProgress progress;
     progress.filesTotal = scan.files.size() + scan.issues.size();
     for (const auto& f : scan.files)
         progress.bytesTotal += f.size;
     std::int64_t bytesFinished = 0;
-    double bytesInFlight = 0;  // the done parts of files still being extracted
+    double bytesInFlight = 0; // the done parts of files still being extracted
     std::vector<double> inFlight(scan.files.size(), 0.0);
 
-    auto report = [&](const std::string& path) {  // mutex held
-        progress.bytesDone = std::min(progress.bytesTotal, bytesFinished + static_cast<std::int64_t>(std::max(0.0, bytesInFlight)));
+    auto report = [&](const std::string& path) { // mutex held
+        progress.bytesDone = std::min(
+            progress.bytesTotal, bytesFinished + static_cast<std::int64_t>(std::max(0.0, bytesInFlight)));
         progress.currentPath = path;
         if (onProgress)
             onProgress(progress);
@@ -145,12 +157,14 @@ IngestSummary Ingestor::run(const std::vector<fs::path>& inputs, const DocumentS
     std::vector<std::size_t> order(scan.files.size());
     for (std::size_t i = 0; i < order.size(); ++i)
         order[i] = i;
-    std::ranges::stable_sort(order, [&](std::size_t a, std::size_t b) { return scan.files[a].size > scan.files[b].size; });
+    std::ranges::stable_sort(
+        order, [&](std::size_t a, std::size_t b) { return scan.files[a].size > scan.files[b].size; });
 
     std::atomic<std::size_t> next{0};
     std::atomic<bool> cancelled{scan.cancelled};
     auto work = [&] {
-        ExtractionWorker helper(m_worker, m_options.limits);  // this thread's helper process, kept between files
+        ExtractionWorker helper(m_worker,
+                                m_options.limits); // this thread's helper process, kept between files
         for (;;) {
             if (cancel && cancel->load(std::memory_order_relaxed)) {
                 cancelled = true;
@@ -188,7 +202,8 @@ IngestSummary Ingestor::run(const std::vector<fs::path>& inputs, const DocumentS
         }
     };
 
-    int threads = m_options.threads > 0 ? m_options.threads : std::min(4, static_cast<int>(std::thread::hardware_concurrency()));
+    int threads = m_options.threads > 0 ? m_options.threads
+                                        : std::min(4, static_cast<int>(std::thread::hardware_concurrency()));
     threads = std::max(1, std::min<int>(threads, static_cast<int>(std::max<std::size_t>(1, order.size()))));
     if (threads == 1) {
         work();
@@ -205,10 +220,11 @@ std::vector<Document> Ingestor::ingest(const std::vector<fs::path>& inputs, cons
                                        const std::atomic<bool>* cancel, IngestSummary* summary) const
 {
     std::vector<Document> docs;
-    IngestSummary s = run(inputs, [&docs](Document&& d) { docs.push_back(std::move(d)); }, onProgress, cancel);
+    IngestSummary s = run(
+        inputs, [&docs](Document&& d) { docs.push_back(std::move(d)); }, onProgress, cancel);
     if (summary)
         *summary = s;
     return docs;
 }
 
-}  // namespace quire::ingest
+} // namespace quire::ingest

@@ -62,12 +62,12 @@ std::string fmtSeconds(std::chrono::milliseconds ms)
     return buf;
 }
 
-}  // namespace
+} // namespace
 
 // One running helper: its pid, the request socket, its stdout and stderr.
 struct ExtractionWorker::Process {
     pid_t pid = -1;
-    int requests = -1;  // our end of a socketpair: send() with MSG_NOSIGNAL, no SIGPIPE
+    int requests = -1; // our end of a socketpair: send() with MSG_NOSIGNAL, no SIGPIPE
     int results = -1;
     int diagnostics = -1;
     int served = 0;
@@ -76,7 +76,7 @@ struct ExtractionWorker::Process {
 
     ~Process()
     {
-        closeFd(requests);  // end of input: an idle helper exits by itself
+        closeFd(requests); // end of input: an idle helper exits by itself
         if (pid > 0) {
             // Give an idle helper a moment to leave on its own, then make sure.
             for (int i = 0; i < 20 && ::waitpid(pid, nullptr, WNOHANG) == 0; ++i)
@@ -90,7 +90,7 @@ struct ExtractionWorker::Process {
     void kill() const
     {
         if (pid > 0) {
-            ::kill(-pid, SIGKILL);  // the group, in case a parser started helpers
+            ::kill(-pid, SIGKILL); // the group, in case a parser started helpers
             ::kill(pid, SIGKILL);
         }
     }
@@ -131,13 +131,17 @@ fs::path findWorker()
     if (ec)
         return {};
     const fs::path dir = exe.parent_path();
-    for (const fs::path& candidate : {dir / kWorkerName, dir / "../libexec/quire" / kWorkerName, dir / "../lib/quire" / kWorkerName})
+    for (const fs::path& candidate :
+         {dir / kWorkerName, dir / "../libexec/quire" / kWorkerName, dir / "../lib/quire" / kWorkerName})
         if (::access(candidate.c_str(), X_OK) == 0)
             return candidate.lexically_normal();
     return {};
 }
 
-ExtractionWorker::ExtractionWorker(fs::path worker, IsolationLimits limits) : m_worker(std::move(worker)), m_limits(limits) {}
+ExtractionWorker::ExtractionWorker(fs::path worker, IsolationLimits limits)
+    : m_worker(std::move(worker)), m_limits(limits)
+{
+}
 
 ExtractionWorker::~ExtractionWorker() = default;
 
@@ -145,8 +149,8 @@ namespace {
 
 // Starts the helper in serve mode; everything the child needs is prepared before fork, and
 // after it the child makes only async-signal-safe calls.
-std::expected<void, Error> spawn(const fs::path& worker, const IsolationLimits& limits, pid_t& pid, int& requests, int& results,
-                                 int& diagnostics)
+std::expected<void, Error> spawn(const fs::path& worker, const IsolationLimits& limits, pid_t& pid,
+                                 int& requests, int& results, int& diagnostics)
 {
     std::string program = worker.string();
     std::string serve = "--serve";
@@ -155,7 +159,7 @@ std::expected<void, Error> spawn(const fs::path& worker, const IsolationLimits& 
     for (char** e = environ; e && *e; ++e)
         if (std::strncmp(*e, "MALLOC_ARENA_MAX=", 17) != 0)
             envStrings.emplace_back(*e);
-    envStrings.emplace_back("MALLOC_ARENA_MAX=2");  // many threads x 64 MiB arenas would eat the cap
+    envStrings.emplace_back("MALLOC_ARENA_MAX=2"); // many threads x 64 MiB arenas would eat the cap
     std::vector<char*> envp;
     for (auto& e : envStrings)
         envp.push_back(e.data());
@@ -173,13 +177,16 @@ std::expected<void, Error> spawn(const fs::path& worker, const IsolationLimits& 
         ::pipe2(err, O_CLOEXEC) != 0) {
         const int e = errno;
         closeAll();
-        return std::unexpected(Error{ErrorCode::Io, std::string("cannot create pipes for the extraction helper: ") + std::strerror(e)});
+        return std::unexpected(
+            Error{ErrorCode::Io,
+                  std::string("cannot create pipes for the extraction helper: ") + std::strerror(e)});
     }
     pid = ::fork();
     if (pid < 0) {
         const int e = errno;
         closeAll();
-        return std::unexpected(Error{ErrorCode::Io, std::string("cannot start the extraction helper: ") + std::strerror(e)});
+        return std::unexpected(
+            Error{ErrorCode::Io, std::string("cannot start the extraction helper: ") + std::strerror(e)});
     }
     if (pid == 0) {
         ::setpgid(0, 0);
@@ -191,7 +198,7 @@ std::expected<void, Error> spawn(const fs::path& worker, const IsolationLimits& 
         ::execve(argv[0], argv, envp.data());
         ::_exit(127);
     }
-    ::setpgid(pid, pid);  // also here: whichever runs first, the group exists before any kill
+    ::setpgid(pid, pid); // also here: whichever runs first, the group exists before any kill
     closeFd(req[1]);
     closeFd(out[1]);
     closeFd(err[1]);
@@ -215,20 +222,24 @@ bool sendAll(int fd, const std::string& bytes)
     return true;
 }
 
-}  // namespace
+} // namespace
 
-std::expected<Document, Error> ExtractionWorker::extract(const fs::path& path, SourceKind kind, const ExtractOptions& options,
-                                                         const std::atomic<bool>* cancel, const FractionProgress& progress)
+std::expected<Document, Error> ExtractionWorker::extract(const fs::path& path, SourceKind kind,
+                                                         const ExtractOptions& options,
+                                                         const std::atomic<bool>* cancel,
+                                                         const FractionProgress& progress)
 {
     const std::string name = path.filename().string();
     if (m_worker.empty() || ::access(m_worker.c_str(), X_OK) != 0)
-        return std::unexpected(Error{ErrorCode::Unsupported, std::string("the extraction helper ") + kWorkerName +
-                                                                 " was not found next to the program; reinstall Quire"});
+        return std::unexpected(
+            Error{ErrorCode::Unsupported, std::string("the extraction helper ") + kWorkerName +
+                                              " was not found next to the program; reinstall Quire"});
     if (m_process && m_process->served >= m_limits.maxFilesPerProcess)
         m_process.reset();
     if (!m_process) {
         auto p = std::make_unique<Process>();
-        if (auto started = spawn(m_worker, m_limits, p->pid, p->requests, p->results, p->diagnostics); !started)
+        if (auto started = spawn(m_worker, m_limits, p->pid, p->requests, p->results, p->diagnostics);
+            !started)
             return std::unexpected(started.error());
         m_process = std::move(p);
     }
@@ -244,8 +255,10 @@ std::expected<Document, Error> ExtractionWorker::extract(const fs::path& path, S
     bool outOpen = true, errOpen = proc.diagnostics >= 0;
     char buffer[65536];
 
-    if (!sendAll(proc.requests, worker::frame(worker::Frame::Request, worker::requestPayload(worker::toArguments({kind, path, options})))))
-        outOpen = false;  // the helper is gone; the exit status below says why
+    if (!sendAll(proc.requests,
+                 worker::frame(worker::Frame::Request,
+                               worker::requestPayload(worker::toArguments({kind, path, options})))))
+        outOpen = false; // the helper is gone; the exit status below says why
 
     while (outOpen && !document && !reported) {
         pollfd fds[2];
@@ -305,17 +318,19 @@ std::expected<Document, Error> ExtractionWorker::extract(const fs::path& path, S
         if (cancel && cancel->load(std::memory_order_relaxed))
             stopped = Error{ErrorCode::Cancelled, "cancelled while extracting " + name};
         else if (now - start > m_limits.timeLimit)
-            stopped = Error{ErrorCode::Timeout, name + " took longer than the limit of " + fmtSeconds(m_limits.timeLimit) + "; stopped"};
+            stopped = Error{ErrorCode::Timeout, name + " took longer than the limit of " +
+                                                    fmtSeconds(m_limits.timeLimit) + "; stopped"};
         else if (now - lastReport > m_limits.stallLimit)
-            stopped = Error{ErrorCode::Timeout, name + " made no progress for " + fmtSeconds(m_limits.stallLimit) +
-                                                    " (the parser seems stuck); stopped"};
+            stopped =
+                Error{ErrorCode::Timeout, name + " made no progress for " + fmtSeconds(m_limits.stallLimit) +
+                                              " (the parser seems stuck); stopped"};
         if (stopped)
             break;
     }
 
     if (document || reported) {
         if (reported && reported->code == ErrorCode::TooComplex)
-            m_process.reset();  // it ran into its memory cap: start clean for the next file
+            m_process.reset(); // it ran into its memory cap: start clean for the next file
         if (document)
             return std::move(*document);
         return std::unexpected(*reported);
@@ -347,18 +362,23 @@ std::expected<Document, Error> ExtractionWorker::extract(const fs::path& path, S
 
     if (WIFSIGNALED(status)) {
         const int sig = WTERMSIG(status);
-        std::string message = sig == SIGKILL ? "the extractor was killed on " + name + " (from outside: the system's out-of-memory killer?)"
-                                             : "the extractor crashed on " + name + " (" + describeSignal(sig) + ")";
+        std::string message = sig == SIGKILL
+                                  ? "the extractor was killed on " + name +
+                                        " (from outside: the system's out-of-memory killer?)"
+                                  : "the extractor crashed on " + name + " (" + describeSignal(sig) + ")";
         if (tail.find("bad_alloc") != std::string::npos || tail.find("out of memory") != std::string::npos ||
             tail.find("Cannot allocate memory") != std::string::npos)
-            message += "; it ran out of memory under the limit of " + std::to_string(m_limits.memoryBytes >> 20) + " MiB";
+            message += "; it ran out of memory under the limit of " +
+                       std::to_string(m_limits.memoryBytes >> 20) + " MiB";
         if (!tail.empty())
             message += ": " + tail;
         return std::unexpected(Error{ErrorCode::Crashed, message});
     }
     const int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    std::string message = code == 127 ? std::string("the extraction helper could not be started (") + m_worker.string() + ")"
-                                      : "the extractor exited without a result (status " + std::to_string(code) + ") on " + name;
+    std::string message =
+        code == 127
+            ? std::string("the extraction helper could not be started (") + m_worker.string() + ")"
+            : "the extractor exited without a result (status " + std::to_string(code) + ") on " + name;
     if (!tail.empty())
         message += ": " + tail;
     return std::unexpected(Error{ErrorCode::Crashed, message});
@@ -366,10 +386,11 @@ std::expected<Document, Error> ExtractionWorker::extract(const fs::path& path, S
 
 std::expected<Document, Error> extractIsolated(const fs::path& worker, const fs::path& path, SourceKind kind,
                                                const ExtractOptions& options, const IsolationLimits& limits,
-                                               const std::atomic<bool>* cancel, const FractionProgress& progress)
+                                               const std::atomic<bool>* cancel,
+                                               const FractionProgress& progress)
 {
     ExtractionWorker helper(worker, limits);
     return helper.extract(path, kind, options, cancel, progress);
 }
 
-}  // namespace quire::ingest
+} // namespace quire::ingest

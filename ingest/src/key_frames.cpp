@@ -17,8 +17,9 @@ KeyFrameWriter::KeyFrameWriter(const MediaOptions& options, std::filesystem::pat
 
 bool KeyFrameWriter::sceneChanged(const AVFrame* f)
 {
-    m_thumbScaler.reset(sws_getCachedContext(m_thumbScaler.release(), f->width, f->height, static_cast<AVPixelFormat>(f->format),
-                                             kThumbW, kThumbH, AV_PIX_FMT_GRAY8, SWS_AREA, nullptr, nullptr, nullptr));
+    m_thumbScaler.reset(sws_getCachedContext(m_thumbScaler.release(), f->width, f->height,
+                                             static_cast<AVPixelFormat>(f->format), kThumbW, kThumbH,
+                                             AV_PIX_FMT_GRAY8, SWS_AREA, nullptr, nullptr, nullptr));
     if (!m_thumbScaler)
         return false;
     m_thumb.assign(kThumbW * kThumbH, 0);
@@ -41,7 +42,7 @@ std::expected<void, Error> KeyFrameWriter::offer(const AVFrame* frame, double se
     if (m_failed || !frame || frame->width <= 0 || frame->height <= 0)
         return {};
     bool key = m_frames.empty() || seconds - m_lastKey >= m_options.frameIntervalSec;
-    if (seconds - m_lastCheck >= 0.25) {  // scene checks four times a second are plenty
+    if (seconds - m_lastCheck >= 0.25) { // scene checks four times a second are plenty
         m_lastCheck = seconds;
         const bool changed = sceneChanged(frame);
         key = key || (changed && seconds - m_lastKey >= 1.0);
@@ -59,7 +60,8 @@ std::expected<void, Error> KeyFrameWriter::write(const AVFrame* f, double second
     if (!m_encoder) {
         const AVCodec* codec = avcodec_find_encoder(AV_CODEC_ID_MJPEG);
         if (!codec)
-            return std::unexpected(Error{ErrorCode::Unsupported, "FFmpeg has no JPEG encoder; no key frames written"});
+            return std::unexpected(
+                Error{ErrorCode::Unsupported, "FFmpeg has no JPEG encoder; no key frames written"});
         int w = f->width, h = f->height;
         if (w > m_options.frameMaxWidth && m_options.frameMaxWidth > 0) {
             h = static_cast<int>(std::lround(double(h) * m_options.frameMaxWidth / w));
@@ -75,7 +77,8 @@ std::expected<void, Error> KeyFrameWriter::write(const AVFrame* f, double second
         m_encoder->flags |= AV_CODEC_FLAG_QSCALE;
         m_encoder->global_quality = FF_QP2LAMBDA * 4;
         if (int r = avcodec_open2(m_encoder.get(), codec, nullptr); r < 0)
-            return std::unexpected(Error{ErrorCode::Unsupported, "cannot open the JPEG encoder: " + ff::errorText(r)});
+            return std::unexpected(
+                Error{ErrorCode::Unsupported, "cannot open the JPEG encoder: " + ff::errorText(r)});
         m_outFrame.reset(av_frame_alloc());
         m_outFrame->format = AV_PIX_FMT_YUVJ420P;
         m_outFrame->width = m_encoder->width;
@@ -86,11 +89,12 @@ std::expected<void, Error> KeyFrameWriter::write(const AVFrame* f, double second
         std::error_code ec;
         std::filesystem::create_directories(m_dir, ec);
         if (ec)
-            return std::unexpected(Error{ErrorCode::Io, "cannot create the key-frame folder " + m_dir.string() + ": " + ec.message()});
+            return std::unexpected(Error{ErrorCode::Io, "cannot create the key-frame folder " +
+                                                            m_dir.string() + ": " + ec.message()});
     }
-    m_outScaler.reset(sws_getCachedContext(m_outScaler.release(), f->width, f->height, static_cast<AVPixelFormat>(f->format),
-                                           m_encoder->width, m_encoder->height, AV_PIX_FMT_YUVJ420P, SWS_BICUBIC, nullptr,
-                                           nullptr, nullptr));
+    m_outScaler.reset(sws_getCachedContext(
+        m_outScaler.release(), f->width, f->height, static_cast<AVPixelFormat>(f->format), m_encoder->width,
+        m_encoder->height, AV_PIX_FMT_YUVJ420P, SWS_BICUBIC, nullptr, nullptr, nullptr));
     if (!m_outScaler || av_frame_make_writable(m_outFrame.get()) < 0)
         return std::unexpected(Error{ErrorCode::Unsupported, "cannot convert video frames for key frames"});
     sws_scale(m_outScaler.get(), f->data, f->linesize, 0, f->height, m_outFrame->data, m_outFrame->linesize);
@@ -112,4 +116,4 @@ std::expected<void, Error> KeyFrameWriter::write(const AVFrame* f, double second
     return {};
 }
 
-}  // namespace quire::ingest
+} // namespace quire::ingest

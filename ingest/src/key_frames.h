@@ -46,4 +46,4 @@ private:
     bool m_failed = false;
 };
 
-}  // namespace quire::ingest
+} // namespace quire::ingest

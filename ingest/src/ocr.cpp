@@ -5,7 +5,10 @@
 
 namespace quire::ingest {
 
-Ocr::Ocr(std::string language, std::string tessdataDir) : m_language(std::move(language)), m_tessdata(std::move(tessdataDir)) {}
+Ocr::Ocr(std::string language, std::string tessdataDir)
+    : m_language(std::move(language)), m_tessdata(std::move(tessdataDir))
+{
+}
 
 Ocr::~Ocr()
 {
@@ -13,13 +16,16 @@ Ocr::~Ocr()
         m_api->End();
 }
 
-std::expected<std::vector<LayoutParagraph>, Error> Ocr::recognize(const GrayImage& image, int dpi, double pointsPerPixel)
+std::expected<std::vector<LayoutParagraph>, Error> Ocr::recognize(const GrayImage& image, int dpi,
+                                                                  double pointsPerPixel)
 {
     if (!m_api) {
         auto api = std::make_unique<tesseract::TessBaseAPI>();
-        if (api->Init(m_tessdata.empty() ? nullptr : m_tessdata.c_str(), m_language.c_str(), tesseract::OEM_DEFAULT) != 0)
-            return std::unexpected(Error{ErrorCode::Unsupported, "Tesseract could not load the '" + m_language +
-                                                                     "' language data (install tesseract-ocr-" + m_language + ")"});
+        if (api->Init(m_tessdata.empty() ? nullptr : m_tessdata.c_str(), m_language.c_str(),
+                      tesseract::OEM_DEFAULT) != 0)
+            return std::unexpected(Error{ErrorCode::Unsupported,
+                                         "Tesseract could not load the '" + m_language +
+                                             "' language data (install tesseract-ocr-" + m_language + ")"});
         api->SetPageSegMode(tesseract::PSM_AUTO);
         m_api = std::move(api);
     }
@@ -43,11 +49,12 @@ std::expected<std::vector<LayoutParagraph>, Error> Ocr::recognize(const GrayImag
             paragraphs.push_back({});
         int l = 0, t = 0, r = 0, b = 0;
         it->BoundingBox(kWord, &l, &t, &r, &b);
-        const BoundingBox box{l * pointsPerPixel, t * pointsPerPixel, (r - l) * pointsPerPixel, (b - t) * pointsPerPixel};
+        const BoundingBox box{l * pointsPerPixel, t * pointsPerPixel, (r - l) * pointsPerPixel,
+                              (b - t) * pointsPerPixel};
         appendWord(paragraphs.back(), " ", text.get(), box);
     } while (it->Next(kWord));
     m_api->Clear();
     return paragraphs;
 }
 
-}  // namespace quire::ingest
+} // namespace quire::ingest

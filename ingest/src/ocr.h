@@ -21,7 +21,7 @@ struct GrayImage {
     int width = 0;
     int height = 0;
     int bytesPerLine = 0;
-    int bytesPerPixel = 1;  // 1 (gray) or 4 (BGRA)
+    int bytesPerPixel = 1; // 1 (gray) or 4 (BGRA)
 };
 
 class Ocr {
@@ -32,7 +32,8 @@ public:
     Ocr& operator=(const Ocr&) = delete;
 
     // Paragraphs in reading order; boxes are scaled by `pointsPerPixel` (72 / dpi for a page).
-    std::expected<std::vector<LayoutParagraph>, Error> recognize(const GrayImage& image, int dpi, double pointsPerPixel);
+    std::expected<std::vector<LayoutParagraph>, Error> recognize(const GrayImage& image, int dpi,
+                                                                 double pointsPerPixel);
 
 private:
     std::string m_language;
@@ -40,4 +41,4 @@ private:
     std::unique_ptr<tesseract::TessBaseAPI> m_api;
 };
 
-}  // namespace quire::ingest
+} // namespace quire::ingest

@@ -91,7 +91,8 @@ std::vector<LayoutWord> textLayer(const poppler::page& page)
     return words;
 }
 
-std::expected<std::vector<LayoutParagraph>, Error> ocrPage(const poppler::page& page, const PdfOptions& options, Ocr& ocr)
+std::expected<std::vector<LayoutParagraph>, Error> ocrPage(const poppler::page& page,
+                                                           const PdfOptions& options, Ocr& ocr)
 {
     poppler::page_renderer renderer;
     renderer.set_render_hint(poppler::page_renderer::antialiasing, true);
@@ -123,7 +124,7 @@ void addParagraphs(Document& doc, int pageNumber, std::vector<LayoutParagraph>&&
     }
 }
 
-}  // namespace
+} // namespace
 
 std::expected<Document, Error> extractPdf(const std::filesystem::path& path, const PdfOptions& options,
                                           const std::atomic<bool>* cancel, const PageProgress& progress)
@@ -132,13 +133,15 @@ std::expected<Document, Error> extractPdf(const std::filesystem::path& path, con
     std::unique_ptr<poppler::document> pdf(poppler::document::load_from_file(path.string()));
     if (!pdf) {
         std::string why = errors.first();
-        return std::unexpected(Error{ErrorCode::Format, path.filename().string() + " is not a readable PDF" +
-                                                            (why.empty() ? std::string() : " (" + why + ")")});
+        return std::unexpected(
+            Error{ErrorCode::Format, path.filename().string() + " is not a readable PDF" +
+                                         (why.empty() ? std::string() : " (" + why + ")")});
     }
     if (pdf->is_locked())
-        return std::unexpected(Error{ErrorCode::Encrypted, path.filename().string() +
-                                                               " is encrypted and needs a password; open it in a PDF viewer "
-                                                               "and save an unprotected copy to add it"});
+        return std::unexpected(
+            Error{ErrorCode::Encrypted, path.filename().string() +
+                                            " is encrypted and needs a password; open it in a PDF viewer "
+                                            "and save an unprotected copy to add it"});
     const std::vector<std::string> loadErrors = errors.messages;
 
     Document doc;
@@ -151,14 +154,16 @@ std::expected<Document, Error> extractPdf(const std::filesystem::path& path, con
 
     const int pageCount = pdf->pages();
     if (pageCount <= 0)
-        return std::unexpected(Error{ErrorCode::Format, path.filename().string() + " has no readable pages" +
-                                                            (loadErrors.empty() ? std::string() : " (" + loadErrors.front() + ")")});
+        return std::unexpected(Error{
+            ErrorCode::Format, path.filename().string() + " has no readable pages" +
+                                   (loadErrors.empty() ? std::string() : " (" + loadErrors.front() + ")")});
     const int limit = options.maxPages > 0 ? std::min(options.maxPages, pageCount) : pageCount;
     std::vector<std::string> problems;
     if (!loadErrors.empty())
         problems.push_back("damaged file repaired by Poppler (" + loadErrors.front() + ")");
     if (limit < pageCount)
-        problems.push_back("only the first " + std::to_string(limit) + " of " + std::to_string(pageCount) + " pages were read");
+        problems.push_back("only the first " + std::to_string(limit) + " of " + std::to_string(pageCount) +
+                           " pages were read");
 
     std::unique_ptr<Ocr> ocr;
     int ocrPages = 0;
@@ -181,7 +186,8 @@ std::expected<Document, Error> extractPdf(const std::filesystem::path& path, con
             auto paragraphs = ocrPage(*page, options, *ocr);
             if (!paragraphs) {
                 problems.push_back("page " + std::to_string(i + 1) + ": " + paragraphs.error().message);
-                ocrUsable = paragraphs.error().code != ErrorCode::Unsupported;  // no language data: stop trying
+                ocrUsable =
+                    paragraphs.error().code != ErrorCode::Unsupported; // no language data: stop trying
             } else {
                 ++ocrPages;
                 addParagraphs(doc, i + 1, std::move(*paragraphs), options.wordBoxes);
@@ -204,4 +210,4 @@ std::expected<Document, Error> extractPdf(const std::filesystem::path& path, con
     return doc;
 }
 
-}  // namespace quire::ingest
+} // namespace quire::ingest

@@ -32,7 +32,7 @@ namespace {
 struct Line {
     std::vector<const LayoutWord*> words;
     BoundingBox box;
-    double height = 0;  // the tallest word: the font size, roughly
+    double height = 0; // the tallest word: the font size, roughly
 };
 
 std::vector<Line> groupLines(const std::vector<LayoutWord>& words)
@@ -50,7 +50,7 @@ std::vector<Line> groupLines(const std::vector<LayoutWord>& words)
             const double h = std::max(1.0, std::min(prev.box.height, w.box.height));
             const bool wentBack = w.box.x + 0.5 < prev.box.x;
             const bool offLine = std::abs(mid - prevMid) > 0.5 * h;
-            const bool farRight = w.box.x - (prev.box.x + prev.box.width) > 6 * h;  // across a gutter
+            const bool farRight = w.box.x - (prev.box.x + prev.box.width) > 6 * h; // across a gutter
             newLine = wentBack || offLine || farRight;
         }
         if (newLine)
@@ -75,15 +75,16 @@ bool breaksParagraph(const Line& a, const Line& b)
     if (gap > 0.7 * h)
         return true;
     if (b.box.y + 0.5 * h < a.box.y)
-        return true;  // moved up: a new column or a new region
-    const double overlap = std::min(a.box.x + a.box.width, b.box.x + b.box.width) - std::max(a.box.x, b.box.x);
+        return true; // moved up: a new column or a new region
+    const double overlap =
+        std::min(a.box.x + a.box.width, b.box.x + b.box.width) - std::max(a.box.x, b.box.x);
     if (overlap <= 0)
-        return true;  // side by side: another column
+        return true; // side by side: another column
     const double ratio = std::max(a.height, b.height) / std::max(0.1, std::min(a.height, b.height));
-    return ratio > 1.3;  // font size changed: heading and body
+    return ratio > 1.3; // font size changed: heading and body
 }
 
-}  // namespace
+} // namespace
 
 std::vector<LayoutParagraph> groupParagraphs(const std::vector<LayoutWord>& words)
 {
@@ -101,7 +102,8 @@ std::vector<LayoutParagraph> groupParagraphs(const std::vector<LayoutWord>& word
                 sep = "";
             } else if (k == 0) {
                 // "infor-" + "mation" across a line break: join without the hyphen.
-                if (p.text.back() == '-' && p.text.size() >= 2 && p.text[p.text.size() - 2] != ' ' && startsLower(w->text)) {
+                if (p.text.back() == '-' && p.text.size() >= 2 && p.text[p.text.size() - 2] != ' ' &&
+                    startsLower(w->text)) {
                     p.text.pop_back();
                     --p.words.back().length;
                     sep = "";
@@ -115,4 +117,4 @@ std::vector<LayoutParagraph> groupParagraphs(const std::vector<LayoutWord>& word
     return paragraphs;
 }
 
-}  // namespace quire::ingest
+} // namespace quire::ingest

@@ -12,22 +12,23 @@
 namespace quire::ingest {
 
 struct LayoutWord {
-    std::string text;  // UTF-8
-    BoundingBox box;   // points, origin top-left
+    std::string text; // UTF-8
+    BoundingBox box;  // points, origin top-left
     bool spaceAfter = true;
 };
 
 struct LayoutParagraph {
     std::string text;
     BoundingBox box;
-    std::vector<WordBox> words;  // offsets into text
+    std::vector<WordBox> words; // offsets into text
 };
 
 std::vector<LayoutParagraph> groupParagraphs(const std::vector<LayoutWord>& words);
 
 // Appends `word` to `paragraph` (separated by `separator`, which may be empty) and records its box.
-void appendWord(LayoutParagraph& paragraph, std::string_view separator, std::string_view word, const BoundingBox& box);
+void appendWord(LayoutParagraph& paragraph, std::string_view separator, std::string_view word,
+                const BoundingBox& box);
 
 BoundingBox unite(const BoundingBox& a, const BoundingBox& b);
 
-}  // namespace quire::ingest
+} // namespace quire::ingest

@@ -29,7 +29,8 @@ std::string cleanWord(const char* word)
 
 class PocketSphinxEngine final : public AsrEngine {
 public:
-    PocketSphinxEngine(std::unique_ptr<cmd_ln_t, ConfigFree> config, std::unique_ptr<ps_decoder_t, DecoderFree> decoder)
+    PocketSphinxEngine(std::unique_ptr<cmd_ln_t, ConfigFree> config,
+                       std::unique_ptr<ps_decoder_t, DecoderFree> decoder)
         : m_config(std::move(config)), m_decoder(std::move(decoder))
     {
     }
@@ -60,7 +61,8 @@ public:
             if (!result.text.empty())
                 result.text += ' ';
             result.text += word;
-            result.words.push_back({std::move(word), start * 1000LL / frameRate, (end + 1) * 1000LL / frameRate});
+            result.words.push_back(
+                {std::move(word), start * 1000LL / frameRate, (end + 1) * 1000LL / frameRate});
         }
         return result;
     }
@@ -71,26 +73,29 @@ private:
     std::vector<std::int16_t> m_pcm;
 };
 
-}  // namespace
+} // namespace
 
-std::expected<std::unique_ptr<AsrEngine>, Error> createPocketSphinxEngine(const std::filesystem::path& modelDir)
+std::expected<std::unique_ptr<AsrEngine>, Error>
+createPocketSphinxEngine(const std::filesystem::path& modelDir)
 {
     const std::string hmm = (modelDir / "en-us").string();
     const std::string lm = (modelDir / "en-us.lm.bin").string();
     const std::string dict = (modelDir / "cmudict-en-us.dict").string();
     for (const std::string& p : {hmm, lm, dict})
         if (!std::filesystem::exists(p))
-            return std::unexpected(Error{ErrorCode::Unsupported, "speech model file " + p +
-                                                                     " is missing (install pocketsphinx-en-us)"});
-    std::unique_ptr<cmd_ln_t, ConfigFree> config(cmd_ln_init(nullptr, ps_args(), TRUE, "-hmm", hmm.c_str(), "-lm", lm.c_str(),
-                                                             "-dict", dict.c_str(), "-samprate", "16000", "-logfn", "/dev/null",
-                                                             nullptr));
+            return std::unexpected(
+                Error{ErrorCode::Unsupported,
+                      "speech model file " + p + " is missing (install pocketsphinx-en-us)"});
+    std::unique_ptr<cmd_ln_t, ConfigFree> config(
+        cmd_ln_init(nullptr, ps_args(), TRUE, "-hmm", hmm.c_str(), "-lm", lm.c_str(), "-dict", dict.c_str(),
+                    "-samprate", "16000", "-logfn", "/dev/null", nullptr));
     if (!config)
         return std::unexpected(Error{ErrorCode::Unsupported, "PocketSphinx rejected its configuration"});
     std::unique_ptr<ps_decoder_t, DecoderFree> decoder(ps_init(config.get()));
     if (!decoder)
-        return std::unexpected(Error{ErrorCode::Unsupported, "PocketSphinx could not load the model in " + modelDir.string()});
+        return std::unexpected(
+            Error{ErrorCode::Unsupported, "PocketSphinx could not load the model in " + modelDir.string()});
     return std::make_unique<PocketSphinxEngine>(std::move(config), std::move(decoder));
 }
 
-}  // namespace quire::ingest
+} // namespace quire::ingest

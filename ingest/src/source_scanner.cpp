@@ -12,9 +12,9 @@
 #include <set>
 #include <variant>
 
+#include "log.h"
 #include "quire/ingest/file_kind.h"
 #include "quire/ingest/ignore_rules.h"
-#include "log.h"
 
 namespace fs = std::filesystem;
 
@@ -44,7 +44,8 @@ std::expected<std::string, Error> readHead(int fd, const fs::path& path)
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)
-            return std::unexpected(Error{ErrorCode::Io, "cannot read " + path.string() + ": " + std::strerror(errno)});
+            return std::unexpected(
+                Error{ErrorCode::Io, "cannot read " + path.string() + ": " + std::strerror(errno)});
         if (n == 0)
             break;
         got += static_cast<std::size_t>(n);
@@ -95,7 +96,8 @@ private:
         }
         struct stat st {};
         if (::stat(dir.c_str(), &st) != 0) {
-            issue(dir, SourceStatus::Quarantined, ErrorCode::Io, "cannot read folder " + dir.string() + ": " + std::strerror(errno));
+            issue(dir, SourceStatus::Quarantined, ErrorCode::Io,
+                  "cannot read folder " + dir.string() + ": " + std::strerror(errno));
             return;
         }
         const DirKey key{st.st_dev, st.st_ino};
@@ -105,7 +107,7 @@ private:
             return;
         }
         if (!m_visited.insert(key).second)
-            return;  // reached twice through links; walked once already
+            return; // reached twice through links; walked once already
         m_ancestors.push_back(key);
 
         const std::size_t depthBefore = stack.depth();
@@ -125,7 +127,8 @@ private:
         for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
             entries.push_back(*it);
         if (ec)
-            issue(dir, SourceStatus::Quarantined, ErrorCode::Io, "cannot list " + dir.string() + ": " + ec.message());
+            issue(dir, SourceStatus::Quarantined, ErrorCode::Io,
+                  "cannot list " + dir.string() + ": " + ec.message());
         std::ranges::sort(entries, {}, [](const fs::directory_entry& e) { return e.path().filename(); });
 
         for (const auto& entry : entries) {
@@ -156,7 +159,8 @@ private:
         fs::file_status status = isLink ? entry.status(ec) : fs::file_status(entry.symlink_status(ec).type());
         if (ec || !fs::exists(status)) {
             if (isLink)
-                issue(entry.path(), SourceStatus::Skipped, ErrorCode::Io, "broken symbolic link " + entry.path().string());
+                issue(entry.path(), SourceStatus::Skipped, ErrorCode::Io,
+                      "broken symbolic link " + entry.path().string());
             else
                 issue(entry.path(), SourceStatus::Quarantined, ErrorCode::Io,
                       entry.path().string() + " disappeared during the scan");
@@ -170,7 +174,7 @@ private:
             return;
         }
         if (!fs::is_regular_file(status))
-            return;  // sockets, fifos, devices
+            return; // sockets, fifos, devices
         addFile(entry.path());
     }
 
@@ -192,7 +196,7 @@ private:
     std::set<DirKey> m_visited;
 };
 
-}  // namespace
+} // namespace
 
 std::variant<ScannedFile, ScanIssue> classifyFile(const fs::path& path, const ScanOptions& options)
 {
@@ -204,15 +208,18 @@ std::variant<ScannedFile, ScanIssue> classifyFile(const fs::path& path, const Sc
         if (fd >= 0)
             ::close(fd);
         if (err == ENOENT)
-            return ScanIssue{path, SourceStatus::Quarantined, Error{ErrorCode::Io, path.string() + " does not exist (deleted?)"}};
-        return ScanIssue{path, SourceStatus::Quarantined, Error{ErrorCode::Io, "cannot read " + path.string() + ": " + std::strerror(err)}};
+            return ScanIssue{path, SourceStatus::Quarantined,
+                             Error{ErrorCode::Io, path.string() + " does not exist (deleted?)"}};
+        return ScanIssue{path, SourceStatus::Quarantined,
+                         Error{ErrorCode::Io, "cannot read " + path.string() + ": " + std::strerror(err)}};
     }
     struct Closer {
         int fd;
         ~Closer() { ::close(fd); }
     } closer{fd};
     if (!S_ISREG(st.st_mode))
-        return ScanIssue{path, SourceStatus::Skipped, Error{ErrorCode::Format, path.string() + " is not a regular file"}};
+        return ScanIssue{path, SourceStatus::Skipped,
+                         Error{ErrorCode::Format, path.string() + " is not a regular file"}};
     ScannedFile file;
     file.path = path;
     file.size = st.st_size;
@@ -227,13 +234,33 @@ std::variant<ScannedFile, ScanIssue> classifyFile(const fs::path& path, const Sc
         return ScanIssue{path, SourceStatus::Quarantined, head.error()};
     file.kind = detectKind(path, *head);
     if (file.kind == SourceKind::Unknown)
-        return ScanIssue{path, SourceStatus::Skipped, Error{ErrorCode::Unsupported, path.string() + " looks binary; skipped"}};
+        return ScanIssue{path, SourceStatus::Skipped,
+                         Error{ErrorCode::Unsupported, path.string() + " looks binary; skipped"}};
     if (file.kind == SourceKind::Code)
         file.language = languageForPath(path, *head);
     return file;
 }
 
-ScanResult scanSources(const std::vector<fs::path>& inputs, const ScanOptions& options, const std::atomic<bool>* cancel)
+std::expected<std::vector<fs::path>, Error> readPathList(const fs::path& listFile)
+{
+    std::ifstream in(listFile);
+    if (!in)
+        return std::unexpected(Error{ErrorCode::Io, "cannot read the path list " + listFile.string()});
+    std::vector<fs::path> paths;
+    std::string line;
+    while (std::getline(in, line)) {
+        while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t'))
+            line.pop_back();
+        if (line.empty() || line.front() == '#')
+            continue;
+        fs::path p(line);
+        paths.push_back(p.is_absolute() ? p : listFile.parent_path() / p);
+    }
+    return paths;
+}
+
+ScanResult scanSources(const std::vector<fs::path>& inputs, const ScanOptions& options,
+                       const std::atomic<bool>* cancel)
 {
     ScanResult result;
     Walker walker(options, cancel, result);
@@ -253,4 +280,4 @@ ScanResult scanSources(const std::vector<fs::path>& inputs, const ScanOptions& o
     return result;
 }
 
-}  // namespace quire::ingest
+} // namespace quire::ingest

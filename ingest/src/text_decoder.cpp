@@ -34,14 +34,22 @@ struct LeadInfo {
 
 LeadInfo leadInfo(unsigned char c)
 {
-    if (c < 0x80) return {1, 0, 0};
-    if (c >= 0xC2 && c <= 0xDF) return {2, 0x80, 0xBF};
-    if (c == 0xE0) return {3, 0xA0, 0xBF};
-    if (c == 0xED) return {3, 0x80, 0x9F};
-    if (c >= 0xE1 && c <= 0xEF) return {3, 0x80, 0xBF};
-    if (c == 0xF0) return {4, 0x90, 0xBF};
-    if (c >= 0xF1 && c <= 0xF3) return {4, 0x80, 0xBF};
-    if (c == 0xF4) return {4, 0x80, 0x8F};
+    if (c < 0x80)
+        return {1, 0, 0};
+    if (c >= 0xC2 && c <= 0xDF)
+        return {2, 0x80, 0xBF};
+    if (c == 0xE0)
+        return {3, 0xA0, 0xBF};
+    if (c == 0xED)
+        return {3, 0x80, 0x9F};
+    if (c >= 0xE1 && c <= 0xEF)
+        return {3, 0x80, 0xBF};
+    if (c == 0xF0)
+        return {4, 0x90, 0xBF};
+    if (c >= 0xF1 && c <= 0xF3)
+        return {4, 0x80, 0xBF};
+    if (c == 0xF4)
+        return {4, 0x80, 0x8F};
     return {0, 0, 0};
 }
 
@@ -70,7 +78,7 @@ Utf8Census census(std::string_view bytes, bool wholeFile)
     const std::size_t n = bytes.size();
     std::size_t i = 0;
     while (i < n) {
-        while (i + 8 <= n) {  // ASCII eight bytes at a time
+        while (i + 8 <= n) { // ASCII eight bytes at a time
             std::uint64_t word;
             std::memcpy(&word, p + i, 8);
             if (word & 0x8080808080808080ull)
@@ -93,13 +101,13 @@ Utf8Census census(std::string_view bytes, bool wholeFile)
         if (k == info.length)
             ++c.multibyte;
         else if (i + static_cast<std::size_t>(k) < n || wholeFile)
-            ++c.invalid;  // an incomplete sequence at the end of a first chunk is fine
+            ++c.invalid; // an incomplete sequence at the end of a first chunk is fine
         i += static_cast<std::size_t>(k);
     }
     return c;
 }
 
-}  // namespace
+} // namespace
 
 void TextDecoder::start(std::string_view first, bool wholeFile)
 {
@@ -161,7 +169,7 @@ std::size_t TextDecoder::decodeUtf8Run(const unsigned char* p, std::size_t n, st
         }
         if (info.length && i + static_cast<std::size_t>(k) == n && !final) {
             out.append(reinterpret_cast<const char*>(p + runStart), i - runStart);
-            return i;  // unfinished at the end: the caller carries it over
+            return i; // unfinished at the end: the caller carries it over
         }
         out.append(reinterpret_cast<const char*>(p + runStart), i - runStart);
         invalid(baseOffset + static_cast<std::int64_t>(i), out);
@@ -186,7 +194,7 @@ void TextDecoder::decodeUtf8(std::string_view in, std::string& out, bool final)
         if (k == info.length) {
             out.append(joined, 0, static_cast<std::size_t>(k));
         } else if (static_cast<std::size_t>(k) == joined.size() && !final) {
-            m_carry = joined;  // still unfinished (a tiny chunk)
+            m_carry = joined; // still unfinished (a tiny chunk)
             m_offset += static_cast<std::int64_t>(in.size());
             return;
         } else {
@@ -222,7 +230,7 @@ void TextDecoder::decodeUtf16(std::string_view in, std::string& out, bool final)
         char32_t cp = unit(i);
         if (cp >= 0xD800 && cp < 0xDC00) {
             if (i + 3 >= in.size() && !final)
-                break;  // the low surrogate is in the next chunk
+                break; // the low surrogate is in the next chunk
             if (i + 3 < in.size()) {
                 const char32_t lo = unit(i + 2);
                 if (lo >= 0xDC00 && lo < 0xE000) {
@@ -242,7 +250,7 @@ void TextDecoder::decodeUtf16(std::string_view in, std::string& out, bool final)
         i += 2;
     }
     if (final && i < in.size()) {
-        invalid(m_offset, out);  // an odd byte at the end
+        invalid(m_offset, out); // an odd byte at the end
         i = in.size();
     }
     m_carry.assign(in.substr(i));
@@ -297,4 +305,4 @@ void TextDecoder::finish(std::string& out)
     }
 }
 
-}  // namespace quire::ingest
+} // namespace quire::ingest

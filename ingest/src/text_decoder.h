@@ -31,7 +31,7 @@ public:
     void finish(std::string& out);
 
     std::int64_t invalidSequences() const { return m_invalid; }
-    std::int64_t firstInvalidOffset() const { return m_firstInvalid; }  // byte offset, -1 if none
+    std::int64_t firstInvalidOffset() const { return m_firstInvalid; } // byte offset, -1 if none
 
 private:
     void decodeUtf8(std::string_view in, std::string& out, bool final);
@@ -41,10 +41,10 @@ private:
     void invalid(std::int64_t offset, std::string& out);
 
     TextEncoding m_encoding = TextEncoding::Utf8;
-    std::size_t m_skip = 0;        // BOM bytes still to drop
+    std::size_t m_skip = 0;         // BOM bytes still to drop
     std::size_t m_preValidated = 0; // start() found this many first bytes valid UTF-8 (a whole file)
-    std::string m_carry;           // bytes of an unfinished sequence
-    std::int64_t m_offset = 0;     // file offset of the next byte passed to decode()
+    std::string m_carry;            // bytes of an unfinished sequence
+    std::int64_t m_offset = 0;      // file offset of the next byte passed to decode()
     std::int64_t m_invalid = 0;
     std::int64_t m_firstInvalid = -1;
 };
@@ -52,4 +52,4 @@ private:
 // Appends code point `cp` as UTF-8.
 void appendUtf8(std::string& out, char32_t cp);
 
-}  // namespace quire::ingest
+} // namespace quire::ingest

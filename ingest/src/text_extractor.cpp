@@ -57,7 +57,7 @@ public:
                 flush();
                 return;
             }
-            m_text += '\n';  // kept only if a non-blank line follows
+            m_text += '\n'; // kept only if a non-blank line follows
             return;
         }
         if (line.size() > m_maxBytes) {
@@ -75,7 +75,7 @@ public:
             m_first = number;
             m_text.clear();
         } else {
-            m_text.resize(m_textEnd);  // drop trailing blank lines' newlines, then re-add them
+            m_text.resize(m_textEnd); // drop trailing blank lines' newlines, then re-add them
             m_text.append(static_cast<std::size_t>(number - m_last), '\n');
         }
         m_text.append(line);
@@ -110,7 +110,7 @@ private:
     const std::size_t m_maxBytes;
     const SegmentSink& m_sink;
     std::string m_text;
-    std::size_t m_textEnd = 0;  // length without trailing blank lines
+    std::size_t m_textEnd = 0; // length without trailing blank lines
     int m_first = 0;
     int m_last = 0;
 };
@@ -144,7 +144,7 @@ public:
             if (m_pendingCR) {
                 m_pendingCR = false;
                 if (c == '\n' && i == start) {
-                    start = i + 1;  // the LF of a CRLF split across chunks
+                    start = i + 1; // the LF of a CRLF split across chunks
                     continue;
                 }
             }
@@ -201,16 +201,18 @@ struct Fd {
     }
 };
 
-}  // namespace
+} // namespace
 
 std::expected<TextStats, Error> streamTextSegments(const std::filesystem::path& path, SourceKind kind,
                                                    const TextOptions& options, const SegmentSink& sink,
-                                                   const std::atomic<bool>* cancel, const ByteProgress& progress)
+                                                   const std::atomic<bool>* cancel,
+                                                   const ByteProgress& progress)
 {
     Fd file{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
     if (file.fd < 0)
-        return std::unexpected(Error{ErrorCode::Io, errno == ENOENT ? path.string() + " no longer exists (deleted during the scan?)"
-                                                                    : "cannot open " + path.string() + ": " + std::strerror(errno)});
+        return std::unexpected(Error{
+            ErrorCode::Io, errno == ENOENT ? path.string() + " no longer exists (deleted during the scan?)"
+                                           : "cannot open " + path.string() + ": " + std::strerror(errno)});
     ::posix_fadvise(file.fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 
     TextStats stats;
@@ -224,7 +226,8 @@ std::expected<TextStats, Error> streamTextSegments(const std::filesystem::path& 
     std::size_t bufferSize = std::max<std::size_t>(16, options.chunkBytes);
     if (::fstat(file.fd, &st) == 0 && st.st_size >= 0) {
         stats.mtimeNs = std::int64_t{st.st_mtim.tv_sec} * 1'000'000'000 + st.st_mtim.tv_nsec;
-        bufferSize = std::min(bufferSize, std::max<std::size_t>(16, static_cast<std::size_t>(st.st_size) + 1));
+        bufferSize =
+            std::min(bufferSize, std::max<std::size_t>(16, static_cast<std::size_t>(st.st_size) + 1));
     }
     std::unique_ptr<char[]> storage(new char[bufferSize]);
     const std::span<char> buffer(storage.get(), bufferSize);
@@ -240,7 +243,8 @@ std::expected<TextStats, Error> streamTextSegments(const std::filesystem::path& 
             if (n < 0 && errno == EINTR)
                 continue;
             if (n < 0)
-                return std::unexpected(Error{ErrorCode::Io, "cannot read " + path.string() + ": " + std::strerror(errno)});
+                return std::unexpected(
+                    Error{ErrorCode::Io, "cannot read " + path.string() + ": " + std::strerror(errno)});
             if (n == 0)
                 break;
             got += static_cast<std::size_t>(n);
@@ -250,7 +254,8 @@ std::expected<TextStats, Error> streamTextSegments(const std::filesystem::path& 
             decoder.start(chunk, got < buffer.size());
             if (decoder.encoding() == TextEncoding::Utf8 && chunk.find('\0') != std::string_view::npos) {
                 bool bigEndian = false;
-                if (looksLikeBomlessUtf16(chunk.substr(0, std::min<std::size_t>(chunk.size(), kSniffBytes)), &bigEndian))
+                if (looksLikeBomlessUtf16(chunk.substr(0, std::min<std::size_t>(chunk.size(), kSniffBytes)),
+                                          &bigEndian))
                     decoder.force(bigEndian ? TextEncoding::Utf16BE : TextEncoding::Utf16LE);
             }
             started = true;
@@ -282,15 +287,17 @@ std::expected<TextStats, Error> streamTextSegments(const std::filesystem::path& 
 }
 
 std::expected<Document, Error> extractTextDocument(const std::filesystem::path& path, SourceKind kind,
-                                                   const TextOptions& options, const std::atomic<bool>* cancel,
+                                                   const TextOptions& options,
+                                                   const std::atomic<bool>* cancel,
                                                    const ByteProgress& progress)
 {
     Document doc;
     doc.source.path = path.string();
     doc.source.kind = kind == SourceKind::Code ? SourceKind::Code : SourceKind::Text;
     doc.title = path.filename().string();
-    auto stats = streamTextSegments(path, doc.source.kind, options,
-                                    [&doc](Segment&& s) { doc.segments.push_back(std::move(s)); }, cancel, progress);
+    auto stats = streamTextSegments(
+        path, doc.source.kind, options, [&doc](Segment&& s) { doc.segments.push_back(std::move(s)); }, cancel,
+        progress);
     if (!stats)
         return std::unexpected(stats.error());
     doc.source.mtimeNs = stats->mtimeNs;
@@ -307,7 +314,8 @@ std::expected<Document, Error> extractTextDocument(const std::filesystem::path& 
         doc.error = "empty file";
     } else if (stats->invalidSequences > 0) {
         doc.status = SourceStatus::Partial;
-        doc.error = std::to_string(stats->invalidSequences) + " invalid UTF-8 sequence(s) replaced with U+FFFD, the first at byte " +
+        doc.error = std::to_string(stats->invalidSequences) +
+                    " invalid UTF-8 sequence(s) replaced with U+FFFD, the first at byte " +
                     std::to_string(stats->firstInvalidOffset);
     } else {
         doc.status = SourceStatus::Ingested;
@@ -315,4 +323,4 @@ std::expected<Document, Error> extractTextDocument(const std::filesystem::path& 
     return doc;
 }
 
-}  // namespace quire::ingest
+} // namespace quire::ingest

@@ -40,12 +40,14 @@ void VoiceActivitySplitter::frame(const SpanSink& sink)
     const double db = 10 * std::log10(energy / static_cast<double>(m_frameSize) + 1e-12);
     const bool speech = db > floorDb() + m_o.thresholdDb;
     m_history.push_back(db);
-    if (m_history.size() > 300)  // 9 s
+    if (m_history.size() > 300) // 9 s
         m_history.pop_front();
 
-    const std::size_t padding = static_cast<std::size_t>(m_o.sampleRate) * static_cast<std::size_t>(m_o.paddingMs) / 1000;
+    const std::size_t padding =
+        static_cast<std::size_t>(m_o.sampleRate) * static_cast<std::size_t>(m_o.paddingMs) / 1000;
     const int hangoverFrames = m_o.hangoverMs / 30;
-    const std::size_t maxSamples = static_cast<std::size_t>(m_o.sampleRate) * static_cast<std::size_t>(m_o.maxSpanMs) / 1000;
+    const std::size_t maxSamples =
+        static_cast<std::size_t>(m_o.sampleRate) * static_cast<std::size_t>(m_o.maxSpanMs) / 1000;
 
     if (!m_inSpan) {
         m_speechRun = speech ? m_speechRun + 1 : 0;
@@ -57,7 +59,8 @@ void VoiceActivitySplitter::frame(const SpanSink& sink)
             m_inSpan = true;
             m_silenceRun = 0;
             m_span.samples.assign(m_preRoll.begin(), m_preRoll.end());
-            m_span.beginSample = m_position + static_cast<std::int64_t>(m_frameSize) - static_cast<std::int64_t>(m_preRoll.size());
+            m_span.beginSample = m_position + static_cast<std::int64_t>(m_frameSize) -
+                                 static_cast<std::int64_t>(m_preRoll.size());
             m_spanEnergies.assign(m_span.samples.size() / m_frameSize, db);
             m_preRoll.clear();
         }
@@ -95,12 +98,14 @@ void VoiceActivitySplitter::close(const SpanSink& sink, std::size_t keepFrames)
         m_span.samples.resize(m_span.samples.size() - keep);
         next.beginSample = m_span.endSample();
     }
-    const std::size_t minSamples = static_cast<std::size_t>(m_o.sampleRate) * static_cast<std::size_t>(m_o.minSpanMs) / 1000;
+    const std::size_t minSamples =
+        static_cast<std::size_t>(m_o.sampleRate) * static_cast<std::size_t>(m_o.minSpanMs) / 1000;
     if (m_span.samples.size() >= minSamples)
         sink(std::move(m_span));
     m_span = std::move(next);
     if (keepFrames > 0) {
-        std::vector<double> tail(m_spanEnergies.end() - static_cast<std::ptrdiff_t>(std::min(keepFrames, m_spanEnergies.size())),
+        std::vector<double> tail(m_spanEnergies.end() -
+                                     static_cast<std::ptrdiff_t>(std::min(keepFrames, m_spanEnergies.size())),
                                  m_spanEnergies.end());
         m_spanEnergies = std::move(tail);
         m_silenceRun = 0;
@@ -121,4 +126,4 @@ void VoiceActivitySplitter::finish(const SpanSink& sink)
     }
 }
 
-}  // namespace quire::ingest
+} // namespace quire::ingest

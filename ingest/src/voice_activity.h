@@ -25,7 +25,7 @@ struct VadOptions {
 };
 
 struct SpeechSpan {
-    std::int64_t beginSample = 0;  // from the start of the stream
+    std::int64_t beginSample = 0; // from the start of the stream
     std::vector<float> samples;
     std::int64_t endSample() const { return beginSample + static_cast<std::int64_t>(samples.size()); }
 };
@@ -45,15 +45,15 @@ private:
 
     VadOptions m_o;
     std::size_t m_frameSize;
-    std::vector<float> m_pending;       // samples of the frame being filled
-    std::deque<float> m_preRoll;        // the last `paddingMs` before a span opens
-    std::deque<double> m_history;       // recent frame energies (dB) for the noise floor
-    std::int64_t m_position = 0;        // samples consumed into frames
+    std::vector<float> m_pending; // samples of the frame being filled
+    std::deque<float> m_preRoll;  // the last `paddingMs` before a span opens
+    std::deque<double> m_history; // recent frame energies (dB) for the noise floor
+    std::int64_t m_position = 0;  // samples consumed into frames
     bool m_inSpan = false;
-    int m_speechRun = 0;                // consecutive speech frames while outside a span
-    int m_silenceRun = 0;               // consecutive non-speech frames inside a span
+    int m_speechRun = 0;  // consecutive speech frames while outside a span
+    int m_silenceRun = 0; // consecutive non-speech frames inside a span
     SpeechSpan m_span;
     std::vector<double> m_spanEnergies; // per frame of m_span, aligned to its end
 };
 
-}  // namespace quire::ingest
+} // namespace quire::ingest

@@ -19,14 +19,13 @@ std::string number(double v)
     return std::string(buf, end);
 }
 
-template <class T>
-bool parse(std::string_view s, T& out)
+template <class T> bool parse(std::string_view s, T& out)
 {
     auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
     return ec == std::errc() && end == s.data() + s.size();
 }
 
-}  // namespace
+} // namespace
 
 std::vector<std::string> toArguments(const Request& r)
 {
@@ -66,7 +65,8 @@ std::expected<Request, std::string> fromArguments(const std::vector<std::string>
         bool ok = true;
         if (flag == "--kind") {
             r.kind = SourceKind::Unknown;
-            for (SourceKind k : {SourceKind::Text, SourceKind::Code, SourceKind::Pdf, SourceKind::Docx, SourceKind::Audio, SourceKind::Video})
+            for (SourceKind k : {SourceKind::Text, SourceKind::Code, SourceKind::Pdf, SourceKind::Docx,
+                                 SourceKind::Audio, SourceKind::Video})
                 if (v == kindName(k))
                     r.kind = k;
             ok = r.kind != SourceKind::Unknown;
@@ -166,4 +166,4 @@ Error errorFromPayload(std::string_view payload)
     return {static_cast<ErrorCode>(code), std::string(payload.substr(4))};
 }
 
-}  // namespace quire::ingest::worker
+} // namespace quire::ingest::worker

@@ -38,4 +38,4 @@ std::string requestPayload(const std::vector<std::string>& args);
 std::vector<std::string> argumentsFromPayload(std::string_view payload);
 Error errorFromPayload(std::string_view payload);
 
-}  // namespace quire::ingest::worker
+} // namespace quire::ingest::worker

@@ -38,7 +38,7 @@ struct Entry {
 
 thread_local Entry t_cache[4];
 
-}  // namespace
+} // namespace
 
 extern "C" iconv_t iconv_open(const char* to, const char* from)
 {
@@ -46,8 +46,9 @@ extern "C" iconv_t iconv_open(const char* to, const char* from)
         return kInvalid;
     if (to && from && std::strlen(to) < sizeof Entry::to && std::strlen(from) < sizeof Entry::from) {
         for (Entry& e : t_cache) {
-            if (e.cd != kInvalid && !e.inUse && std::strcmp(e.to, to) == 0 && std::strcmp(e.from, from) == 0) {
-                ::iconv(e.cd, nullptr, nullptr, nullptr, nullptr);  // back to the initial shift state
+            if (e.cd != kInvalid && !e.inUse && std::strcmp(e.to, to) == 0 &&
+                std::strcmp(e.from, from) == 0) {
+                ::iconv(e.cd, nullptr, nullptr, nullptr, nullptr); // back to the initial shift state
                 e.inUse = true;
                 return e.cd;
             }

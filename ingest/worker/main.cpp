@@ -67,7 +67,8 @@ bool extractOne(const std::vector<std::string>& args)
         auto result = extractFile(request->path, request->kind, request->options, nullptr, [&last](double f) {
             if (f - last >= 0.001 || f >= 1.0) {
                 last = f;
-                writeAll(worker::frame(worker::Frame::Progress, std::string_view(reinterpret_cast<const char*>(&f), sizeof f)));
+                writeAll(worker::frame(worker::Frame::Progress,
+                                       std::string_view(reinterpret_cast<const char*>(&f), sizeof f)));
             }
         });
         if (result)
@@ -75,14 +76,15 @@ bool extractOne(const std::vector<std::string>& args)
         else
             sendError(result.error());
     } catch (const std::bad_alloc&) {
-        sendError({ErrorCode::TooComplex, request->path.filename().string() + " needs more memory than the per-file limit allows"});
+        sendError({ErrorCode::TooComplex,
+                   request->path.filename().string() + " needs more memory than the per-file limit allows"});
     } catch (const std::exception& e) {
         sendError({ErrorCode::Crashed, std::string("the extractor failed: ") + e.what()});
     }
     return true;
 }
 
-}  // namespace
+} // namespace
 
 int main(int argc, char** argv)
 {
@@ -96,7 +98,7 @@ int main(int argc, char** argv)
         for (;;) {
             char header[9];
             if (!readAll(0, header, sizeof header))
-                return 0;  // the parent closed our input: done
+                return 0; // the parent closed our input: done
             std::uint64_t len = 0;
             std::memcpy(&len, header + 1, 8);
             if (header[0] != static_cast<char>(worker::Frame::Request) || len > (1u << 20))

@@ -16,10 +16,14 @@ int main()
     bench::TempDir dir;
     std::string script;
     const char* sentences[] = {
-        "Please call me tomorrow morning about the contract.", "We will meet at the office on Friday.",
-        "The quick brown fox jumps over the lazy dog.", "The weather is nice today and the sun is shining.",
-        "I would like to order a large pizza for dinner.", "The report is due at the end of the month.",
-        "Our team finished the project two weeks early.", "Let us review the budget before the next meeting.",
+        "Please call me tomorrow morning about the contract.",
+        "We will meet at the office on Friday.",
+        "The quick brown fox jumps over the lazy dog.",
+        "The weather is nice today and the sun is shining.",
+        "I would like to order a large pizza for dinner.",
+        "The report is due at the end of the month.",
+        "Our team finished the project two weeks early.",
+        "Let us review the budget before the next meeting.",
     };
     for (int round = 0; round < 2; ++round)
         for (const char* s : sentences)
@@ -54,8 +58,8 @@ int main()
         });
     }
     const double rtf = audio / wall;
-    std::printf("# %.1f s of audio in %.1f s, %zu segments (engine %s, model loaded beforehand)\n", audio, wall, segments,
-                (*engine)->name().c_str());
+    std::printf("# %.1f s of audio in %.1f s, %zu segments (engine %s, model loaded beforehand)\n", audio,
+                wall, segments, (*engine)->name().c_str());
     std::printf("BENCH asr ours=%.2f audio-s/s baseline=1.00 audio-s/s (real time) ratio=%.2f\n", rtf, rtf);
     return 0;
 }

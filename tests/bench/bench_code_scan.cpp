@@ -23,11 +23,14 @@ std::string sourceFile(unsigned& seed, int index)
 {
     seed = seed * 1664525u + 1013904223u;
     const int functions = 2 + static_cast<int>((seed >> 20) % 12);
-    std::string text = "// file " + std::to_string(index) + "\n#include <vector>\n#include <string>\n\nnamespace demo {\n\n";
+    std::string text =
+        "// file " + std::to_string(index) + "\n#include <vector>\n#include <string>\n\nnamespace demo {\n\n";
     for (int f = 0; f < functions; ++f) {
-        text += "int function" + std::to_string(f) + "(const std::vector<int>& values)\n{\n    int total = 0;\n";
+        text +=
+            "int function" + std::to_string(f) + "(const std::vector<int>& values)\n{\n    int total = 0;\n";
         for (int l = 0; l < 6; ++l)
-            text += "    total += values.size() > " + std::to_string(l) + " ? values[" + std::to_string(l) + "] : 0;\n";
+            text += "    total += values.size() > " + std::to_string(l) + " ? values[" + std::to_string(l) +
+                    "] : 0;\n";
         text += "    return total;\n}\n\n";
     }
     return text + "}  // namespace demo\n";
@@ -51,7 +54,7 @@ std::size_t plainRead(const fs::path& root, std::uint64_t& bytes)
     return files;
 }
 
-}  // namespace
+} // namespace
 
 int main()
 {
@@ -73,28 +76,29 @@ int main()
     options.threads = 1;
     const ingest::Ingestor ingestor(options);
     std::uint64_t bytes = 0;
-    std::size_t baselineFiles = plainRead(dir.path(), bytes);  // warms the page cache
+    std::size_t baselineFiles = plainRead(dir.path(), bytes); // warms the page cache
     double ours = 1e9, theirs = 1e9;
     std::size_t docs = 0, segments = 0;
     for (int run = 0; run < 3; ++run) {
         theirs = std::min(theirs, bench::seconds([&] {
-            bytes = 0;
-            baselineFiles = plainRead(dir.path(), bytes);
-        }));
+                              bytes = 0;
+                              baselineFiles = plainRead(dir.path(), bytes);
+                          }));
         ours = std::min(ours, bench::seconds([&] {
-            docs = segments = 0;
-            ingestor.run({dir.path()}, [&](ingest::Document&& d) {
-                ++docs;
-                segments += d.segments.size();
-            });
-        }));
+                            docs = segments = 0;
+                            ingestor.run({dir.path()}, [&](ingest::Document&& d) {
+                                ++docs;
+                                segments += d.segments.size();
+                            });
+                        }));
     }
     const int files = kDirs * kFilesPerDir;
-    std::printf("# %d files (%zu read by the baseline, %llu MiB), %zu documents, %zu segments\n", files, baselineFiles,
-                static_cast<unsigned long long>(bytes >> 20), docs, segments);
+    std::printf("# %d files (%zu read by the baseline, %llu MiB), %zu documents, %zu segments\n", files,
+                baselineFiles, static_cast<unsigned long long>(bytes >> 20), docs, segments);
     const double oursRate = docs / ours, baseRate = baselineFiles / theirs;
-    std::printf("BENCH code_scan ours=%.0f files/s baseline=%.0f files/s (plain walk + read of every file, find+cat style) "
+    std::printf("BENCH code_scan ours=%.0f files/s baseline=%.0f files/s (plain walk + read of every file, "
+                "find+cat style) "
                 "ratio=%.2f\n",
                 oursRate, baseRate, oursRate / baseRate);
-    return docs == static_cast<std::size_t>(files) + 1 ? 0 : 1;  // + the .gitignore itself
+    return docs == static_cast<std::size_t>(files) + 1 ? 0 : 1; // + the .gitignore itself
 }

@@ -16,8 +16,9 @@ using namespace quire::ingest::test;
 
 namespace {
 
-const char* kWords[] = {"contract", "party", "shall", "deliver", "the", "goods", "within", "thirty", "days", "of",
-                        "order", "payment", "invoice", "agreement", "term", "notice", "and", "services", "fees", "written"};
+const char* kWords[] = {"contract", "party",  "shall", "deliver",  "the",     "goods",   "within",
+                        "thirty",   "days",   "of",    "order",    "payment", "invoice", "agreement",
+                        "term",     "notice", "and",   "services", "fees",    "written"};
 
 PdfPage corpusPage(unsigned& seed)
 {
@@ -40,7 +41,7 @@ PdfPage corpusPage(unsigned& seed)
     return page;
 }
 
-}  // namespace
+} // namespace
 
 int main()
 {
@@ -68,27 +69,29 @@ int main()
     double ours = 1e9, theirs = 1e9;
     for (int run = 0; run < 3; ++run) {
         theirs = std::min(theirs, bench::seconds([&] {
-            for (const auto& f : files) {
-                const std::string cmd = "pdftotext '" + f.string() + "' '" + f.string() + ".txt'";
-                if (std::system(cmd.c_str()) != 0)
-                    std::fprintf(stderr, "pdftotext failed on %s\n", f.c_str());
-            }
-        }));
+                              for (const auto& f : files) {
+                                  const std::string cmd =
+                                      "pdftotext '" + f.string() + "' '" + f.string() + ".txt'";
+                                  if (std::system(cmd.c_str()) != 0)
+                                      std::fprintf(stderr, "pdftotext failed on %s\n", f.c_str());
+                              }
+                          }));
         ours = std::min(ours, bench::seconds([&] {
-            segments = words = 0;
-            ingestor.run(files, [&](ingest::Document&& d) {
-                if (d.status != ingest::SourceStatus::Ingested)
-                    std::fprintf(stderr, "%s: %s\n", d.source.path.c_str(), d.error.c_str());
-                for (const auto& s : d.segments) {
-                    ++segments;
-                    words += s.words.size();
-                }
-            });
-        }));
+                            segments = words = 0;
+                            ingestor.run(files, [&](ingest::Document&& d) {
+                                if (d.status != ingest::SourceStatus::Ingested)
+                                    std::fprintf(stderr, "%s: %s\n", d.source.path.c_str(), d.error.c_str());
+                                for (const auto& s : d.segments) {
+                                    ++segments;
+                                    words += s.words.size();
+                                }
+                            });
+                        }));
     }
     std::printf("# %d pages, %zu paragraph segments, %zu word boxes\n", kPages, segments, words);
     const double oursRate = kPages / ours, baseRate = kPages / theirs;
-    std::printf("BENCH pdf_extract ours=%.1f pages/s baseline=%.1f pages/s (pdftotext, same 1000-page corpus, one file at a time) "
+    std::printf("BENCH pdf_extract ours=%.1f pages/s baseline=%.1f pages/s (pdftotext, same 1000-page "
+                "corpus, one file at a time) "
                 "ratio=%.2f\n",
                 oursRate, baseRate, oursRate / baseRate);
     return 0;

@@ -28,12 +28,11 @@ private:
     std::filesystem::path m_path;
 };
 
-template <class F>
-double seconds(F&& f)
+template <class F> double seconds(F&& f)
 {
     const auto start = std::chrono::steady_clock::now();
     f();
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-}  // namespace quire::bench
+} // namespace quire::bench

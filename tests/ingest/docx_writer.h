@@ -24,8 +24,9 @@ inline std::string docxParagraph(const std::string& text, const std::string& sty
 
 inline std::string docxDocument(const std::string& bodyXml)
 {
-    return std::string("<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n<w:document xmlns:w=\"") + kWordNs +
-           "\"><w:body>" + bodyXml + "<w:sectPr/></w:body></w:document>";
+    return std::string(
+               "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n<w:document xmlns:w=\"") +
+           kWordNs + "\"><w:body>" + bodyXml + "<w:sectPr/></w:body></w:document>";
 }
 
 inline std::string docxStyles()
@@ -40,7 +41,8 @@ inline std::string docxStyles()
 }
 
 // Parts are (name, bytes); written with deflate, in order.
-inline bool writeZip(const std::filesystem::path& path, const std::vector<std::pair<std::string, std::string>>& parts)
+inline bool writeZip(const std::filesystem::path& path,
+                     const std::vector<std::pair<std::string, std::string>>& parts)
 {
     int err = 0;
     zip_t* zip = zip_open(path.c_str(), ZIP_CREATE | ZIP_TRUNCATE, &err);
@@ -54,22 +56,26 @@ inline bool writeZip(const std::filesystem::path& path, const std::vector<std::p
             return false;
         }
     }
-    return zip_close(zip) == 0;  // the buffers must live until here
+    return zip_close(zip) == 0; // the buffers must live until here
 }
 
-inline bool writeDocx(const std::filesystem::path& path, const std::string& bodyXml, const std::string& title = {})
+inline bool writeDocx(const std::filesystem::path& path, const std::string& bodyXml,
+                      const std::string& title = {})
 {
     std::vector<std::pair<std::string, std::string>> parts = {
-        {"[Content_Types].xml", "<?xml version=\"1.0\"?><Types xmlns=\"http://schemas.openxmlformats.org/package/2006/content-types\"/>"},
+        {"[Content_Types].xml", "<?xml version=\"1.0\"?><Types "
+                                "xmlns=\"http://schemas.openxmlformats.org/package/2006/content-types\"/>"},
         {"word/document.xml", docxDocument(bodyXml)},
         {"word/styles.xml", docxStyles()},
     };
     if (!title.empty())
-        parts.push_back({"docProps/core.xml",
-                         "<?xml version=\"1.0\"?><cp:coreProperties "
-                         "xmlns:cp=\"http://schemas.openxmlformats.org/package/2006/metadata/core-properties\" "
-                         "xmlns:dc=\"http://purl.org/dc/elements/1.1/\"><dc:title>" + title + "</dc:title></cp:coreProperties>"});
+        parts.push_back(
+            {"docProps/core.xml",
+             "<?xml version=\"1.0\"?><cp:coreProperties "
+             "xmlns:cp=\"http://schemas.openxmlformats.org/package/2006/metadata/core-properties\" "
+             "xmlns:dc=\"http://purl.org/dc/elements/1.1/\"><dc:title>" +
+                 title + "</dc:title></cp:coreProperties>"});
     return writeZip(path, parts);
 }
 
-}  // namespace quire::ingest::test
+} // namespace quire::ingest::test

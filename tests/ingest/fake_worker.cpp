@@ -48,7 +48,7 @@ void handle(const std::vector<std::string>& args)
         std::this_thread::sleep_for(std::chrono::hours(1));
     if (mode == "alloc") {
         std::vector<char*> blocks;
-        for (int i = 0; i < 64; ++i) {  // 4 GiB at most, should the cap not work
+        for (int i = 0; i < 64; ++i) { // 4 GiB at most, should the cap not work
             char* p = new char[64 << 20];
             std::memset(p, 1, 64 << 20);
             blocks.push_back(p);
@@ -64,10 +64,10 @@ void handle(const std::vector<std::string>& args)
         answerOk(path);
         return;
     }
-    std::exit(0);  // "exit": no result at all
+    std::exit(0); // "exit": no result at all
 }
 
-}  // namespace
+} // namespace
 
 int main(int argc, char** argv)
 {

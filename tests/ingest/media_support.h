@@ -92,4 +92,4 @@ inline double wordRecovery(const std::string& reference, const std::string& hypo
     return r.empty() ? 1.0 : static_cast<double>(found) / static_cast<double>(r.size());
 }
 
-}  // namespace quire::ingest::test
+} // namespace quire::ingest::test

@@ -14,22 +14,22 @@ namespace quire::ingest::test {
 
 struct PdfTextLine {
     double x = 72;
-    double top = 72;  // distance of the baseline from the page's top edge, points
+    double top = 72; // distance of the baseline from the page's top edge, points
     double size = 11;
-    std::string text;  // Latin-1 / ASCII
+    std::string text; // Latin-1 / ASCII
 };
 
 struct PdfGrayImage {
     int width = 0;
     int height = 0;
-    std::vector<unsigned char> pixels;  // width * height, 0 = black
+    std::vector<unsigned char> pixels; // width * height, 0 = black
 };
 
 struct PdfPage {
     double width = 612;
     double height = 792;
     std::vector<PdfTextLine> lines;
-    PdfGrayImage image;  // drawn over the whole page when not empty
+    PdfGrayImage image; // drawn over the whole page when not empty
 };
 
 inline std::string pdfEscape(const std::string& s)
@@ -69,8 +69,8 @@ inline std::string writePdf(const std::vector<PdfPage>& pages, const std::string
         if (hasImage)
             resources += " /XObject << /Im1 " + std::to_string(imageId) + " 0 R >>";
         resources += " >>";
-        objects.push_back("<< /Type /Page /Parent 2 0 R /MediaBox " + std::string(box) + " /Resources " + resources +
-                          " /Contents " + std::to_string(contentId) + " 0 R >>");
+        objects.push_back("<< /Type /Page /Parent 2 0 R /MediaBox " + std::string(box) + " /Resources " +
+                          resources + " /Contents " + std::to_string(contentId) + " 0 R >>");
         std::string content;
         if (hasImage) {
             char cm[128];
@@ -82,11 +82,12 @@ inline std::string writePdf(const std::vector<PdfPage>& pages, const std::string
             std::snprintf(pos, sizeof pos, "BT /F1 %.1f Tf %.2f %.2f Td (", l.size, l.x, page.height - l.top);
             content += pos + pdfEscape(l.text) + ") Tj ET\n";
         }
-        objects.push_back("<< /Length " + std::to_string(content.size()) + " >>\nstream\n" + content + "\nendstream");
+        objects.push_back("<< /Length " + std::to_string(content.size()) + " >>\nstream\n" + content +
+                          "\nendstream");
         if (hasImage) {
             const std::string data = deflate(page.image.pixels);
-            objects.push_back("<< /Type /XObject /Subtype /Image /Width " + std::to_string(page.image.width) + " /Height " +
-                              std::to_string(page.image.height) +
+            objects.push_back("<< /Type /XObject /Subtype /Image /Width " + std::to_string(page.image.width) +
+                              " /Height " + std::to_string(page.image.height) +
                               " /ColorSpace /DeviceGray /BitsPerComponent 8 /Filter /FlateDecode /Length " +
                               std::to_string(data.size()) + " >>\nstream\n" + data + "\nendstream");
         }
@@ -107,7 +108,8 @@ inline std::string writePdf(const std::vector<PdfPage>& pages, const std::string
     std::string info;
     if (!title.empty()) {
         offsets.push_back(out.size());
-        out += std::to_string(objects.size() + 1) + " 0 obj\n<< /Title (" + pdfEscape(title) + ") >>\nendobj\n";
+        out +=
+            std::to_string(objects.size() + 1) + " 0 obj\n<< /Title (" + pdfEscape(title) + ") >>\nendobj\n";
         info = " /Info " + std::to_string(objects.size() + 1) + " 0 R";
     }
     const std::size_t xref = out.size();
@@ -117,8 +119,8 @@ inline std::string writePdf(const std::vector<PdfPage>& pages, const std::string
         std::snprintf(entry, sizeof entry, "%010zu 00000 n \n", off);
         out += entry;
     }
-    out += "trailer\n<< /Size " + std::to_string(offsets.size() + 1) + " /Root 1 0 R" + info + " >>\nstartxref\n" +
-           std::to_string(xref) + "\n%%EOF\n";
+    out += "trailer\n<< /Size " + std::to_string(offsets.size() + 1) + " /Root 1 0 R" + info +
+           " >>\nstartxref\n" + std::to_string(xref) + "\n%%EOF\n";
     return out;
 }
 
@@ -137,4 +139,4 @@ inline PdfPage textPage(const std::vector<std::vector<std::string>>& paragraphs,
     return page;
 }
 
-}  // namespace quire::ingest::test
+} // namespace quire::ingest::test

@@ -1,7 +1,7 @@
+#include <QFileInfo>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
-#include <QFileInfo>
 #include <QProcess>
 #include <QTest>
 
@@ -19,11 +19,12 @@ private slots:
     void printsOneJsonObjectPerDocument()
     {
         QTemporaryDir tmp;
-        QTemporaryDir data;  // keeps the CLI's logs and library out of the user's folders
+        QTemporaryDir data; // keeps the CLI's logs and library out of the user's folders
         writeFile(root(tmp) / "notes.md", "# Notes\n\nFirst point.\n");
         writeFile(root(tmp) / "contract.pdf", writePdf({textPage({{"Payment is due in sixty days."}})}));
         writeFile(root(tmp) / "broken.pdf", "%PDF-1.7\ntruncated");
-        QVERIFY(writeDocx(root(tmp) / "memo.docx", docxParagraph("Memo", "Heading1") + docxParagraph("Body text.")));
+        QVERIFY(writeDocx(root(tmp) / "memo.docx",
+                          docxParagraph("Memo", "Heading1") + docxParagraph("Body text.")));
 
         QProcess cli;
         auto env = QProcessEnvironment::systemEnvironment();

@@ -50,7 +50,7 @@ private slots:
             QVERIFY(!decodeDocument(std::string_view(bytes).substr(0, cut)).has_value());
         QVERIFY(!decodeDocument(bytes + "x").has_value());
         std::string huge = bytes;
-        huge[huge.size() - 60] = '\x7F';  // corrupt a length: must fail cleanly, not allocate wildly
+        huge[huge.size() - 60] = '\x7F'; // corrupt a length: must fail cleanly, not allocate wildly
         (void)decodeDocument(huge);
     }
 };

@@ -12,7 +12,7 @@ int paragraphOf(const Segment& s)
 {
     return std::get<ParagraphAnchor>(s.anchor.where).paragraph;
 }
-}  // namespace
+} // namespace
 
 class TestDocxExtractor : public QObject {
     Q_OBJECT
@@ -21,18 +21,21 @@ private slots:
     {
         QTemporaryDir tmp;
         const std::string body =
-            docxParagraph("Master Services Agreement", "Title") +                  // 0
-            docxParagraph("1. Definitions", "Heading1") +                          // 1
-            docxParagraph("") +                                                    // 2 (empty: counted, no segment)
+            docxParagraph("Master Services Agreement", "Title") + // 0
+            docxParagraph("1. Definitions", "Heading1") +         // 1
+            docxParagraph("") +                                   // 2 (empty: counted, no segment)
             "<w:p><w:r><w:t>Split </w:t></w:r><w:r><w:rPr><w:b/></w:rPr><w:t>across</w:t></w:r>"
             "<w:r><w:tab/><w:t>runs</w:t><w:br/><w:t>and lines</w:t></w:r>"
             "<w:del><w:r><w:delText>deleted words</w:delText></w:r></w:del>"
-            "<w:ins><w:r><w:t> inserted</w:t></w:r></w:ins></w:p>" +                 // 3
-            docxParagraph("1.1 Scope", "Berschrift2") +                            // 4: localised id, named "heading 2"
-            "<w:tbl><w:tr><w:tc><w:p><w:r><w:t>Fee</w:t></w:r></w:p></w:tc><w:tc><w:p><w:r><w:t>100 EUR</w:t></w:r></w:p></w:tc></w:tr>"
-            "<w:tr><w:tc><w:p><w:r><w:t>Term</w:t></w:r></w:p></w:tc><w:tc><w:p><w:r><w:t>2 years</w:t></w:r></w:p></w:tc></w:tr></w:tbl>" +  // 5, 6
-            "<w:sdt><w:sdtContent>" + docxParagraph("Inside a content control &amp; escaped") + "</w:sdtContent></w:sdt>" +  // 7
-            "<w:p><w:pPr><w:outlineLvl w:val=\"2\"/></w:pPr><w:r><w:t>Outline heading</w:t></w:r></w:p>";  // 8
+            "<w:ins><w:r><w:t> inserted</w:t></w:r></w:ins></w:p>" + // 3
+            docxParagraph("1.1 Scope", "Berschrift2") +              // 4: localised id, named "heading 2"
+            "<w:tbl><w:tr><w:tc><w:p><w:r><w:t>Fee</w:t></w:r></w:p></w:tc><w:tc><w:p><w:r><w:t>100 "
+            "EUR</w:t></w:r></w:p></w:tc></w:tr>"
+            "<w:tr><w:tc><w:p><w:r><w:t>Term</w:t></w:r></w:p></w:tc><w:tc><w:p><w:r><w:t>2 "
+            "years</w:t></w:r></w:p></w:tc></w:tr></w:tbl>" + // 5, 6
+            "<w:sdt><w:sdtContent>" +
+            docxParagraph("Inside a content control &amp; escaped") + "</w:sdtContent></w:sdt>" +         // 7
+            "<w:p><w:pPr><w:outlineLvl w:val=\"2\"/></w:pPr><w:r><w:t>Outline heading</w:t></w:r></w:p>"; // 8
         const auto path = root(tmp) / "msa.docx";
         QVERIFY(writeDocx(path, body, "MSA 2024"));
         auto doc = extractDocx(path);
@@ -54,7 +57,8 @@ private slots:
         QCOMPARE(s[6].text, std::string("Inside a content control & escaped"));
         QCOMPARE(paragraphOf(s[6]), 7);
         QCOMPARE(s[7].headingLevel, 3);
-        QCOMPARE(formatAnchor(s[2].anchor), std::string("\xC2\xB6" "4"));
+        QCOMPARE(formatAnchor(s[2].anchor), std::string("\xC2\xB6"
+                                                        "4"));
     }
     void zipBombsAreRefused()
     {
@@ -66,7 +70,8 @@ private slots:
         auto byRatio = extractDocx(path);
         QVERIFY(!byRatio.has_value());
         QCOMPARE(int(byRatio.error().code), int(ErrorCode::TooComplex));
-        QVERIFY2(byRatio.error().message.find("zip bomb") != std::string::npos, byRatio.error().message.c_str());
+        QVERIFY2(byRatio.error().message.find("zip bomb") != std::string::npos,
+                 byRatio.error().message.c_str());
 
         DocxOptions sizeOnly;
         sizeOnly.maxCompressionRatio = 1e12;

@@ -10,7 +10,7 @@ private slots:
     void globBasics()
     {
         QVERIFY(globMatch("*.log", "a.log"));
-        QVERIFY(!globMatch("*.log", "dir/a.log"));  // '*' stops at '/'
+        QVERIFY(!globMatch("*.log", "dir/a.log")); // '*' stops at '/'
         QVERIFY(globMatch("a?c", "abc"));
         QVERIFY(!globMatch("a?c", "a/c"));
         QVERIFY(globMatch("[a-c]x", "bx"));
@@ -35,13 +35,13 @@ private slots:
         r.addRules("# comment\n*.log\n!keep.log\n\n\\#hash\nbuild/\n/top.txt\ndoc/*.md\ntrailing   \n");
         QCOMPARE(r.match("a.log", false), std::optional<bool>(true));
         QCOMPARE(r.match("sub/a.log", false), std::optional<bool>(true));
-        QCOMPARE(r.match("keep.log", false), std::optional<bool>(false));  // negated: re-included
+        QCOMPARE(r.match("keep.log", false), std::optional<bool>(false)); // negated: re-included
         QCOMPARE(r.match("#hash", false), std::optional<bool>(true));
         QCOMPARE(r.match("build", true), std::optional<bool>(true));
-        QCOMPARE(r.match("build", false), std::nullopt);  // directory-only pattern, plain file
+        QCOMPARE(r.match("build", false), std::nullopt); // directory-only pattern, plain file
         QCOMPARE(r.match("x/build", true), std::optional<bool>(true));
         QCOMPARE(r.match("top.txt", false), std::optional<bool>(true));
-        QCOMPARE(r.match("sub/top.txt", false), std::nullopt);  // anchored to this folder
+        QCOMPARE(r.match("sub/top.txt", false), std::nullopt); // anchored to this folder
         QCOMPARE(r.match("doc/a.md", false), std::optional<bool>(true));
         QCOMPARE(r.match("doc/x/a.md", false), std::nullopt);
         QCOMPARE(r.match("trailing", false), std::optional<bool>(true));
@@ -59,8 +59,8 @@ private slots:
         QVERIFY(stack.ignored("a.txt", false));
         QVERIFY(stack.ignored("sub/a.txt", false));
         QVERIFY(!stack.ignored("sub/keep.txt", false));
-        QVERIFY(stack.ignored("keep.txt", false));  // the sub rule only applies below sub/
-        QVERIFY(stack.ignored("subway/keep.txt", false));  // "sub" rules do not leak into "subway"
+        QVERIFY(stack.ignored("keep.txt", false));        // the sub rule only applies below sub/
+        QVERIFY(stack.ignored("subway/keep.txt", false)); // "sub" rules do not leak into "subway"
     }
 };
 

@@ -34,7 +34,7 @@ fs::path fakeWorker()
     return fs::path(QUIRE_BINARY_DIR) / "bin" / "ingest_fake_worker";
 }
 
-}  // namespace
+} // namespace
 
 class TestIngestor : public QObject {
     Q_OBJECT
@@ -51,14 +51,16 @@ private slots:
         writeFile(base / "empty.pdf", "");
         writeFile(base / "empty.txt", "");
         writeFile(base / "fake.pdf", "%PDF-1.7\nthis is no PDF structure at all\n");
-        writeFile(base / "bad-utf8.txt", "caf\xC3\xA9 d\xC3\xA9j\xC3\xA0 vu \xC3\xA9t\xC3\xA9\nbroken \xE2\x82 byte\n");
+        writeFile(base / "bad-utf8.txt",
+                  "caf\xC3\xA9 d\xC3\xA9j\xC3\xA0 vu \xC3\xA9t\xC3\xA9\nbroken \xE2\x82 byte\n");
         QVERIFY(writeDocx(base / "memo.docx", docxParagraph("Memo", "Heading1") + docxParagraph("Body.")));
         QVERIFY(writeDocx(base / "bomb.docx", docxParagraph(std::string(48 << 20, 'a'))));
         writeFile(base / "image.bin", std::string("\x89PNG\r\n\x1A\n\0\0\0\rIHDR", 16));
         const bool haveQpdf = !QStandardPaths::findExecutable("qpdf").isEmpty();
         if (haveQpdf) {
             const auto plain = writeFile(root(tmp) / "plain.tmp", textPdf("Secret contract."));
-            QCOMPARE(QProcess::execute("qpdf", {"--encrypt", "u", "o", "256", "--", QString::fromStdString(plain.string()),
+            QCOMPARE(QProcess::execute("qpdf", {"--encrypt", "u", "o", "256", "--",
+                                                QString::fromStdString(plain.string()),
                                                 QString::fromStdString((base / "locked.pdf").string())}),
                      0);
             fs::remove(plain);
@@ -69,7 +71,8 @@ private slots:
         Ingestor ingestor(options);
         std::vector<IngestProgress> reports;
         IngestSummary summary;
-        auto docs = byName(ingestor.ingest({base}, [&](const IngestProgress& p) { reports.push_back(p); }, nullptr, &summary));
+        auto docs = byName(ingestor.ingest(
+            {base}, [&](const IngestProgress& p) { reports.push_back(p); }, nullptr, &summary));
 
         QUIRE_COMPARE_ENUM(docs["notes.txt"].status, SourceStatus::Ingested);
         QCOMPARE(docs["notes.txt"].segments.size(), size_t(2));
@@ -88,7 +91,8 @@ private slots:
         QUIRE_COMPARE_ENUM(docs["memo.docx"].status, SourceStatus::Ingested);
         QCOMPARE(docs["memo.docx"].segments.size(), size_t(2));
         QUIRE_COMPARE_ENUM(docs["bomb.docx"].status, SourceStatus::Quarantined);
-        QVERIFY2(docs["bomb.docx"].error.find("zip bomb") != std::string::npos, docs["bomb.docx"].error.c_str());
+        QVERIFY2(docs["bomb.docx"].error.find("zip bomb") != std::string::npos,
+                 docs["bomb.docx"].error.c_str());
         if (haveQpdf) {
             QUIRE_COMPARE_ENUM(docs["locked.pdf"].status, SourceStatus::Quarantined);
             QVERIFY(docs["locked.pdf"].error.find("encrypted") != std::string::npos);
@@ -126,10 +130,13 @@ private slots:
         QUIRE_COMPARE_ENUM(docs["fine.txt"].status, SourceStatus::Ingested);
         for (const char* mode : {"crash", "hang", "alloc", "exit", "noise"})
             QUIRE_COMPARE_ENUM(docs[std::string(mode) + ".pdf"].status, SourceStatus::Quarantined);
-        QVERIFY2(docs["crash.pdf"].error.find("crashed") != std::string::npos, docs["crash.pdf"].error.c_str());
+        QVERIFY2(docs["crash.pdf"].error.find("crashed") != std::string::npos,
+                 docs["crash.pdf"].error.c_str());
         QVERIFY(docs["crash.pdf"].error.find("Segmentation fault") != std::string::npos);
-        QVERIFY2(docs["hang.pdf"].error.find("no progress") != std::string::npos, docs["hang.pdf"].error.c_str());
-        QVERIFY2(docs["alloc.pdf"].error.find("memory") != std::string::npos, docs["alloc.pdf"].error.c_str());
+        QVERIFY2(docs["hang.pdf"].error.find("no progress") != std::string::npos,
+                 docs["hang.pdf"].error.c_str());
+        QVERIFY2(docs["alloc.pdf"].error.find("memory") != std::string::npos,
+                 docs["alloc.pdf"].error.c_str());
         QVERIFY(docs["exit.pdf"].error.find("without a result") != std::string::npos);
         QVERIFY(docs["noise.pdf"].error.find("crashed") != std::string::npos);
 
@@ -155,11 +162,11 @@ private slots:
         auto docs = byName(Ingestor(options).ingest({base}));
         QCOMPARE(docs.size(), size_t(5));
         const std::string pid = docs["a.pdf"].segments.at(0).text;
-        QCOMPARE(docs["b.pdf"].segments.at(0).text, pid);  // the same helper served them
+        QCOMPARE(docs["b.pdf"].segments.at(0).text, pid); // the same helper served them
         QCOMPARE(docs["c.pdf"].segments.at(0).text, pid);
         QUIRE_COMPARE_ENUM(docs["d.pdf"].status, SourceStatus::Quarantined);
         QUIRE_COMPARE_ENUM(docs["e.pdf"].status, SourceStatus::Ingested);
-        QVERIFY(docs["e.pdf"].segments.at(0).text != pid);  // a fresh helper after the crash
+        QVERIFY(docs["e.pdf"].segments.at(0).text != pid); // a fresh helper after the crash
 
         options.limits.maxFilesPerProcess = 2;
         auto rotated = byName(Ingestor(options).ingest({base / "a.pdf", base / "b.pdf", base / "c.pdf"}));
@@ -185,7 +192,7 @@ private slots:
         writeFile(base / "small.txt", "gone before its turn\n");
         writeFile(base / "small.pdf", textPdf("also gone"));
         IngestOptions options;
-        options.threads = 1;  // big files go first; the small ones vanish meanwhile
+        options.threads = 1; // big files go first; the small ones vanish meanwhile
         bool deleted = false;
         auto docs = byName(Ingestor(options).ingest({base}, [&](const IngestProgress&) {
             if (!deleted) {
@@ -198,14 +205,15 @@ private slots:
         QUIRE_COMPARE_ENUM(docs["big.txt"].status, SourceStatus::Ingested);
         for (const char* name : {"small.txt", "small.pdf"}) {
             QUIRE_COMPARE_ENUM(docs[name].status, SourceStatus::Quarantined);
-            QVERIFY2(docs[name].error.find("no longer exists") != std::string::npos, docs[name].error.c_str());
+            QVERIFY2(docs[name].error.find("no longer exists") != std::string::npos,
+                     docs[name].error.c_str());
         }
     }
     void cancelStopsTheBatch()
     {
         QTemporaryDir tmp;
         for (int i = 0; i < 50; ++i) {
-            const std::string n = std::to_string(i);  // (built step by step: GCC 12 warns on "a" + s + "b")
+            const std::string n = std::to_string(i); // (built step by step: GCC 12 warns on "a" + s + "b")
             std::string name = "f";
             name += n;
             name += ".txt";
@@ -216,11 +224,14 @@ private slots:
         options.threads = 1;
         IngestSummary summary;
         std::size_t seen = 0;
-        auto docs = Ingestor(options).ingest({root(tmp)}, [&](const IngestProgress& p) {
-            seen = p.filesDone;
-            if (p.filesDone >= 5)
-                cancel = true;
-        }, &cancel, &summary);
+        auto docs = Ingestor(options).ingest(
+            {root(tmp)},
+            [&](const IngestProgress& p) {
+                seen = p.filesDone;
+                if (p.filesDone >= 5)
+                    cancel = true;
+            },
+            &cancel, &summary);
         QVERIFY(summary.cancelled);
         QVERIFY(docs.size() >= 5 && docs.size() < 50);
         QVERIFY(seen < 50);

@@ -26,13 +26,13 @@ MediaOptions framesOnly(const fs::path& frameDir)
     o.frameIntervalSec = 2;
     return o;
 }
-}  // namespace
+} // namespace
 
 class TestMediaExtractor : public QObject {
     Q_OBJECT
 private:
     QTemporaryDir m_tmp;
-    fs::path m_speech;  // a 16-bit 22 kHz espeak WAV, a few seconds long
+    fs::path m_speech; // a 16-bit 22 kHz espeak WAV, a few seconds long
     double m_seconds = 0;
 
 private slots:
@@ -51,21 +51,29 @@ private slots:
             QStringList codec;
         };
         const std::vector<Format> formats = {
-            {"wav", {}}, {"mp3", {"-c:a", "libmp3lame"}}, {"m4a", {"-c:a", "aac"}}, {"flac", {}},
-            {"ogg", {"-c:a", "libvorbis"}}, {"opus", {"-c:a", "libopus"}}, {"mkv", {"-c:a", "libvorbis"}},
-            {"webm", {"-c:a", "libopus"}}, {"mp4", {"-c:a", "aac"}},
+            {"wav", {}},
+            {"mp3", {"-c:a", "libmp3lame"}},
+            {"m4a", {"-c:a", "aac"}},
+            {"flac", {}},
+            {"ogg", {"-c:a", "libvorbis"}},
+            {"opus", {"-c:a", "libopus"}},
+            {"mkv", {"-c:a", "libvorbis"}},
+            {"webm", {"-c:a", "libopus"}},
+            {"mp4", {"-c:a", "aac"}},
         };
         for (const auto& f : formats) {
             const fs::path out = root(m_tmp) / (std::string("speech-stereo.") + f.name);
-            QVERIFY(ffmpeg(QStringList{"-i", q(m_speech), "-ac", "2", "-ar", "48000"} + f.codec + QStringList{q(out)}));
+            QVERIFY(ffmpeg(QStringList{"-i", q(m_speech), "-ac", "2", "-ar", "48000"} + f.codec +
+                           QStringList{q(out)}));
             auto samples = decodeAudio16kMono(out);
             QVERIFY2(samples.has_value(), f.name);
             const double seconds = static_cast<double>(samples->size()) / 16000.0;
-            QVERIFY2(std::abs(seconds - m_seconds) < 0.15, (std::string(f.name) + " " + std::to_string(seconds)).c_str());
+            QVERIFY2(std::abs(seconds - m_seconds) < 0.15,
+                     (std::string(f.name) + " " + std::to_string(seconds)).c_str());
             float peak = 0;
             for (float s : *samples)
                 peak = std::max(peak, std::abs(s));
-            QVERIFY2(peak > 0.05 && peak <= 1.0f, f.name);  // real signal, in range
+            QVERIFY2(peak > 0.05 && peak <= 1.0f, f.name); // real signal, in range
         }
     }
     void videoWithoutAudioGivesKeyFramesOnly()
@@ -73,11 +81,12 @@ private slots:
         const fs::path video = root(m_tmp) / "silent.mp4";
         // 6 s: a test pattern, then a cut to black at 3 s (a scene change).
         QVERIFY(ffmpeg({"-f", "lavfi", "-i", "testsrc=size=320x240:rate=10:duration=3", "-f", "lavfi", "-i",
-                        "color=c=black:size=320x240:rate=10:duration=3", "-filter_complex", "[0:v][1:v]concat=n=2:v=1[v]",
-                        "-map", "[v]", "-c:v", "libx264", "-pix_fmt", "yuv420p", q(video)}));
+                        "color=c=black:size=320x240:rate=10:duration=3", "-filter_complex",
+                        "[0:v][1:v]concat=n=2:v=1[v]", "-map", "[v]", "-c:v", "libx264", "-pix_fmt",
+                        "yuv420p", q(video)}));
         const fs::path frameDir = root(m_tmp) / "frames";
         MediaOptions options = framesOnly(frameDir);
-        options.frameIntervalSec = 10;  // only the first frame and the cut
+        options.frameIntervalSec = 10; // only the first frame and the cut
         auto doc = extractMedia(video, options);
         QVERIFY2(doc.has_value(), doc ? "" : doc.error().message.c_str());
         QUIRE_COMPARE_ENUM(doc->source.kind, SourceKind::Video);
@@ -92,21 +101,21 @@ private slots:
             std::ifstream in(*s.framePath, std::ios::binary);
             char magic[3] = {};
             in.read(magic, 3);
-            QVERIFY(std::string(magic, 3) == "\xFF\xD8\xFF");  // a JPEG
+            QVERIFY(std::string(magic, 3) == "\xFF\xD8\xFF"); // a JPEG
         }
     }
     void speechVideoSegmentsReferToFrames()
     {
         const fs::path video = root(m_tmp) / "talk.mkv";
         const QString pattern = QString("testsrc=size=320x240:rate=10:duration=%1").arg(m_seconds, 0, 'f', 2);
-        QVERIFY(ffmpeg({"-f", "lavfi", "-i", pattern, "-i", q(m_speech), "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a",
-                        "libvorbis", q(video)}));
+        QVERIFY(ffmpeg({"-f", "lavfi", "-i", pattern, "-i", q(m_speech), "-c:v", "libx264", "-pix_fmt",
+                        "yuv420p", "-c:a", "libvorbis", q(video)}));
         MediaOptions options = framesOnly(root(m_tmp) / "frames2");
         auto doc = extractMedia(video, options);
         QVERIFY(doc.has_value());
         QUIRE_COMPARE_ENUM(doc->status, SourceStatus::Ingested);
         QUIRE_COMPARE_ENUM(doc->source.kind, SourceKind::Video);
-        QVERIFY(doc->segments.size() >= 2);  // a frame every 2 s of ~4 s
+        QVERIFY(doc->segments.size() >= 2); // a frame every 2 s of ~4 s
         std::int64_t last = -1;
         for (const auto& s : doc->segments) {
             QVERIFY(timeOf(s).beginMs >= last);
@@ -117,13 +126,14 @@ private slots:
     void truncatedAndBrokenMedia()
     {
         const fs::path full = root(m_tmp) / "full.mp4";
-        QVERIFY(ffmpeg({"-f", "lavfi", "-i", "testsrc=size=320x240:rate=10", "-i", q(m_speech), "-shortest", "-c:v", "libx264",
-                        "-pix_fmt", "yuv420p", "-c:a", "aac", q(full)}));
+        QVERIFY(ffmpeg({"-f", "lavfi", "-i", "testsrc=size=320x240:rate=10", "-i", q(m_speech), "-shortest",
+                        "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", q(full)}));
         const fs::path fast = root(m_tmp) / "fast.mp4";
         QVERIFY(ffmpeg({"-i", q(full), "-c", "copy", "-movflags", "+faststart", q(fast)}));
         auto cut = [&](const fs::path& from, const char* name) {
             std::string bytes(fs::file_size(from), '\0');
-            std::ifstream(from, std::ios::binary).read(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+            std::ifstream(from, std::ios::binary)
+                .read(bytes.data(), static_cast<std::streamsize>(bytes.size()));
             return writeFile(root(m_tmp) / name, bytes.substr(0, bytes.size() / 2));
         };
         // The index (moov) is at the end: without it nothing can be read.
@@ -138,7 +148,8 @@ private slots:
         QVERIFY2(half->error.find("ends early") != std::string::npos, half->error.c_str());
         QVERIFY(!half->segments.empty());
 
-        auto garbage = extractMedia(writeFile(root(m_tmp) / "garbage.mp3", std::string(5000, '\x55')), framesOnly(root(m_tmp) / "f5"));
+        auto garbage = extractMedia(writeFile(root(m_tmp) / "garbage.mp3", std::string(5000, '\x55')),
+                                    framesOnly(root(m_tmp) / "f5"));
         QVERIFY(!garbage.has_value());
         auto empty = extractMedia(writeFile(root(m_tmp) / "empty.wav", ""), framesOnly(root(m_tmp) / "f6"));
         QVERIFY(!empty.has_value());

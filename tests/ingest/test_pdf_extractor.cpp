@@ -21,7 +21,8 @@ namespace fs = std::filesystem;
 namespace {
 
 const std::vector<std::vector<std::string>> kBody = {
-    {"The supplier shall deliver the goods within thirty days", "of the order date, unless agreed otherwise in writing."},
+    {"The supplier shall deliver the goods within thirty days",
+     "of the order date, unless agreed otherwise in writing."},
     {"Payment is due sixty days after the invoice date."},
     {"Either party may end this contract with three months", "notice to the other party."},
 };
@@ -65,7 +66,7 @@ std::vector<std::string> words(const std::string& text)
     return out;
 }
 
-}  // namespace
+} // namespace
 
 class TestPdfExtractor : public QObject {
     Q_OBJECT
@@ -74,15 +75,17 @@ private slots:
     {
         QTemporaryDir tmp;
         PdfPage second = textPage({{"Second page text."}});
-        const auto path = writeFile(root(tmp) / "contract.pdf", writePdf({contractPage(), second}, "Supply Agreement v2"));
+        const auto path =
+            writeFile(root(tmp) / "contract.pdf", writePdf({contractPage(), second}, "Supply Agreement v2"));
         auto doc = extractPdf(path);
         QVERIFY2(doc.has_value(), doc ? "" : doc.error().message.c_str());
         QUIRE_COMPARE_ENUM(doc->status, SourceStatus::Ingested);
         QCOMPARE(doc->title, std::string("Supply Agreement v2"));
         QCOMPARE(doc->segments.size(), size_t(5));
         QCOMPARE(doc->segments[0].text, std::string("Supply Agreement"));
-        QCOMPARE(doc->segments[1].text, std::string("The supplier shall deliver the goods within thirty days of the order date, "
-                                                    "unless agreed otherwise in writing."));
+        QCOMPARE(doc->segments[1].text,
+                 std::string("The supplier shall deliver the goods within thirty days of the order date, "
+                             "unless agreed otherwise in writing."));
         QCOMPARE(doc->segments[2].text, std::string("Payment is due sixty days after the invoice date."));
         QCOMPARE(doc->segments[4].text, std::string("Second page text."));
         QCOMPARE(pageOf(doc->segments[3]).page, 1);
@@ -92,9 +95,9 @@ private slots:
         QVERIFY(std::abs(h.x - 72) < 1.5);
         QVERIFY(h.y > 50 && h.y < 72 && h.y + h.height > 68 && h.y + h.height < 80);
         const BoundingBox b = pageOf(doc->segments[1]).box;
-        QVERIFY(b.height > 20 && b.height < 35);  // two lines of 11 pt
+        QVERIFY(b.height > 20 && b.height < 35); // two lines of 11 pt
         QVERIFY(b.width > 250 && b.width < 540);
-        QVERIFY(pageOf(doc->segments[2]).box.y > b.y + b.height);  // reading order, top to bottom
+        QVERIFY(pageOf(doc->segments[2]).box.y > b.y + b.height); // reading order, top to bottom
         for (const auto& s : doc->segments)
             checkWordOffsets(s);
         QCOMPARE(doc->segments[2].words.size(), size_t(9));
@@ -104,18 +107,20 @@ private slots:
     }
     void layoutGroupsColumnsHeadingsAndHyphens()
     {
-        auto w = [](std::string t, double x, double y, double h = 10) { return LayoutWord{std::move(t), {x, y, 30, h}, true}; };
+        auto w = [](std::string t, double x, double y, double h = 10) {
+            return LayoutWord{std::move(t), {x, y, 30, h}, true};
+        };
         const std::vector<LayoutWord> page = {
-            w("Title", 72, 50, 20),                            // heading
-            w("left", 72, 100), w("col-", 110, 100),           // left column, hyphen at line end
-            w("umn", 72, 112), w("text", 110, 112),
-            w("right", 320, 100), w("side", 360, 100),         // right column, same height
+            w("Title", 72, 50, 20),                      // heading
+            w("left", 72, 100),     w("col-", 110, 100), // left column, hyphen at line end
+            w("umn", 72, 112),      w("text", 110, 112),
+            w("right", 320, 100),   w("side", 360, 100), // right column, same height
         };
         const auto paragraphs = groupParagraphs(page);
         QCOMPARE(paragraphs.size(), size_t(3));
         QCOMPARE(paragraphs[0].text, std::string("Title"));
         QCOMPARE(paragraphs[1].text, std::string("left column text"));
-        QCOMPARE(paragraphs[1].words[1].length, 3u);  // "col" without the hyphen
+        QCOMPARE(paragraphs[1].words[1].length, 3u); // "col" without the hyphen
         QCOMPARE(paragraphs[2].text, std::string("right side"));
         QVERIFY(std::abs(paragraphs[1].box.height - 22) < 0.01);
     }
@@ -125,7 +130,8 @@ private slots:
         // Render a text page to pixels, then make a PDF holding only that picture.
         const std::string sentence = "The quick brown fox jumps over the lazy dog near the river bank";
         PdfPage textOnly;
-        textOnly.lines = {{72, 100, 20, "The quick brown fox jumps over"}, {72, 130, 20, "the lazy dog near the river bank"}};
+        textOnly.lines = {{72, 100, 20, "The quick brown fox jumps over"},
+                          {72, 130, 20, "the lazy dog near the river bank"}};
         const auto source = writeFile(root(tmp) / "source.pdf", writePdf({textOnly}));
         std::unique_ptr<poppler::document> src(poppler::document::load_from_file(source.string()));
         std::unique_ptr<poppler::page> srcPage(src->create_page(0));
@@ -137,7 +143,8 @@ private slots:
         scanned.image.width = img.width();
         scanned.image.height = img.height();
         for (int y = 0; y < img.height(); ++y) {
-            const auto* row = reinterpret_cast<const unsigned char*>(img.const_data()) + y * img.bytes_per_row();
+            const auto* row =
+                reinterpret_cast<const unsigned char*>(img.const_data()) + y * img.bytes_per_row();
             scanned.image.pixels.insert(scanned.image.pixels.end(), row, row + img.width());
         }
         const auto path = writeFile(root(tmp) / "scan.pdf", writePdf({scanned}));
@@ -168,7 +175,8 @@ private slots:
         for (const auto& s : doc->segments)
             for (const auto& wb : s.words)
                 if (s.text.substr(wb.offset, wb.length) == "quick") {
-                    located = std::abs(wb.box.y + wb.box.height - 100) < 8 && wb.box.x > 100 && wb.box.x < 150;
+                    located =
+                        std::abs(wb.box.y + wb.box.height - 100) < 8 && wb.box.x > 100 && wb.box.x < 150;
                     QCOMPARE(pageOf(s).page, 1);
                 }
         QVERIFY(located);
@@ -181,7 +189,8 @@ private slots:
         const auto plain = writeFile(root(tmp) / "plain.pdf", writePdf({contractPage()}));
         const auto locked = root(tmp) / "locked.pdf";
         QCOMPARE(QProcess::execute("qpdf", {"--encrypt", "user-secret", "owner-secret", "256", "--",
-                                            QString::fromStdString(plain.string()), QString::fromStdString(locked.string())}),
+                                            QString::fromStdString(plain.string()),
+                                            QString::fromStdString(locked.string())}),
                  0);
         auto doc = extractPdf(locked);
         QVERIFY(!doc.has_value());
@@ -211,7 +220,8 @@ private slots:
         QCOMPARE(repaired->segments[5].text, std::string("Page 6 says hello."));
 
         // Truncated in the middle: what survives is kept, flagged; or a clear Format error.
-        auto truncated = extractPdf(writeFile(root(tmp) / "truncated.pdf", good.substr(0, good.size() * 6 / 10)));
+        auto truncated =
+            extractPdf(writeFile(root(tmp) / "truncated.pdf", good.substr(0, good.size() * 6 / 10)));
         if (truncated) {
             QUIRE_COMPARE_ENUM(truncated->status, SourceStatus::Partial);
             QVERIFY(!truncated->segments.empty());

@@ -25,7 +25,7 @@ const ScanIssue* issueFor(const ScanResult& r, const fs::path& p)
             return &i;
     return nullptr;
 }
-}  // namespace
+} // namespace
 
 class TestSourceScanner : public QObject {
     Q_OBJECT
@@ -50,15 +50,19 @@ private slots:
         writeFile(base / ".git/config", "[core]\n");
         const auto r = scanSources({base});
         const auto names = relativeNames(r, base);
-        const std::vector<std::string> expected = {".gitignore", "docs/**weird.md", "important.log", "main.cpp",
-                                                   "src/.ignore", "src/build", "src/notes.log", "src/secret.txt"};
+        const std::vector<std::string> expected = {".gitignore",    "docs/**weird.md", "important.log",
+                                                   "main.cpp",      "src/.ignore",     "src/build",
+                                                   "src/notes.log", "src/secret.txt"};
         QCOMPARE(names, expected);
     }
     void skipsBinaryAndOversizedFiles()
     {
         QTemporaryDir tmp;
         const fs::path base = quire::ingest::test::root(tmp);
-        writeFile(base / "blob.bin", std::string("\x7F" "ELF\x02\x01\x01\0\0\0\0\0", 12) + std::string(100, '\0'));
+        writeFile(base / "blob.bin", std::string("\x7F"
+                                                 "ELF\x02\x01\x01\0\0\0\0\0",
+                                                 12) +
+                                         std::string(100, '\0'));
         writeFile(base / "text.dat", "plain text with an odd extension\n");
         writeFile(base / "big.txt", std::string(5000, 'a'));
         writeFile(base / "utf16.txt", std::string("h\0i\0 \0t\0h\0e\0r\0e\0\n\0", 18));
@@ -80,7 +84,7 @@ private slots:
         const fs::path base = quire::ingest::test::root(tmp);
         writeFile(base / "a/file.txt", "hello\n");
         fs::create_directory_symlink("..", base / "a/up");        // a/up -> base: a loop
-        fs::create_directory_symlink(base / "a", base / "alias");  // a second way into a/
+        fs::create_directory_symlink(base / "a", base / "alias"); // a second way into a/
         fs::create_symlink(base / "missing.txt", base / "dangling.txt");
         const auto r = scanSources({base});
         QCOMPARE(relativeNames(r, base), (std::vector<std::string>{"a/file.txt"}));
@@ -102,6 +106,23 @@ private slots:
         QVERIFY(missing);
         QUIRE_COMPARE_ENUM(missing->status, SourceStatus::Quarantined);
     }
+    void pathLists()
+    {
+        QTemporaryDir tmp;
+        const fs::path base = quire::ingest::test::root(tmp);
+        writeFile(base / "docs/a.txt", "a\n");
+        writeFile(base / "b.md", "b\n");
+        const auto list =
+            writeFile(base / "list.txt", "# sources\ndocs/a.txt\n\n" + (base / "b.md").string() + "\r\n");
+        auto paths = readPathList(list);
+        QVERIFY(paths.has_value());
+        QCOMPARE(paths->size(), size_t(2));
+        QCOMPARE(paths->at(0), base / "docs/a.txt");
+        const auto r = scanSources(*paths);
+        QCOMPARE(r.files.size(), size_t(2));
+        QVERIFY(r.issues.empty());
+        QVERIFY(!readPathList(base / "missing.txt").has_value());
+    }
     void kindsAndLanguages()
     {
         QUIRE_COMPARE_ENUM(detectKind("a.cpp", "int x;\n"), SourceKind::Code);
@@ -110,8 +131,10 @@ private slots:
         QUIRE_COMPARE_ENUM(detectKind("noext", "%PDF-1.4\n%\xE2\xE3"), SourceKind::Pdf);
         QUIRE_COMPARE_ENUM(detectKind("a.docx", "PK\x03\x04"), SourceKind::Docx);
         QUIRE_COMPARE_ENUM(detectKind("a.mp3", "ID3\x04"), SourceKind::Audio);
-        QUIRE_COMPARE_ENUM(detectKind("a.mkv", std::string_view("\x1A\x45\xDF\xA3\x01\0\0", 7)), SourceKind::Video);
-        QUIRE_COMPARE_ENUM(detectKind("a.ts", "export const x = 1;\n"), SourceKind::Code);  // TypeScript, not MPEG-TS
+        QUIRE_COMPARE_ENUM(detectKind("a.mkv", std::string_view("\x1A\x45\xDF\xA3\x01\0\0", 7)),
+                           SourceKind::Video);
+        QUIRE_COMPARE_ENUM(detectKind("a.ts", "export const x = 1;\n"),
+                           SourceKind::Code); // TypeScript, not MPEG-TS
         QCOMPARE(languageForPath("CMakeLists.txt"), std::string("cmake"));
         QCOMPARE(languageForPath("src/x.py"), std::string("python"));
         QCOMPARE(languageForPath("run", "#!/usr/bin/env python3.11\nprint(1)\n"), std::string("python"));

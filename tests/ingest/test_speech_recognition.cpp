@@ -17,7 +17,7 @@ const std::vector<std::string> kSentences = {
     "The weather is nice today and the sun is shining.",
     "I would like to order a large pizza for dinner.",
 };
-}  // namespace
+} // namespace
 
 class TestSpeechRecognition : public QObject {
     Q_OBJECT
@@ -46,9 +46,10 @@ private slots:
             QVERIFY(t.beginMs > last && t.endMs > t.beginMs);
             last = t.beginMs;
         }
-        QVERIFY(doc->segments.size() >= 3);  // split at the pauses between sentences
+        QVERIFY(doc->segments.size() >= 3); // split at the pauses between sentences
         const double recovered = wordRecovery(script, heard);
-        qInfo("espeak-ng word recovery %.0f%% (WER %.0f%%): \"%s\"", recovered * 100, wordErrorRate(script, heard) * 100, heard.c_str());
+        qInfo("espeak-ng word recovery %.0f%% (WER %.0f%%): \"%s\"", recovered * 100,
+              wordErrorRate(script, heard) * 100, heard.c_str());
         QVERIFY2(recovered >= 0.70, heard.c_str());
     }
     void reportsTheWordErrorRateOnJfk()
@@ -56,7 +57,8 @@ private slots:
         const fs::path jfk = fs::path(QUIRE_SHARED_DIR) / "testdata/media/jfk.wav";
         if (!fs::exists(jfk))
             QSKIP("shared/testdata/media/jfk.wav is not there");
-        const std::string reference = "And so my fellow Americans, ask not what your country can do for you, ask what you can do for your country.";
+        const std::string reference = "And so my fellow Americans, ask not what your country can do for you, "
+                                      "ask what you can do for your country.";
         auto doc = extractMedia(jfk, MediaOptions{});
         QVERIFY(doc.has_value());
         std::string heard;
@@ -64,13 +66,14 @@ private slots:
             heard += s.text + " ";
         const double wer = wordErrorRate(reference, heard);
         qInfo("jfk.wav WER %.1f%% (%zu segments): \"%s\"", wer * 100, doc->segments.size(), heard.c_str());
-        QVERIFY2(wer < 0.75, heard.c_str());  // PocketSphinx is weak here; this guards against a broken pipeline
+        QVERIFY2(wer < 0.75,
+                 heard.c_str()); // PocketSphinx is weak here; this guards against a broken pipeline
         QVERIFY(wordRecovery(reference, heard) > 0.4);
     }
     void scoringHelpers()
     {
         QCOMPARE(wordErrorRate("a b c d", "a b c d"), 0.0);
-        QCOMPARE(wordErrorRate("a b c d", "a x c"), 0.5);  // one substitution, one deletion
+        QCOMPARE(wordErrorRate("a b c d", "a x c"), 0.5); // one substitution, one deletion
         QCOMPARE(wordRecovery("the cat the dog", "The dog, the cat!"), 1.0);
     }
 };

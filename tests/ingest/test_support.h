@@ -24,18 +24,17 @@ inline std::filesystem::path writeFile(const std::filesystem::path& path, std::s
     return path;
 }
 
-}  // namespace quire::ingest::test
+} // namespace quire::ingest::test
 
 // Readable QCOMPARE failure messages for the standard and model types used in these tests.
 namespace QTest {
-template <>
-inline char* toString(const std::string& s)
+template <> inline char* toString(const std::string& s)
 {
     return QTest::toString(QString::fromStdString(s));
 }
-}  // namespace QTest
+} // namespace QTest
 
 // QCOMPARE on SourceKind/SourceStatus values would call quire::ingest::toString() (found by
 // argument-dependent lookup) and free its static string; compare the names instead.
-#define QUIRE_COMPARE_ENUM(actual, expected) \
+#define QUIRE_COMPARE_ENUM(actual, expected)                                                                 \
     QCOMPARE(std::string(quire::ingest::toString(actual)), std::string(quire::ingest::toString(expected)))

@@ -20,7 +20,7 @@ std::string numberedLines(int n, int blankEvery = 0)
         text += (blankEvery && i % blankEvery == 0) ? "\n" : "line " + std::to_string(i) + "\n";
     return text;
 }
-}  // namespace
+} // namespace
 
 class TestTextExtractor : public QObject {
     Q_OBJECT
@@ -28,8 +28,9 @@ private slots:
     void proseSplitsAtParagraphs()
     {
         QTemporaryDir tmp;
-        const auto p = writeFile(quire::ingest::test::root(tmp) / "a.txt",
-                                 "First paragraph\r\nstill first.\r\n\r\n\r\nSecond one.\rthird line\n\n  \nLast");
+        const auto p =
+            writeFile(quire::ingest::test::root(tmp) / "a.txt",
+                      "First paragraph\r\nstill first.\r\n\r\n\r\nSecond one.\rthird line\n\n  \nLast");
         auto doc = extractTextDocument(p, SourceKind::Text);
         QVERIFY(doc.has_value());
         QUIRE_COMPARE_ENUM(doc->status, SourceStatus::Ingested);
@@ -62,7 +63,7 @@ private slots:
             // The anchor's first line is the segment's first line of text.
             QVERIFY(s.text.starts_with("line " + std::to_string(a.lineBegin)));
         }
-        QCOMPARE(total, 96);  // every non-blank line lands in exactly one segment
+        QCOMPARE(total, 96); // every non-blank line lands in exactly one segment
 
         const auto dense = writeFile(quire::ingest::test::root(tmp) / "d.c", numberedLines(100));
         auto d2 = extractTextDocument(dense, SourceKind::Code);
@@ -97,16 +98,19 @@ private slots:
         QTemporaryDir tmp;
         // Mostly UTF-8 with two damaged spots: read as UTF-8, damage replaced, document Partial.
         const auto p = writeFile(quire::ingest::test::root(tmp) / "bad.txt",
-                                 "na\xC3\xAFve caf\xC3\xA9 r\xC3\xA9sum\xC3\xA9 \xC3\xBC\xC3\xB6 ok\nbroken \xC3( here\nand \xFF there\n");
+                                 "na\xC3\xAFve caf\xC3\xA9 r\xC3\xA9sum\xC3\xA9 \xC3\xBC\xC3\xB6 ok\nbroken "
+                                 "\xC3( here\nand \xFF there\n");
         auto doc = extractTextDocument(p, SourceKind::Text);
         QVERIFY(doc.has_value());
         QUIRE_COMPARE_ENUM(doc->status, SourceStatus::Partial);
         QVERIFY(doc->error.find("2 invalid UTF-8") != std::string::npos);
         QCOMPARE(doc->segments[0].text,
-                 std::string("na\xC3\xAFve caf\xC3\xA9 r\xC3\xA9sum\xC3\xA9 \xC3\xBC\xC3\xB6 ok\nbroken \xEF\xBF\xBD( here\nand \xEF\xBF\xBD there"));
+                 std::string("na\xC3\xAFve caf\xC3\xA9 r\xC3\xA9sum\xC3\xA9 \xC3\xBC\xC3\xB6 ok\nbroken "
+                             "\xEF\xBF\xBD( here\nand \xEF\xBF\xBD there"));
         QVERIFY(isValidUtf8(doc->segments[0].text));
         // No multi-byte sequence at all: a Latin-1 file, read as such.
-        const auto latin = writeFile(quire::ingest::test::root(tmp) / "latin.txt", "na\xEFve \xE0 la carte\n");
+        const auto latin =
+            writeFile(quire::ingest::test::root(tmp) / "latin.txt", "na\xEFve \xE0 la carte\n");
         auto l = extractTextDocument(latin, SourceKind::Text);
         QUIRE_COMPARE_ENUM(l->status, SourceStatus::Ingested);
         QCOMPARE(l->segments[0].text, std::string("na\xC3\xAFve \xC3\xA0 la carte"));
@@ -119,7 +123,8 @@ private slots:
         auto a = extractTextDocument(le, SourceKind::Text);
         QCOMPARE(a->segments.size(), size_t(1));
         QCOMPARE(a->segments[0].text, std::string("hi\n\xF0\x9F\x98\x80"));
-        const auto be = writeFile(quire::ingest::test::root(tmp) / "be.txt", std::string_view("\0h\0e\0y\0 \0y\0o\0u", 14));
+        const auto be = writeFile(quire::ingest::test::root(tmp) / "be.txt",
+                                  std::string_view("\0h\0e\0y\0 \0y\0o\0u", 14));
         auto b = extractTextDocument(be, SourceKind::Text);
         QCOMPARE(b->segments[0].text, std::string("hey you"));
     }
@@ -132,7 +137,8 @@ private slots:
         QUIRE_COMPARE_ENUM(e->status, SourceStatus::Skipped);
         QVERIFY(e->segments.empty());
 
-        const auto minified = writeFile(quire::ingest::test::root(tmp) / "min.js", "a\n" + std::string(40000, 'x') + "\nb\n");
+        const auto minified =
+            writeFile(quire::ingest::test::root(tmp) / "min.js", "a\n" + std::string(40000, 'x') + "\nb\n");
         TextOptions o;
         o.maxSegmentBytes = 16384;
         auto m = extractTextDocument(minified, SourceKind::Code, o);

@@ -17,7 +17,7 @@ long peakRssKiB()
     getrusage(RUSAGE_SELF, &usage);
     return usage.ru_maxrss;
 }
-}  // namespace
+} // namespace
 
 class TestTextLarge : public QObject {
     Q_OBJECT
@@ -28,8 +28,8 @@ private slots:
         const fs::path path = quire::ingest::test::root(tmp) / "huge.log";
         const std::int64_t target = 200ll << 20;
         std::int64_t written = 0;
-        int lines = 0;         // lines written, blank ones included
-        int lastTextLine = 0;  // the last non-blank one
+        int lines = 0;        // lines written, blank ones included
+        int lastTextLine = 0; // the last non-blank one
         {
             std::ofstream out(path, std::ios::binary);
             std::string block;
@@ -39,7 +39,8 @@ private slots:
                     lastTextLine = ++lines;
                     block += "2024-01-01T00:00:00 INFO worker ";
                     block += std::to_string(lines);
-                    block += (lines % 97 == 0) ? " caf\xC3\xA9 done\r\n\r\n" : " request handled in 12 ms\r\n";
+                    block +=
+                        (lines % 97 == 0) ? " caf\xC3\xA9 done\r\n\r\n" : " request handled in 12 ms\r\n";
                     lines += (lines % 97 == 0) ? 1 : 0;
                 }
                 out.write(block.data(), static_cast<std::streamsize>(block.size()));
@@ -55,7 +56,8 @@ private slots:
         bool ordered = true;
         auto stats = streamTextSegments(path, SourceKind::Text, {}, [&](Segment&& s) {
             const auto& a = std::get<LineAnchor>(s.anchor.where);
-            ordered = ordered && a.lineBegin > lastLine && a.lineEnd >= a.lineBegin && a.lineEnd - a.lineBegin < 40;
+            ordered =
+                ordered && a.lineBegin > lastLine && a.lineEnd >= a.lineBegin && a.lineEnd - a.lineBegin < 40;
             lastLine = a.lineEnd;
             ++segments;
             textBytes += static_cast<std::int64_t>(s.text.size());
@@ -70,7 +72,8 @@ private slots:
         QVERIFY(segments > 100000);
         QVERIFY(textBytes > target * 9 / 10);
         // Streamed: memory grows by a few chunks, nowhere near the file's 200 MB.
-        qInfo("peak RSS grew by %ld KiB while reading %lld MiB", grown, static_cast<long long>(stats->bytes >> 20));
+        qInfo("peak RSS grew by %ld KiB while reading %lld MiB", grown,
+              static_cast<long long>(stats->bytes >> 20));
         QVERIFY2(grown < 32 * 1024, std::to_string(grown).c_str());
     }
 };

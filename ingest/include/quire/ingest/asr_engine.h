@@ -18,12 +18,12 @@ namespace quire::ingest {
 
 struct AsrWord {
     std::string text;
-    std::int64_t beginMs = 0;  // from the start of the utterance
+    std::int64_t beginMs = 0; // from the start of the utterance
     std::int64_t endMs = 0;
 };
 
 struct AsrResult {
-    std::string text;  // words separated by single spaces; empty when nothing was recognised
+    std::string text; // words separated by single spaces; empty when nothing was recognised
     std::vector<AsrWord> words;
 };
 
@@ -36,7 +36,7 @@ public:
 
 // CMU PocketSphinx (Debian's 0.8+5prealpha) with the US English acoustic model, language model
 // and dictionary under `modelDir` (en-us/, en-us.lm.bin, cmudict-en-us.dict).
-std::expected<std::unique_ptr<AsrEngine>, Error> createPocketSphinxEngine(
-    const std::filesystem::path& modelDir = "/usr/share/pocketsphinx/model/en-us");
+std::expected<std::unique_ptr<AsrEngine>, Error>
+createPocketSphinxEngine(const std::filesystem::path& modelDir = "/usr/share/pocketsphinx/model/en-us");
 
-}  // namespace quire::ingest
+} // namespace quire::ingest

@@ -20,7 +20,7 @@ public:
     ContentHasher& operator=(const ContentHasher&) = delete;
 
     void update(std::string_view bytes);
-    std::string hex() const;  // of everything fed so far
+    std::string hex() const; // of everything fed so far
 
 private:
     struct State;
@@ -29,4 +29,4 @@ private:
 
 std::expected<std::string, Error> hashFile(const std::filesystem::path& path);
 
-}  // namespace quire::ingest
+} // namespace quire::ingest

@@ -15,4 +15,4 @@ namespace quire::ingest {
 std::string encodeDocument(const Document& document);
 std::expected<Document, Error> decodeDocument(std::string_view bytes);
 
-}  // namespace quire::ingest
+} // namespace quire::ingest

@@ -17,6 +17,7 @@
 
 namespace quire::ingest {
 
-std::expected<Document, Error> extractDocx(const std::filesystem::path& path, const DocxOptions& options = {});
+std::expected<Document, Error> extractDocx(const std::filesystem::path& path,
+                                           const DocxOptions& options = {});
 
-}  // namespace quire::ingest
+} // namespace quire::ingest

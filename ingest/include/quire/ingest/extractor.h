@@ -14,10 +14,11 @@
 
 namespace quire::ingest {
 
-using FractionProgress = std::function<void(double fraction)>;  // 0..1 of this file
+using FractionProgress = std::function<void(double fraction)>; // 0..1 of this file
 
 std::expected<Document, Error> extractFile(const std::filesystem::path& path, SourceKind kind,
-                                           const ExtractOptions& options = {}, const std::atomic<bool>* cancel = nullptr,
+                                           const ExtractOptions& options = {},
+                                           const std::atomic<bool>* cancel = nullptr,
                                            const FractionProgress& progress = {});
 
-}  // namespace quire::ingest
+} // namespace quire::ingest

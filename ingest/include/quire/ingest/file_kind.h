@@ -30,4 +30,4 @@ std::string languageForPath(const std::filesystem::path& path, std::string_view 
 // language is known; Text for other text; Unknown when `head` looks binary.
 SourceKind detectKind(const std::filesystem::path& path, std::string_view head);
 
-}  // namespace quire::ingest
+} // namespace quire::ingest

@@ -26,10 +26,10 @@ public:
 
 private:
     struct Rule {
-        std::string pattern;  // without '!', leading '/' or trailing '/'
+        std::string pattern; // without '!', leading '/' or trailing '/'
         bool negated = false;
         bool directoryOnly = false;
-        bool anchored = false;  // matched against the whole relative path, else the base name
+        bool anchored = false; // matched against the whole relative path, else the base name
     };
     std::vector<Rule> m_rules;
 };
@@ -56,4 +56,4 @@ private:
     std::vector<Level> m_levels;
 };
 
-}  // namespace quire::ingest
+} // namespace quire::ingest

@@ -29,9 +29,9 @@ struct IngestOptions {
     ScanOptions scan;
     ExtractOptions extract;
     IsolationLimits limits;
-    bool isolate = true;               // PDF, DOCX and media in the helper process
-    std::filesystem::path workerPath;  // empty: findWorker()
-    int threads = 0;                   // files extracted at once; 0: the number of cores, at most 4
+    bool isolate = true;              // PDF, DOCX and media in the helper process
+    std::filesystem::path workerPath; // empty: findWorker()
+    int threads = 0;                  // files extracted at once; 0: the number of cores, at most 4
 };
 
 struct IngestProgress {
@@ -39,7 +39,7 @@ struct IngestProgress {
     std::size_t filesTotal = 0;
     std::int64_t bytesDone = 0;
     std::int64_t bytesTotal = 0;
-    std::string currentPath;  // the file that just moved
+    std::string currentPath; // the file that just moved
 };
 
 struct IngestSummary {
@@ -60,8 +60,10 @@ public:
                       const ProgressSink& onProgress = {}, const std::atomic<bool>* cancel = nullptr) const;
 
     // The same, collecting the documents.
-    std::vector<Document> ingest(const std::vector<std::filesystem::path>& inputs, const ProgressSink& onProgress = {},
-                                 const std::atomic<bool>* cancel = nullptr, IngestSummary* summary = nullptr) const;
+    std::vector<Document> ingest(const std::vector<std::filesystem::path>& inputs,
+                                 const ProgressSink& onProgress = {},
+                                 const std::atomic<bool>* cancel = nullptr,
+                                 IngestSummary* summary = nullptr) const;
 
     // Extracts one scanned file; never fails: problems become the Document's status and error.
     // Returns nullopt only when cancelled.
@@ -71,11 +73,12 @@ public:
     const IngestOptions& options() const { return m_options; }
 
 private:
-    std::optional<Document> extractWith(const ScannedFile& file, ExtractionWorker& helper, const std::atomic<bool>* cancel,
+    std::optional<Document> extractWith(const ScannedFile& file, ExtractionWorker& helper,
+                                        const std::atomic<bool>* cancel,
                                         const FractionProgress& progress) const;
 
     IngestOptions m_options;
     std::filesystem::path m_worker;
 };
 
-}  // namespace quire::ingest
+} // namespace quire::ingest

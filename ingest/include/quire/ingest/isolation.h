@@ -25,10 +25,10 @@
 namespace quire::ingest {
 
 struct IsolationLimits {
-    std::chrono::milliseconds timeLimit{std::chrono::hours(4)};     // whole file (long recordings)
-    std::chrono::milliseconds stallLimit{std::chrono::minutes(2)};  // without a progress report
+    std::chrono::milliseconds timeLimit{std::chrono::hours(4)};    // whole file (long recordings)
+    std::chrono::milliseconds stallLimit{std::chrono::minutes(2)}; // without a progress report
     std::uint64_t memoryBytes = std::uint64_t{4} << 30;            // address space of the child
-    int maxFilesPerProcess = 32;  // then a fresh helper: bounds leaks and fragmentation
+    int maxFilesPerProcess = 32; // then a fresh helper: bounds leaks and fragmentation
 };
 
 // The helper next to the running executable (or in ../libexec/quire, ../lib/quire), or the
@@ -45,8 +45,10 @@ public:
 
     // Failures: Timeout, Crashed (with the signal and the tail of the helper's diagnostics),
     // Cancelled, Unsupported (no helper), or the extractor's own error.
-    std::expected<Document, Error> extract(const std::filesystem::path& path, SourceKind kind, const ExtractOptions& options,
-                                           const std::atomic<bool>* cancel = nullptr, const FractionProgress& progress = {});
+    std::expected<Document, Error> extract(const std::filesystem::path& path, SourceKind kind,
+                                           const ExtractOptions& options,
+                                           const std::atomic<bool>* cancel = nullptr,
+                                           const FractionProgress& progress = {});
 
 private:
     struct Process;
@@ -56,9 +58,10 @@ private:
 };
 
 // Extracts `path` in a helper process of its own (an ExtractionWorker used once).
-std::expected<Document, Error> extractIsolated(const std::filesystem::path& worker, const std::filesystem::path& path,
-                                               SourceKind kind, const ExtractOptions& options, const IsolationLimits& limits,
+std::expected<Document, Error> extractIsolated(const std::filesystem::path& worker,
+                                               const std::filesystem::path& path, SourceKind kind,
+                                               const ExtractOptions& options, const IsolationLimits& limits,
                                                const std::atomic<bool>* cancel = nullptr,
                                                const FractionProgress& progress = {});
 
-}  // namespace quire::ingest
+} // namespace quire::ingest

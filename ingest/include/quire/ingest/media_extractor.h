@@ -29,8 +29,9 @@ std::expected<std::vector<float>, Error> decodeAudio16kMono(const std::filesyste
 
 // `engine` may be null: a PocketSphinx engine is then created from options.asrModelDir when
 // options.transcribe is set.
-std::expected<Document, Error> extractMedia(const std::filesystem::path& path, const MediaOptions& options = {},
-                                            AsrEngine* engine = nullptr, const std::atomic<bool>* cancel = nullptr,
+std::expected<Document, Error> extractMedia(const std::filesystem::path& path,
+                                            const MediaOptions& options = {}, AsrEngine* engine = nullptr,
+                                            const std::atomic<bool>* cancel = nullptr,
                                             const FractionProgress& progress = {});
 
-}  // namespace quire::ingest
+} // namespace quire::ingest

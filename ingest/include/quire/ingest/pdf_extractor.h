@@ -21,17 +21,18 @@
 namespace quire::ingest {
 
 struct PdfOptions {
-    bool ocr = true;           // read pages without a text layer with Tesseract
+    bool ocr = true; // read pages without a text layer with Tesseract
     int ocrDpi = 300;
     std::string ocrLanguage = "eng";
-    std::string tessdataDir;   // empty: Tesseract's default
-    int maxPages = 0;          // 0: all pages; else the rest is dropped and the document is Partial
-    bool wordBoxes = true;     // keep per-word boxes in Segment::words
+    std::string tessdataDir; // empty: Tesseract's default
+    int maxPages = 0;        // 0: all pages; else the rest is dropped and the document is Partial
+    bool wordBoxes = true;   // keep per-word boxes in Segment::words
 };
 
 using PageProgress = std::function<void(int pagesDone, int pageCount)>;
 
 std::expected<Document, Error> extractPdf(const std::filesystem::path& path, const PdfOptions& options = {},
-                                          const std::atomic<bool>* cancel = nullptr, const PageProgress& progress = {});
+                                          const std::atomic<bool>* cancel = nullptr,
+                                          const PageProgress& progress = {});
 
-}  // namespace quire::ingest
+} // namespace quire::ingest

@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <expected>
 #include <filesystem>
 #include <string>
 #include <variant>
@@ -20,11 +21,11 @@
 namespace quire::ingest {
 
 struct ScanOptions {
-    std::int64_t maxFileBytes = std::int64_t{4} << 30;  // per-file cap, any kind
-    bool honourIgnoreFiles = true;     // .gitignore and .ignore
-    bool followSymlinks = true;        // loops are detected either way
-    bool skipHidden = false;           // names starting with '.' (VCS folders are always skipped)
-    std::vector<std::string> extraIgnorePatterns;  // gitignore syntax, relative to each root
+    std::int64_t maxFileBytes = std::int64_t{4} << 30; // per-file cap, any kind
+    bool honourIgnoreFiles = true;                     // .gitignore and .ignore
+    bool followSymlinks = true;                        // loops are detected either way
+    bool skipHidden = false;                      // names starting with '.' (VCS folders are always skipped)
+    std::vector<std::string> extraIgnorePatterns; // gitignore syntax, relative to each root
 };
 
 struct ScannedFile {
@@ -32,12 +33,12 @@ struct ScannedFile {
     SourceKind kind = SourceKind::Unknown;
     std::int64_t size = 0;
     std::int64_t mtimeNs = 0;
-    std::string language;  // for code
+    std::string language; // for code
 };
 
 struct ScanIssue {
     std::filesystem::path path;
-    SourceStatus status = SourceStatus::Skipped;  // Skipped (binary, too large, loop) or Quarantined
+    SourceStatus status = SourceStatus::Skipped; // Skipped (binary, too large, loop) or Quarantined
     Error error;
 };
 
@@ -52,8 +53,13 @@ struct ScanResult {
 ScanResult scanSources(const std::vector<std::filesystem::path>& inputs, const ScanOptions& options = {},
                        const std::atomic<bool>* cancel = nullptr);
 
+// Reads a list of paths, one per line (blank lines and lines starting with '#' are skipped;
+// relative paths are taken relative to the list file's folder), for scanSources().
+std::expected<std::vector<std::filesystem::path>, Error> readPathList(const std::filesystem::path& listFile);
+
 // Classifies one file (kind, size, binary sniff); an issue instead when it cannot be used.
 // Exposed for callers that already know their file list.
-std::variant<ScannedFile, ScanIssue> classifyFile(const std::filesystem::path& path, const ScanOptions& options = {});
+std::variant<ScannedFile, ScanIssue> classifyFile(const std::filesystem::path& path,
+                                                  const ScanOptions& options = {});
 
-}  // namespace quire::ingest
+} // namespace quire::ingest

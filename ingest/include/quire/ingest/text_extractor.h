@@ -22,19 +22,19 @@ namespace quire::ingest {
 
 struct TextOptions {
     int maxLinesPerSegment = 40;
-    int minLinesBeforeBreak = 0;  // 0: 1 for prose (paragraphs), 20 for code
+    int minLinesBeforeBreak = 0; // 0: 1 for prose (paragraphs), 20 for code
     std::size_t maxSegmentBytes = 16 * 1024;
-    std::size_t chunkBytes = 1 << 20;  // read size; tests use tiny chunks to hit the seams
+    std::size_t chunkBytes = 1 << 20; // read size; tests use tiny chunks to hit the seams
 };
 
 struct TextStats {
     TextEncoding encoding = TextEncoding::Utf8;
     std::int64_t bytes = 0;
     int lines = 0;
-    std::int64_t invalidSequences = 0;     // replaced by U+FFFD
-    std::int64_t firstInvalidOffset = -1;  // byte offset of the first, -1 when none
-    std::string contentHash;               // xxh3-128 hex of the raw bytes
-    std::int64_t mtimeNs = 0;              // of the file when it was opened
+    std::int64_t invalidSequences = 0;    // replaced by U+FFFD
+    std::int64_t firstInvalidOffset = -1; // byte offset of the first, -1 when none
+    std::string contentHash;              // xxh3-128 hex of the raw bytes
+    std::int64_t mtimeNs = 0;             // of the file when it was opened
 };
 
 using SegmentSink = std::function<void(Segment&&)>;
@@ -54,4 +54,4 @@ std::expected<Document, Error> extractTextDocument(const std::filesystem::path& 
                                                    const std::atomic<bool>* cancel = nullptr,
                                                    const ByteProgress& progress = {});
 
-}  // namespace quire::ingest
+} // namespace quire::ingest
