@@ -38,8 +38,8 @@ private:
     }
     void skipSpace()
     {
-        while (m_pos < m_text.size() &&
-               (m_text[m_pos] == ' ' || m_text[m_pos] == '\t' || m_text[m_pos] == '\n' || m_text[m_pos] == '\r'))
+        while (m_pos < m_text.size() && (m_text[m_pos] == ' ' || m_text[m_pos] == '\t' ||
+                                         m_text[m_pos] == '\n' || m_text[m_pos] == '\r'))
             ++m_pos;
     }
     bool literal(std::string_view word)
@@ -58,8 +58,10 @@ private:
         if (m_pos >= m_text.size())
             return fail("unexpected end of input");
         switch (m_text[m_pos]) {
-        case '{': return parseObject(out, depth);
-        case '[': return parseArray(out, depth);
+        case '{':
+            return parseObject(out, depth);
+        case '[':
+            return parseArray(out, depth);
         case '"': {
             std::string s;
             if (!parseString(s))
@@ -76,13 +78,14 @@ private:
         case 'n':
             out = Json(nullptr);
             return literal("null");
-        default: return parseNumber(out);
+        default:
+            return parseNumber(out);
         }
     }
 
     bool parseObject(Json& out, int depth)
     {
-        ++m_pos;  // '{'
+        ++m_pos; // '{'
         Json::Object object;
         skipSpace();
         if (m_pos < m_text.size() && m_text[m_pos] == '}') {
@@ -121,7 +124,7 @@ private:
 
     bool parseArray(Json& out, int depth)
     {
-        ++m_pos;  // '['
+        ++m_pos; // '['
         Json::Array array;
         skipSpace();
         if (m_pos < m_text.size() && m_text[m_pos] == ']') {
@@ -189,7 +192,7 @@ private:
 
     bool parseString(std::string& out)
     {
-        ++m_pos;  // '"'
+        ++m_pos; // '"'
         for (;;) {
             if (m_pos >= m_text.size())
                 return fail("unterminated string");
@@ -206,14 +209,30 @@ private:
                 return fail("unterminated escape");
             const char e = m_text[m_pos++];
             switch (e) {
-            case '"': out += '"'; break;
-            case '\\': out += '\\'; break;
-            case '/': out += '/'; break;
-            case 'b': out += '\b'; break;
-            case 'f': out += '\f'; break;
-            case 'n': out += '\n'; break;
-            case 'r': out += '\r'; break;
-            case 't': out += '\t'; break;
+            case '"':
+                out += '"';
+                break;
+            case '\\':
+                out += '\\';
+                break;
+            case '/':
+                out += '/';
+                break;
+            case 'b':
+                out += '\b';
+                break;
+            case 'f':
+                out += '\f';
+                break;
+            case 'n':
+                out += '\n';
+                break;
+            case 'r':
+                out += '\r';
+                break;
+            case 't':
+                out += '\t';
+                break;
             case 'u': {
                 std::uint32_t cp;
                 if (!hex4(cp))
@@ -234,7 +253,8 @@ private:
                 appendUtf8(out, cp);
                 break;
             }
-            default: return fail("unknown escape");
+            default:
+                return fail("unknown escape");
             }
         }
     }
@@ -281,7 +301,7 @@ private:
     std::string m_error;
 };
 
-}  // namespace
+} // namespace
 
 std::expected<Json, Error> Json::parse(std::string_view text)
 {
@@ -305,4 +325,4 @@ const Json* Json::find(std::string_view key) const
     return it == o->end() ? nullptr : &it->second;
 }
 
-}  // namespace quire::inference
+} // namespace quire::inference

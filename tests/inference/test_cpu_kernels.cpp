@@ -48,15 +48,20 @@ std::vector<std::byte> randomWeights(GgmlType type, int rows, int cols, std::mt1
         const std::size_t o = b * blockBytes;
         switch (type) {
         case GgmlType::Q4_0:
-        case GgmlType::Q8_0: setHalf(o); break;
+        case GgmlType::Q8_0:
+            setHalf(o);
+            break;
         case GgmlType::Q4_1:
         case GgmlType::Q4_K:
         case GgmlType::Q5_K:
             setHalf(o);
             setHalf(o + 2);
             break;
-        case GgmlType::Q6_K: setHalf(o + 208); break;
-        default: break;
+        case GgmlType::Q6_K:
+            setHalf(o + 208);
+            break;
+        default:
+            break;
         }
     }
     return w;
@@ -69,8 +74,8 @@ struct Case {
 
 // Runs kernel table k on the case; returns the worst error relative to the row's f64 result
 // scale, and fails if an output was left unwritten.
-double runCase(const Kernels& k, const Case& c, std::mt19937& rng, bool accumulate, std::vector<float>* outCopy = nullptr,
-               std::uint32_t seed = 0)
+double runCase(const Kernels& k, const Case& c, std::mt19937& rng, bool accumulate,
+               std::vector<float>* outCopy = nullptr, std::uint32_t seed = 0)
 {
     std::mt19937 local(seed);
     std::mt19937& r = seed ? local : rng;
@@ -79,7 +84,7 @@ double runCase(const Kernels& k, const Case& c, std::mt19937& rng, bool accumula
     std::vector<float> x(std::size_t(c.nTok) * std::size_t(c.cols));
     for (auto& v : x)
         v = nd(r);
-    x[3] = 40.0f;  // an outlier, as real activations have
+    x[3] = 40.0f; // an outlier, as real activations have
 
     MatmulArgs a;
     a.w = w.data();
@@ -90,7 +95,8 @@ double runCase(const Kernels& k, const Case& c, std::mt19937& rng, bool accumula
     if (usesQ16Activations(c.type)) {
         xq.resize(std::size_t(c.nTok) * std::size_t(c.cols / 32));
         for (int t = 0; t < c.nTok; ++t)
-            k.quantizeQ16A(x.data() + std::size_t(t * c.cols), xq.data() + std::size_t(t * c.cols / 32), c.cols);
+            k.quantizeQ16A(x.data() + std::size_t(t * c.cols), xq.data() + std::size_t(t * c.cols / 32),
+                           c.cols);
         a.x = reinterpret_cast<const std::byte*>(xq.data());
         a.xStride = std::size_t(c.cols / 32) * sizeof(BlockQ16A);
     } else {
@@ -125,9 +131,10 @@ double runCase(const Kernels& k, const Case& c, std::mt19937& rng, bool accumula
                 worst = std::isnan(err) ? INFINITY : err;
         }
     }
-    for (int t = 0; t < c.nTok; ++t)  // the padding past the rows is untouched
+    for (int t = 0; t < c.nTok; ++t) // the padding past the rows is untouched
         for (std::size_t i = std::size_t(c.rows); i < ld; ++i)
-            if (!(accumulate ? out[std::size_t(t) * ld + i] == 1.0f : std::isnan(out[std::size_t(t) * ld + i])))
+            if (!(accumulate ? out[std::size_t(t) * ld + i] == 1.0f
+                             : std::isnan(out[std::size_t(t) * ld + i])))
                 return INFINITY;
     if (outCopy)
         *outCopy = out;
@@ -137,7 +144,7 @@ double runCase(const Kernels& k, const Case& c, std::mt19937& rng, bool accumula
 const GgmlType kTypes[] = {GgmlType::Q4_0, GgmlType::Q4_1, GgmlType::Q8_0, GgmlType::Q4_K, GgmlType::Q5_K,
                            GgmlType::Q6_K, GgmlType::F32,  GgmlType::F16,  GgmlType::BF16};
 
-}  // namespace
+} // namespace
 
 class TestCpuKernels : public QObject {
     Q_OBJECT
@@ -188,14 +195,14 @@ private slots:
         std::vector<float> x(256);
         for (auto& v : x)
             v = nd(rng);
-        std::fill(x.begin() + 64, x.begin() + 96, 0.0f);  // an all-zero block
+        std::fill(x.begin() + 64, x.begin() + 96, 0.0f); // an all-zero block
         std::vector<BlockQ16A> s(8), v(8);
         scalarKernels().quantizeQ16A(x.data(), s.data(), 256);
         for (int b = 0; b < 8; ++b) {
             int sum = 0;
             for (int j = 0; j < 32; ++j) {
-                QVERIFY(std::fabs(s[std::size_t(b)].d * s[std::size_t(b)].qs[j] - x[std::size_t(b * 32 + j)]) <=
-                        s[std::size_t(b)].d * 0.501f + 1e-12f);
+                QVERIFY(std::fabs(s[std::size_t(b)].d * s[std::size_t(b)].qs[j] -
+                                  x[std::size_t(b * 32 + j)]) <= s[std::size_t(b)].d * 0.501f + 1e-12f);
                 sum += s[std::size_t(b)].qs[j];
             }
             QCOMPARE(s[std::size_t(b)].s, s[std::size_t(b)].d * float(sum));
@@ -224,7 +231,8 @@ private slots:
             QVERIFY(std::fabs(k->dot(a.data(), b.data(), 37) - ref) < 1e-4);
             k->axpy(2.0f, a.data(), y.data(), 37);
             QVERIFY(std::fabs(y[36] - (1.0f + 2.0f * a[36])) < 1e-6f);
-            std::vector<float> e = {-100.0f, -3.0f, 0.0f, -0.5f, -20.0f, -1.0f, -7.5f, -2.0f, -0.01f, -60.0f, -88.5f};
+            std::vector<float> e = {-100.0f, -3.0f, 0.0f,   -0.5f,  -20.0f, -1.0f,
+                                    -7.5f,   -2.0f, -0.01f, -60.0f, -88.5f};
             const std::vector<float> orig = e;
             const float sum = k->expSum(e.data(), std::int64_t(e.size()), 0.0f);
             double refSum = 0;
@@ -243,6 +251,42 @@ private slots:
                 QVERIFY(std::fabs(g[i] - want) <= 1e-6 * std::fabs(want) + 1e-12);
             }
         }
+    }
+
+    void attentionKernels()
+    {
+        std::vector<const Kernels*> tables = {&scalarKernels()};
+        if (avx2Kernels())
+            tables.push_back(avx2Kernels());
+        std::mt19937 rng(std::random_device{}());
+        std::normal_distribution<float> nd(0, 1);
+        for (const Kernels* k : tables)
+            for (const int hd : {64, 128, 24})
+                for (const int n : {1, 5, 37}) {
+                    const std::size_t stride = std::size_t(hd) * 3 + 8; // rows of other heads in between
+                    std::vector<float> q(static_cast<std::size_t>(hd)),
+                        kv(stride * static_cast<std::size_t>(n)), p(static_cast<std::size_t>(n));
+                    for (auto* v : {&q, &kv, &p})
+                        for (auto& x : *v)
+                            x = nd(rng);
+                    std::vector<float> scores(std::size_t(n), NAN), out(std::size_t(hd), NAN);
+                    k->attnScores(q.data(), kv.data() + 8, stride, n, hd, 0.125f, scores.data());
+                    k->attnMix(p.data(), kv.data() + 8, stride, n, hd, out.data());
+                    for (int j = 0; j < n; ++j) {
+                        double ref = 0;
+                        for (int i = 0; i < hd; ++i)
+                            ref +=
+                                double(q[std::size_t(i)]) * kv[std::size_t(j) * stride + 8 + std::size_t(i)];
+                        QVERIFY(std::fabs(scores[std::size_t(j)] - 0.125 * ref) < 1e-4);
+                    }
+                    for (int i = 0; i < hd; ++i) {
+                        double ref = 0;
+                        for (int j = 0; j < n; ++j)
+                            ref +=
+                                double(p[std::size_t(j)]) * kv[std::size_t(j) * stride + 8 + std::size_t(i)];
+                        QVERIFY(std::fabs(out[std::size_t(i)] - ref) < 1e-4);
+                    }
+                }
     }
 
     void threadPoolRunsEveryPart()

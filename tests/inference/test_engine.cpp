@@ -16,8 +16,8 @@ namespace {
 
 // Stated tolerances (max |ours - reference| over the compared logits of every position):
 // against llama.cpp on the F32 copy (same weights, f32 arithmetic, f32 KV cache) ...
-constexpr double kExactTolerance = 0.02;      // logits span about -20..35 here: ~5e-4 relative
-constexpr double kOracleTolerance = 1e-3;     // the f64 reference pass (cpu-reference)
+constexpr double kExactTolerance = 0.02;  // logits span about -20..35 here: ~5e-4 relative
+constexpr double kOracleTolerance = 1e-3; // the f64 reference pass (cpu-reference)
 // ... and against llama.cpp on the Q4_1 file, whose own 8-bit activation rounding moves its
 // logits by up to 2.6 from the exact values on these prompts (see the script's output).
 constexpr double kQ4Tolerance = 3.0;
@@ -28,7 +28,8 @@ std::filesystem::path modelPath()
         return env;
     const char* data = std::getenv("QUIRE_DATA_DIR");
     const std::filesystem::path root =
-        data ? std::filesystem::path(data) : std::filesystem::path(std::getenv("HOME") ? std::getenv("HOME") : "") / ".local/share/quire";
+        data ? std::filesystem::path(data)
+             : std::filesystem::path(std::getenv("HOME") ? std::getenv("HOME") : "") / ".local/share/quire";
     return root / "models" / "SmolLM2-135M-Instruct.Q4_1.gguf";
 }
 
@@ -61,8 +62,8 @@ struct Comparison {
 };
 
 // Compares all-position logits [T][vocab] with reference `ref` (q4 or exact) of prompt p.
-Comparison compare(const SafetensorsFile& golden, int p, const std::string& ref, const std::vector<float>& logits,
-                   int vocab)
+Comparison compare(const SafetensorsFile& golden, int p, const std::string& ref,
+                   const std::vector<float>& logits, int vocab)
 {
     const std::string pre = key(p, "." + ref + ".");
     const auto topIds = ints(*golden.tensor(pre + "top_ids"));
@@ -77,20 +78,22 @@ Comparison compare(const SafetensorsFile& golden, int p, const std::string& ref,
         for (std::size_t i = 0; i < k; ++i)
             c.maxDiff = std::max(c.maxDiff, std::fabs(double(row[topIds[t * k + i]]) - top[t * k + i]));
         for (std::size_t i = 0; i < probeIds.size(); ++i)
-            c.maxDiff = std::max(c.maxDiff, std::fabs(double(row[probeIds[i]]) - probe[t * probeIds.size() + i]));
+            c.maxDiff =
+                std::max(c.maxDiff, std::fabs(double(row[probeIds[i]]) - probe[t * probeIds.size() + i]));
         agree += std::max_element(row, row + vocab) - row == topIds[t * k];
     }
     c.argmaxAgreement = double(agree) / double(T);
     return c;
 }
 
-}  // namespace
+} // namespace
 
 class TestEngine : public QObject {
     Q_OBJECT
     std::shared_ptr<const Model> m_model;
 
-    std::unique_ptr<Session> session(const std::string& backend = "cpu", int maxContext = 512, int block = 256)
+    std::unique_ptr<Session> session(const std::string& backend = "cpu", int maxContext = 512,
+                                     int block = 256)
     {
         SessionOptions o;
         o.backend = backend;
@@ -132,7 +135,7 @@ private slots:
         const std::string reply = ask("What is the capital of France?");
         qInfo("reply: %s", reply.c_str());
         QVERIFY2(reply.find("Paris") != std::string::npos, reply.c_str());
-        QCOMPARE(ask("What is the capital of France?"), reply);  // greedy is deterministic
+        QCOMPARE(ask("What is the capital of France?"), reply); // greedy is deterministic
     }
 
     void seededSamplingIsDeterministic()
@@ -172,7 +175,8 @@ private slots:
             QVERIFY((*runner)->forward(tokens, logits, true).has_value());
             const Comparison exact = compare(*golden, p, "exact", logits, vocab);
             const Comparison q4 = compare(*golden, p, "q4", logits, vocab);
-            qInfo("prompt %d (%zu tokens): vs llama.cpp F32 max|diff| %.4f argmax %.2f; vs llama.cpp Q4_1 max|diff| "
+            qInfo("prompt %d (%zu tokens): vs llama.cpp F32 max|diff| %.4f argmax %.2f; vs llama.cpp Q4_1 "
+                  "max|diff| "
                   "%.3f argmax %.2f",
                   p, tokens.size(), exact.maxDiff, exact.argmaxAgreement, q4.maxDiff, q4.argmaxAgreement);
             QVERIFY(exact.maxDiff < kExactTolerance);
@@ -221,7 +225,7 @@ private slots:
             tokens, [&](std::int64_t done, std::int64_t) { cancel = done >= 32; }, &cancel);
         QVERIFY(!r);
         QCOMPARE(r.error().code, ErrorCode::Cancelled);
-        QCOMPARE(c->position(), 32);  // the finished blocks stay
+        QCOMPARE(c->position(), 32); // the finished blocks stay
         QVERIFY(c->logits().empty());
     }
 
@@ -248,7 +252,7 @@ private slots:
         // Rolling back and generating again gives the same reply.
         s->truncate(start);
         QVERIFY(s->logits().empty());
-        QVERIFY(!s->generate(greedy, go));  // no logits until prefill
+        QVERIFY(!s->generate(greedy, go)); // no logits until prefill
         auto small = session("cpu", start + 3);
         QVERIFY(small->prefill(m_model->encodeChat(chat)).has_value());
         auto full = small->generate(greedy, GenerateOptions{});

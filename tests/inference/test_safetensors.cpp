@@ -33,14 +33,15 @@ std::vector<char> floatBytes(std::initializer_list<float> v)
     return out;
 }
 
-}  // namespace
+} // namespace
 
 class TestSafetensors : public QObject {
     Q_OBJECT
 private slots:
     void jsonParsesDocuments()
     {
-        auto j = Json::parse(" {\"a\": [1, 2.5, -3e2, true, false, null], \"s\": \"x\\\"\\\\\\/\\n\\u00e9\\ud83d\\ude00\", \"o\": {}} ");
+        auto j = Json::parse(" {\"a\": [1, 2.5, -3e2, true, false, null], \"s\": "
+                             "\"x\\\"\\\\\\/\\n\\u00e9\\ud83d\\ude00\", \"o\": {}} ");
         QVERIFY(j.has_value());
         const auto* a = j->find("a")->asArray();
         QCOMPARE(a->size(), std::size_t(6));
@@ -56,15 +57,15 @@ private slots:
 
     void jsonRejectsBadInput()
     {
-        for (const char* bad : {"", "{", "[1,]", "{\"a\" 1}", "\"abc", "tru", "01x", "{\"a\":1} x", "\"\\ud800\"",
-                                "[\"\x01\"]", "-", "1.", "1e"}) {
+        for (const char* bad : {"", "{", "[1,]", "{\"a\" 1}", "\"abc", "tru", "01x", "{\"a\":1} x",
+                                "\"\\ud800\"", "[\"\x01\"]", "-", "1.", "1e"}) {
             auto j = Json::parse(bad);
             QVERIFY2(!j, bad);
             QCOMPARE(j.error().code, ErrorCode::Format);
             QVERIFY(j.error().message.find("byte") != std::string::npos);
         }
         const std::string deep(100000, '[');
-        QVERIFY(!Json::parse(deep));  // depth limit, no stack overflow
+        QVERIFY(!Json::parse(deep)); // depth limit, no stack overflow
     }
 
     void readsTensors()
@@ -72,11 +73,12 @@ private slots:
         QTemporaryDir dir;
         const std::string path = dir.path().toStdString() + "/model.safetensors";
         writeFile(path,
-                  "{\"__metadata__\":{\"format\":\"pt\"},\"w\":{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":[0,16]},"
+                  "{\"__metadata__\":{\"format\":\"pt\"},\"w\":{\"dtype\":\"F32\",\"shape\":[2,2],\"data_"
+                  "offsets\":[0,16]},"
                   "\"b\":{\"dtype\":\"BF16\",\"shape\":[2],\"data_offsets\":[16,20]}}",
                   [] {
                       auto v = floatBytes({1, 2, 3, 4});
-                      v.insert(v.end(), {char(0x80), char(0x3F), char(0x00), char(0x40)});  // bf16 1, 2
+                      v.insert(v.end(), {char(0x80), char(0x3F), char(0x00), char(0x40)}); // bf16 1, 2
                       return v;
                   }());
         auto f = SafetensorsFile::open(path);
@@ -101,8 +103,10 @@ private slots:
     {
         QTemporaryDir dir;
         const std::string d = dir.path().toStdString();
-        writeFile(d + "/a.safetensors", "{\"x\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", floatBytes({7}));
-        writeFile(d + "/b.safetensors", "{\"y\":{\"dtype\":\"F16\",\"shape\":[2],\"data_offsets\":[0,4]}}", floatBytes({0}));
+        writeFile(d + "/a.safetensors", "{\"x\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}",
+                  floatBytes({7}));
+        writeFile(d + "/b.safetensors", "{\"y\":{\"dtype\":\"F16\",\"shape\":[2],\"data_offsets\":[0,4]}}",
+                  floatBytes({0}));
         std::ofstream(d + "/model.safetensors.index.json")
             << "{\"metadata\":{},\"weight_map\":{\"x\":\"a.safetensors\",\"y\":\"b.safetensors\"}}";
         auto set = SafetensorsSet::open(d);
@@ -121,19 +125,20 @@ private slots:
         QTest::addColumn<int>("dataBytes");
         QTest::addColumn<qint64>("headerLen");
         QTest::addColumn<QString>("expect");
-        QTest::newRow("past the end") << "{\"w\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]}}" << 8 << qint64(-1)
-                                      << "past the end";
-        QTest::newRow("shape mismatch") << "{\"w\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,16]}}" << 16
-                                        << qint64(-1) << "does not match";
-        QTest::newRow("absurd shape") << "{\"w\":{\"dtype\":\"F32\",\"shape\":[-1],\"data_offsets\":[0,4]}}" << 4 << qint64(-1)
-                                      << "absurd";
-        QTest::newRow("unknown dtype") << "{\"w\":{\"dtype\":\"Q9\",\"shape\":[1],\"data_offsets\":[0,4]}}" << 4 << qint64(-1)
-                                       << "unknown dtype";
+        QTest::newRow("past the end") << "{\"w\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]}}"
+                                      << 8 << qint64(-1) << "past the end";
+        QTest::newRow("shape mismatch") << "{\"w\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,16]}}"
+                                        << 16 << qint64(-1) << "does not match";
+        QTest::newRow("absurd shape") << "{\"w\":{\"dtype\":\"F32\",\"shape\":[-1],\"data_offsets\":[0,4]}}"
+                                      << 4 << qint64(-1) << "absurd";
+        QTest::newRow("unknown dtype") << "{\"w\":{\"dtype\":\"Q9\",\"shape\":[1],\"data_offsets\":[0,4]}}"
+                                       << 4 << qint64(-1) << "unknown dtype";
         QTest::newRow("missing fields") << "{\"w\":{\"dtype\":\"F32\"}}" << 0 << qint64(-1) << "lacks";
         QTest::newRow("bad json") << "{\"w\":" << 0 << qint64(-1) << "bad header";
         QTest::newRow("header too long") << "{}" << 0 << qint64(30) << "header length";
-        QTest::newRow("reversed offsets") << "{\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,0]}}" << 4
-                                          << qint64(-1) << "past the end";
+        QTest::newRow("reversed offsets")
+            << "{\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,0]}}" << 4 << qint64(-1)
+            << "past the end";
     }
 
     void malformedFilesGiveClearErrors()
@@ -148,7 +153,8 @@ private slots:
         auto f = SafetensorsFile::open(path);
         QVERIFY(!f);
         QCOMPARE(f.error().code, ErrorCode::Format);
-        QVERIFY2(f.error().message.find(expect.toStdString()) != std::string::npos, f.error().message.c_str());
+        QVERIFY2(f.error().message.find(expect.toStdString()) != std::string::npos,
+                 f.error().message.c_str());
         QVERIFY(f.error().message.find("bad.safetensors") != std::string::npos);
     }
 

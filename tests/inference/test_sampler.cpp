@@ -24,7 +24,7 @@ std::map<int, int> histogram(SamplerConfig c, const std::vector<float>& logits, 
     return h;
 }
 
-}  // namespace
+} // namespace
 
 class TestSampler : public QObject {
     Q_OBJECT
@@ -41,10 +41,10 @@ private slots:
     {
         SamplerConfig c;
         c.temperature = 1.0f;
-        const std::vector<float> logits = {0.0f, std::log(3.0f)};  // p = 0.25, 0.75
+        const std::vector<float> logits = {0.0f, std::log(3.0f)}; // p = 0.25, 0.75
         const auto h = histogram(c, logits, 20000);
         QVERIFY(std::abs(h.at(1) - 15000) < 400);
-        c.temperature = 0.05f;  // nearly greedy
+        c.temperature = 0.05f; // nearly greedy
         QVERIFY(histogram(c, logits, 2000).at(1) > 1990);
     }
 
@@ -59,12 +59,12 @@ private slots:
         QCOMPARE(h.size(), std::size_t(2));
 
         c.topK = 0;
-        c.topP = 0.5f;  // p(0) ~ 0.35, p(0)+p(1) ~ 0.67 -> {0, 1}
+        c.topP = 0.5f; // p(0) ~ 0.35, p(0)+p(1) ~ 0.67 -> {0, 1}
         h = histogram(c, logits, 3000);
         QCOMPARE(h.size(), std::size_t(2));
 
         c.topP = 1.0f;
-        c.minP = 0.2f;  // keeps tokens with p >= 0.2 * p(0): 0, 1, 2
+        c.minP = 0.2f; // keeps tokens with p >= 0.2 * p(0): 0, 1, 2
         h = histogram(c, logits, 3000);
         QCOMPARE(h.size(), std::size_t(3));
         QVERIFY(!h.count(3));
@@ -74,19 +74,19 @@ private slots:
     {
         const std::vector<float> logits = {2.0f, 1.9f, -1.0f};
         SamplerConfig c;
-        c.repetitionPenalty = 1.5f;  // token 0: 2.0 / 1.5 = 1.33 < 1.9
+        c.repetitionPenalty = 1.5f; // token 0: 2.0 / 1.5 = 1.33 < 1.9
         QCOMPARE(Sampler(c).sample(logits, std::vector<std::int32_t>{0}), 1);
         c = {};
         c.presencePenalty = 0.2f;
         QCOMPARE(Sampler(c).sample(logits, std::vector<std::int32_t>{0, 0, 0}), 1);
         c = {};
-        c.frequencyPenalty = 0.05f;  // 0.05 per occurrence: once is not enough, three times is
+        c.frequencyPenalty = 0.05f; // 0.05 per occurrence: once is not enough, three times is
         QCOMPARE(Sampler(c).sample(logits, std::vector<std::int32_t>{0}), 0);
         QCOMPARE(Sampler(c).sample(logits, std::vector<std::int32_t>{0, 0, 0}), 1);
-        c.penaltyWindow = 1;  // only the newest token counts
+        c.penaltyWindow = 1; // only the newest token counts
         QCOMPARE(Sampler(c).sample(logits, std::vector<std::int32_t>{0, 0, 2}), 0);
         c = {};
-        c.repetitionPenalty = 2.0f;  // negative logits are multiplied
+        c.repetitionPenalty = 2.0f; // negative logits are multiplied
         QCOMPARE(Sampler(c).sample(std::vector<float>{-1.0f, -1.5f}, std::vector<std::int32_t>{0}), 1);
     }
 
@@ -119,35 +119,42 @@ private slots:
     {
         const std::vector<ChatMessage> chat = {{"user", "Hi"}};
         const std::string smol =
-            "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}{{ '<|im_start|>system\n"
+            "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}{{ "
+            "'<|im_start|>system\n"
             "You are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n' }}{% endif %}"
-            "{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}{% endfor %}";
+            "{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}{% endfor "
+            "%}";
         const ChatTemplate chatml = ChatTemplate::detect(smol, "llama");
         QCOMPARE(chatml.kind(), ChatTemplate::Kind::ChatML);
-        QCOMPARE(chatml.render(chat), std::string("<|im_start|>system\nYou are a helpful AI assistant named SmolLM, "
-                                                  "trained by Hugging Face<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n"
-                                                  "<|im_start|>assistant\n"));
+        QCOMPARE(chatml.render(chat),
+                 std::string("<|im_start|>system\nYou are a helpful AI assistant named SmolLM, "
+                             "trained by Hugging Face<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n"
+                             "<|im_start|>assistant\n"));
         const std::vector<ChatMessage> withSystem = {{"system", "Be brief."}, {"user", "Hi"}};
         QCOMPARE(chatml.render(withSystem, false),
                  std::string("<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n"));
         // Qwen2-style escaped newlines; a template that builds the system text from messages has no default.
-        QCOMPARE(ChatTemplate::detect("{{ '<|im_start|>system\\nYou are a helpful assistant.<|im_end|>\\n' }}", "qwen2")
+        QCOMPARE(ChatTemplate::detect(
+                     "{{ '<|im_start|>system\\nYou are a helpful assistant.<|im_end|>\\n' }}", "qwen2")
                      .defaultSystem(),
                  std::string("You are a helpful assistant."));
-        QVERIFY(ChatTemplate::detect("{{ '<|im_start|>system\\n' + messages[0]['content'] + '<|im_end|>' }}", "qwen2")
+        QVERIFY(ChatTemplate::detect("{{ '<|im_start|>system\\n' + messages[0]['content'] + '<|im_end|>' }}",
+                                     "qwen2")
                     .defaultSystem()
                     .empty());
 
         const ChatTemplate l3 = ChatTemplate::detect("... <|start_header_id|> ...", "llama");
-        QCOMPARE(l3.render(withSystem), std::string("<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\n"
-                                                    "Be brief.<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nHi"
-                                                    "<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n"));
+        QCOMPARE(l3.render(withSystem),
+                 std::string("<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\n"
+                             "Be brief.<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nHi"
+                             "<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n"));
         // Llama 4 (llama4-architecture.md 11.2): system text trimmed, user text not.
         const ChatTemplate l4 = ChatTemplate::detect("", "llama4");
         const std::vector<ChatMessage> spaced = {{"system", "  You are helpful. "}, {"user", "Hi "}};
-        QCOMPARE(l4.render(spaced), std::string("<|begin_of_text|><|header_start|>system<|header_end|>\n\nYou are helpful."
-                                                "<|eot|><|header_start|>user<|header_end|>\n\nHi <|eot|>"
-                                                "<|header_start|>assistant<|header_end|>\n\n"));
+        QCOMPARE(l4.render(spaced),
+                 std::string("<|begin_of_text|><|header_start|>system<|header_end|>\n\nYou are helpful."
+                             "<|eot|><|header_start|>user<|header_end|>\n\nHi <|eot|>"
+                             "<|header_start|>assistant<|header_end|>\n\n"));
         QCOMPARE(l4.stopStrings(), (std::vector<std::string>{"<|eot|>", "<|eom|>"}));
         QCOMPARE(ChatTemplate::detect("", "llama").kind(), ChatTemplate::Kind::Llama3);
         QCOMPARE(ChatTemplate::detect("", "qwen2").kind(), ChatTemplate::Kind::ChatML);

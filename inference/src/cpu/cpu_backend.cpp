@@ -38,7 +38,7 @@ Registry& registry()
     return r;
 }
 
-}  // namespace
+} // namespace
 
 std::shared_ptr<const Backend> cpuBackend()
 {
@@ -68,8 +68,8 @@ std::expected<std::shared_ptr<const Backend>, Error> findBackend(std::string_vie
         std::string known;
         for (const auto& [n, b] : r.backends)
             known += (known.empty() ? "" : ", ") + n;
-        return std::unexpected(Error{ErrorCode::Unsupported,
-                                     "no backend named '" + std::string(name) + "' in this build (have: " + known + ")"});
+        return std::unexpected(Error{ErrorCode::Unsupported, "no backend named '" + std::string(name) +
+                                                                 "' in this build (have: " + known + ")"});
     }
     return it->second;
 }
@@ -84,4 +84,4 @@ std::vector<std::string> backendNames()
     return names;
 }
 
-}  // namespace quire::inference
+} // namespace quire::inference

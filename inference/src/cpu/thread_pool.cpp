@@ -83,4 +83,4 @@ void ThreadPool::workerLoop(int index)
     }
 }
 
-}  // namespace quire::inference::cpu
+} // namespace quire::inference::cpu
