@@ -103,6 +103,8 @@ loadWorkspaceContent(storage::Database& db, const QString& dataDir, const storag
         b.inContext = !b.excluded;
         if (b.inContext)
             c.documents.push_back(std::move(doc));
+        else
+            c.excludedDocuments.push_back(std::move(doc));
         c.sources.push_back(std::move(b));
     }
     return c;

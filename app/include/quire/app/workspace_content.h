@@ -22,6 +22,7 @@ struct WorkspaceContent {
     WorkspaceLayout layout;
     std::vector<SourceBudget> sources;      // every source, context order; estimates filled in
     std::vector<ContextDocument> documents; // the ones in the context, context order
+    std::vector<ContextDocument> excludedDocuments; // with text, left out by the user
     bool layoutChanged = false;             // sources were numbered now (the caller may save)
 };
 
