@@ -52,4 +52,4 @@ std::shared_ptr<spdlog::logger> log()
     return logger ? logger : spdlog::default_logger();
 }
 
-}  // namespace quire::app
+} // namespace quire::app

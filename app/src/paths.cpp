@@ -34,4 +34,4 @@ bool Paths::ensureExists(QString* error) const
     return true;
 }
 
-}  // namespace quire::app
+} // namespace quire::app

@@ -19,7 +19,7 @@ Result runCli(const QStringList& args, const QString& dataDir)
     p.waitForFinished(60000);
     return {p.exitCode(), p.readAllStandardOutput(), p.readAllStandardError()};
 }
-}  // namespace
+} // namespace
 
 class TestCli : public QObject {
     Q_OBJECT

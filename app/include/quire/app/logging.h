@@ -10,12 +10,12 @@
 namespace quire::app {
 
 struct LoggingOptions {
-    QString logDir;            // empty: console only
-    bool verbose = false;      // debug level on the console
+    QString logDir;       // empty: console only
+    bool verbose = false; // debug level on the console
     bool consoleToStderr = true;
 };
 
 void initLogging(const LoggingOptions& options);
-std::shared_ptr<spdlog::logger> log();  // the "app" logger
+std::shared_ptr<spdlog::logger> log(); // the "app" logger
 
-}  // namespace quire::app
+} // namespace quire::app

@@ -8,14 +8,14 @@
 namespace quire::app {
 
 struct Paths {
-    QString dataDir;    // root of everything below
-    QString logDir;     // rotating log files
-    QString modelDir;   // downloaded and imported models
-    QString libraryDb;  // the SQLite library file
+    QString dataDir;   // root of everything below
+    QString logDir;    // rotating log files
+    QString modelDir;  // downloaded and imported models
+    QString libraryDb; // the SQLite library file
 
     static Paths standard();
     // Creates the folders; false with a message when one cannot be created.
     bool ensureExists(QString* error) const;
 };
 
-}  // namespace quire::app
+} // namespace quire::app

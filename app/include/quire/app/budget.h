@@ -1,0 +1,92 @@
+// The token budget of a workspace's context, shown before any prefill: per source its token count
+// (an estimate from the text size until the text has been tokenized, exact after), the total
+// against the model's context window with room kept for the question and the answer, the KV
+// memory the context needs, and the prefill time estimated from measured tokens per second.
+// When it does not fit, the report says by how much and which documents the user may leave out;
+// nothing is ever cut silently: the answer service refuses a context that does not fit.
+//
+// KV memory comes from a KvEstimator chosen by architecture. The dense estimate is per token
+// layers x kv heads x head dim x 2 (K and V) x bytes per element. Llama 4 (chunked attention
+// layers keep at most one chunk; Inference II) registers its own estimator through
+// registerKvEstimator(); until then it gets the dense figure, which overstates it.
+//
+// Pure functions and values; registerKvEstimator() is thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "quire/inference/model_weights.h"
+#include "quire/ingest/model/types.h"
+
+namespace quire::app {
+
+struct KvEstimate {
+    std::int64_t bytesPerToken = 0; // averaged over the context where layers differ
+    std::int64_t totalBytes = 0;
+    std::string formula; // how it was computed, for people
+};
+
+// config, context tokens, bytes per K/V element (4 for the CPU engine's f32 cache).
+using KvEstimator =
+    std::function<KvEstimate(const inference::ModelConfig&, std::int64_t tokens, int bytesPerElement)>;
+
+KvEstimate denseKvEstimate(const inference::ModelConfig& config, std::int64_t tokens, int bytesPerElement);
+// The estimator for the model's architecture (the dense one unless another was registered).
+KvEstimate estimateKv(const inference::ModelConfig& config, std::int64_t tokens, int bytesPerElement);
+void registerKvEstimator(inference::ModelArch arch, KvEstimator estimator);
+// Bytes per KV element of a backend's cache: "cpu"/"cpu-reference" keep f32.
+int kvBytesPerElement(const std::string& backend);
+
+// A token estimate for text not tokenized yet: one token per 4 bytes, rounded up.
+std::int64_t estimateTokens(std::int64_t textBytes);
+
+struct SourceBudget {
+    int number = 0; // "doc N"; 0 for a source without a document
+    std::string path;
+    ingest::SourceKind kind = ingest::SourceKind::Unknown;
+    ingest::SourceStatus status = ingest::SourceStatus::Pending;
+    std::int64_t estimatedTokens = 0;        // from the text size
+    std::optional<std::int64_t> exactTokens; // after tokenization: header and marks included
+    bool excluded = false;                   // left out by the user
+    bool inContext = false;                  // has text and is not excluded
+    std::string note;                        // e.g. why a source has no text
+    std::int64_t tokens() const { return exactTokens.value_or(estimatedTokens); }
+};
+
+struct BudgetInput {
+    std::vector<SourceBudget> sources; // context order
+    std::int64_t promptTokens = 0;     // template opening, system prompt, overviews
+    std::int64_t contextWindow = 0;    // tokens the session holds
+    std::int64_t reserveTokens = 0;    // kept for the question and the answer
+    inference::ModelConfig config;
+    int kvBytesPerElement = 4;
+    std::optional<double> prefillTokensPerSecond; // measured
+    std::string throughputNote;                   // where the speed comes from
+};
+
+struct BudgetReport {
+    BudgetInput input;
+    std::int64_t contextTokens = 0; // prompt + included documents
+    std::int64_t neededTokens = 0;  // context + reserve
+    bool fits = false;
+    bool allExact = false;   // every included source has an exact count
+    std::int64_t overBy = 0; // needed - window when it does not fit
+    KvEstimate kv;           // for neededTokens
+    std::optional<double> prefillSeconds;
+    // When it does not fit: documents whose exclusion would make it fit, largest first (a
+    // suggestion; the user chooses).
+    std::vector<int> suggestExclude;
+};
+
+BudgetReport computeBudget(BudgetInput input);
+
+// "1.5 GiB", "312 MiB", "12 KiB".
+std::string formatBytes(std::int64_t bytes);
+// "2 h 05 min", "3 min 12 s", "4.2 s".
+std::string formatDuration(double seconds);
+
+} // namespace quire::app

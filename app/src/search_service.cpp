@@ -1,0 +1,68 @@
+#include "quire/app/search_service.h"
+
+#include "quire/app/workspace_content.h"
+#include "quire/storage/catalog.h"
+
+namespace quire::app {
+
+SearchService::SearchService(ServiceConfig config, QObject* parent)
+    : QObject(parent), m_thread(std::make_unique<WorkerThread<SearchWorker>>("quire-search", std::move(config)))
+{
+    connect(m_thread->worker(), &SearchWorker::results, this, &SearchService::results);
+    connect(m_thread->worker(), &SearchWorker::failed, this, &SearchService::failed);
+}
+
+SearchService::~SearchService() = default;
+
+quint64 SearchService::search(const QString& workspace, const QString& query, int limit, bool ftsSyntax)
+{
+    const quint64 id = ++m_next;
+    auto* w = m_thread->worker();
+    QMetaObject::invokeMethod(
+        w,
+        [w, id, ws = workspace.toStdString(), q = query.toStdString(), limit, ftsSyntax] {
+            w->search(id, ws, q, limit, ftsSyntax);
+        },
+        Qt::QueuedConnection);
+    return id;
+}
+
+void SearchWorker::search(quint64 id, const std::string& workspace, const std::string& query, int limit,
+                          bool ftsSyntax)
+{
+    if (!m_db) {
+        storage::OpenOptions o;
+        o.mode = storage::OpenMode::ReadOnly;
+        auto d = storage::Database::open(m_config.libraryPath.toStdString(), o);
+        if (!d)
+            return emit failed(id, QString::fromStdString(d.error().message));
+        m_db.emplace(std::move(*d));
+    }
+    auto ws = findWorkspace(*m_db, workspace);
+    if (!ws)
+        return emit failed(id, QString::fromStdString(ws.error()));
+    storage::SearchOptions so;
+    so.limit = limit;
+    so.ftsSyntax = ftsSyntax;
+    auto hits = storage::FullTextSearch(*m_db).search(ws->id, query, so);
+    if (!hits)
+        return emit failed(id, QString::fromStdString(hits.error().message));
+    auto layout = WorkspaceLayout::load(m_config.dataDir, ws->id, ws->name);
+    storage::Catalog catalog(*m_db);
+    std::vector<SearchResultLine> out;
+    for (auto& h : *hits) {
+        SearchResultLine line;
+        if (layout) {
+            if (auto doc = catalog.document(h.documentId)) {
+                if (const auto* e = layout->entryForSource(doc->sourceId))
+                    line.docNumber = e->number;
+            }
+        }
+        line.mark = line.docNumber > 0 ? formatMark(line.docNumber, h.anchor) : ingest::formatAnchor(h.anchor);
+        line.hit = std::move(h);
+        out.push_back(std::move(line));
+    }
+    emit results(id, out);
+}
+
+}  // namespace quire::app
