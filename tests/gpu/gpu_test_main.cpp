@@ -1,6 +1,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <exception>
 
 #include "gpu_test.h"
 #include "quire/inference/cuda/device.h"
@@ -42,7 +43,11 @@ int main(int argc, char** argv)
             continue;
         g_failuresInCase = 0;
         const auto t0 = std::chrono::steady_clock::now();
-        c.fn();
+        try {
+            c.fn();
+        } catch (const std::exception& e) {  // test helpers throw on CUDA errors
+            recordFailure(__FILE__, __LINE__, std::string("exception: ") + e.what());
+        }
         const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
         std::printf("%s %s (%.1f ms)\n", g_failuresInCase ? "FAIL" : "PASS", c.name, ms);
         (g_failuresInCase ? failed : passed)++;
