@@ -33,6 +33,25 @@ std::unique_ptr<Runner> makeRunner(const std::shared_ptr<const ModelWeights>& w,
     return std::move(*r);
 }
 
+// A shallow copy of a tiny model's weights with an edited configuration.
+template <typename Edit> std::shared_ptr<const ModelWeights> variant(const char* model, Edit edit)
+{
+    auto w = loadLlama4Weights(quire::test::kLlama4Data / model);
+    if (!w)
+        qFatal("%s", w.error().message.c_str());
+    auto v = std::make_shared<Llama4Weights>();
+    v->llama4 = (*w)->llama4;
+    edit(v->llama4);
+    v->config = (*w)->config;
+    v->blocks = (*w)->blocks;
+    v->embedding = (*w)->embedding;
+    v->lmHead = (*w)->lmHead;
+    v->outputNorm = (*w)->outputNorm;
+    v->ropeFrequencies = (*w)->ropeFrequencies;
+    v->storage = *w; // keeps the original (and its buffers) alive
+    return v;
+}
+
 std::shared_ptr<const ModelWeights> load(const QString& model)
 {
     auto w = loadLlama4ModelWeights(quire::test::kLlama4Data / model.toStdString());
@@ -128,19 +147,8 @@ private slots:
     // (the Meta reference's decode bug, spec 10.3) would give different logits after position 16.
     void chunkMaskChangesLogits()
     {
-        auto w = loadLlama4Weights(quire::test::kLlama4Data / "moe_chunked");
-        QVERIFY(w.has_value());
-        auto global = std::make_shared<Llama4Weights>();
-        // A shallow copy that only differs in the schedule: every layer global.
-        global->llama4 = (*w)->llama4;
-        std::ranges::fill(global->llama4.chunked, std::uint8_t(0));
-        global->config = (*w)->config;
-        global->blocks = (*w)->blocks;
-        global->embedding = (*w)->embedding;
-        global->lmHead = (*w)->lmHead;
-        global->outputNorm = (*w)->outputNorm;
-        global->ropeFrequencies = (*w)->ropeFrequencies;
-        global->storage = *w;
+        auto global =
+            variant("moe_chunked", [](Llama4Config& c) { std::ranges::fill(c.chunked, std::uint8_t(0)); });
         const auto g = loadLlama4Golden("moe_chunked");
         auto runner = makeRunner(global, "cpu");
         std::vector<float> logits(g.logits.size());
@@ -149,6 +157,19 @@ private slots:
         QVERIFY(worstRelativeError(logits.data(), g.logits.data(), 16, g.vocab) <
                 kTolerance); // chunk 0 agrees
         QVERIFY(worstRelativeError(logits.data() + 16 * V, g.logits.data() + 16 * V, 64, g.vocab) > 1e-2);
+    }
+
+    // num_experts_per_tok 2 (spec 13.3 variant 2): the two sigmoid-weighted experts are summed
+    // without renormalisation; the fast path and the oracle must agree, and differ from top-1.
+    void twoExpertsPerToken()
+    {
+        auto two = variant("moe_chunked", [](Llama4Config& c) { c.expertsPerToken = 2; });
+        const auto g = loadLlama4Golden("moe_chunked");
+        std::vector<float> fast(g.logits.size()), ref(g.logits.size());
+        QVERIFY(makeRunner(two, "cpu")->forward(g.tokens, fast, true).has_value());
+        QVERIFY(makeRunner(two, "cpu-reference")->forward(g.tokens, ref, true).has_value());
+        QVERIFY(worstRelativeError(fast.data(), ref.data(), g.tokens.size(), g.vocab) < 1e-5);
+        QVERIFY(worstRelativeError(fast.data(), g.logits.data(), g.tokens.size(), g.vocab) > 1e-2);
     }
 
     void rejectsBadCalls()
