@@ -28,6 +28,7 @@ apt_packages=(
   libtesseract-dev tesseract-ocr-eng libpocketsphinx-dev pocketsphinx-en-us
   libzip-dev libxml2-dev
   xvfb xauth espeak-ng desktop-file-utils
+  ffmpeg qpdf
 )
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }

@@ -49,7 +49,7 @@ QString defaultModelPath()
     return app::Paths::standard().modelDir + "/SmolLM2-135M-Instruct.Q4_1.gguf";
 }
 
-}  // namespace
+} // namespace
 
 int cmdGenerate(const QStringList& args)
 {
@@ -127,7 +127,8 @@ int cmdGenerate(const QStringList& args)
         sc.temperature = 1.0f;
 
     if (!QFileInfo::exists(modelPath)) {
-        std::fprintf(stderr, "quire-cli generate: model not found: %s (run ./quire.sh setup, or pass --model)\n",
+        std::fprintf(stderr,
+                     "quire-cli generate: model not found: %s (run ./quire.sh setup, or pass --model)\n",
                      qPrintable(modelPath));
         return Failure;
     }
@@ -186,11 +187,12 @@ int cmdGenerate(const QStringList& args)
         const auto secs = [](auto a, auto b) { return std::chrono::duration<double>(b - a).count(); };
         std::fprintf(stderr, "model %s (%s backend), load %.2f s\n", (*model)->name().c_str(),
                      std::string((*session)->backendName()).c_str(), secs(t0, t1));
-        std::fprintf(stderr, "prompt %zu tokens in %.2f s (%.1f tok/s); reply %zu tokens in %.2f s (%.1f tok/s)\n",
+        std::fprintf(stderr,
+                     "prompt %zu tokens in %.2f s (%.1f tok/s); reply %zu tokens in %.2f s (%.1f tok/s)\n",
                      tokens.size(), secs(t1, t2), double(tokens.size()) / secs(t1, t2), result->tokens.size(),
                      secs(t2, t3), double(result->tokens.size()) / secs(t2, t3));
     }
     return result->reason == inference::StopReason::Cancelled ? Cancelled : Ok;
 }
 
-}  // namespace quire::cli
+} // namespace quire::cli

@@ -86,6 +86,8 @@ int cmdWorkspace(const QStringList& args)
 
 }  // namespace
 
+int cmdExtract(const QStringList& args);  // cmd_extract.cpp
+
 const std::vector<Command>& commands()
 {
     static const std::vector<Command> all = {
@@ -93,6 +95,7 @@ const std::vector<Command>& commands()
         {"workspace", "create and list workspaces", cmdWorkspace},
         {"tokenize", "token ids of text or of tokenizer test vectors", cmdTokenize},
         {"generate", "one chat turn with a model, the reply on stdout", cmdGenerate},
+        {"extract", "extract files into anchored segments (--json for scripts)", cmdExtract},
         {"logits", "f32 logits of every position of a token sequence", cmdLogits},
     };
     return all;

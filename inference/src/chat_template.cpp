@@ -37,7 +37,7 @@ std::string chatmlDefaultSystem(std::string_view jinja)
         if (raw[i] == '\\')
             ++i;
         else if (raw[i] == '\'' || raw[i] == '"')
-            return {};  // the literal ends: the system text is built from the messages
+            return {}; // the literal ends: the system text is built from the messages
     }
     std::string out;
     for (std::size_t i = 0; i < raw.size(); ++i) {
@@ -51,9 +51,12 @@ std::string chatmlDefaultSystem(std::string_view jinja)
     return out;
 }
 
-}  // namespace
+} // namespace
 
-ChatTemplate::ChatTemplate(Kind kind, std::string defaultSystem) : m_kind(kind), m_defaultSystem(std::move(defaultSystem)) {}
+ChatTemplate::ChatTemplate(Kind kind, std::string defaultSystem)
+    : m_kind(kind), m_defaultSystem(std::move(defaultSystem))
+{
+}
 
 ChatTemplate ChatTemplate::detect(std::string_view jinja, std::string_view arch)
 {
@@ -73,9 +76,12 @@ ChatTemplate ChatTemplate::detect(std::string_view jinja, std::string_view arch)
 std::string_view ChatTemplate::name() const
 {
     switch (m_kind) {
-    case Kind::ChatML: return "chatml";
-    case Kind::Llama3: return "llama3";
-    case Kind::Llama4: return "llama4";
+    case Kind::ChatML:
+        return "chatml";
+    case Kind::Llama3:
+        return "llama3";
+    case Kind::Llama4:
+        return "llama4";
     }
     return "";
 }
@@ -107,8 +113,8 @@ std::string ChatTemplate::render(std::span<const ChatMessage> messages, bool add
         for (std::size_t i = 0; i < messages.size(); ++i) {
             const ChatMessage& m = messages[i];
             const bool system = i == 0 && m.role == "system";
-            out += "<|header_start|>" + m.role + "<|header_end|>\n\n" + (system ? trim(m.content) : m.content) +
-                   "<|eot|>";
+            out += "<|header_start|>" + m.role + "<|header_end|>\n\n" +
+                   (system ? trim(m.content) : m.content) + "<|eot|>";
         }
         if (addAssistantPrompt)
             out += "<|header_start|>assistant<|header_end|>\n\n";
@@ -120,11 +126,14 @@ std::string ChatTemplate::render(std::span<const ChatMessage> messages, bool add
 std::vector<std::string> ChatTemplate::stopStrings() const
 {
     switch (m_kind) {
-    case Kind::ChatML: return {"<|im_end|>"};
-    case Kind::Llama3: return {"<|eot_id|>"};
-    case Kind::Llama4: return {"<|eot|>", "<|eom|>"};
+    case Kind::ChatML:
+        return {"<|im_end|>"};
+    case Kind::Llama3:
+        return {"<|eot_id|>"};
+    case Kind::Llama4:
+        return {"<|eot|>", "<|eom|>"};
     }
     return {};
 }
 
-}  // namespace quire::inference
+} // namespace quire::inference

@@ -29,13 +29,24 @@ std::string hfChatTemplate(const std::filesystem::path& dir)
         return {};
     if (const auto* s = t->asString())
         return *s;
-    if (const auto* list = t->asArray())  // [{name, template}, ...]: take "default" or the first
+    if (const auto* list = t->asArray()) // [{name, template}, ...]: take "default" or the first
         for (const Json& entry : *list) {
             const Json* name = entry.find("name");
             const Json* tmpl = entry.find("template");
             if (tmpl && tmpl->asString() && (!name || !name->asString() || *name->asString() == "default"))
                 return *tmpl->asString();
         }
+    return {};
+}
+
+std::expected<void, Error> checkVocab(const Tokenizer& tokenizer, const ModelConfig& config,
+                                      const std::string& source)
+{
+    if (tokenizer.vocabSize() > std::size_t(config.vocabSize))
+        return std::unexpected(Error{ErrorCode::Format, source + ": the tokenizer has " +
+                                                            std::to_string(tokenizer.vocabSize()) +
+                                                            " tokens but the model's embedding only " +
+                                                            std::to_string(config.vocabSize)});
     return {};
 }
 
@@ -96,17 +107,18 @@ private:
     std::size_t m_shown = 0;
 };
 
-}  // namespace
+} // namespace
 
 Model::Model(std::shared_ptr<const ModelWeights> weights, Tokenizer tokenizer, ChatTemplate chatTemplate,
              std::string name, std::filesystem::path path)
-    : m_weights(std::move(weights)), m_tokenizer(std::move(tokenizer)), m_chatTemplate(std::move(chatTemplate)),
-      m_name(std::move(name)), m_path(std::move(path))
+    : m_weights(std::move(weights)), m_tokenizer(std::move(tokenizer)),
+      m_chatTemplate(std::move(chatTemplate)), m_name(std::move(name)), m_path(std::move(path))
 {
     m_stopTokens = m_tokenizer.endOfGeneration();
     // The template's end-of-turn marker, when it is one token, stops generation too.
     for (const std::string& s : m_chatTemplate.stopStrings())
-        if (const auto id = m_tokenizer.tokenId(s); id && std::ranges::find(m_stopTokens, *id) == m_stopTokens.end())
+        if (const auto id = m_tokenizer.tokenId(s);
+            id && std::ranges::find(m_stopTokens, *id) == m_stopTokens.end())
             m_stopTokens.push_back(*id);
 }
 
@@ -121,6 +133,8 @@ std::expected<std::shared_ptr<const Model>, Error> Model::load(const std::filesy
         auto tokenizer = Tokenizer::fromHuggingFace(path);
         if (!tokenizer)
             return std::unexpected(tokenizer.error());
+        if (auto ok = checkVocab(*tokenizer, (*weights)->config, path.filename().string()); !ok)
+            return std::unexpected(ok.error());
         auto tmpl = ChatTemplate::detect(hfChatTemplate(path), (*weights)->config.archName);
         return std::make_shared<const Model>(*weights, std::move(*tokenizer), std::move(tmpl),
                                              path.filename().string(), path);
@@ -128,8 +142,8 @@ std::expected<std::shared_ptr<const Model>, Error> Model::load(const std::filesy
     if (!std::filesystem::exists(path, ec))
         return std::unexpected(Error{ErrorCode::Io, "model not found: " + path.string()});
     if (!isGgufFile(path))
-        return std::unexpected(Error{ErrorCode::Format, path.string() +
-                                                            " is neither a GGUF file nor a Hugging Face model folder"});
+        return std::unexpected(Error{
+            ErrorCode::Format, path.string() + " is neither a GGUF file nor a Hugging Face model folder"});
     auto file = GgufFile::open(path);
     if (!file)
         return std::unexpected(file.error());
@@ -141,11 +155,13 @@ std::expected<std::shared_ptr<const Model>, Error> Model::load(const std::filesy
     auto tokenizer = Tokenizer::fromGguf(*gguf);
     if (!tokenizer)
         return std::unexpected(tokenizer.error());
+    if (auto ok = checkVocab(*tokenizer, (*weights)->config, path.filename().string()); !ok)
+        return std::unexpected(ok.error());
     auto tmpl = ChatTemplate::detect(gguf->getString("tokenizer.chat_template").value_or(""),
                                      (*weights)->config.archName);
     const std::string name = gguf->getString("general.name").value_or(path.stem().string());
-    logMessage(LogLevel::Info, "loaded " + path.filename().string() + ": " + (*weights)->config.archName + ", " +
-                                   std::to_string((*weights)->config.nLayers) + " layers, " +
+    logMessage(LogLevel::Info, "loaded " + path.filename().string() + ": " + (*weights)->config.archName +
+                                   ", " + std::to_string((*weights)->config.nLayers) + " layers, " +
                                    tokenizer->describe() + ", chat format " + std::string(tmpl.name()));
     return std::make_shared<const Model>(*weights, std::move(*tokenizer), std::move(tmpl), name, path);
 }
@@ -191,16 +207,19 @@ std::expected<void, Error> Session::prefill(std::span<const TokenId> tokens, con
     std::vector<float> last(vocab);
     for (std::size_t done = 0; done < tokens.size();) {
         if (cancel && cancel->load(std::memory_order_relaxed))
-            return std::unexpected(Error{ErrorCode::Cancelled, "prefill cancelled after " + std::to_string(done) +
-                                                                   " of " + std::to_string(tokens.size()) + " tokens"});
+            return std::unexpected(
+                Error{ErrorCode::Cancelled, "prefill cancelled after " + std::to_string(done) + " of " +
+                                                std::to_string(tokens.size()) + " tokens"});
         const std::size_t n = std::min(block, tokens.size() - done);
         const bool final = done + n == tokens.size();
-        auto ok = m_runner->forward(tokens.subspan(done, n), final ? std::span<float>(last) : std::span<float>(), false);
+        auto ok = m_runner->forward(tokens.subspan(done, n),
+                                    final ? std::span<float>(last) : std::span<float>(), false);
         if (!ok)
             return ok;
-        m_tokens.insert(m_tokens.end(), tokens.begin() + std::ptrdiff_t(done), tokens.begin() + std::ptrdiff_t(done + n));
+        m_tokens.insert(m_tokens.end(), tokens.begin() + std::ptrdiff_t(done),
+                        tokens.begin() + std::ptrdiff_t(done + n));
         done += n;
-        m_logits.clear();  // stale until the final block
+        m_logits.clear(); // stale until the final block
         if (final)
             m_logits = std::move(last);
         if (progress)
@@ -210,7 +229,8 @@ std::expected<void, Error> Session::prefill(std::span<const TokenId> tokens, con
 }
 
 std::expected<GenerateResult, Error> Session::generate(Sampler& sampler, const GenerateOptions& options,
-                                                       const TokenCallback& onToken, const std::atomic<bool>* cancel)
+                                                       const TokenCallback& onToken,
+                                                       const std::atomic<bool>* cancel)
 {
     if (m_logits.empty())
         return std::unexpected(Error{ErrorCode::InvalidArgument, "generate() needs a prefilled context"});
@@ -268,4 +288,4 @@ void Session::truncate(int position)
     m_logits.clear();
 }
 
-}  // namespace quire::inference
+} // namespace quire::inference

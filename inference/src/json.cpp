@@ -28,7 +28,18 @@ private:
 
     std::string where(const std::string& what) const
     {
-        return "JSON: " + what + " at byte " + std::to_string(m_pos);
+        // Line and column help a person fix a hand-edited config; the byte offset helps a program.
+        std::size_t line = 1, column = 1;
+        for (std::size_t i = 0; i < m_pos && i < m_text.size(); ++i) {
+            if (m_text[i] == '\n') {
+                ++line;
+                column = 1;
+            } else {
+                ++column;
+            }
+        }
+        return "JSON: " + what + " at line " + std::to_string(line) + ", column " + std::to_string(column) +
+               " (byte " + std::to_string(m_pos) + ")";
     }
     bool fail(const std::string& what)
     {
@@ -38,8 +49,8 @@ private:
     }
     void skipSpace()
     {
-        while (m_pos < m_text.size() &&
-               (m_text[m_pos] == ' ' || m_text[m_pos] == '\t' || m_text[m_pos] == '\n' || m_text[m_pos] == '\r'))
+        while (m_pos < m_text.size() && (m_text[m_pos] == ' ' || m_text[m_pos] == '\t' ||
+                                         m_text[m_pos] == '\n' || m_text[m_pos] == '\r'))
             ++m_pos;
     }
     bool literal(std::string_view word)
@@ -58,8 +69,10 @@ private:
         if (m_pos >= m_text.size())
             return fail("unexpected end of input");
         switch (m_text[m_pos]) {
-        case '{': return parseObject(out, depth);
-        case '[': return parseArray(out, depth);
+        case '{':
+            return parseObject(out, depth);
+        case '[':
+            return parseArray(out, depth);
         case '"': {
             std::string s;
             if (!parseString(s))
@@ -76,13 +89,14 @@ private:
         case 'n':
             out = Json(nullptr);
             return literal("null");
-        default: return parseNumber(out);
+        default:
+            return parseNumber(out);
         }
     }
 
     bool parseObject(Json& out, int depth)
     {
-        ++m_pos;  // '{'
+        ++m_pos; // '{'
         Json::Object object;
         skipSpace();
         if (m_pos < m_text.size() && m_text[m_pos] == '}') {
@@ -121,7 +135,7 @@ private:
 
     bool parseArray(Json& out, int depth)
     {
-        ++m_pos;  // '['
+        ++m_pos; // '['
         Json::Array array;
         skipSpace();
         if (m_pos < m_text.size() && m_text[m_pos] == ']') {
@@ -189,7 +203,7 @@ private:
 
     bool parseString(std::string& out)
     {
-        ++m_pos;  // '"'
+        ++m_pos; // '"'
         for (;;) {
             if (m_pos >= m_text.size())
                 return fail("unterminated string");
@@ -206,14 +220,30 @@ private:
                 return fail("unterminated escape");
             const char e = m_text[m_pos++];
             switch (e) {
-            case '"': out += '"'; break;
-            case '\\': out += '\\'; break;
-            case '/': out += '/'; break;
-            case 'b': out += '\b'; break;
-            case 'f': out += '\f'; break;
-            case 'n': out += '\n'; break;
-            case 'r': out += '\r'; break;
-            case 't': out += '\t'; break;
+            case '"':
+                out += '"';
+                break;
+            case '\\':
+                out += '\\';
+                break;
+            case '/':
+                out += '/';
+                break;
+            case 'b':
+                out += '\b';
+                break;
+            case 'f':
+                out += '\f';
+                break;
+            case 'n':
+                out += '\n';
+                break;
+            case 'r':
+                out += '\r';
+                break;
+            case 't':
+                out += '\t';
+                break;
             case 'u': {
                 std::uint32_t cp;
                 if (!hex4(cp))
@@ -234,7 +264,8 @@ private:
                 appendUtf8(out, cp);
                 break;
             }
-            default: return fail("unknown escape");
+            default:
+                return fail("unknown escape");
             }
         }
     }
@@ -281,7 +312,7 @@ private:
     std::string m_error;
 };
 
-}  // namespace
+} // namespace
 
 std::expected<Json, Error> Json::parse(std::string_view text)
 {
@@ -305,4 +336,4 @@ const Json* Json::find(std::string_view key) const
     return it == o->end() ? nullptr : &it->second;
 }
 
-}  // namespace quire::inference
+} // namespace quire::inference

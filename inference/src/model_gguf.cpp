@@ -13,7 +13,10 @@ struct GgufReader {
     std::string source;
     std::string arch;
 
-    std::optional<std::int64_t> archInt(const std::string& key) const { return file.getInt(arch + "." + key); }
+    std::optional<std::int64_t> archInt(const std::string& key) const
+    {
+        return file.getInt(arch + "." + key);
+    }
     std::optional<double> archFloat(const std::string& key) const { return file.getFloat(arch + "." + key); }
 
     std::expected<TensorView, Error> matrix(const std::string& name, bool optional = false) const
@@ -34,7 +37,8 @@ struct GgufReader {
         const auto bytes = rowBytes(t->type, view.cols);
         if (!bytes)
             return std::unexpected(Error{ErrorCode::Unsupported, source + ": tensor " + name + " has type " +
-                                                                     toString(t->type) + ", which this engine cannot run"});
+                                                                     toString(t->type) +
+                                                                     ", which this engine cannot run"});
         if (*bytes * std::size_t(view.rows) > t->data.size())
             return std::unexpected(weightError(source, "tensor " + name + " data is shorter than its shape"));
         view.rowBytes = *bytes;
@@ -53,7 +57,8 @@ struct GgufReader {
         const std::int64_t n = t->elements();
         const auto bytes = rowBytes(t->type, n);
         if (t->shape.size() != 1 || !bytes || *bytes > t->data.size())
-            return std::unexpected(weightError(source, "tensor " + name + " is not a vector of a float type"));
+            return std::unexpected(
+                weightError(source, "tensor " + name + " is not a vector of a float type"));
         std::vector<float> out(static_cast<std::size_t>(n));
         if (auto ok = dequantizeRow(t->type, t->data.data(), out.data(), n); !ok)
             return std::unexpected(ok.error());
@@ -67,18 +72,19 @@ std::expected<ModelConfig, Error> readConfig(const GgufReader& r)
     c.archName = r.arch;
     if (r.arch == "llama") {
         c.arch = ModelArch::Llama;
-        c.ropeStyle = RopeStyle::Interleaved;  // llama.cpp's converter permutes Q and K for this
+        c.ropeStyle = RopeStyle::Interleaved; // llama.cpp's converter permutes Q and K for this
     } else if (r.arch == "qwen2") {
         c.arch = ModelArch::Qwen2;
         c.ropeStyle = RopeStyle::NeoX;
     } else {
-        return std::unexpected(Error{ErrorCode::Unsupported,
-                                     r.source + ": architecture '" + r.arch + "' is not a dense Llama-family model"});
+        return std::unexpected(Error{ErrorCode::Unsupported, r.source + ": architecture '" + r.arch +
+                                                                 "' is not a dense Llama-family model"});
     }
     const auto need = [&](const std::string& key) -> std::expected<int, Error> {
         const auto v = r.archInt(key);
         if (!v || *v <= 0 || *v > (std::int64_t(1) << 30))
-            return std::unexpected(weightError(r.source, "missing or invalid metadata " + r.arch + "." + key));
+            return std::unexpected(
+                weightError(r.source, "missing or invalid metadata " + r.arch + "." + key));
         return int(*v);
     };
     auto layers = need("block_count");
@@ -103,8 +109,8 @@ std::expected<ModelConfig, Error> readConfig(const GgufReader& r)
         c.ropeScaling.type = RopeScaling::Type::Linear;
         c.ropeScaling.factor = float(r.archFloat("rope.scaling.factor").value_or(1.0));
     } else if (scalingType && *scalingType != "none") {
-        return std::unexpected(Error{ErrorCode::Unsupported, r.source + ": rope scaling '" + *scalingType +
-                                                                 "' is not supported"});
+        return std::unexpected(Error{ErrorCode::Unsupported,
+                                     r.source + ": rope scaling '" + *scalingType + "' is not supported"});
     }
     const GgufTensor* embd = r.file.tensor("token_embd.weight");
     if (!embd || embd->shape.size() != 2)
@@ -115,13 +121,15 @@ std::expected<ModelConfig, Error> readConfig(const GgufReader& r)
     return c;
 }
 
-}  // namespace
+} // namespace
 
-std::expected<std::shared_ptr<const ModelWeights>, Error> loadLlamaWeights(std::shared_ptr<const GgufFile> gguf)
+std::expected<std::shared_ptr<const ModelWeights>, Error>
+loadLlamaWeights(std::shared_ptr<const GgufFile> gguf)
 {
     if (!gguf)
         return std::unexpected(Error{ErrorCode::InvalidArgument, "no GGUF file"});
-    GgufReader r{*gguf, gguf->file().path().filename().string(), gguf->getString("general.architecture").value_or("")};
+    GgufReader r{*gguf, gguf->file().path().filename().string(),
+                 gguf->getString("general.architecture").value_or("")};
     if (r.arch.empty())
         return std::unexpected(weightError(r.source, "no general.architecture in the metadata"));
     auto config = readConfig(r);
@@ -189,4 +197,4 @@ std::expected<std::shared_ptr<const ModelWeights>, Error> loadLlamaWeights(std::
     return std::shared_ptr<const ModelWeights>(std::move(w));
 }
 
-}  // namespace quire::inference
+} // namespace quire::inference

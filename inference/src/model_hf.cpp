@@ -20,7 +20,8 @@ std::expected<Json, Error> readJsonFile(const std::filesystem::path& path)
     text << in.rdbuf();
     auto json = Json::parse(text.str());
     if (!json)
-        return std::unexpected(Error{ErrorCode::Format, path.filename().string() + ": " + json.error().message});
+        return std::unexpected(
+            Error{ErrorCode::Format, path.filename().string() + ": " + json.error().message});
     return json;
 }
 
@@ -30,8 +31,8 @@ std::optional<double> number(const Json& j, std::string_view key)
     return v && v->asNumber() ? std::optional<double>(*v->asNumber()) : std::nullopt;
 }
 
-std::expected<TensorView, Error> matrix(const SafetensorsSet& set, const std::string& source, const std::string& name,
-                                        bool optional = false)
+std::expected<TensorView, Error> matrix(const SafetensorsSet& set, const std::string& source,
+                                        const std::string& name, bool optional = false)
 {
     TensorView view;
     view.name = name;
@@ -44,8 +45,8 @@ std::expected<TensorView, Error> matrix(const SafetensorsSet& set, const std::st
     if (t->shape.size() != 2)
         return std::unexpected(weightError(source, "tensor " + name + " is not a matrix"));
     if (!t->type)
-        return std::unexpected(Error{ErrorCode::Unsupported, source + ": tensor " + name + " has dtype " + t->dtype +
-                                                                 "; expected F32, F16 or BF16"});
+        return std::unexpected(Error{ErrorCode::Unsupported, source + ": tensor " + name + " has dtype " +
+                                                                 t->dtype + "; expected F32, F16 or BF16"});
     view.type = *t->type;
     view.rows = t->shape[0];
     view.cols = t->shape[1];
@@ -71,7 +72,7 @@ std::expected<std::vector<float>, Error> vector(const SafetensorsSet& set, const
     return out;
 }
 
-}  // namespace
+} // namespace
 
 std::expected<ModelConfig, Error> loadHfConfig(const std::filesystem::path& dir)
 {
@@ -88,10 +89,10 @@ std::expected<ModelConfig, Error> loadHfConfig(const std::filesystem::path& dir)
     } else if (c.archName == "qwen2") {
         c.arch = ModelArch::Qwen2;
     } else {
-        return std::unexpected(Error{ErrorCode::Unsupported,
-                                     source + ": model_type '" + c.archName + "' is not a dense Llama-family model"});
+        return std::unexpected(Error{ErrorCode::Unsupported, source + ": model_type '" + c.archName +
+                                                                 "' is not a dense Llama-family model"});
     }
-    c.ropeStyle = RopeStyle::NeoX;  // Hugging Face rotates halves (rotate_half)
+    c.ropeStyle = RopeStyle::NeoX; // Hugging Face rotates halves (rotate_half)
     auto intField = [&](std::string_view key, int fallback) -> int {
         const auto v = number(j, key);
         return v ? int(*v) : fallback;
@@ -125,11 +126,13 @@ std::expected<ModelConfig, Error> loadHfConfig(const std::filesystem::path& dir)
             c.ropeScaling.type = RopeScaling::Type::Llama3;
             c.ropeScaling.lowFreqFactor = float(number(*s, "low_freq_factor").value_or(1.0));
             c.ropeScaling.highFreqFactor = float(number(*s, "high_freq_factor").value_or(4.0));
-            c.ropeScaling.originalContext = int(number(*s, "original_max_position_embeddings").value_or(8192));
+            c.ropeScaling.originalContext =
+                int(number(*s, "original_max_position_embeddings").value_or(8192));
         } else if (t == "linear") {
             c.ropeScaling.type = RopeScaling::Type::Linear;
         } else if (t != "default" && !t.empty()) {
-            return std::unexpected(Error{ErrorCode::Unsupported, source + ": rope scaling '" + t + "' is not supported"});
+            return std::unexpected(
+                Error{ErrorCode::Unsupported, source + ": rope scaling '" + t + "' is not supported"});
         }
     }
     if (auto ok = checkConfig(source, c); !ok)
@@ -192,10 +195,11 @@ std::expected<std::shared_ptr<const ModelWeights>, Error> loadLlamaWeightsHf(con
             const char* name;
             bool optional;
         };
-        for (const V& v : {V{&l.attnNorm, "input_layernorm.weight", false},
-                           V{&l.ffnNorm, "post_attention_layernorm.weight", false},
-                           V{&l.bq, "self_attn.q_proj.bias", true}, V{&l.bk, "self_attn.k_proj.bias", true},
-                           V{&l.bv, "self_attn.v_proj.bias", true}, V{&l.bo, "self_attn.o_proj.bias", true}}) {
+        for (const V& v :
+             {V{&l.attnNorm, "input_layernorm.weight", false},
+              V{&l.ffnNorm, "post_attention_layernorm.weight", false},
+              V{&l.bq, "self_attn.q_proj.bias", true}, V{&l.bk, "self_attn.k_proj.bias", true},
+              V{&l.bv, "self_attn.v_proj.bias", true}, V{&l.bo, "self_attn.o_proj.bias", true}}) {
             auto t = vector(st, source, p + v.name, v.optional);
             if (!t)
                 return fail(t.error());
@@ -207,4 +211,4 @@ std::expected<std::shared_ptr<const ModelWeights>, Error> loadLlamaWeightsHf(con
     return std::shared_ptr<const ModelWeights>(std::move(w));
 }
 
-}  // namespace quire::inference
+} // namespace quire::inference

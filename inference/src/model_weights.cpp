@@ -20,7 +20,7 @@ std::string shapeText(const TensorView& t)
     return s;
 }
 
-}  // namespace
+} // namespace
 
 Error weightError(const std::string& source, const std::string& what)
 {
@@ -33,11 +33,13 @@ std::expected<void, Error> checkMatrix(const std::string& source, const TensorVi
     if (t.empty())
         return std::unexpected(weightError(source, "missing tensor " + t.name));
     if (t.rows != rows || t.cols != cols)
-        return std::unexpected(weightError(source, "tensor " + t.name + " has shape " + shapeText(t) + ", expected [" +
-                                                       std::to_string(rows) + " x " + std::to_string(cols) + "]"));
+        return std::unexpected(weightError(source, "tensor " + t.name + " has shape " + shapeText(t) +
+                                                       ", expected [" + std::to_string(rows) + " x " +
+                                                       std::to_string(cols) + "]"));
     if (!isSupportedWeightType(t.type))
         return std::unexpected(Error{ErrorCode::Unsupported, source + ": tensor " + t.name + " has type " +
-                                                                 toString(t.type) + ", which this engine cannot run"});
+                                                                 toString(t.type) +
+                                                                 ", which this engine cannot run"});
     const auto bytes = rowBytes(t.type, t.cols);
     if (!bytes || *bytes != t.rowBytes)
         return std::unexpected(weightError(source, "tensor " + t.name + " row size does not match its type"));
@@ -131,7 +133,7 @@ std::vector<float> ropeFrequencies(const ModelConfig& c, const std::vector<float
         double f = std::pow(double(c.ropeTheta), -2.0 * i / double(c.ropeDim));
         const RopeScaling& s = c.ropeScaling;
         if (!freqFactors.empty()) {
-            f /= freqFactors[std::size_t(i)];  // GGUF llama3 files carry the factors precomputed
+            f /= freqFactors[std::size_t(i)]; // GGUF llama3 files carry the factors precomputed
         } else if (s.type == RopeScaling::Type::Llama3) {
             const double wavelen = 2.0 * std::numbers::pi / f;
             const double lowWavelen = s.originalContext / s.lowFreqFactor;
@@ -151,4 +153,4 @@ std::vector<float> ropeFrequencies(const ModelConfig& c, const std::vector<float
     return freqs;
 }
 
-}  // namespace quire::inference
+} // namespace quire::inference

@@ -18,4 +18,4 @@ std::expected<void, Error> checkVector(const std::string& source, const std::str
 // Shapes, types and finiteness of every tensor against the configuration.
 std::expected<void, Error> checkWeights(const ModelWeights& weights);
 
-}  // namespace quire::inference
+} // namespace quire::inference

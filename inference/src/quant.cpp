@@ -18,7 +18,7 @@ float halfBitsToFloat(std::uint16_t h)
     if (exp == 0) {
         if (mant == 0) {
             bits = sign;
-        } else {  // subnormal: normalise
+        } else { // subnormal: normalise
             int e = -1;
             do {
                 ++e;
@@ -49,7 +49,7 @@ const HalfTable& halfTable()
     return table;
 }
 
-}  // namespace
+} // namespace
 
 float fp16ToFp32(std::uint16_t h)
 {
@@ -61,11 +61,11 @@ std::uint16_t fp32ToFp16(float f)
     const std::uint32_t x = std::bit_cast<std::uint32_t>(f);
     const std::uint32_t sign = (x >> 16) & 0x8000;
     const std::uint32_t absx = x & 0x7FFFFFFF;
-    if (absx >= 0x7F800000)  // inf or nan
+    if (absx >= 0x7F800000) // inf or nan
         return std::uint16_t(sign | 0x7C00 | (absx > 0x7F800000 ? 0x200 : 0));
-    if (absx >= 0x477FF000)  // rounds to >= 65520: overflow
+    if (absx >= 0x477FF000) // rounds to >= 65520: overflow
         return std::uint16_t(sign | 0x7C00);
-    if (absx < 0x38800000) {  // below the smallest normal half: subnormal or zero
+    if (absx < 0x38800000) { // below the smallest normal half: subnormal or zero
         const float a = std::bit_cast<float>(absx);
         // 2^-24 is the subnormal step; nearbyint rounds half to even.
         const auto m = std::uint32_t(std::nearbyint(a * 16777216.0f));
@@ -75,7 +75,7 @@ std::uint16_t fp32ToFp16(float f)
     std::uint32_t h = ((absx >> 23) - 127 + 15) << 10 | (mant >> 13);
     const std::uint32_t rest = mant & 0x1FFF;
     if (rest > 0x1000 || (rest == 0x1000 && (h & 1)))
-        ++h;  // may carry into the exponent, which is still correct
+        ++h; // may carry into the exponent, which is still correct
     return std::uint16_t(sign | h);
 }
 
@@ -83,7 +83,7 @@ std::uint16_t fp32ToBf16(float f)
 {
     const std::uint32_t x = std::bit_cast<std::uint32_t>(f);
     if ((x & 0x7FFFFFFF) > 0x7F800000)
-        return std::uint16_t((x >> 16) | 0x40);  // quiet nan
+        return std::uint16_t((x >> 16) | 0x40); // quiet nan
     const std::uint32_t rounding = 0x7FFF + ((x >> 16) & 1);
     return std::uint16_t((x + rounding) >> 16);
 }
@@ -96,16 +96,26 @@ bool isSupportedWeightType(GgmlType type)
 std::optional<std::pair<std::size_t, std::size_t>> weightBlockLayout(GgmlType type)
 {
     switch (type) {
-    case GgmlType::F32: return std::pair<std::size_t, std::size_t>{1, 4};
-    case GgmlType::F16: return std::pair<std::size_t, std::size_t>{1, 2};
-    case GgmlType::BF16: return std::pair<std::size_t, std::size_t>{1, 2};
-    case GgmlType::Q4_0: return std::pair<std::size_t, std::size_t>{kQK, sizeof(BlockQ4_0)};
-    case GgmlType::Q4_1: return std::pair<std::size_t, std::size_t>{kQK, sizeof(BlockQ4_1)};
-    case GgmlType::Q8_0: return std::pair<std::size_t, std::size_t>{kQK, sizeof(BlockQ8_0)};
-    case GgmlType::Q4_K: return std::pair<std::size_t, std::size_t>{kQKK, sizeof(BlockQ4_K)};
-    case GgmlType::Q5_K: return std::pair<std::size_t, std::size_t>{kQKK, sizeof(BlockQ5_K)};
-    case GgmlType::Q6_K: return std::pair<std::size_t, std::size_t>{kQKK, sizeof(BlockQ6_K)};
-    default: return std::nullopt;
+    case GgmlType::F32:
+        return std::pair<std::size_t, std::size_t>{1, 4};
+    case GgmlType::F16:
+        return std::pair<std::size_t, std::size_t>{1, 2};
+    case GgmlType::BF16:
+        return std::pair<std::size_t, std::size_t>{1, 2};
+    case GgmlType::Q4_0:
+        return std::pair<std::size_t, std::size_t>{kQK, sizeof(BlockQ4_0)};
+    case GgmlType::Q4_1:
+        return std::pair<std::size_t, std::size_t>{kQK, sizeof(BlockQ4_1)};
+    case GgmlType::Q8_0:
+        return std::pair<std::size_t, std::size_t>{kQK, sizeof(BlockQ8_0)};
+    case GgmlType::Q4_K:
+        return std::pair<std::size_t, std::size_t>{kQKK, sizeof(BlockQ4_K)};
+    case GgmlType::Q5_K:
+        return std::pair<std::size_t, std::size_t>{kQKK, sizeof(BlockQ5_K)};
+    case GgmlType::Q6_K:
+        return std::pair<std::size_t, std::size_t>{kQKK, sizeof(BlockQ6_K)};
+    default:
+        return std::nullopt;
     }
 }
 
@@ -213,21 +223,23 @@ void dequantQ6_K(const BlockQ6_K* b, float* y, std::int64_t nb)
     }
 }
 
-}  // namespace
+} // namespace
 
 std::expected<void, Error> dequantizeRow(GgmlType type, const std::byte* src, float* dst, std::int64_t n)
 {
     const auto layout = weightBlockLayout(type);
     if (!layout)
-        return std::unexpected(Error{ErrorCode::Unsupported,
-                                     std::string("cannot dequantise tensor type ") + toString(type)});
+        return std::unexpected(
+            Error{ErrorCode::Unsupported, std::string("cannot dequantise tensor type ") + toString(type)});
     if (n < 0 || std::size_t(n) % layout->first != 0)
-        return std::unexpected(Error{ErrorCode::InvalidArgument,
-                                     "row of " + std::to_string(n) + " elements is not a whole number of " +
-                                         toString(type) + " blocks"});
+        return std::unexpected(Error{ErrorCode::InvalidArgument, "row of " + std::to_string(n) +
+                                                                     " elements is not a whole number of " +
+                                                                     toString(type) + " blocks"});
     const std::int64_t nb = n / std::int64_t(layout->first);
     switch (type) {
-    case GgmlType::F32: std::copy_n(reinterpret_cast<const float*>(src), n, dst); break;
+    case GgmlType::F32:
+        std::copy_n(reinterpret_cast<const float*>(src), n, dst);
+        break;
     case GgmlType::F16: {
         const auto* h = reinterpret_cast<const std::uint16_t*>(src);
         const float* table = halfTable().values;
@@ -241,13 +253,26 @@ std::expected<void, Error> dequantizeRow(GgmlType type, const std::byte* src, fl
             dst[i] = bf16ToFp32(h[i]);
         break;
     }
-    case GgmlType::Q4_0: dequantQ4_0(reinterpret_cast<const BlockQ4_0*>(src), dst, nb); break;
-    case GgmlType::Q4_1: dequantQ4_1(reinterpret_cast<const BlockQ4_1*>(src), dst, nb); break;
-    case GgmlType::Q8_0: dequantQ8_0(reinterpret_cast<const BlockQ8_0*>(src), dst, nb); break;
-    case GgmlType::Q4_K: dequantQ4_K(reinterpret_cast<const BlockQ4_K*>(src), dst, nb); break;
-    case GgmlType::Q5_K: dequantQ5_K(reinterpret_cast<const BlockQ5_K*>(src), dst, nb); break;
-    case GgmlType::Q6_K: dequantQ6_K(reinterpret_cast<const BlockQ6_K*>(src), dst, nb); break;
-    default: break;
+    case GgmlType::Q4_0:
+        dequantQ4_0(reinterpret_cast<const BlockQ4_0*>(src), dst, nb);
+        break;
+    case GgmlType::Q4_1:
+        dequantQ4_1(reinterpret_cast<const BlockQ4_1*>(src), dst, nb);
+        break;
+    case GgmlType::Q8_0:
+        dequantQ8_0(reinterpret_cast<const BlockQ8_0*>(src), dst, nb);
+        break;
+    case GgmlType::Q4_K:
+        dequantQ4_K(reinterpret_cast<const BlockQ4_K*>(src), dst, nb);
+        break;
+    case GgmlType::Q5_K:
+        dequantQ5_K(reinterpret_cast<const BlockQ5_K*>(src), dst, nb);
+        break;
+    case GgmlType::Q6_K:
+        dequantQ6_K(reinterpret_cast<const BlockQ6_K*>(src), dst, nb);
+        break;
+    default:
+        break;
     }
     return {};
 }
@@ -269,7 +294,7 @@ void quantizeRowQ8_0(const float* src, BlockQ8_0* dst, std::int64_t n)
 void quantizeRowQ4_0(const float* src, BlockQ4_0* dst, std::int64_t n)
 {
     for (std::int64_t i = 0; i < n / kQK; ++i, src += kQK) {
-        float amax = 0, vmax = 0;  // the value of largest magnitude maps to -8
+        float amax = 0, vmax = 0; // the value of largest magnitude maps to -8
         for (int j = 0; j < kQK; ++j)
             if (std::fabs(src[j]) > amax) {
                 amax = std::fabs(src[j]);
@@ -306,4 +331,4 @@ void quantizeRowQ4_1(const float* src, BlockQ4_1* dst, std::int64_t n)
     }
 }
 
-}  // namespace quire::inference
+} // namespace quire::inference

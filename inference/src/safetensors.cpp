@@ -12,7 +12,7 @@ namespace quire::inference {
 
 namespace {
 
-constexpr std::uint64_t kMaxHeaderBytes = 100ull << 20;  // the format's own limit
+constexpr std::uint64_t kMaxHeaderBytes = 100ull << 20; // the format's own limit
 constexpr std::int64_t kMaxDims = 8;
 
 Error formatError(const std::filesystem::path& path, const std::string& what)
@@ -23,9 +23,9 @@ Error formatError(const std::filesystem::path& path, const std::string& what)
 std::optional<std::size_t> dtypeSize(const std::string& dtype)
 {
     static const std::map<std::string, std::size_t, std::less<>> sizes = {
-        {"F64", 8}, {"F32", 4}, {"F16", 2}, {"BF16", 2}, {"I64", 8}, {"I32", 4}, {"I16", 2},
-        {"I8", 1}, {"U8", 1}, {"U16", 2}, {"U32", 4}, {"U64", 8}, {"BOOL", 1}, {"F8_E4M3", 1},
-        {"F8_E5M2", 1}};
+        {"F64", 8}, {"F32", 4}, {"F16", 2},  {"BF16", 2},    {"I64", 8},
+        {"I32", 4}, {"I16", 2}, {"I8", 1},   {"U8", 1},      {"U16", 2},
+        {"U32", 4}, {"U64", 8}, {"BOOL", 1}, {"F8_E4M3", 1}, {"F8_E5M2", 1}};
     const auto it = sizes.find(dtype);
     return it == sizes.end() ? std::nullopt : std::optional<std::size_t>(it->second);
 }
@@ -41,7 +41,7 @@ std::optional<GgmlType> computeType(const std::string& dtype)
     return std::nullopt;
 }
 
-}  // namespace
+} // namespace
 
 std::int64_t SafeTensor::elements() const
 {
@@ -61,7 +61,7 @@ std::expected<SafetensorsFile, Error> SafetensorsFile::open(const std::filesyste
     if (bytes.size() < 8)
         return std::unexpected(formatError(path, "too short for a safetensors header (truncated?)"));
     std::uint64_t headerLen = 0;
-    std::memcpy(&headerLen, bytes.data(), 8);  // little-endian on every platform we build for
+    std::memcpy(&headerLen, bytes.data(), 8); // little-endian on every platform we build for
     if (headerLen > kMaxHeaderBytes || headerLen > bytes.size() - 8)
         return std::unexpected(formatError(path, "header length " + std::to_string(headerLen) +
                                                      " runs past the end of the file (truncated or not "
@@ -88,7 +88,8 @@ std::expected<SafetensorsFile, Error> SafetensorsFile::open(const std::filesyste
         const Json* offsets = entry.find("data_offsets");
         if (!dtype || !dtype->isString() || !shape || !shape->isArray() || !offsets || !offsets->isArray() ||
             offsets->asArray()->size() != 2)
-            return std::unexpected(formatError(path, "tensor '" + name + "' lacks dtype, shape or data_offsets"));
+            return std::unexpected(
+                formatError(path, "tensor '" + name + "' lacks dtype, shape or data_offsets"));
         SafeTensor t;
         t.name = name;
         t.dtype = *dtype->asString();
@@ -111,10 +112,12 @@ std::expected<SafetensorsFile, Error> SafetensorsFile::open(const std::filesyste
         const auto begin = (*offsets->asArray())[0].asInt();
         const auto end = (*offsets->asArray())[1].asInt();
         if (!begin || !end || *begin < 0 || *end < *begin || std::uint64_t(*end) > dataSize)
-            return std::unexpected(formatError(path, "tensor '" + name + "' has data offsets past the end of the "
-                                                                         "file (truncated?)"));
+            return std::unexpected(formatError(path, "tensor '" + name +
+                                                         "' has data offsets past the end of the "
+                                                         "file (truncated?)"));
         if (std::uint64_t(*end - *begin) != elements * *elemSize)
-            return std::unexpected(formatError(path, "tensor '" + name + "' byte range does not match its shape"));
+            return std::unexpected(
+                formatError(path, "tensor '" + name + "' byte range does not match its shape"));
         t.data = bytes.subspan(dataStart + std::size_t(*begin), std::size_t(*end - *begin));
         file.m_tensors.emplace(name, std::move(t));
     }
@@ -198,4 +201,4 @@ std::vector<std::string> SafetensorsSet::names() const
     return out;
 }
 
-}  // namespace quire::inference
+} // namespace quire::inference

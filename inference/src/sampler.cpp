@@ -23,7 +23,8 @@ std::int32_t Sampler::sample(std::span<const float> logits, std::span<const std:
     m_logits.assign(logits.begin(), logits.end());
 
     // Penalties over the most recent window of tokens.
-    const bool penalise = c.repetitionPenalty != 1.0f || c.presencePenalty != 0.0f || c.frequencyPenalty != 0.0f;
+    const bool penalise =
+        c.repetitionPenalty != 1.0f || c.presencePenalty != 0.0f || c.frequencyPenalty != 0.0f;
     if (penalise && c.penaltyWindow > 0) {
         std::unordered_map<std::int32_t, int> counts;
         const std::size_t n = std::min<std::size_t>(history.size(), std::size_t(c.penaltyWindow));
@@ -38,7 +39,7 @@ std::int32_t Sampler::sample(std::span<const float> logits, std::span<const std:
         }
     }
 
-    if (greedy())  // the first maximum, so ties resolve the same way every time
+    if (greedy()) // the first maximum, so ties resolve the same way every time
         return std::int32_t(std::max_element(m_logits.begin(), m_logits.end()) - m_logits.begin());
 
     // Candidates sorted by logit, cut to top-k.
@@ -49,11 +50,14 @@ std::int32_t Sampler::sample(std::span<const float> logits, std::span<const std:
             m_candidates.emplace_back(m_logits[std::size_t(i)], i);
     if (m_candidates.empty())
         return 0;
-    const auto byLogit = [](const auto& a, const auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); };
+    const auto byLogit = [](const auto& a, const auto& b) {
+        return a.first > b.first || (a.first == b.first && a.second < b.second);
+    };
     std::size_t keep = m_candidates.size();
     if (c.topK > 0 && std::size_t(c.topK) < keep) {
         keep = std::size_t(c.topK);
-        std::partial_sort(m_candidates.begin(), m_candidates.begin() + std::ptrdiff_t(keep), m_candidates.end(), byLogit);
+        std::partial_sort(m_candidates.begin(), m_candidates.begin() + std::ptrdiff_t(keep),
+                          m_candidates.end(), byLogit);
         m_candidates.resize(keep);
     } else {
         std::sort(m_candidates.begin(), m_candidates.end(), byLogit);
@@ -102,4 +106,4 @@ std::int32_t Sampler::sample(std::span<const float> logits, std::span<const std:
     return m_candidates.back().second;
 }
 
-}  // namespace quire::inference
+} // namespace quire::inference

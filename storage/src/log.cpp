@@ -10,4 +10,4 @@ std::shared_ptr<spdlog::logger> log()
     spdlog::register_logger(created);
     return created;
 }
-}  // namespace quire::storage
+} // namespace quire::storage

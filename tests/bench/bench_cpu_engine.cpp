@@ -24,7 +24,7 @@ double seconds(std::chrono::steady_clock::time_point a, std::chrono::steady_cloc
     return std::chrono::duration<double>(b - a).count();
 }
 
-}  // namespace
+} // namespace
 
 int main(int argc, char** argv)
 {
@@ -44,7 +44,9 @@ int main(int argc, char** argv)
             reps = std::atoi(argv[i + 1]);
     }
     if (model.empty()) {
-        std::fprintf(stderr, "usage: bench_cpu_engine --model FILE.gguf [--threads N] [--prompt N] [--gen N] [--reps N]\n");
+        std::fprintf(
+            stderr,
+            "usage: bench_cpu_engine --model FILE.gguf [--threads N] [--prompt N] [--gen N] [--reps N]\n");
         return 2;
     }
     auto file = GgufFile::open(model);
@@ -75,7 +77,7 @@ int main(int argc, char** argv)
     std::vector<float> logits(static_cast<std::size_t>(vocab));
 
     double prefillTotal = 0, decodeTotal = 0;
-    for (int rep = -1; rep < reps; ++rep) {  // rep -1: warm-up
+    for (int rep = -1; rep < reps; ++rep) { // rep -1: warm-up
         (*runner)->truncate(0);
         const auto t0 = std::chrono::steady_clock::now();
         if (auto ok = (*runner)->forward(prompt, logits, false); !ok) {

@@ -17,11 +17,11 @@ using namespace quire::inference;
 namespace {
 
 const std::filesystem::path kData = std::filesystem::path(QUIRE_TEST_DATA_DIR) / "inference";
-constexpr double kTolerance = 1e-4;  // max |ours - golden| / max |golden|, per position
+constexpr double kTolerance = 1e-4; // max |ours - golden| / max |golden|, per position
 
 struct Golden {
     std::vector<std::int32_t> tokens;
-    std::vector<float> logits;  // [T][vocab]
+    std::vector<float> logits; // [T][vocab]
 };
 
 Golden loadGolden(const std::filesystem::path& dir)
@@ -45,7 +45,8 @@ Golden loadGolden(const std::filesystem::path& dir)
 }
 
 // Worst relative error over positions; also reports the position.
-double worstError(const std::vector<float>& ours, const std::vector<float>& golden, int vocab, int* where = nullptr)
+double worstError(const std::vector<float>& ours, const std::vector<float>& golden, int vocab,
+                  int* where = nullptr)
 {
     double worst = 0;
     for (std::size_t t = 0; t * std::size_t(vocab) < golden.size(); ++t) {
@@ -56,7 +57,7 @@ double worstError(const std::vector<float>& ours, const std::vector<float>& gold
             maxRef = std::max(maxRef, std::fabs(double(golden[k])));
         }
         const double rel = maxDiff / maxRef;
-        if (!(rel <= worst)) {  // NaN counts as the worst
+        if (!(rel <= worst)) { // NaN counts as the worst
             worst = std::isnan(rel) ? INFINITY : rel;
             if (where)
                 *where = int(t);
@@ -65,7 +66,7 @@ double worstError(const std::vector<float>& ours, const std::vector<float>& gold
     return worst;
 }
 
-}  // namespace
+} // namespace
 
 class TestLlamaTiny : public QObject {
     Q_OBJECT
@@ -104,9 +105,10 @@ private slots:
         QVERIFY((*runner)->forward(golden.tokens, logits, true).has_value());
         int where = -1;
         const double err = worstError(logits, golden.logits, vocab, &where);
-        qInfo("%s on %s: worst relative error %.3g at position %d", qPrintable(backend), qPrintable(model), err,
-              where);
-        QVERIFY2(err < kTolerance, qPrintable(QString("relative error %1 at position %2").arg(err).arg(where)));
+        qInfo("%s on %s: worst relative error %.3g at position %d", qPrintable(backend), qPrintable(model),
+              err, where);
+        QVERIFY2(err < kTolerance,
+                 qPrintable(QString("relative error %1 at position %2").arg(err).arg(where)));
 
         // Incremental: a prefix, then one token at a time through the KV cache.
         (*runner)->truncate(0);
@@ -115,8 +117,9 @@ private slots:
         const std::size_t prefix = 5;
         QVERIFY((*runner)->forward(std::span(golden.tokens).first(prefix), step, true).has_value());
         for (std::size_t t = prefix; t < golden.tokens.size(); ++t)
-            QVERIFY((*runner)->forward(std::span(golden.tokens).subspan(t, 1),
-                                       std::span(step).subspan(t * std::size_t(vocab), std::size_t(vocab)), false)
+            QVERIFY((*runner)
+                        ->forward(std::span(golden.tokens).subspan(t, 1),
+                                  std::span(step).subspan(t * std::size_t(vocab), std::size_t(vocab)), false)
                         .has_value());
         QCOMPARE((*runner)->position(), int(golden.tokens.size()));
         QVERIFY(worstError(step, golden.logits, vocab) < kTolerance);

@@ -1,7 +1,9 @@
+#include <QTemporaryDir>
 #include <QTest>
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "inference/test_tokenizer_vectors.h"
@@ -14,6 +16,29 @@ using quire::test::readVectors;
 namespace {
 
 const std::filesystem::path kDir = QUIRE_SHARED_DIR "/testdata/tokenizers";
+
+std::string base64(std::string_view bytes)
+{
+    static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    std::string out;
+    std::size_t i = 0;
+    for (; i + 2 < bytes.size(); i += 3) {
+        const auto v = (std::uint32_t(std::uint8_t(bytes[i])) << 16) |
+                       (std::uint32_t(std::uint8_t(bytes[i + 1])) << 8) | std::uint8_t(bytes[i + 2]);
+        for (int k = 18; k >= 0; k -= 6)
+            out += kAlphabet[(v >> k) & 63];
+    }
+    if (const std::size_t rest = bytes.size() - i) {
+        std::uint32_t v = std::uint32_t(std::uint8_t(bytes[i])) << 16;
+        if (rest == 2)
+            v |= std::uint32_t(std::uint8_t(bytes[i + 1])) << 8;
+        out += kAlphabet[(v >> 18) & 63];
+        out += kAlphabet[(v >> 12) & 63];
+        out += rest == 2 ? kAlphabet[(v >> 6) & 63] : '=';
+        out += '=';
+    }
+    return out;
+}
 
 std::string join(const std::vector<TokenId>& ids)
 {
@@ -86,6 +111,40 @@ private slots:
         QVERIFY2(tok, tok ? "" : tok.error().message.c_str());
         QCOMPARE(tok->vocabSize(), std::size_t(202048));
         checkVectors(*tok, (kDir / "llama4/llama4.inp").string(), (kDir / "llama4/llama4.out").string());
+    }
+
+    // A Llama 3 tiktoken rank file written from the Llama 3 GGUF vocabulary (rank = id) must give
+    // the GGUF vectors too: tiktoken's rank merging equals the merge list here.
+    void llama3TiktokenFileMatchesVectors()
+    {
+        const Tokenizer gguf = loadGguf("llama-bpe");
+        QTemporaryDir dir;
+        const std::string path = dir.path().toStdString() + "/tokenizer.model";
+        {
+            std::ofstream out(path, std::ios::binary);
+            for (TokenId id = 0; id < 128000; ++id)
+                out << base64(gguf.tokenToPiece(id)) << ' ' << id << '\n';
+        }
+        auto tok = Tokenizer::fromTiktoken(path);
+        QVERIFY2(tok, tok ? "" : tok.error().message.c_str());
+        QCOMPARE(tok->vocabSize(), std::size_t(128256));
+        QCOMPARE(*tok->tokenId("<|eot_id|>"), 128009);
+        QCOMPARE(*tok->tokenId("<|start_header_id|>"), 128006);
+        const std::string base = (kDir / "ggml-vocab-llama-bpe.gguf").string();
+        checkVectors(*tok, base + ".inp", base + ".out");
+    }
+
+    void rejectsBadRankFiles()
+    {
+        QTemporaryDir dir;
+        const std::string path = dir.path().toStdString() + "/bad.model";
+        std::ofstream(path) << "QQ== 0\nQg== 1\nnot-base64! 2\n";
+        auto bad = Tokenizer::fromTiktoken(path);
+        QVERIFY(!bad);
+        QVERIFY2(bad.error().message.find("line 3") != std::string::npos, bad.error().message.c_str());
+        std::ofstream(path) << "QQ== 0\nQQ== 0\n";
+        QVERIFY(!Tokenizer::fromTiktoken(path));
+        QVERIFY(!Tokenizer::fromTiktoken(dir.path().toStdString() + "/absent.model"));
     }
 
     void llama4SpecialTokensAndChatFormat()

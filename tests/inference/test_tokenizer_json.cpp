@@ -136,6 +136,14 @@ private slots:
                 QCOMPARE(tok->decode(ids, true), v.text);
         }
         QCOMPARE(failures, 0);
+        // The same vocabulary read from the GGUF file (its own pre-tokenizer name) agrees with HF
+        // too; the Qwen2 style only borrows the Llama 3 vocabulary, so it has no GGUF twin.
+        if (style != "qwen2") {
+            auto fromGguf = Tokenizer::fromGguf(*gguf);
+            QVERIFY(fromGguf);
+            for (const auto& v : vectors)
+                QCOMPARE(fromGguf->encode(v.text, false, true), std::vector<TokenId>(v.ids.begin(), v.ids.end()));
+        }
         if (style == "llama3") {
             QCOMPARE(*tok->bos(), 128000);
             QVERIFY(tok->addBosByDefault());

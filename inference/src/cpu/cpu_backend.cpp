@@ -42,7 +42,7 @@ Registry& registry()
     return r;
 }
 
-}  // namespace
+} // namespace
 
 std::shared_ptr<const Backend> cpuBackend()
 {
@@ -72,8 +72,8 @@ std::expected<std::shared_ptr<const Backend>, Error> findBackend(std::string_vie
         std::string known;
         for (const auto& [n, b] : r.backends)
             known += (known.empty() ? "" : ", ") + n;
-        return std::unexpected(Error{ErrorCode::Unsupported,
-                                     "no backend named '" + std::string(name) + "' in this build (have: " + known + ")"});
+        return std::unexpected(Error{ErrorCode::Unsupported, "no backend named '" + std::string(name) +
+                                                                 "' in this build (have: " + known + ")"});
     }
     return it->second;
 }
@@ -88,4 +88,4 @@ std::vector<std::string> backendNames()
     return names;
 }
 
-}  // namespace quire::inference
+} // namespace quire::inference

@@ -39,7 +39,7 @@ struct MatmulArgs {
     int nTok = 0;
     float* out = nullptr;
     std::size_t ldOut = 0;
-    bool accumulate = false;  // out += product (the residual add), instead of out = product
+    bool accumulate = false; // out += product (the residual add), instead of out = product
 };
 using MatmulFn = void (*)(const MatmulArgs& args, std::int64_t r0, std::int64_t r1);
 
@@ -47,11 +47,16 @@ struct Kernels {
     const char* name = "";
     void (*quantizeQ16A)(const float* x, BlockQ16A* y, std::int64_t n) = nullptr;
     float (*dot)(const float* a, const float* b, std::int64_t n) = nullptr;
-    void (*axpy)(float a, const float* x, float* y, std::int64_t n) = nullptr;  // y += a * x
+    void (*axpy)(float a, const float* x, float* y, std::int64_t n) = nullptr; // y += a * x
     // x[i] = exp(x[i] - max); returns the sum (the softmax denominator).
     float (*expSum)(float* x, std::int64_t n, float max) = nullptr;
     // g[i] = silu(g[i]) * u[i], the SwiGLU gate.
     void (*siluMul)(float* g, const float* u, std::int64_t n) = nullptr;
+    // Attention of one query head over n cached positions (rows `stride` floats apart):
+    // scores[j] = scale * dot(q, k_j); out = sum_j p[j] * v_j (out overwritten).
+    void (*attnScores)(const float* q, const float* k, std::size_t stride, int n, int hd, float scale,
+                       float* scores) = nullptr;
+    void (*attnMix)(const float* p, const float* v, std::size_t stride, int n, int hd, float* out) = nullptr;
     // Indexed by GgmlType value; null where the type has no kernel of that kind.
     MatmulFn matmulQ16A[32] = {};
     MatmulFn matmulF32[32] = {};
@@ -66,4 +71,4 @@ const Kernels& bestKernels();
 // True when `type` is multiplied with BlockQ16A activations (else with f32 ones).
 bool usesQ16Activations(GgmlType type);
 
-}  // namespace quire::inference::cpu
+} // namespace quire::inference::cpu

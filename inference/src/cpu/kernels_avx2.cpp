@@ -6,6 +6,10 @@
 // multiplied with the int16 activations by madd (s16 x s16 -> s32 pairs), then scaled once per
 // block (per 16 for Q6_K) in float. A micro-kernel reads one weight row and up to four token rows,
 // so each unpacked weight block is reused across tokens during prefill.
+// Builds that compile the engine sources without this file's flags (the fuzz build) get an empty
+// unit here, and kernels_scalar.cpp then offers the portable table only.
+#if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
+
 #include <immintrin.h>
 
 #include <cstddef>
@@ -67,7 +71,8 @@ void quantizeQ16A(const float* x, BlockQ16A* y, std::int64_t n)
         const __m256 lim = _mm256_set1_ps(32767.0f);
         __m256i q[4];
         for (int k = 0; k < 4; ++k) {
-            __m256 r = _mm256_round_ps(_mm256_mul_ps(v[k], vid), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+            __m256 r =
+                _mm256_round_ps(_mm256_mul_ps(v[k], vid), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
             r = _mm256_max_ps(_mm256_min_ps(r, lim), _mm256_sub_ps(_mm256_setzero_ps(), lim));
             q[k] = _mm256_cvtps_epi32(r);
         }
@@ -163,16 +168,92 @@ void siluMul(float* g, const float* u, std::int64_t n)
     for (; i + 8 <= n; i += 8) {
         const __m256 v = _mm256_loadu_ps(g + i);
         const __m256 e = exp8(_mm256_sub_ps(_mm256_setzero_ps(), v));
-        _mm256_storeu_ps(g + i, _mm256_mul_ps(_mm256_div_ps(v, _mm256_add_ps(one, e)), _mm256_loadu_ps(u + i)));
+        _mm256_storeu_ps(g + i,
+                         _mm256_mul_ps(_mm256_div_ps(v, _mm256_add_ps(one, e)), _mm256_loadu_ps(u + i)));
     }
     for (; i < n; ++i)
         g[i] = g[i] / (1.0f + expScalar(-g[i])) * u[i];
 }
 
+// Four horizontal sums at once: lane i of the result is the sum of a[i]'s eight lanes.
+inline __m128 hsum4(__m256 a0, __m256 a1, __m256 a2, __m256 a3)
+{
+    const __m256 s01 = _mm256_hadd_ps(a0, a1); // [a0 a0 a1 a1 | a0 a0 a1 a1] partial sums
+    const __m256 s23 = _mm256_hadd_ps(a2, a3);
+    const __m256 s = _mm256_hadd_ps(s01, s23); // [a0 a1 a2 a3 | a0 a1 a2 a3]
+    return _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
+}
+
+// The query head stays in registers (HD8 = head dim / 8); four keys per step.
+template <int HD8>
+void attnScoresFixed(const float* q, const float* k, std::size_t stride, int n, float scale, float* scores)
+{
+    __m256 qv[HD8];
+    for (int c = 0; c < HD8; ++c)
+        qv[c] = _mm256_loadu_ps(q + 8 * c);
+    const __m128 vscale = _mm_set1_ps(scale);
+    int j = 0;
+    for (; j + 4 <= n; j += 4) {
+        const float* k0 = k + std::size_t(j) * stride;
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        for (int c = 0; c < HD8; ++c) {
+            a0 = _mm256_fmadd_ps(qv[c], _mm256_loadu_ps(k0 + 8 * c), a0);
+            a1 = _mm256_fmadd_ps(qv[c], _mm256_loadu_ps(k0 + stride + 8 * c), a1);
+            a2 = _mm256_fmadd_ps(qv[c], _mm256_loadu_ps(k0 + 2 * stride + 8 * c), a2);
+            a3 = _mm256_fmadd_ps(qv[c], _mm256_loadu_ps(k0 + 3 * stride + 8 * c), a3);
+        }
+        _mm_storeu_ps(scores + j, _mm_mul_ps(hsum4(a0, a1, a2, a3), vscale));
+    }
+    for (; j < n; ++j) {
+        const float* kj = k + std::size_t(j) * stride;
+        __m256 a = _mm256_setzero_ps();
+        for (int c = 0; c < HD8; ++c)
+            a = _mm256_fmadd_ps(qv[c], _mm256_loadu_ps(kj + 8 * c), a);
+        scores[j] = scale * hsum(a);
+    }
+}
+
+void attnScores(const float* q, const float* k, std::size_t stride, int n, int hd, float scale, float* scores)
+{
+    if (hd == 64)
+        return attnScoresFixed<8>(q, k, stride, n, scale, scores);
+    if (hd == 128)
+        return attnScoresFixed<16>(q, k, stride, n, scale, scores);
+    for (int j = 0; j < n; ++j)
+        scores[j] = scale * dot(q, k + std::size_t(j) * stride, hd);
+}
+
+// The output head stays in registers across all positions.
+template <int HD8> void attnMixFixed(const float* p, const float* v, std::size_t stride, int n, float* out)
+{
+    __m256 o[HD8];
+    for (int c = 0; c < HD8; ++c)
+        o[c] = _mm256_setzero_ps();
+    for (int j = 0; j < n; ++j) {
+        const __m256 pj = _mm256_set1_ps(p[j]);
+        const float* vj = v + std::size_t(j) * stride;
+        for (int c = 0; c < HD8; ++c)
+            o[c] = _mm256_fmadd_ps(pj, _mm256_loadu_ps(vj + 8 * c), o[c]);
+    }
+    for (int c = 0; c < HD8; ++c)
+        _mm256_storeu_ps(out + 8 * c, o[c]);
+}
+
+void attnMix(const float* p, const float* v, std::size_t stride, int n, int hd, float* out)
+{
+    if (hd == 64)
+        return attnMixFixed<8>(p, v, stride, n, out);
+    if (hd == 128)
+        return attnMixFixed<16>(p, v, stride, n, out);
+    for (int i = 0; i < hd; ++i)
+        out[i] = 0.0f;
+    for (int j = 0; j < n; ++j)
+        axpy(p[j], v + std::size_t(j) * stride, out, hd);
+}
+
 // ---- micro-kernels: one weight row r against NT token rows starting at t0 ----
 
-template <int NT>
-struct Rows {
+template <int NT> struct Rows {
     const BlockQ16A* x[NT];
     Rows(const MatmulArgs& a, int t0)
     {
@@ -190,10 +271,8 @@ inline void store(const MatmulArgs& a, std::int64_t r, int t0, const __m256* acc
     }
 }
 
-template <bool HasMin>
-struct KQ4 {  // Q4_0 (HasMin = false: offset -8 d) and Q4_1
-    template <int NT>
-    static void run(const MatmulArgs& a, std::int64_t r, int t0)
+template <bool HasMin> struct KQ4 { // Q4_0 (HasMin = false: offset -8 d) and Q4_1
+    template <int NT> static void run(const MatmulArgs& a, std::int64_t r, int t0)
     {
         const Rows<NT> x(a, t0);
         const std::int64_t nb = a.cols / 32;
@@ -234,8 +313,7 @@ struct KQ4 {  // Q4_0 (HasMin = false: offset -8 d) and Q4_1
 };
 
 struct KQ8_0 {
-    template <int NT>
-    static void run(const MatmulArgs& a, std::int64_t r, int t0)
+    template <int NT> static void run(const MatmulArgs& a, std::int64_t r, int t0)
     {
         const Rows<NT> x(a, t0);
         const std::int64_t nb = a.cols / 32;
@@ -248,8 +326,10 @@ struct KQ8_0 {
         const auto* w = reinterpret_cast<const BlockQ8_0*>(a.w + std::size_t(r) * a.wRowBytes);
         for (std::int64_t b = 0; b < nb; ++b) {
             const float dw = h2f(w[b].d);
-            const __m256i w0 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w[b].qs)));
-            const __m256i w1 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w[b].qs + 16)));
+            const __m256i w0 =
+                _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w[b].qs)));
+            const __m256i w1 =
+                _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w[b].qs + 16)));
             for (int j = 0; j < NT; ++j) {
                 const BlockQ16A& xb = x.x[j][b];
                 const __m256i p = _mm256_add_epi32(mul16(w0, xb.qs), mul16(w1, xb.qs + 16));
@@ -261,8 +341,7 @@ struct KQ8_0 {
 };
 
 struct KQ4_K {
-    template <int NT>
-    static void run(const MatmulArgs& a, std::int64_t r, int t0)
+    template <int NT> static void run(const MatmulArgs& a, std::int64_t r, int t0)
     {
         const Rows<NT> x(a, t0);
         const std::int64_t nsb = a.cols / 256;
@@ -305,8 +384,7 @@ struct KQ4_K {
 };
 
 struct KQ6_K {
-    template <int NT>
-    static void run(const MatmulArgs& a, std::int64_t r, int t0)
+    template <int NT> static void run(const MatmulArgs& a, std::int64_t r, int t0)
     {
         const Rows<NT> x(a, t0);
         const std::int64_t nsb = a.cols / 256;
@@ -329,7 +407,8 @@ struct KQ6_K {
                 const __m256i l1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql + 32));
                 const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[sb].qh + 32 * half));
                 __m256i q[4];
-                q[0] = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(h, m3), 4));
+                q[0] =
+                    _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(h, m3), 4));
                 q[1] = _mm256_or_si256(_mm256_and_si256(l1, m4),
                                        _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 2), m3), 4));
                 q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
@@ -343,8 +422,10 @@ struct KQ6_K {
                     const float s0 = d * float(sc[2 * k]), s1 = d * float(sc[2 * k + 1]);
                     for (int j = 0; j < NT; ++j) {
                         const BlockQ16A& xb = x.x[j][sb * 8 + half * 4 + k];
-                        acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(mul16(w0, xb.qs)), _mm256_set1_ps(s0 * xb.d), acc[j]);
-                        acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(mul16(w1, xb.qs + 16)), _mm256_set1_ps(s1 * xb.d), acc[j]);
+                        acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(mul16(w0, xb.qs)),
+                                                 _mm256_set1_ps(s0 * xb.d), acc[j]);
+                        acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(mul16(w1, xb.qs + 16)),
+                                                 _mm256_set1_ps(s1 * xb.d), acc[j]);
                     }
                 }
             }
@@ -354,21 +435,20 @@ struct KQ6_K {
 };
 
 // Float weights: F32, F16 (F16C) or BF16, widened 8 at a time.
-template <GgmlType Type>
-inline __m256 load8(const std::byte* row, std::int64_t k)
+template <GgmlType Type> inline __m256 load8(const std::byte* row, std::int64_t k)
 {
     if constexpr (Type == GgmlType::F32) {
         return _mm256_loadu_ps(reinterpret_cast<const float*>(row) + k);
     } else if constexpr (Type == GgmlType::F16) {
         return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 2 * k)));
     } else {
-        const __m256i v = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 2 * k)));
+        const __m256i v =
+            _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 2 * k)));
         return _mm256_castsi256_ps(_mm256_slli_epi32(v, 16));
     }
 }
 
-template <GgmlType Type>
-inline float load1(const std::byte* row, std::int64_t k)
+template <GgmlType Type> inline float load1(const std::byte* row, std::int64_t k)
 {
     const auto* h = reinterpret_cast<const std::uint16_t*>(row);
     if constexpr (Type == GgmlType::F32)
@@ -379,10 +459,8 @@ inline float load1(const std::byte* row, std::int64_t k)
         return _mm_cvtss_f32(_mm_castsi128_ps(_mm_cvtsi32_si128(int(std::uint32_t(h[k]) << 16))));
 }
 
-template <GgmlType Type>
-struct KFloat {
-    template <int NT>
-    static void run(const MatmulArgs& a, std::int64_t r, int t0)
+template <GgmlType Type> struct KFloat {
+    template <int NT> static void run(const MatmulArgs& a, std::int64_t r, int t0)
     {
         const float* x[NT];
         __m256 acc[NT];
@@ -409,8 +487,7 @@ struct KFloat {
 };
 
 // Rows in chunks of 8 so both the weight rows and a tile of four token rows stay in L1.
-template <class K>
-void matmulTiled(const MatmulArgs& a, std::int64_t r0, std::int64_t r1)
+template <class K> void matmulTiled(const MatmulArgs& a, std::int64_t r0, std::int64_t r1)
 {
     constexpr std::int64_t kRowChunk = 8;
     for (std::int64_t rc = r0; rc < r1; rc += kRowChunk) {
@@ -433,13 +510,15 @@ void matmulTiled(const MatmulArgs& a, std::int64_t r0, std::int64_t r1)
 
 Kernels makeAvx2()
 {
-    Kernels k = scalarKernels();  // anything not overridden stays portable (Q5_K)
+    Kernels k = scalarKernels(); // anything not overridden stays portable (Q5_K)
     k.name = "avx2";
     k.quantizeQ16A = quantizeQ16A;
     k.dot = dot;
     k.axpy = axpy;
     k.expSum = expSum;
     k.siluMul = siluMul;
+    k.attnScores = attnScores;
+    k.attnMix = attnMix;
     k.matmulQ16A[int(GgmlType::Q4_0)] = matmulTiled<KQ4<false>>;
     k.matmulQ16A[int(GgmlType::Q4_1)] = matmulTiled<KQ4<true>>;
     k.matmulQ16A[int(GgmlType::Q8_0)] = matmulTiled<KQ8_0>;
@@ -451,7 +530,7 @@ Kernels makeAvx2()
     return k;
 }
 
-}  // namespace
+} // namespace
 
 const Kernels& avx2KernelTable()
 {
@@ -459,4 +538,6 @@ const Kernels& avx2KernelTable()
     return k;
 }
 
-}  // namespace quire::inference::cpu
+} // namespace quire::inference::cpu
+
+#endif // __AVX2__ && __FMA__ && __F16C__

@@ -63,6 +63,19 @@ void siluMul(float* g, const float* u, std::int64_t n)
         g[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
 }
 
+void attnScores(const float* q, const float* k, std::size_t stride, int n, int hd, float scale, float* scores)
+{
+    for (int j = 0; j < n; ++j)
+        scores[j] = scale * dot(q, k + std::size_t(j) * stride, hd);
+}
+
+void attnMix(const float* p, const float* v, std::size_t stride, int n, int hd, float* out)
+{
+    std::fill(out, out + hd, 0.0f);
+    for (int j = 0; j < n; ++j)
+        axpy(p[j], v + std::size_t(j) * stride, out, hd);
+}
+
 // One weight row against one activation row, per format.
 float dotQ4_0(const std::byte* w, const BlockQ16A* x, std::int64_t nb)
 {
@@ -160,7 +173,7 @@ float dotQ6_K(const std::byte* w, const BlockQ16A* x, std::int64_t nb)
             const std::uint8_t* ql = b[i].ql + 64 * half;
             const std::uint8_t* qh = b[i].qh + 32 * half;
             const std::int8_t* sc = b[i].scales + 8 * half;
-            std::int64_t s[8] = {};  // per 16-element group: [A0 A1 B0 B1 C0 C1 D0 D1]
+            std::int64_t s[8] = {}; // per 16-element group: [A0 A1 B0 B1 C0 C1 D0 D1]
             for (int l = 0; l < 32; ++l) {
                 const int g = l / 16;
                 s[0 + g] += (((ql[l] & 0xF) | (((qh[l] >> 0) & 3) << 4)) - 32) * x[0].qs[l];
@@ -169,7 +182,8 @@ float dotQ6_K(const std::byte* w, const BlockQ16A* x, std::int64_t nb)
                 s[6 + g] += (((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32) * x[3].qs[l];
             }
             for (int k = 0; k < 4; ++k)
-                sum += d * x[k].d * float(sc[2 * k] * s[2 * k] + sc[2 * k + 1] * s[2 * k + 1]);  // exact in int64
+                sum +=
+                    d * x[k].d * float(sc[2 * k] * s[2 * k] + sc[2 * k + 1] * s[2 * k + 1]); // exact in int64
         }
     }
     return sum;
@@ -182,14 +196,13 @@ void matmulQ16A(const MatmulArgs& a, std::int64_t r0, std::int64_t r1)
     for (std::int64_t r = r0; r < r1; ++r)
         for (int t = 0; t < a.nTok; ++t) {
             float& o = a.out[std::size_t(t) * a.ldOut + std::size_t(r)];
-            o = (a.accumulate ? o : 0.0f) +
-                Dot(a.w + std::size_t(r) * a.wRowBytes, reinterpret_cast<const BlockQ16A*>(a.x + t * a.xStride), nb);
+            o = (a.accumulate ? o : 0.0f) + Dot(a.w + std::size_t(r) * a.wRowBytes,
+                                                reinterpret_cast<const BlockQ16A*>(a.x + t * a.xStride), nb);
         }
 }
 
 // Float weights: convert a row once, then dot it with every token.
-template <GgmlType Type>
-void matmulFloat(const MatmulArgs& a, std::int64_t r0, std::int64_t r1)
+template <GgmlType Type> void matmulFloat(const MatmulArgs& a, std::int64_t r0, std::int64_t r1)
 {
     thread_local std::vector<float> row;
     row.resize(std::size_t(a.cols));
@@ -201,7 +214,8 @@ void matmulFloat(const MatmulArgs& a, std::int64_t r0, std::int64_t r1)
         }
         for (int t = 0; t < a.nTok; ++t) {
             float& o = a.out[std::size_t(t) * a.ldOut + std::size_t(r)];
-            o = (a.accumulate ? o : 0.0f) + dot(wr, reinterpret_cast<const float*>(a.x + t * a.xStride), a.cols);
+            o = (a.accumulate ? o : 0.0f) +
+                dot(wr, reinterpret_cast<const float*>(a.x + t * a.xStride), a.cols);
         }
     }
 }
@@ -215,6 +229,8 @@ Kernels makeScalar()
     k.axpy = axpy;
     k.expSum = expSum;
     k.siluMul = siluMul;
+    k.attnScores = attnScores;
+    k.attnMix = attnMix;
     k.matmulQ16A[int(GgmlType::Q4_0)] = matmulQ16A<dotQ4_0>;
     k.matmulQ16A[int(GgmlType::Q4_1)] = matmulQ16A<dotQ4_1>;
     k.matmulQ16A[int(GgmlType::Q8_0)] = matmulQ16A<dotQ8_0>;
@@ -234,10 +250,10 @@ Kernels makeScalar()
     return k;
 }
 
-}  // namespace
+} // namespace
 
 #if QUIRE_HAVE_AVX2_KERNELS
-const Kernels& avx2KernelTable();  // kernels_avx2.cpp: call only after the CPU check
+const Kernels& avx2KernelTable(); // kernels_avx2.cpp: call only after the CPU check
 #endif
 
 const Kernels* avx2Kernels()
@@ -258,17 +274,16 @@ const Kernels& scalarKernels()
 
 bool usesQ16Activations(GgmlType type)
 {
-    static const bool f32Only = std::getenv("QUIRE_DEBUG_F32_ACT") != nullptr;
-    if (f32Only)
-        return false;
     switch (type) {
     case GgmlType::Q4_0:
     case GgmlType::Q4_1:
     case GgmlType::Q8_0:
     case GgmlType::Q4_K:
     case GgmlType::Q5_K:
-    case GgmlType::Q6_K: return true;
-    default: return false;
+    case GgmlType::Q6_K:
+        return true;
+    default:
+        return false;
     }
 }
 
@@ -284,4 +299,4 @@ const Kernels& bestKernels()
     return *best;
 }
 
-}  // namespace quire::inference::cpu
+} // namespace quire::inference::cpu

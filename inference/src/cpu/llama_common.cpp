@@ -39,7 +39,8 @@ void RopeTable::compute(const std::vector<float>& freqs, int firstPos, int count
     }
 }
 
-void applyRope(float* vec, int nHeads, int headDim, int ropeDim, RopeStyle style, const float* cos, const float* sin)
+void applyRope(float* vec, int nHeads, int headDim, int ropeDim, RopeStyle style, const float* cos,
+               const float* sin)
 {
     const int half = ropeDim / 2;
     for (int h = 0; h < nHeads; ++h) {
@@ -65,4 +66,4 @@ void rmsNorm(float* out, const float* x, const float* weight, int n, float eps)
         out[i] = x[i] * scale * weight[i];
 }
 
-}  // namespace quire::inference::cpu
+} // namespace quire::inference::cpu

@@ -15,8 +15,14 @@ public:
 
     // Makes room for `tokens` positions; false when that passes maxTokens.
     bool reserve(int tokens);
-    float* k(int layer, int pos) { return m_k[std::size_t(layer)].data() + std::size_t(pos) * std::size_t(m_kvDim); }
-    float* v(int layer, int pos) { return m_v[std::size_t(layer)].data() + std::size_t(pos) * std::size_t(m_kvDim); }
+    float* k(int layer, int pos)
+    {
+        return m_k[std::size_t(layer)].data() + std::size_t(pos) * std::size_t(m_kvDim);
+    }
+    float* v(int layer, int pos)
+    {
+        return m_v[std::size_t(layer)].data() + std::size_t(pos) * std::size_t(m_kvDim);
+    }
     int maxTokens() const { return m_maxTokens; }
     int kvDim() const { return m_kvDim; }
 
@@ -40,4 +46,4 @@ void applyRope(float* vec, int nHeads, int headDim, int ropeDim, RopeStyle style
 
 void rmsNorm(float* out, const float* x, const float* weight, int n, float eps);
 
-}  // namespace quire::inference::cpu
+} // namespace quire::inference::cpu

@@ -16,7 +16,7 @@ namespace quire::inference::cpu {
 
 namespace {
 
-constexpr int kMaxBatch = 512;  // tokens per internal forward step (bounds the scratch buffers)
+constexpr int kMaxBatch = 512; // tokens per internal forward step (bounds the scratch buffers)
 
 // One matrix product of a batch: out rows (+)= W x for every token.
 struct Product {
@@ -28,8 +28,10 @@ struct Product {
 
 class LlamaCpuRunner final : public Runner {
 public:
-    LlamaCpuRunner(std::shared_ptr<const ModelWeights> weights, int maxContext, int threads, const Kernels& kernels)
-        : m_w(std::move(weights)), m_k(kernels), m_cache(m_w->config.nLayers, m_w->config.kvDim(), maxContext),
+    LlamaCpuRunner(std::shared_ptr<const ModelWeights> weights, int maxContext, int threads,
+                   const Kernels& kernels)
+        : m_w(std::move(weights)), m_k(kernels),
+          m_cache(m_w->config.nLayers, m_w->config.kvDim(), maxContext),
           m_freqs(ropeFrequencies(m_w->config, m_w->ropeFreqFactors)), m_pool(threads)
     {
         m_scores.resize(std::size_t(m_pool.size()));
@@ -49,7 +51,8 @@ public:
         for (std::size_t begin = 0; begin < tokens.size(); begin += kMaxBatch) {
             const std::size_t n = std::min<std::size_t>(kMaxBatch, tokens.size() - begin);
             const bool last = begin + n == tokens.size();
-            float* out = allLogits ? logits.data() + begin * vocab : (last && !logits.empty() ? logits.data() : nullptr);
+            float* out = allLogits ? logits.data() + begin * vocab
+                                   : (last && !logits.empty() ? logits.data() : nullptr);
             forwardBatch(tokens.subspan(begin, n), out, allLogits);
             m_pos += int(n);
         }
@@ -74,8 +77,7 @@ private:
     }
 
     // Runs fn(begin, end) over token ranges: on the pool for big batches, inline for small ones.
-    template <typename F>
-    void forTokens(int T, F&& fn)
+    template <typename F> void forTokens(int T, F&& fn)
     {
         if (T < 4) {
             fn(0, T);
@@ -101,7 +103,8 @@ private:
     }
 
     // Runs products that share an input (T rows of `cols`) in one dispatch over their joint rows.
-    void runProducts(std::initializer_list<Product> products, const float* x, std::size_t ldx, int cols, int T)
+    void runProducts(std::initializer_list<Product> products, const float* x, std::size_t ldx, int cols,
+                     int T)
     {
         bool needQ16 = false;
         for (const Product& p : products)
@@ -149,7 +152,8 @@ private:
     void attention(int layer, int pos0, int T)
     {
         const ModelConfig& c = m_w->config;
-        const int hd = c.headDim, kvDim = c.kvDim(), group = c.nHeads / c.nKvHeads;
+        const int hd = c.headDim, group = c.nHeads / c.nKvHeads;
+        const std::size_t kvDim = std::size_t(c.kvDim());
         const float scale = 1.0f / std::sqrt(float(hd));
         const float* K = m_cache.k(layer, 0);
         const float* V = m_cache.v(layer, 0);
@@ -162,16 +166,14 @@ private:
                 const int t = item / c.nHeads, h = item % c.nHeads, kvh = h / group;
                 const int n = pos0 + t + 1;
                 const float* q = m_q.data() + std::size_t(t) * std::size_t(c.qDim()) + std::size_t(h * hd);
-                float maxScore = -INFINITY;
-                for (int j = 0; j < n; ++j) {
-                    scores[j] = m_k.dot(q, K + std::size_t(j) * std::size_t(kvDim) + std::size_t(kvh * hd), hd) * scale;
-                    maxScore = std::max(maxScore, scores[j]);
-                }
+                const std::size_t off = std::size_t(kvh * hd);
+                m_k.attnScores(q, K + off, kvDim, n, hd, scale, scores);
+                const float maxScore = *std::max_element(scores, scores + n);
                 const float inv = 1.0f / m_k.expSum(scores, n, maxScore);
-                float* out = m_att.data() + std::size_t(t) * std::size_t(c.qDim()) + std::size_t(h * hd);
-                std::fill(out, out + hd, 0.0f);
                 for (int j = 0; j < n; ++j)
-                    m_k.axpy(scores[j] * inv, V + std::size_t(j) * std::size_t(kvDim) + std::size_t(kvh * hd), out, hd);
+                    scores[j] *= inv;
+                float* out = m_att.data() + std::size_t(t) * std::size_t(c.qDim()) + std::size_t(h * hd);
+                m_k.attnMix(scores, V + off, kvDim, n, hd, out);
             }
         });
     }
@@ -181,7 +183,8 @@ private:
         const ModelConfig& c = m_w->config;
         const int T = int(tokens.size());
         const int pos0 = m_pos;
-        const std::size_t dim = std::size_t(c.dim), qDim = std::size_t(c.qDim()), kvDim = std::size_t(c.kvDim());
+        const std::size_t dim = std::size_t(c.dim), qDim = std::size_t(c.qDim()),
+                          kvDim = std::size_t(c.kvDim());
         const std::size_t ffn = std::size_t(c.ffnDim);
         ensureBuffers(T);
         m_rope.compute(m_freqs, pos0, T);
@@ -193,17 +196,17 @@ private:
 
         for (int l = 0; l < c.nLayers; ++l) {
             const LayerWeights& L = m_w->layers[std::size_t(l)];
-            float* kOut = m_cache.k(l, pos0);  // [T][kvDim], rows contiguous in the cache
+            float* kOut = m_cache.k(l, pos0); // [T][kvDim], rows contiguous in the cache
             float* vOut = m_cache.v(l, pos0);
 
             // xn [T][dim] = rmsnorm(x); q [T][qDim], k/v [T][kvDim] into the cache
             forTokens(T, [&](int b, int e) {
                 for (int t = b; t < e; ++t)
-                    rmsNorm(m_xn.data() + std::size_t(t) * dim, m_x.data() + std::size_t(t) * dim, L.attnNorm.data(),
-                            c.dim, c.rmsEps);
+                    rmsNorm(m_xn.data() + std::size_t(t) * dim, m_x.data() + std::size_t(t) * dim,
+                            L.attnNorm.data(), c.dim, c.rmsEps);
             });
-            runProducts({{&L.wq, m_q.data(), qDim}, {&L.wk, kOut, kvDim}, {&L.wv, vOut, kvDim}}, m_xn.data(), dim,
-                        c.dim, T);
+            runProducts({{&L.wq, m_q.data(), qDim}, {&L.wk, kOut, kvDim}, {&L.wv, vOut, kvDim}}, m_xn.data(),
+                        dim, c.dim, T);
             addBias(m_q.data(), qDim, T, L.bq);
             addBias(kOut, kvDim, T, L.bk);
             addBias(vOut, kvDim, T, L.bv);
@@ -211,8 +214,10 @@ private:
                 for (int t = b; t < e; ++t) {
                     const float* cs = m_rope.cos.data() + std::size_t(t * m_rope.half);
                     const float* sn = m_rope.sin.data() + std::size_t(t * m_rope.half);
-                    applyRope(m_q.data() + std::size_t(t) * qDim, c.nHeads, c.headDim, c.ropeDim, c.ropeStyle, cs, sn);
-                    applyRope(kOut + std::size_t(t) * kvDim, c.nKvHeads, c.headDim, c.ropeDim, c.ropeStyle, cs, sn);
+                    applyRope(m_q.data() + std::size_t(t) * qDim, c.nHeads, c.headDim, c.ropeDim, c.ropeStyle,
+                              cs, sn);
+                    applyRope(kOut + std::size_t(t) * kvDim, c.nKvHeads, c.headDim, c.ropeDim, c.ropeStyle,
+                              cs, sn);
                 }
             });
 
@@ -224,13 +229,15 @@ private:
             // xn = rmsnorm(x); hb = silu(W_gate xn) * (W_up xn); x += W_down hb
             forTokens(T, [&](int b, int e) {
                 for (int t = b; t < e; ++t)
-                    rmsNorm(m_xn.data() + std::size_t(t) * dim, m_x.data() + std::size_t(t) * dim, L.ffnNorm.data(),
-                            c.dim, c.rmsEps);
+                    rmsNorm(m_xn.data() + std::size_t(t) * dim, m_x.data() + std::size_t(t) * dim,
+                            L.ffnNorm.data(), c.dim, c.rmsEps);
             });
-            runProducts({{&L.wGate, m_hb.data(), ffn}, {&L.wUp, m_hb2.data(), ffn}}, m_xn.data(), dim, c.dim, T);
+            runProducts({{&L.wGate, m_hb.data(), ffn}, {&L.wUp, m_hb2.data(), ffn}}, m_xn.data(), dim, c.dim,
+                        T);
             forTokens(T, [&](int b, int e) {
                 for (int t = b; t < e; ++t)
-                    m_k.siluMul(m_hb.data() + std::size_t(t) * ffn, m_hb2.data() + std::size_t(t) * ffn, c.ffnDim);
+                    m_k.siluMul(m_hb.data() + std::size_t(t) * ffn, m_hb2.data() + std::size_t(t) * ffn,
+                                c.ffnDim);
             });
             runProducts({{&L.wDown, m_x.data(), dim, true}}, m_hb.data(), ffn, c.ffnDim, T);
         }
@@ -258,33 +265,35 @@ private:
     int m_batch = 0;
     std::vector<float> m_x, m_xn, m_q, m_att, m_hb, m_hb2;
     std::vector<BlockQ16A> m_xq;
-    std::vector<std::vector<float>> m_scores;  // per thread [positions]
+    std::vector<std::vector<float>> m_scores; // per thread [positions]
 };
 
-}  // namespace
+} // namespace
 
-std::expected<void, Error> checkForward(std::span<const std::int32_t> tokens, std::span<float> logits, bool allLogits,
-                                        int position, KvCache& cache, int vocab)
+std::expected<void, Error> checkForward(std::span<const std::int32_t> tokens, std::span<float> logits,
+                                        bool allLogits, int position, KvCache& cache, int vocab)
 {
     if (tokens.empty())
         return std::unexpected(Error{ErrorCode::InvalidArgument, "forward() needs at least one token"});
-    const std::size_t need = allLogits ? tokens.size() * std::size_t(vocab) : (logits.empty() ? 0 : std::size_t(vocab));
+    const std::size_t need =
+        allLogits ? tokens.size() * std::size_t(vocab) : (logits.empty() ? 0 : std::size_t(vocab));
     if (logits.size() < need)
         return std::unexpected(Error{ErrorCode::InvalidArgument, "logits buffer too small"});
     for (const std::int32_t t : tokens)
         if (t < 0 || t >= vocab)
-            return std::unexpected(Error{ErrorCode::InvalidArgument, "token id " + std::to_string(t) +
-                                                                         " is outside the vocabulary"});
+            return std::unexpected(Error{ErrorCode::InvalidArgument,
+                                         "token id " + std::to_string(t) + " is outside the vocabulary"});
     if (std::size_t(position) + tokens.size() > std::size_t(cache.maxTokens()) ||
         !cache.reserve(position + int(tokens.size())))
-        return std::unexpected(Error{ErrorCode::InvalidArgument,
-                                     "context full: " + std::to_string(position + tokens.size()) + " tokens exceed " +
-                                         std::to_string(cache.maxTokens())});
+        return std::unexpected(
+            Error{ErrorCode::InvalidArgument, "context full: " + std::to_string(position + tokens.size()) +
+                                                  " tokens exceed " + std::to_string(cache.maxTokens())});
     return {};
 }
 
 std::expected<std::unique_ptr<Runner>, Error> makeLlamaCpuRunner(std::shared_ptr<const ModelWeights> weights,
-                                                                 const RunnerOptions& options, const Kernels* kernels)
+                                                                 const RunnerOptions& options,
+                                                                 const Kernels* kernels)
 {
     const int maxContext = options.maxContext > 0 ? options.maxContext : weights->config.contextLength;
     int threads = options.threads > 0 ? options.threads : int(std::thread::hardware_concurrency());
@@ -294,11 +303,12 @@ std::expected<std::unique_ptr<Runner>, Error> makeLlamaCpuRunner(std::shared_ptr
     for (const LayerWeights& l : weights->layers)
         matrices.insert(matrices.end(), {&l.wq, &l.wk, &l.wv, &l.wo, &l.wGate, &l.wUp, &l.wDown});
     for (const TensorView* t : matrices)
-            if (!(usesQ16Activations(t->type) ? k.matmulQ16A : k.matmulF32)[int(t->type)] ||
-                (usesQ16Activations(t->type) && t->cols % 32 != 0))
-                return std::unexpected(Error{ErrorCode::Unsupported, std::string("no CPU kernel for ") +
-                                                                         toString(t->type) + " tensor " + t->name});
+        if (!(usesQ16Activations(t->type) ? k.matmulQ16A : k.matmulF32)[int(t->type)] ||
+            (usesQ16Activations(t->type) && t->cols % 32 != 0))
+            return std::unexpected(
+                Error{ErrorCode::Unsupported,
+                      std::string("no CPU kernel for ") + toString(t->type) + " tensor " + t->name});
     return std::make_unique<LlamaCpuRunner>(std::move(weights), maxContext, threads, k);
 }
 
-}  // namespace quire::inference::cpu
+} // namespace quire::inference::cpu

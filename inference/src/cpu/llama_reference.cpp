@@ -19,7 +19,7 @@ void matmul(float* out, const TensorView& w, const float* x, std::vector<float>&
 {
     rowBuf.resize(std::size_t(w.cols));
     for (std::int64_t r = 0; r < w.rows; ++r) {
-        (void)dequantizeRow(w.type, w.row(r), rowBuf.data(), w.cols);  // types were checked on load
+        (void)dequantizeRow(w.type, w.row(r), rowBuf.data(), w.cols); // types were checked on load
         double sum = 0;
         for (std::int64_t k = 0; k < w.cols; ++k)
             sum += double(rowBuf[std::size_t(k)]) * x[k];
@@ -76,7 +76,7 @@ private:
     {
         const ModelConfig& c = m_w->config;
         const int dim = c.dim, hd = c.headDim;
-        const int groupSize = c.nHeads / c.nKvHeads;  // query heads per KV head
+        const int groupSize = c.nHeads / c.nKvHeads; // query heads per KV head
         const float attScale = 1.0f / std::sqrt(float(hd));
 
         // x [dim]: the token's embedding row.
@@ -108,7 +108,7 @@ private:
             applyRope(k, c.nKvHeads, hd, c.ropeDim, c.ropeStyle, rope.cos.data(), rope.sin.data());
 
             // att [nHeads * hd]: per head, softmax(q . K[0..pos]) weighted sum of V[0..pos]
-            std::vector<float> scores(static_cast<std::size_t>(pos + 1));  // [pos + 1]
+            std::vector<float> scores(static_cast<std::size_t>(pos + 1)); // [pos + 1]
             for (int h = 0; h < c.nHeads; ++h) {
                 const float* qh = m_q.data() + h * hd;
                 const int kvh = h / groupSize;
@@ -170,13 +170,13 @@ private:
     std::vector<float> m_x, m_xb, m_xb2, m_q, m_att, m_hb, m_hb2, m_row;
 };
 
-}  // namespace
+} // namespace
 
-std::expected<std::unique_ptr<Runner>, Error> makeLlamaReferenceRunner(std::shared_ptr<const ModelWeights> weights,
-                                                                       const RunnerOptions& options)
+std::expected<std::unique_ptr<Runner>, Error>
+makeLlamaReferenceRunner(std::shared_ptr<const ModelWeights> weights, const RunnerOptions& options)
 {
     const int maxContext = options.maxContext > 0 ? options.maxContext : weights->config.contextLength;
     return std::make_unique<LlamaReferenceRunner>(std::move(weights), maxContext);
 }
 
-}  // namespace quire::inference::cpu
+} // namespace quire::inference::cpu

@@ -20,14 +20,14 @@ public:
 
     int size() const { return m_threads; }
 
-    template <typename F>
-    void run(F&& fn)
+    template <typename F> void run(F&& fn)
     {
         runImpl(&fn, [](void* ctx, int i, int n) { (*static_cast<F*>(ctx))(i, n); });
     }
 
     // Splits [0, count) into n near-equal contiguous ranges; range i is [begin, end).
-    static std::pair<std::int64_t, std::int64_t> split(std::int64_t count, int i, int n, std::int64_t align = 1);
+    static std::pair<std::int64_t, std::int64_t> split(std::int64_t count, int i, int n,
+                                                       std::int64_t align = 1);
 
 private:
     using Trampoline = void (*)(void*, int, int);
@@ -43,4 +43,4 @@ private:
     std::atomic<bool> m_stop{false};
 };
 
-}  // namespace quire::inference::cpu
+} // namespace quire::inference::cpu

@@ -4,7 +4,6 @@
 #include <array>
 
 #include "tokenizer/tokenizer_impl.h"
-#include "tokenizer/unicode.h"
 
 namespace quire::inference::tok {
 
@@ -45,13 +44,24 @@ std::uint32_t charOfByte(unsigned char b)
 
 std::optional<std::string> byteLevelDecode(std::string_view text)
 {
-    DecodedText d;
-    d.decode(text);
+    // Every character of the alphabet is below U+0200: one or two UTF-8 bytes.
+    const auto& map = byteMap();
     std::string out;
-    out.reserve(d.size());
-    for (std::size_t i = 0; i < d.size(); ++i) {
-        const bool valid = d.offsets[i + 1] - d.offsets[i] > 1 || d.cps[i] < 0x80;
-        const int b = valid ? byteOfChar(d.cps[i]) : -1;
+    out.reserve(text.size());
+    for (std::size_t i = 0; i < text.size();) {
+        const auto b0 = static_cast<unsigned char>(text[i]);
+        std::uint32_t cp;
+        if (b0 < 0x80) {
+            cp = b0;
+            i += 1;
+        } else if ((b0 & 0xE0) == 0xC0 && i + 1 < text.size() &&
+                   (static_cast<unsigned char>(text[i + 1]) & 0xC0) == 0x80) {
+            cp = ((b0 & 0x1Fu) << 6) | (static_cast<unsigned char>(text[i + 1]) & 0x3Fu);
+            i += 2;
+        } else {
+            return std::nullopt;
+        }
+        const int b = cp < 512 ? map.toByte[cp] : -1;
         if (b < 0)
             return std::nullopt;
         out += static_cast<char>(b);

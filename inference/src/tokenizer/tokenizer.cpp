@@ -17,7 +17,6 @@ constexpr std::string_view kReplacement = "\xEF\xBF\xBD";
 struct Scratch {
     tok::DecodedText decoded;
     std::vector<tok::Piece> pieces;
-    std::string buffer;
 };
 Scratch& scratch()
 {
@@ -77,10 +76,10 @@ void Tokenizer::Impl::guessEndOfTurn()
 void Tokenizer::Impl::encodeFragment(std::string_view text, bool afterSpecial,
                                      std::vector<TokenId>& out) const
 {
-    auto& s = scratch();
+    std::string normalized;
     if (nfc && !tok::isNfcQuick(text)) {
-        s.buffer = tok::toNfc(text);
-        text = s.buffer;
+        normalized = tok::toNfc(text);
+        text = normalized;
     }
     if (algorithm == Algorithm::SentencePiece) {
         std::string escaped = (addSpacePrefix && afterSpecial) ? std::string("\xE2\x96\x81") : std::string();
@@ -88,11 +87,22 @@ void Tokenizer::Impl::encodeFragment(std::string_view text, bool afterSpecial,
         spm.encode(escaped, out);
         return;
     }
+    // Offsets are 32-bit: cut huge texts at a line break (pieces never span one in practice).
+    constexpr std::size_t kMaxChunk = std::size_t(1) << 30;
+    while (text.size() > kMaxChunk) {
+        std::size_t cut = text.rfind('\n', kMaxChunk);
+        cut = (cut == std::string_view::npos || cut == 0) ? kMaxChunk : cut;
+        encodeFragment(text.substr(0, cut), afterSpecial, out);
+        text.remove_prefix(cut);
+    }
+    auto& s = scratch();
     s.decoded.decode(text);
     s.pieces.clear();
     tok::preTokenize(pattern, s.decoded, s.pieces);
     for (const auto& [b, e] : s.pieces)
         bpe.encodeWord(text.substr(b, e - b), out);
+    if (s.decoded.cps.capacity() > (std::size_t(1) << 24)) // do not keep a huge scratch per thread
+        s = Scratch{};
 }
 
 std::expected<Tokenizer, Error> Tokenizer::fromGguf(const GgufFile& file)

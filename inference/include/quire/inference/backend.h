@@ -23,8 +23,8 @@
 namespace quire::inference {
 
 struct RunnerOptions {
-    int maxContext = 0;  // tokens the KV cache may hold; 0 = the model's context length
-    int threads = 0;     // CPU worker threads; 0 = hardware concurrency
+    int maxContext = 0; // tokens the KV cache may hold; 0 = the model's context length
+    int threads = 0;    // CPU worker threads; 0 = hardware concurrency
 };
 
 class Runner {
@@ -48,8 +48,8 @@ class Backend {
 public:
     virtual ~Backend() = default;
     virtual std::string_view name() const = 0;
-    virtual std::expected<std::unique_ptr<Runner>, Error> createRunner(std::shared_ptr<const ModelWeights> weights,
-                                                                       const RunnerOptions& options) const = 0;
+    virtual std::expected<std::unique_ptr<Runner>, Error>
+    createRunner(std::shared_ptr<const ModelWeights> weights, const RunnerOptions& options) const = 0;
 };
 
 // The optimised CPU path, and the reference forward pass it is checked against.
@@ -61,4 +61,4 @@ void registerBackend(std::string name, std::shared_ptr<const Backend> backend);
 std::expected<std::shared_ptr<const Backend>, Error> findBackend(std::string_view name);
 std::vector<std::string> backendNames();
 
-}  // namespace quire::inference
+} // namespace quire::inference

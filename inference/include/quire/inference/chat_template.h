@@ -13,7 +13,7 @@
 namespace quire::inference {
 
 struct ChatMessage {
-    std::string role;  // "system", "user", "assistant"
+    std::string role; // "system", "user", "assistant"
     std::string content;
 };
 
@@ -41,4 +41,4 @@ private:
     std::string m_defaultSystem;
 };
 
-}  // namespace quire::inference
+} // namespace quire::inference

@@ -46,7 +46,8 @@ public:
     const std::vector<TokenId>& stopTokens() const { return m_stopTokens; }
 
     // Renders the chat with the model's template and tokenizes it (special tokens parsed).
-    std::vector<TokenId> encodeChat(std::span<const ChatMessage> messages, bool addAssistantPrompt = true) const;
+    std::vector<TokenId> encodeChat(std::span<const ChatMessage> messages,
+                                    bool addAssistantPrompt = true) const;
 
     Model(std::shared_ptr<const ModelWeights> weights, Tokenizer tokenizer, ChatTemplate chatTemplate,
           std::string name, std::filesystem::path path);
@@ -61,10 +62,10 @@ private:
 };
 
 struct SessionOptions {
-    std::string backend = "cpu";  // a name known to findBackend()
-    int maxContext = 0;           // 0: the model's context length
-    int threads = 0;              // CPU threads; 0: all cores
-    int prefillBlock = 256;       // tokens per prefill step (progress and cancel granularity)
+    std::string backend = "cpu"; // a name known to findBackend()
+    int maxContext = 0;          // 0: the model's context length
+    int threads = 0;             // CPU threads; 0: all cores
+    int prefillBlock = 256;      // tokens per prefill step (progress and cancel granularity)
 };
 
 // Progress of a long call: units done of total (tokens for prefill).
@@ -72,15 +73,15 @@ using ProgressFn = std::function<void(std::int64_t done, std::int64_t total)>;
 
 struct GenerateOptions {
     int maxTokens = 256;
-    std::vector<std::string> stopStrings;   // generation ends before any of these texts
-    std::vector<TokenId> extraStopTokens;   // in addition to the model's stop tokens
+    std::vector<std::string> stopStrings; // generation ends before any of these texts
+    std::vector<TokenId> extraStopTokens; // in addition to the model's stop tokens
 };
 
 enum class StopReason { StopToken, StopString, MaxTokens, Cancelled, ContextFull, Callback };
 
 struct GenerateResult {
-    std::string text;              // the reply, stop string excluded
-    std::vector<TokenId> tokens;   // generated ids, stop token excluded
+    std::string text;            // the reply, stop string excluded
+    std::vector<TokenId> tokens; // generated ids, stop token excluded
     StopReason reason = StopReason::MaxTokens;
 };
 
@@ -125,4 +126,4 @@ private:
     std::vector<float> m_logits;
 };
 
-}  // namespace quire::inference
+} // namespace quire::inference

@@ -55,4 +55,4 @@ private:
     std::variant<std::monostate, bool, double, std::string, Array, Object> m_value;
 };
 
-}  // namespace quire::inference
+} // namespace quire::inference

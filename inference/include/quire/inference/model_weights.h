@@ -35,18 +35,18 @@ struct RopeScaling {
 
 struct ModelConfig {
     ModelArch arch = ModelArch::Llama;
-    std::string archName;  // "llama", "qwen2", as named by the file
+    std::string archName; // "llama", "qwen2", as named by the file
     int nLayers = 0;
-    int dim = 0;        // residual stream width
-    int ffnDim = 0;     // SwiGLU hidden width
+    int dim = 0;    // residual stream width
+    int ffnDim = 0; // SwiGLU hidden width
     int nHeads = 0;
-    int nKvHeads = 0;   // < nHeads: grouped-query attention
+    int nKvHeads = 0; // < nHeads: grouped-query attention
     int headDim = 0;
     int vocabSize = 0;
     int contextLength = 0;
     float rmsEps = 1e-5f;
     float ropeTheta = 10000.0f;
-    int ropeDim = 0;  // rotated dimensions per head (== headDim for this family)
+    int ropeDim = 0; // rotated dimensions per head (== headDim for this family)
     RopeStyle ropeStyle = RopeStyle::Interleaved;
     RopeScaling ropeScaling;
     bool tiedEmbeddings = false;
@@ -69,16 +69,16 @@ struct TensorView {
 };
 
 struct LayerWeights {
-    std::vector<float> attnNorm;                 // [dim]
-    TensorView wq, wk, wv, wo;                   // [qDim x dim], [kvDim x dim] x2, [dim x qDim]
-    std::vector<float> bq, bk, bv, bo;           // optional biases (Qwen2: q, k, v)
-    std::vector<float> ffnNorm;                  // [dim]
-    TensorView wGate, wUp, wDown;                // [ffn x dim] x2, [dim x ffn]
+    std::vector<float> attnNorm;       // [dim]
+    TensorView wq, wk, wv, wo;         // [qDim x dim], [kvDim x dim] x2, [dim x qDim]
+    std::vector<float> bq, bk, bv, bo; // optional biases (Qwen2: q, k, v)
+    std::vector<float> ffnNorm;        // [dim]
+    TensorView wGate, wUp, wDown;      // [ffn x dim] x2, [dim x ffn]
 };
 
 struct ModelWeights {
     ModelConfig config;
-    TensorView tokenEmbedding;           // [vocab x dim]
+    TensorView tokenEmbedding; // [vocab x dim]
     std::vector<LayerWeights> layers;
     std::vector<float> outputNorm;       // [dim]
     TensorView output;                   // [vocab x dim]; the embedding when tied
@@ -88,13 +88,15 @@ struct ModelWeights {
 };
 
 // Loads the weights of a dense Llama-family GGUF file; the file is kept alive by the result.
-std::expected<std::shared_ptr<const ModelWeights>, Error> loadLlamaWeights(std::shared_ptr<const GgufFile> gguf);
+std::expected<std::shared_ptr<const ModelWeights>, Error>
+loadLlamaWeights(std::shared_ptr<const GgufFile> gguf);
 // Loads a Hugging Face directory: config.json and *.safetensors (f32, f16, bf16).
-std::expected<std::shared_ptr<const ModelWeights>, Error> loadLlamaWeightsHf(const std::filesystem::path& dir);
+std::expected<std::shared_ptr<const ModelWeights>, Error>
+loadLlamaWeightsHf(const std::filesystem::path& dir);
 // Reads only config.json of a Hugging Face directory.
 std::expected<ModelConfig, Error> loadHfConfig(const std::filesystem::path& dir);
 
 // The per-pair rotation frequencies (ropeDim/2 of them) after scaling and freq factors.
 std::vector<float> ropeFrequencies(const ModelConfig& config, const std::vector<float>& freqFactors);
 
-}  // namespace quire::inference
+} // namespace quire::inference

@@ -15,7 +15,7 @@
 namespace quire::inference {
 
 float fp16ToFp32(std::uint16_t h);
-std::uint16_t fp32ToFp16(float f);  // round to nearest even, overflow to infinity
+std::uint16_t fp32ToFp16(float f); // round to nearest even, overflow to infinity
 inline float bf16ToFp32(std::uint16_t h)
 {
     const std::uint32_t bits = std::uint32_t(h) << 16;
@@ -23,10 +23,10 @@ inline float bf16ToFp32(std::uint16_t h)
     __builtin_memcpy(&f, &bits, 4);
     return f;
 }
-std::uint16_t fp32ToBf16(float f);  // round to nearest even
+std::uint16_t fp32ToBf16(float f); // round to nearest even
 
-inline constexpr int kQK = 32;    // elements per block of the simple formats
-inline constexpr int kQKK = 256;  // elements per super-block of the k-quants
+inline constexpr int kQK = 32;   // elements per block of the simple formats
+inline constexpr int kQKK = 256; // elements per super-block of the k-quants
 
 // value = (q - 8) * d; element i < 16 is the low nibble of qs[i], element 16 + i the high one.
 struct BlockQ4_0 {
@@ -105,4 +105,4 @@ void quantizeRowQ8_0(const float* src, BlockQ8_0* dst, std::int64_t n);
 void quantizeRowQ4_0(const float* src, BlockQ4_0* dst, std::int64_t n);
 void quantizeRowQ4_1(const float* src, BlockQ4_1* dst, std::int64_t n);
 
-}  // namespace quire::inference
+} // namespace quire::inference

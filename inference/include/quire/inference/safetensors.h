@@ -23,10 +23,10 @@ namespace quire::inference {
 
 struct SafeTensor {
     std::string name;
-    std::string dtype;                 // as written: "F32", "F16", "BF16", "I64", ...
-    std::optional<GgmlType> type;      // F32/F16/BF16 when the engine can compute with it
-    std::vector<std::int64_t> shape;   // row-major: shape.back() is the contiguous dimension
-    std::span<const std::byte> data;   // validated, inside the mapping
+    std::string dtype;               // as written: "F32", "F16", "BF16", "I64", ...
+    std::optional<GgmlType> type;    // F32/F16/BF16 when the engine can compute with it
+    std::vector<std::int64_t> shape; // row-major: shape.back() is the contiguous dimension
+    std::span<const std::byte> data; // validated, inside the mapping
 
     std::int64_t elements() const;
 };
@@ -58,8 +58,8 @@ public:
     std::size_t shardCount() const { return m_files.size(); }
 
 private:
-    std::vector<std::unique_ptr<SafetensorsFile>> m_files;  // stable addresses for m_index
+    std::vector<std::unique_ptr<SafetensorsFile>> m_files; // stable addresses for m_index
     std::map<std::string, const SafeTensor*, std::less<>> m_index;
 };
 
-}  // namespace quire::inference
+} // namespace quire::inference

@@ -12,14 +12,14 @@
 namespace quire::inference {
 
 struct SamplerConfig {
-    float temperature = 0.0f;        // 0: greedy (argmax)
-    int topK = 0;                    // keep the k most likely tokens; 0: off
-    float topP = 1.0f;               // keep the smallest set whose probability reaches p; 1: off
-    float minP = 0.0f;               // drop tokens below minP x the top probability; 0: off
-    float repetitionPenalty = 1.0f;  // divide positive / multiply negative logits of seen tokens
-    float presencePenalty = 0.0f;    // subtracted once from the logit of every seen token
-    float frequencyPenalty = 0.0f;   // subtracted per occurrence
-    int penaltyWindow = 64;          // how many of the most recent tokens count as "seen"
+    float temperature = 0.0f;       // 0: greedy (argmax)
+    int topK = 0;                   // keep the k most likely tokens; 0: off
+    float topP = 1.0f;              // keep the smallest set whose probability reaches p; 1: off
+    float minP = 0.0f;              // drop tokens below minP x the top probability; 0: off
+    float repetitionPenalty = 1.0f; // divide positive / multiply negative logits of seen tokens
+    float presencePenalty = 0.0f;   // subtracted once from the logit of every seen token
+    float frequencyPenalty = 0.0f;  // subtracted per occurrence
+    int penaltyWindow = 64;         // how many of the most recent tokens count as "seen"
     std::uint64_t seed = 0x5EED;
 };
 
@@ -41,4 +41,4 @@ private:
     std::vector<std::pair<float, std::int32_t>> m_candidates;
 };
 
-}  // namespace quire::inference
+} // namespace quire::inference

@@ -15,7 +15,12 @@ enum class ErrorCode : int {
     Timeout = 6,
     Crashed = 7,     // the extractor process died
     Cancelled = 8,
+    TooComplex = 9,  // over a resource cap while decoding (zip bomb, memory cap)
+    Unsupported = 10,  // no extractor for this content (e.g. a media file without an audio stream)
 };
+
+// Named errorCodeName, not toString: QTest picks up a toString() found by ADL and frees its result.
+const char* errorCodeName(ErrorCode code);
 
 struct Error {
     ErrorCode code = ErrorCode::Io;

@@ -56,11 +56,22 @@ struct Anchor {
 // "p.4", "L120-140", "00:12:31", "¶7": the form that inline anchor marks and citations use.
 std::string formatAnchor(const Anchor& anchor);
 
+// One word of a segment with its box on the page (PDF text layer or OCR), so a citation can
+// highlight the exact words. `offset`/`length` are a byte range into Segment::text.
+struct WordBox {
+    std::uint32_t offset = 0;
+    std::uint32_t length = 0;
+    BoundingBox box;
+    bool operator==(const WordBox&) const = default;
+};
+
 struct Segment {
     std::string text;  // UTF-8
     Anchor anchor;
     std::optional<int> tokenCount;          // known once tokenized
     std::optional<std::string> framePath;   // a video key frame this segment refers to
+    int headingLevel = 0;                   // 1..9 when the segment is a heading (DOCX), else 0
+    std::vector<WordBox> words;             // PDF and OCR only; empty for other kinds
 };
 
 struct Source {

@@ -1,0 +1,230 @@
+#include "quire/ingest/ingestor.h"
+
+#include <algorithm>
+#include <mutex>
+#include <thread>
+
+#include "log.h"
+#include "quire/ingest/content_hash.h"
+#include "quire/ingest/text_extractor.h"
+
+namespace fs = std::filesystem;
+
+namespace quire::ingest {
+
+namespace {
+
+Document fromIssue(const ScanIssue& issue)
+{
+    Document d;
+    d.source.path = issue.path.string();
+    d.title = issue.path.filename().string();
+    d.status = issue.status;
+    d.error = issue.error.message;
+    return d;
+}
+
+Document failed(const ScannedFile& file, const Error& error)
+{
+    Document d;
+    d.source.path = file.path.string();
+    d.source.kind = file.kind;
+    d.source.size = file.size;
+    d.source.mtimeNs = file.mtimeNs;
+    d.title = file.path.filename().string();
+    d.status = SourceStatus::Quarantined;
+    d.error = error.message;
+    return d;
+}
+
+void count(IngestSummary& s, SourceStatus status)
+{
+    switch (status) {
+    case SourceStatus::Ingested:
+        ++s.ingested;
+        break;
+    case SourceStatus::Partial:
+        ++s.partial;
+        break;
+    case SourceStatus::Quarantined:
+        ++s.quarantined;
+        break;
+    case SourceStatus::Skipped:
+        ++s.skipped;
+        break;
+    case SourceStatus::Pending:
+        break;
+    }
+}
+
+} // namespace
+
+Ingestor::Ingestor(IngestOptions options) : m_options(std::move(options))
+{
+    m_worker = m_options.workerPath.empty() ? findWorker() : m_options.workerPath;
+    if (m_options.isolate && m_worker.empty())
+        log()->warn("quire-ingest-worker not found: PDF, DOCX and media files will be quarantined");
+}
+
+std::optional<Document> Ingestor::extract(const ScannedFile& file, const std::atomic<bool>* cancel,
+                                          const FractionProgress& progress) const
+{
+    ExtractionWorker helper(m_worker, m_options.limits);
+    return extractWith(file, helper, cancel, progress);
+}
+
+std::optional<Document> Ingestor::extractWith(const ScannedFile& file, ExtractionWorker& helper,
+                                              const std::atomic<bool>* cancel,
+                                              const FractionProgress& progress) const
+{
+    const bool isolated = file.kind == SourceKind::Pdf || file.kind == SourceKind::Docx ||
+                          file.kind == SourceKind::Audio || file.kind == SourceKind::Video;
+    if (isolated && file.size == 0)
+        return failed(file, {ErrorCode::Format, file.path.filename().string() + " is empty (0 bytes)"});
+
+    std::expected<Document, Error> result = std::unexpected(Error{});
+    if (!isolated) {
+        result =
+            extractTextDocument(file.path, file.kind, m_options.extract.text, cancel, [&](std::int64_t done) {
+                if (progress && file.size > 0)
+                    progress(static_cast<double>(done) / static_cast<double>(file.size));
+            });
+    } else {
+        auto hash = hashFile(file.path);
+        if (!hash) {
+            Error e = hash.error();
+            if (!fs::exists(file.path))
+                e.message = file.path.string() + " no longer exists (deleted during the scan?)";
+            return failed(file, e);
+        }
+        result = m_options.isolate ? helper.extract(file.path, file.kind, m_options.extract, cancel, progress)
+                                   : extractFile(file.path, file.kind, m_options.extract, cancel, progress);
+        if (result) {
+            result->source.contentHash = *hash;
+            result->source.size = file.size;
+            result->source.mtimeNs = file.mtimeNs;
+        }
+    }
+    if (!result) {
+        if (result.error().code == ErrorCode::Cancelled)
+            return std::nullopt;
+        log()->info("quarantined {}: {}", file.path.string(), result.error().message);
+        return failed(file, result.error());
+    }
+    if (result->source.kind == SourceKind::Unknown)
+        result->source.kind = file.kind;
+    if (result->language.empty())
+        result->language = file.language;
+    return std::move(*result);
+}
+
+IngestSummary Ingestor::run(const std::vector<fs::path>& inputs, const DocumentSink& onDocument,
+                            const ProgressSink& onProgress, const std::atomic<bool>* cancel) const
+{
+    IngestSummary summary;
+    ScanResult scan = scanSources(inputs, m_options.scan, cancel);
+
+    std::mutex mutex; // guards the callbacks and the progress state
+    IngestProgress progress;
+    progress.filesTotal = scan.files.size() + scan.issues.size();
+    for (const auto& f : scan.files)
+        progress.bytesTotal += f.size;
+    std::int64_t bytesFinished = 0;
+    double bytesInFlight = 0; // the done parts of files still being extracted
+    std::vector<double> inFlight(scan.files.size(), 0.0);
+
+    auto report = [&](const std::string& path) { // mutex held
+        progress.bytesDone = std::min(
+            progress.bytesTotal, bytesFinished + static_cast<std::int64_t>(std::max(0.0, bytesInFlight)));
+        progress.currentPath = path;
+        if (onProgress)
+            onProgress(progress);
+    };
+
+    {
+        std::lock_guard lock(mutex);
+        for (const ScanIssue& issue : scan.issues) {
+            Document d = fromIssue(issue);
+            count(summary, d.status);
+            ++progress.filesDone;
+            if (onDocument)
+                onDocument(std::move(d));
+        }
+        report({});
+    }
+
+    // Big files first, so that a long PDF or recording does not start last and run alone.
+    std::vector<std::size_t> order(scan.files.size());
+    for (std::size_t i = 0; i < order.size(); ++i)
+        order[i] = i;
+    std::ranges::stable_sort(
+        order, [&](std::size_t a, std::size_t b) { return scan.files[a].size > scan.files[b].size; });
+
+    std::atomic<std::size_t> next{0};
+    std::atomic<bool> cancelled{scan.cancelled};
+    auto work = [&] {
+        ExtractionWorker helper(m_worker,
+                                m_options.limits); // this thread's helper process, kept between files
+        for (;;) {
+            if (cancel && cancel->load(std::memory_order_relaxed)) {
+                cancelled = true;
+                return;
+            }
+            const std::size_t k = next.fetch_add(1);
+            if (k >= order.size())
+                return;
+            const std::size_t i = order[k];
+            const ScannedFile& file = scan.files[i];
+            // A partial-progress report at most every 1% of a file, or per chunk for text.
+            auto fraction = [&, i](double f) {
+                std::lock_guard lock(mutex);
+                f = std::clamp(f, 0.0, 1.0);
+                if (f - inFlight[i] < 0.01 && f < 1.0)
+                    return;
+                bytesInFlight += (f - inFlight[i]) * static_cast<double>(file.size);
+                inFlight[i] = f;
+                report(file.path.string());
+            };
+            std::optional<Document> doc = extractWith(file, helper, cancel, fraction);
+            std::lock_guard lock(mutex);
+            bytesInFlight -= inFlight[i] * static_cast<double>(file.size);
+            inFlight[i] = 0;
+            if (!doc) {
+                cancelled = true;
+                return;
+            }
+            bytesFinished += file.size;
+            ++progress.filesDone;
+            count(summary, doc->status);
+            if (onDocument)
+                onDocument(std::move(*doc));
+            report(file.path.string());
+        }
+    };
+
+    int threads = m_options.threads > 0 ? m_options.threads
+                                        : std::min(4, static_cast<int>(std::thread::hardware_concurrency()));
+    threads = std::max(1, std::min<int>(threads, static_cast<int>(std::max<std::size_t>(1, order.size()))));
+    if (threads == 1) {
+        work();
+    } else {
+        std::vector<std::jthread> pool;
+        for (int t = 0; t < threads; ++t)
+            pool.emplace_back(work);
+    }
+    summary.cancelled = cancelled.load();
+    return summary;
+}
+
+std::vector<Document> Ingestor::ingest(const std::vector<fs::path>& inputs, const ProgressSink& onProgress,
+                                       const std::atomic<bool>* cancel, IngestSummary* summary) const
+{
+    std::vector<Document> docs;
+    IngestSummary s = run(
+        inputs, [&docs](Document&& d) { docs.push_back(std::move(d)); }, onProgress, cancel);
+    if (summary)
+        *summary = s;
+    return docs;
+}
+
+} // namespace quire::ingest

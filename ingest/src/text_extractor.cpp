@@ -1,0 +1,326 @@
+#include "quire/ingest/text_extractor.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "quire/ingest/content_hash.h"
+#include "quire/ingest/file_kind.h"
+#include "text_decoder.h"
+
+namespace quire::ingest {
+
+namespace {
+
+bool isBlank(std::string_view line)
+{
+    for (char c : line)
+        if (c != ' ' && c != '\t' && c != '\f' && c != '\v')
+            return false;
+    return true;
+}
+
+// Cuts `text` at or before `limit` bytes without splitting a UTF-8 sequence.
+std::size_t utf8Cut(std::string_view text, std::size_t limit)
+{
+    if (text.size() <= limit)
+        return text.size();
+    std::size_t cut = limit;
+    while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80)
+        --cut;
+    return cut == 0 ? limit : cut;
+}
+
+// Gathers lines into segments.
+class LineSegmenter {
+public:
+    LineSegmenter(const TextOptions& options, SourceKind kind, const SegmentSink& sink)
+        : m_maxLines(std::max(1, options.maxLinesPerSegment)),
+          m_minBreak(options.minLinesBeforeBreak > 0 ? options.minLinesBeforeBreak
+                                                     : (kind == SourceKind::Code ? 20 : 1)),
+          m_maxBytes(std::max<std::size_t>(64, options.maxSegmentBytes)), m_sink(sink)
+    {
+    }
+
+    void addLine(int number, std::string_view line)
+    {
+        if (isBlank(line)) {
+            if (m_first == 0)
+                return;
+            if (m_last - m_first + 1 >= m_minBreak) {
+                flush();
+                return;
+            }
+            m_text += '\n'; // kept only if a non-blank line follows
+            return;
+        }
+        if (line.size() > m_maxBytes) {
+            flush();
+            while (!line.empty()) {
+                const std::size_t cut = utf8Cut(line, m_maxBytes);
+                emit(std::string(line.substr(0, cut)), number, number);
+                line.remove_prefix(cut);
+            }
+            return;
+        }
+        if (m_first != 0 && (m_textEnd + 1 + line.size() > m_maxBytes || number - m_first + 1 > m_maxLines))
+            flush();
+        if (m_first == 0) {
+            m_first = number;
+            m_text.clear();
+        } else {
+            m_text.resize(m_textEnd); // drop trailing blank lines' newlines, then re-add them
+            m_text.append(static_cast<std::size_t>(number - m_last), '\n');
+        }
+        m_text.append(line);
+        m_textEnd = m_text.size();
+        m_last = number;
+        if (m_last - m_first + 1 >= m_maxLines)
+            flush();
+    }
+
+    void flush()
+    {
+        if (m_first == 0)
+            return;
+        m_text.resize(m_textEnd);
+        emit(std::move(m_text), m_first, m_last);
+        m_text.clear();
+        m_first = m_last = 0;
+        m_textEnd = 0;
+    }
+
+private:
+    void emit(std::string text, int first, int last)
+    {
+        Segment s;
+        s.text = std::move(text);
+        s.anchor.where = LineAnchor{first, last};
+        m_sink(std::move(s));
+    }
+
+    const int m_maxLines;
+    const int m_minBreak;
+    const std::size_t m_maxBytes;
+    const SegmentSink& m_sink;
+    std::string m_text;
+    std::size_t m_textEnd = 0; // length without trailing blank lines
+    int m_first = 0;
+    int m_last = 0;
+};
+
+// Splits decoded UTF-8 into lines at "\n", "\r\n" and "\r".
+class LineSplitter {
+public:
+    explicit LineSplitter(LineSegmenter& segmenter) : m_segmenter(segmenter) {}
+
+    void feed(std::string_view text)
+    {
+        if (text.empty())
+            return;
+        // Most chunks have no CR at all: then lines end at LF only and memchr finds them fast.
+        if (!m_pendingCR && !std::memchr(text.data(), '\r', text.size())) {
+            std::size_t start = 0;
+            while (const void* hit = std::memchr(text.data() + start, '\n', text.size() - start)) {
+                const std::size_t i = static_cast<std::size_t>(static_cast<const char*>(hit) - text.data());
+                line(text.substr(start, i - start));
+                start = i + 1;
+            }
+            if (start < text.size())
+                m_partial.append(text.substr(start));
+            return;
+        }
+        std::size_t start = 0;
+        for (std::size_t i = 0; i < text.size(); ++i) {
+            const char c = text[i];
+            if (c != '\n' && c != '\r')
+                continue;
+            if (m_pendingCR) {
+                m_pendingCR = false;
+                if (c == '\n' && i == start) {
+                    start = i + 1; // the LF of a CRLF split across chunks
+                    continue;
+                }
+            }
+            line(text.substr(start, i - start));
+            if (c == '\r') {
+                if (i + 1 < text.size()) {
+                    if (text[i + 1] == '\n')
+                        ++i;
+                } else {
+                    m_pendingCR = true;
+                }
+            }
+            start = i + 1;
+        }
+        if (start < text.size()) {
+            m_pendingCR = false;
+            m_partial.append(text.substr(start));
+        }
+    }
+
+    void finish()
+    {
+        if (!m_partial.empty())
+            line({});
+    }
+
+    int lines() const { return m_number; }
+
+private:
+    void line(std::string_view tail)
+    {
+        ++m_number;
+        if (m_partial.empty()) {
+            m_segmenter.addLine(m_number, tail);
+        } else {
+            m_partial.append(tail);
+            m_segmenter.addLine(m_number, m_partial);
+            m_partial.clear();
+        }
+    }
+
+    LineSegmenter& m_segmenter;
+    std::string m_partial;
+    bool m_pendingCR = false;
+    int m_number = 0;
+};
+
+struct Fd {
+    int fd = -1;
+    ~Fd()
+    {
+        if (fd >= 0)
+            ::close(fd);
+    }
+};
+
+} // namespace
+
+std::expected<TextStats, Error> streamTextSegments(const std::filesystem::path& path, SourceKind kind,
+                                                   const TextOptions& options, const SegmentSink& sink,
+                                                   const std::atomic<bool>* cancel,
+                                                   const ByteProgress& progress)
+{
+    Fd file{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
+    if (file.fd < 0)
+        return std::unexpected(Error{
+            ErrorCode::Io, errno == ENOENT ? path.string() + " no longer exists (deleted during the scan?)"
+                                           : "cannot open " + path.string() + ": " + std::strerror(errno)});
+    ::posix_fadvise(file.fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+
+    TextStats stats;
+    ContentHasher hasher;
+    TextDecoder decoder;
+    LineSegmenter segmenter(options, kind, sink);
+    LineSplitter splitter(segmenter);
+    // A buffer no larger than the file (plus one byte to see its end in one read): most source
+    // files are a few KiB, and a 1 MiB buffer per file would cost more than reading them.
+    struct stat st {};
+    std::size_t bufferSize = std::max<std::size_t>(16, options.chunkBytes);
+    if (::fstat(file.fd, &st) == 0 && st.st_size >= 0) {
+        stats.mtimeNs = std::int64_t{st.st_mtim.tv_sec} * 1'000'000'000 + st.st_mtim.tv_nsec;
+        bufferSize =
+            std::min(bufferSize, std::max<std::size_t>(16, static_cast<std::size_t>(st.st_size) + 1));
+    }
+    std::unique_ptr<char[]> storage(new char[bufferSize]);
+    const std::span<char> buffer(storage.get(), bufferSize);
+    std::string decoded;
+    bool started = false;
+    for (;;) {
+        if (cancel && cancel->load(std::memory_order_relaxed))
+            return std::unexpected(Error{ErrorCode::Cancelled, "cancelled while reading " + path.string()});
+        // Fill the whole buffer (short reads happen on pipes and network file systems).
+        std::size_t got = 0;
+        while (got < buffer.size()) {
+            const ssize_t n = ::read(file.fd, buffer.data() + got, buffer.size() - got);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n < 0)
+                return std::unexpected(
+                    Error{ErrorCode::Io, "cannot read " + path.string() + ": " + std::strerror(errno)});
+            if (n == 0)
+                break;
+            got += static_cast<std::size_t>(n);
+        }
+        const std::string_view chunk(buffer.data(), got);
+        if (!started) {
+            decoder.start(chunk, got < buffer.size());
+            if (decoder.encoding() == TextEncoding::Utf8 && chunk.find('\0') != std::string_view::npos) {
+                bool bigEndian = false;
+                if (looksLikeBomlessUtf16(chunk.substr(0, std::min<std::size_t>(chunk.size(), kSniffBytes)),
+                                          &bigEndian))
+                    decoder.force(bigEndian ? TextEncoding::Utf16BE : TextEncoding::Utf16LE);
+            }
+            started = true;
+        }
+        if (got == 0)
+            break;
+        hasher.update(chunk);
+        stats.bytes += static_cast<std::int64_t>(got);
+        decoded.clear();
+        decoder.decode(chunk, decoded);
+        splitter.feed(decoded);
+        if (progress)
+            progress(stats.bytes);
+        if (got < buffer.size())
+            break;
+    }
+    decoded.clear();
+    decoder.finish(decoded);
+    splitter.feed(decoded);
+    splitter.finish();
+    segmenter.flush();
+
+    stats.encoding = decoder.encoding();
+    stats.lines = splitter.lines();
+    stats.invalidSequences = decoder.invalidSequences();
+    stats.firstInvalidOffset = decoder.firstInvalidOffset();
+    stats.contentHash = hasher.hex();
+    return stats;
+}
+
+std::expected<Document, Error> extractTextDocument(const std::filesystem::path& path, SourceKind kind,
+                                                   const TextOptions& options,
+                                                   const std::atomic<bool>* cancel,
+                                                   const ByteProgress& progress)
+{
+    Document doc;
+    doc.source.path = path.string();
+    doc.source.kind = kind == SourceKind::Code ? SourceKind::Code : SourceKind::Text;
+    doc.title = path.filename().string();
+    auto stats = streamTextSegments(
+        path, doc.source.kind, options, [&doc](Segment&& s) { doc.segments.push_back(std::move(s)); }, cancel,
+        progress);
+    if (!stats)
+        return std::unexpected(stats.error());
+    doc.source.mtimeNs = stats->mtimeNs;
+    doc.source.size = stats->bytes;
+    doc.source.contentHash = stats->contentHash;
+    if (doc.source.kind == SourceKind::Code) {
+        std::string_view head;
+        if (!doc.segments.empty() && std::get<LineAnchor>(doc.segments.front().anchor.where).lineBegin == 1)
+            head = doc.segments.front().text;
+        doc.language = languageForPath(path, head);
+    }
+    if (stats->bytes == 0) {
+        doc.status = SourceStatus::Skipped;
+        doc.error = "empty file";
+    } else if (stats->invalidSequences > 0) {
+        doc.status = SourceStatus::Partial;
+        doc.error = std::to_string(stats->invalidSequences) +
+                    " invalid UTF-8 sequence(s) replaced with U+FFFD, the first at byte " +
+                    std::to_string(stats->firstInvalidOffset);
+    } else {
+        doc.status = SourceStatus::Ingested;
+    }
+    return doc;
+}
+
+} // namespace quire::ingest

@@ -1,0 +1,31 @@
+# `quire-cli generate` with the default model: asked for the capital of France, the reply must
+# name Paris; greedy twice gives the same text. Skipped when the model file is absent.
+# Invoked by ctest: cmake -DCLI=... [-DMODEL=...] -P test_generate_cli.cmake
+if(NOT MODEL)
+  if(DEFINED ENV{QUIRE_DEFAULT_MODEL})
+    set(MODEL "$ENV{QUIRE_DEFAULT_MODEL}")
+  elseif(DEFINED ENV{QUIRE_DATA_DIR})
+    set(MODEL "$ENV{QUIRE_DATA_DIR}/models/SmolLM2-135M-Instruct.Q4_1.gguf")
+  else()
+    set(MODEL "$ENV{HOME}/.local/share/quire/models/SmolLM2-135M-Instruct.Q4_1.gguf")
+  endif()
+endif()
+if(NOT EXISTS "${MODEL}")
+  message("SKIP: ${MODEL} not present")
+  return()
+endif()
+foreach(run 1 2)
+  execute_process(COMMAND "${CLI}" generate --model "${MODEL}" --prompt "What is the capital of France?"
+                          --max-tokens 32 --threads 2
+                  OUTPUT_VARIABLE reply${run} ERROR_VARIABLE err RESULT_VARIABLE rc)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "quire-cli generate failed (${rc}): ${err}")
+  endif()
+endforeach()
+message("quire-cli generate replied: ${reply1}")
+if(NOT reply1 MATCHES "Paris")
+  message(FATAL_ERROR "the reply does not name Paris")
+endif()
+if(NOT reply1 STREQUAL reply2)
+  message(FATAL_ERROR "greedy generation differs between runs:\n${reply1}\n${reply2}")
+endif()
