@@ -47,8 +47,8 @@ int fail(const std::string& message)
     return Failure;
 }
 
-std::expected<std::shared_ptr<const inference::ModelWeights>, inference::Error> loadWeights(
-    const std::string& path, const inference::Llama4LoadOptions& llama4)
+std::expected<std::shared_ptr<const inference::ModelWeights>, inference::Error>
+loadWeights(const std::string& path, const inference::Llama4LoadOptions& llama4)
 {
     namespace inf = quire::inference;
     if (inf::isLlama4Model(path))
@@ -62,7 +62,7 @@ std::expected<std::shared_ptr<const inference::ModelWeights>, inference::Error> 
     return inf::loadLlamaWeights(std::make_shared<const inf::GgufFile>(std::move(*file)));
 }
 
-}  // namespace
+} // namespace
 
 int cmdLogits(const QStringList& args)
 {
@@ -130,10 +130,13 @@ int cmdLogits(const QStringList& args)
     const std::size_t T = tokens.size(), V = std::size_t((*weights)->config.vocabSize);
     std::vector<float> logits(T * V);
     const std::size_t first = prefill < 0 ? T : std::clamp<std::size_t>(std::size_t(prefill), 1, T);
-    if (auto ok = (*runner)->forward(std::span(tokens).first(first), std::span(logits).first(first * V), true); !ok)
+    if (auto ok =
+            (*runner)->forward(std::span(tokens).first(first), std::span(logits).first(first * V), true);
+        !ok)
         return fail(ok.error().message);
     for (std::size_t t = first; t < T; ++t)
-        if (auto ok = (*runner)->forward(std::span(tokens).subspan(t, 1), std::span(logits).subspan(t * V, V), false);
+        if (auto ok = (*runner)->forward(std::span(tokens).subspan(t, 1), std::span(logits).subspan(t * V, V),
+                                         false);
             !ok)
             return fail(ok.error().message);
 
@@ -162,4 +165,4 @@ int cmdLogits(const QStringList& args)
     return Ok;
 }
 
-}  // namespace quire::cli
+} // namespace quire::cli

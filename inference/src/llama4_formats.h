@@ -21,4 +21,4 @@ void encodeRow(WeightFormat format, const float* src, std::byte* dst, std::int64
 // Decodes row r of w into dst (w.cols floats); any format, Ggml included.
 void decodeRow(const WeightMatrix& w, std::int64_t r, float* dst);
 
-}  // namespace quire::inference::l4
+} // namespace quire::inference::l4

@@ -23,14 +23,16 @@ struct SourceMatrix {
     GgmlType type = GgmlType::F32;
     const std::byte* data = nullptr;
     std::int64_t rows = 0, cols = 0;
-    std::size_t rowBytes = 0;  // row-major
+    std::size_t rowBytes = 0; // row-major
     bool transposed = false;
-    std::int64_t ld = 0, offset = 0;  // transposed, in elements
+    std::int64_t ld = 0, offset = 0; // transposed, in elements
 };
 
 class MatrixBuilder {
 public:
-    MatrixBuilder(Llama4Weights& weights, const Llama4LoadOptions& options) : m_w(weights), m_options(options) {}
+    MatrixBuilder(Llama4Weights& weights, const Llama4LoadOptions& options) : m_w(weights), m_options(options)
+    {
+    }
 
     // The matrix in `format` (Source: as stored when it is row-major, else its float type).
     // Views are ready at once; other matrices are filled by run().
@@ -60,6 +62,6 @@ std::expected<void, Error> finishWeights(Llama4Weights& w);
 
 // A Hugging Face folder: config.json and *.safetensors (model_llama4_hf.cpp).
 std::expected<std::shared_ptr<const Llama4Weights>, Error> loadHf(const std::filesystem::path& dir,
-                                                                 const Llama4LoadOptions& options);
+                                                                  const Llama4LoadOptions& options);
 
-}  // namespace quire::inference::l4
+} // namespace quire::inference::l4

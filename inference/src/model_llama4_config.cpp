@@ -55,7 +55,8 @@ std::optional<bool> flag(const Json& j, std::string_view key)
 
 // Fills the schedule fields that depend only on the counts; `useRope` / `moe` may be preset.
 std::expected<void, Error> finishSchedule(Llama4Config& c, const std::string& source, int noRopeInterval,
-                                          int moeStep, const std::optional<std::vector<std::int64_t>>& moeLayers,
+                                          int moeStep,
+                                          const std::optional<std::vector<std::int64_t>>& moeLayers,
                                           const std::vector<std::string>& layerTypes)
 {
     const auto L = std::size_t(c.nLayers);
@@ -92,8 +93,9 @@ std::expected<void, Error> finishSchedule(Llama4Config& c, const std::string& so
             else if (layerTypes[l] == "full_attention")
                 chunked = false;
             else
-                return std::unexpected(Error{ErrorCode::Unsupported,
-                                             source + ": layer type '" + layerTypes[l] + "' is not supported"});
+                return std::unexpected(
+                    Error{ErrorCode::Unsupported,
+                          source + ": layer type '" + layerTypes[l] + "' is not supported"});
         }
         c.chunked[l] = chunked ? 1 : 0;
     }
@@ -137,7 +139,7 @@ std::expected<void, Error> validate(const Llama4Config& c, const std::string& so
     return {};
 }
 
-}  // namespace
+} // namespace
 
 int Llama4Config::chunkedLayerCount() const
 {
@@ -239,7 +241,7 @@ std::expected<Llama4Config, Error> parseLlama4Config(std::string_view jsonText, 
             layerTypes.push_back(e.asString() ? *e.asString() : "");
     const Json* moeList = j.find("moe_layers");
     std::optional<std::vector<std::int64_t>> moeLayers;
-    if (moeList && moeList->asArray()) {  // an explicit list, possibly empty (no MoE layer)
+    if (moeList && moeList->asArray()) { // an explicit list, possibly empty (no MoE layer)
         moeLayers.emplace();
         for (const Json& e : *moeList->asArray())
             if (const auto i = e.asInt())
@@ -317,7 +319,7 @@ std::expected<Llama4Config, Error> llama4ConfigFromGguf(const GgufFile& f)
         return std::unexpected(configError(source, "absurd layer count"));
     if (auto ok = finishSchedule(c, source, noRopeInterval, int(step), std::nullopt, {}); !ok)
         return std::unexpected(ok.error());
-    if (c.nExperts == 0)  // a file without experts: every layer dense
+    if (c.nExperts == 0) // a file without experts: every layer dense
         std::ranges::fill(c.moe, std::uint8_t(0));
     if (auto ok = validate(c, source); !ok)
         return std::unexpected(ok.error());
@@ -343,8 +345,8 @@ std::vector<float> llama4RopeFrequencies(const Llama4Config& c)
                 f = f / s.factor;
             } else if (!(wavelen < highWavelen) && s.highFreqFactor != s.lowFreqFactor) {
                 // Medium band; empty (and never evaluated) when high == low.
-                const float smooth =
-                    (float(s.originalContext) / wavelen - s.lowFreqFactor) / (s.highFreqFactor - s.lowFreqFactor);
+                const float smooth = (float(s.originalContext) / wavelen - s.lowFreqFactor) /
+                                     (s.highFreqFactor - s.lowFreqFactor);
                 f = (1.0f - smooth) * f / s.factor + smooth * f;
             }
         } else if (s.type == RopeScaling::Type::Linear) {
@@ -363,4 +365,4 @@ float llama4QueryTemperature(const Llama4Config& c, std::int64_t position)
     return std::log1p(steps) * c.attnScale + 1.0f;
 }
 
-}  // namespace quire::inference
+} // namespace quire::inference

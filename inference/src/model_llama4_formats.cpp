@@ -12,14 +12,22 @@ namespace quire::inference {
 std::string_view toString(WeightFormat format)
 {
     switch (format) {
-    case WeightFormat::Source: return "source";
-    case WeightFormat::F32: return "f32";
-    case WeightFormat::F16: return "f16";
-    case WeightFormat::BF16: return "bf16";
-    case WeightFormat::Ggml: return "ggml";
-    case WeightFormat::Int8: return "int8";
-    case WeightFormat::Fp8E4M3: return "fp8-e4m3";
-    case WeightFormat::Int4: return "int4";
+    case WeightFormat::Source:
+        return "source";
+    case WeightFormat::F32:
+        return "f32";
+    case WeightFormat::F16:
+        return "f16";
+    case WeightFormat::BF16:
+        return "bf16";
+    case WeightFormat::Ggml:
+        return "ggml";
+    case WeightFormat::Int8:
+        return "int8";
+    case WeightFormat::Fp8E4M3:
+        return "fp8-e4m3";
+    case WeightFormat::Int4:
+        return "int4";
     }
     return "?";
 }
@@ -30,19 +38,24 @@ std::size_t weightRowBytes(WeightFormat format, std::int64_t cols, int groupSize
         return 0;
     const auto n = std::size_t(cols);
     switch (format) {
-    case WeightFormat::F32: return 4 * n;
+    case WeightFormat::F32:
+        return 4 * n;
     case WeightFormat::F16:
-    case WeightFormat::BF16: return 2 * n;
+    case WeightFormat::BF16:
+        return 2 * n;
     case WeightFormat::Int8:
-    case WeightFormat::Fp8E4M3: return 4 + n;
+    case WeightFormat::Fp8E4M3:
+        return 4 + n;
     case WeightFormat::Int4: {
         if (groupSize <= 0)
             return 0;
         const std::size_t groups = (n + std::size_t(groupSize) - 1) / std::size_t(groupSize);
         return 4 * groups + (n + 1) / 2;
     }
-    case WeightFormat::Ggml: return rowBytes(ggmlType, cols).value_or(0);
-    case WeightFormat::Source: return 0;
+    case WeightFormat::Ggml:
+        return rowBytes(ggmlType, cols).value_or(0);
+    case WeightFormat::Source:
+        return 0;
     }
     return 0;
 }
@@ -58,7 +71,8 @@ std::expected<Llama4Quantization, Error> Llama4Quantization::preset(std::string_
         return q;
     }
     if (name == "int8" || name == "fp8") {
-        q.experts = q.sharedFfn = q.attention = q.lmHead = name == "int8" ? WeightFormat::Int8 : WeightFormat::Fp8E4M3;
+        q.experts = q.sharedFfn = q.attention = q.lmHead =
+            name == "int8" ? WeightFormat::Int8 : WeightFormat::Fp8E4M3;
         return q;
     }
     return std::unexpected(Error{ErrorCode::InvalidArgument, "unknown quantization '" + std::string(name) +
@@ -96,11 +110,11 @@ namespace {
 // no fraction bits, so the FPU's own rounding does the work (libm's nearbyint is a call).
 float roundEven(float x)
 {
-    constexpr float kMagic = 12582912.0f;  // 1.5 * 2^23
+    constexpr float kMagic = 12582912.0f; // 1.5 * 2^23
     return (x + kMagic) - kMagic;
 }
 
-}  // namespace
+} // namespace
 
 float fp8ToFloat(std::uint8_t bits)
 {
@@ -108,7 +122,7 @@ float fp8ToFloat(std::uint8_t bits)
     const int mant = bits & 7;
     float v;
     if (exp == 0)
-        v = std::ldexp(float(mant), -9);  // subnormal: m/8 * 2^-6
+        v = std::ldexp(float(mant), -9); // subnormal: m/8 * 2^-6
     else if (exp == 15 && mant == 7)
         v = NAN;
     else
@@ -120,13 +134,13 @@ std::uint8_t floatToFp8(float x)
 {
     const std::uint8_t sign = std::signbit(x) ? 0x80 : 0;
     const float a = std::fabs(x);
-    if (!(a < kFp8Max))  // saturate (NaN included: never produced by the encoders below)
+    if (!(a < kFp8Max)) // saturate (NaN included: never produced by the encoders below)
         return sign | 0x7E;
-    if (a < 0.015625f)  // below 2^-6: subnormal steps of 2^-9; q == 8 is the smallest normal
+    if (a < 0.015625f) // below 2^-6: subnormal steps of 2^-9; q == 8 is the smallest normal
         return sign | std::uint8_t(roundEven(a * 512.0f));
     int e = 0;
     std::frexp(a, &e);
-    int exp = e - 1;  // a = 1.m * 2^exp, exp in -6..8
+    int exp = e - 1; // a = 1.m * 2^exp, exp in -6..8
     int q = int(roundEven((std::ldexp(a, -exp) - 1.0f) * 8.0f));
     if (q == 8) {
         q = 0;
@@ -159,7 +173,7 @@ float int4Scale(const float* x, std::int64_t n)
     for (int k = 0; k <= 8; k += 2) {
         const float scale = amax / (7.0f + 0.125f * float(k));
         const float inv = 1.0f / scale;
-        float lanes[8] = {};  // eight independent sums, so the loop vectorises
+        float lanes[8] = {}; // eight independent sums, so the loop vectorises
         std::int64_t i = 0;
         for (; i + 8 <= n; i += 8)
             for (int j = 0; j < 8; ++j) {
@@ -182,7 +196,7 @@ float int4Scale(const float* x, std::int64_t n)
     return best;
 }
 
-}  // namespace
+} // namespace
 
 void encodeRow(WeightFormat format, const float* src, std::byte* dst, std::int64_t cols, int groupSize)
 {
@@ -233,7 +247,8 @@ void encodeRow(WeightFormat format, const float* src, std::byte* dst, std::int64
         return;
     }
     case WeightFormat::Ggml:
-    case WeightFormat::Source: break;
+    case WeightFormat::Source:
+        break;
     }
 }
 
@@ -281,13 +296,14 @@ void decodeRow(const WeightMatrix& w, std::int64_t r, float* dst)
         return;
     }
     case WeightFormat::Ggml:
-        (void)dequantizeRow(w.ggmlType, row, dst, cols);  // the type was checked on load
+        (void)dequantizeRow(w.ggmlType, row, dst, cols); // the type was checked on load
         return;
-    case WeightFormat::Source: break;
+    case WeightFormat::Source:
+        break;
     }
     std::fill(dst, dst + cols, 0.0f);
 }
 
-}  // namespace l4
+} // namespace l4
 
-}  // namespace quire::inference
+} // namespace quire::inference

@@ -25,9 +25,9 @@ public:
             return std::unexpected(Error{ErrorCode::Format, m_source + ": missing tensor " + name});
         const std::size_t dims = index < 0 ? 2 : 3;
         if (t->shape.size() != dims)
-            return std::unexpected(Error{ErrorCode::Format, m_source + ": tensor " + name + " has " +
-                                                                std::to_string(t->shape.size()) + " dimensions, expected " +
-                                                                std::to_string(dims)});
+            return std::unexpected(Error{
+                ErrorCode::Format, m_source + ": tensor " + name + " has " + std::to_string(t->shape.size()) +
+                                       " dimensions, expected " + std::to_string(dims)});
         l4::SourceMatrix m;
         m.name = index < 0 ? name : name + "[" + std::to_string(index) + "]";
         m.type = t->type;
@@ -35,15 +35,18 @@ public:
         m.rows = t->shape[1];
         const auto bytes = rowBytes(t->type, m.cols);
         if (!bytes)
-            return std::unexpected(Error{ErrorCode::Unsupported, m_source + ": tensor " + name + " has type " +
-                                                                     toString(t->type) + ", which this engine cannot run"});
+            return std::unexpected(Error{ErrorCode::Unsupported, m_source + ": tensor " + name +
+                                                                     " has type " + toString(t->type) +
+                                                                     ", which this engine cannot run"});
         m.rowBytes = *bytes;
         const std::size_t slice = *bytes * std::size_t(m.rows);
         const std::size_t count = index < 0 ? 1 : std::size_t(t->shape[2]);
         if (index >= 0 && std::size_t(index) >= count)
-            return std::unexpected(Error{ErrorCode::Format, m_source + ": tensor " + name + " has too few experts"});
+            return std::unexpected(
+                Error{ErrorCode::Format, m_source + ": tensor " + name + " has too few experts"});
         if (slice * count > t->data.size())
-            return std::unexpected(Error{ErrorCode::Format, m_source + ": tensor " + name + " data is shorter than its shape"});
+            return std::unexpected(
+                Error{ErrorCode::Format, m_source + ": tensor " + name + " data is shorter than its shape"});
         m.data = t->data.data() + (index < 0 ? 0 : std::size_t(index) * slice);
         return m;
     }
@@ -59,7 +62,8 @@ public:
         const std::int64_t n = t->elements();
         const auto bytes = rowBytes(t->type, n);
         if (!bytes || *bytes > t->data.size())
-            return std::unexpected(Error{ErrorCode::Format, m_source + ": tensor " + name + " is not a float tensor"});
+            return std::unexpected(
+                Error{ErrorCode::Format, m_source + ": tensor " + name + " is not a float tensor"});
         std::vector<float> out(static_cast<std::size_t>(n));
         if (auto ok = dequantizeRow(t->type, t->data.data(), out.data(), n); !ok)
             return std::unexpected(ok.error());
@@ -71,10 +75,10 @@ private:
     std::string m_source;
 };
 
-}  // namespace
+} // namespace
 
-std::expected<std::shared_ptr<const Llama4Weights>, Error> loadLlama4WeightsGguf(std::shared_ptr<const GgufFile> gguf,
-                                                                                const Llama4LoadOptions& options)
+std::expected<std::shared_ptr<const Llama4Weights>, Error>
+loadLlama4WeightsGguf(std::shared_ptr<const GgufFile> gguf, const Llama4LoadOptions& options)
 {
     if (!gguf)
         return std::unexpected(Error{ErrorCode::InvalidArgument, "no GGUF file"});
@@ -131,7 +135,8 @@ std::expected<std::shared_ptr<const Llama4Weights>, Error> loadLlama4WeightsGguf
             plain.ropeScaling = RopeScaling{};
             w->ropeFrequencies = llama4RopeFrequencies(plain);
             if (factors->size() != w->ropeFrequencies.size())
-                status = std::unexpected(Error{ErrorCode::Format, source + ": rope_freqs has the wrong length"});
+                status =
+                    std::unexpected(Error{ErrorCode::Format, source + ": rope_freqs has the wrong length"});
             else
                 for (std::size_t j = 0; j < factors->size(); ++j)
                     w->ropeFrequencies[j] /= (*factors)[j];
@@ -179,4 +184,4 @@ std::expected<std::shared_ptr<const Llama4Weights>, Error> loadLlama4WeightsGguf
     return std::shared_ptr<const Llama4Weights>(std::move(w));
 }
 
-}  // namespace quire::inference
+} // namespace quire::inference

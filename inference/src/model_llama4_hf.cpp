@@ -30,12 +30,13 @@ public:
         if (!t)
             return std::unexpected(Error{ErrorCode::Format, m_source + ": missing tensor " + name});
         if (t->shape.size() != dims)
-            return std::unexpected(Error{ErrorCode::Format, m_source + ": tensor " + name + " has " +
-                                                                std::to_string(t->shape.size()) + " dimensions, expected " +
-                                                                std::to_string(dims)});
+            return std::unexpected(Error{
+                ErrorCode::Format, m_source + ": tensor " + name + " has " + std::to_string(t->shape.size()) +
+                                       " dimensions, expected " + std::to_string(dims)});
         if (!t->type)
-            return std::unexpected(Error{ErrorCode::Unsupported, m_source + ": tensor " + name + " has dtype " +
-                                                                     t->dtype + "; expected F32, F16 or BF16"});
+            return std::unexpected(Error{ErrorCode::Unsupported, m_source + ": tensor " + name +
+                                                                     " has dtype " + t->dtype +
+                                                                     "; expected F32, F16 or BF16"});
         return t;
     }
 
@@ -66,10 +67,11 @@ public:
             return std::unexpected(t.error());
         const auto& s = (*t)->shape;
         if (s[0] != experts || s[1] != in || s[2] != outTotal)
-            return std::unexpected(Error{ErrorCode::Format, m_source + ": tensor " + name + " is [" + std::to_string(s[0]) +
-                                                                ", " + std::to_string(s[1]) + ", " + std::to_string(s[2]) +
-                                                                "], expected [" + std::to_string(experts) + ", " +
-                                                                std::to_string(in) + ", " + std::to_string(outTotal) + "]"});
+            return std::unexpected(
+                Error{ErrorCode::Format, m_source + ": tensor " + name + " is [" + std::to_string(s[0]) +
+                                             ", " + std::to_string(s[1]) + ", " + std::to_string(s[2]) +
+                                             "], expected [" + std::to_string(experts) + ", " +
+                                             std::to_string(in) + ", " + std::to_string(outTotal) + "]"});
         SourceMatrix m;
         m.name = name + "[" + std::to_string(e) + "]" + (offset > 0 ? ".up" : "");
         m.type = *(*t)->type;
@@ -89,7 +91,8 @@ public:
         if (!t)
             return std::unexpected(Error{ErrorCode::Format, m_source + ": missing tensor " + name});
         if (!t->type)
-            return std::unexpected(Error{ErrorCode::Format, m_source + ": tensor " + name + " is not a float tensor"});
+            return std::unexpected(
+                Error{ErrorCode::Format, m_source + ": tensor " + name + " is not a float tensor"});
         std::vector<float> out(static_cast<std::size_t>(t->elements()));
         if (auto ok = dequantizeRow(*t->type, t->data.data(), out.data(), t->elements()); !ok)
             return std::unexpected(ok.error());
@@ -116,10 +119,10 @@ bool startsWith(std::string_view s, std::string_view prefix)
     return s.substr(0, prefix.size()) == prefix;
 }
 
-}  // namespace
+} // namespace
 
 std::expected<std::shared_ptr<const Llama4Weights>, Error> loadHf(const std::filesystem::path& dir,
-                                                                 const Llama4LoadOptions& options)
+                                                                  const Llama4LoadOptions& options)
 {
     const std::string source = dir.filename().string();
     auto text = readText(dir / "config.json");
@@ -202,7 +205,8 @@ std::expected<std::shared_ptr<const Llama4Weights>, Error> loadHf(const std::fil
             for (int e = 0; e < E; ++e) {
                 const auto k = std::size_t(e);
                 // gate_up_proj [E, D, 2I]: gate = columns 0..I-1, up = I..2I-1; down_proj [E, I, D].
-                matrix(l.expertGate[k], r.expert(f + "experts.gate_up_proj", e, E, I, D, 2 * I, 0), q.experts);
+                matrix(l.expertGate[k], r.expert(f + "experts.gate_up_proj", e, E, I, D, 2 * I, 0),
+                       q.experts);
                 matrix(l.expertUp[k], r.expert(f + "experts.gate_up_proj", e, E, I, D, 2 * I, I), q.experts);
                 matrix(l.expertDown[k], r.expert(f + "experts.down_proj", e, E, D, I, D, 0), q.experts);
             }
@@ -222,9 +226,9 @@ std::expected<std::shared_ptr<const Llama4Weights>, Error> loadHf(const std::fil
     if (auto ok = finishWeights(*w); !ok)
         return std::unexpected(ok.error());
     logMessage(LogLevel::Info, source + ": Llama 4, " + std::to_string(c.nLayers) + " layers (" +
-                                   std::to_string(c.chunkedLayerCount()) + " chunked), " + std::to_string(c.nExperts) +
-                                   " experts, weights " + q.describe());
+                                   std::to_string(c.chunkedLayerCount()) + " chunked), " +
+                                   std::to_string(c.nExperts) + " experts, weights " + q.describe());
     return std::shared_ptr<const Llama4Weights>(std::move(w));
 }
 
-}  // namespace quire::inference::l4
+} // namespace quire::inference::l4

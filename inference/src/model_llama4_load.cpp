@@ -20,15 +20,18 @@ namespace l4 {
 
 namespace {
 
-constexpr std::int64_t kJobRows = 2048;  // rows per job: big matrices spread over threads
+constexpr std::int64_t kJobRows = 2048; // rows per job: big matrices spread over threads
 constexpr std::int64_t kTransposeBlock = 32;
 
 float elementToFloat(GgmlType type, const std::byte* p)
 {
     switch (type) {
-    case GgmlType::F16: return fp16ToFp32(*reinterpret_cast<const std::uint16_t*>(p));
-    case GgmlType::BF16: return bf16ToFp32(*reinterpret_cast<const std::uint16_t*>(p));
-    default: return *reinterpret_cast<const float*>(p);
+    case GgmlType::F16:
+        return fp16ToFp32(*reinterpret_cast<const std::uint16_t*>(p));
+    case GgmlType::BF16:
+        return bf16ToFp32(*reinterpret_cast<const std::uint16_t*>(p));
+    default:
+        return *reinterpret_cast<const float*>(p);
     }
 }
 
@@ -37,15 +40,19 @@ std::size_t elementBytes(GgmlType type)
     return type == GgmlType::F32 ? 4 : 2;
 }
 
-}  // namespace
+} // namespace
 
 WeightFormat storedFormat(GgmlType type)
 {
     switch (type) {
-    case GgmlType::F32: return WeightFormat::F32;
-    case GgmlType::F16: return WeightFormat::F16;
-    case GgmlType::BF16: return WeightFormat::BF16;
-    default: return WeightFormat::Ggml;
+    case GgmlType::F32:
+        return WeightFormat::F32;
+    case GgmlType::F16:
+        return WeightFormat::F16;
+    case GgmlType::BF16:
+        return WeightFormat::BF16;
+    default:
+        return WeightFormat::Ggml;
     }
 }
 
@@ -55,11 +62,13 @@ std::expected<WeightMatrix, Error> MatrixBuilder::add(const SourceMatrix& src, W
     m.name = src.name;
     m.rows = src.rows;
     m.cols = src.cols;
-    if (src.transposed && src.type != GgmlType::F32 && src.type != GgmlType::F16 && src.type != GgmlType::BF16)
-        return std::unexpected(Error{ErrorCode::Unsupported, src.name + ": expert tensors must be F32, F16 or BF16"});
+    if (src.transposed && src.type != GgmlType::F32 && src.type != GgmlType::F16 &&
+        src.type != GgmlType::BF16)
+        return std::unexpected(
+            Error{ErrorCode::Unsupported, src.name + ": expert tensors must be F32, F16 or BF16"});
     if (format == WeightFormat::Source || format == storedFormat(src.type)) {
         format = storedFormat(src.type);
-        if (!src.transposed) {  // a view into the file
+        if (!src.transposed) { // a view into the file
             m.format = format;
             m.ggmlType = src.type;
             m.rowBytes = src.rowBytes;
@@ -68,7 +77,8 @@ std::expected<WeightMatrix, Error> MatrixBuilder::add(const SourceMatrix& src, W
         }
     }
     if (format == WeightFormat::Ggml)
-        return std::unexpected(Error{ErrorCode::Unsupported, src.name + ": cannot convert to a GGML block type"});
+        return std::unexpected(
+            Error{ErrorCode::Unsupported, src.name + ": cannot convert to a GGML block type"});
     m.format = format;
     m.groupSize = format == WeightFormat::Int4 ? std::max(1, m_options.quantization.groupSize) : 0;
     m.rowBytes = weightRowBytes(format, m.cols, m.groupSize);
@@ -89,7 +99,7 @@ void MatrixBuilder::runJob(const Job& job, std::vector<float>& scratch) const
     const SourceMatrix& s = job.src;
     const WeightMatrix& d = job.dst;
     const auto cols = std::size_t(s.cols);
-    auto* out = const_cast<std::byte*>(d.data);  // the buffer this builder allocated
+    auto* out = const_cast<std::byte*>(d.data); // the buffer this builder allocated
     if (!s.transposed) {
         scratch.resize(cols);
         for (std::int64_t r = job.r0; r < job.r1; ++r) {
@@ -109,8 +119,8 @@ void MatrixBuilder::runJob(const Job& job, std::vector<float>& scratch) const
                 scratch[std::size_t(i) * cols + c] = elementToFloat(s.type, p + std::size_t(i) * eb);
         }
         for (std::int64_t i = 0; i < n; ++i)
-            encodeRow(d.format, scratch.data() + std::size_t(i) * cols, out + std::size_t(r0 + i) * d.rowBytes,
-                      s.cols, d.groupSize);
+            encodeRow(d.format, scratch.data() + std::size_t(i) * cols,
+                      out + std::size_t(r0 + i) * d.rowBytes, s.cols, d.groupSize);
     }
 }
 
@@ -161,30 +171,35 @@ std::expected<void, Error> checkMatrix(const std::string& src, const WeightMatri
     if (m.empty())
         return std::unexpected(Error{ErrorCode::Format, src + ": missing tensor " + m.name});
     if (m.rows != rows || m.cols != cols)
-        return std::unexpected(Error{ErrorCode::Format, src + ": tensor " + m.name + " is [" + std::to_string(m.rows) +
-                                                            " x " + std::to_string(m.cols) + "], expected [" +
-                                                            std::to_string(rows) + " x " + std::to_string(cols) + "]"});
+        return std::unexpected(
+            Error{ErrorCode::Format, src + ": tensor " + m.name + " is [" + std::to_string(m.rows) + " x " +
+                                         std::to_string(m.cols) + "], expected [" + std::to_string(rows) +
+                                         " x " + std::to_string(cols) + "]"});
     if (m.format == WeightFormat::Ggml && !isSupportedWeightType(m.ggmlType))
         return std::unexpected(Error{ErrorCode::Unsupported, src + ": tensor " + m.name + " has type " +
-                                                                 toString(m.ggmlType) + ", which this engine cannot run"});
+                                                                 toString(m.ggmlType) +
+                                                                 ", which this engine cannot run"});
     if (weightRowBytes(m.format, m.cols, m.groupSize, m.ggmlType) != m.rowBytes)
-        return std::unexpected(Error{ErrorCode::Format, src + ": tensor " + m.name + " row size does not match its type"});
+        return std::unexpected(
+            Error{ErrorCode::Format, src + ": tensor " + m.name + " row size does not match its type"});
     return {};
 }
 
-std::expected<void, Error> checkVector(const std::string& src, const std::string& name, const std::vector<float>& v,
-                                       std::size_t n)
+std::expected<void, Error> checkVector(const std::string& src, const std::string& name,
+                                       const std::vector<float>& v, std::size_t n)
 {
     if (v.size() != n)
-        return std::unexpected(Error{ErrorCode::Format, src + ": tensor " + name + " has " + std::to_string(v.size()) +
+        return std::unexpected(Error{ErrorCode::Format, src + ": tensor " + name + " has " +
+                                                            std::to_string(v.size()) +
                                                             " elements, expected " + std::to_string(n)});
     for (const float x : v)
         if (!std::isfinite(x))
-            return std::unexpected(Error{ErrorCode::Format, src + ": tensor " + name + " contains NaN or infinity"});
+            return std::unexpected(
+                Error{ErrorCode::Format, src + ": tensor " + name + " contains NaN or infinity"});
     return {};
 }
 
-}  // namespace
+} // namespace
 
 std::expected<void, Error> finishWeights(Llama4Weights& w)
 {
@@ -223,33 +238,39 @@ std::expected<void, Error> finishWeights(Llama4Weights& w)
                 return check;
         return {};
     };
-    if (auto ok = all({checkMatrix(src, w.embedding, c.vocabSize, c.dim), checkMatrix(src, w.lmHead, c.vocabSize, c.dim),
+    if (auto ok = all({checkMatrix(src, w.embedding, c.vocabSize, c.dim),
+                       checkMatrix(src, w.lmHead, c.vocabSize, c.dim),
                        checkVector(src, "final norm", w.outputNorm, std::size_t(c.dim))});
         !ok)
         return ok;
     if (w.ropeFrequencies.size() != std::size_t(c.headDim / 2))
         return std::unexpected(Error{ErrorCode::Format, src + ": rope_freqs has the wrong length"});
     if (w.blocks.size() != std::size_t(c.nLayers))
-        return std::unexpected(Error{ErrorCode::Format, src + ": layer count does not match the configuration"});
+        return std::unexpected(
+            Error{ErrorCode::Format, src + ": layer count does not match the configuration"});
     for (int i = 0; i < c.nLayers; ++i) {
         const Llama4Layer& l = w.blocks[std::size_t(i)];
         const std::string n = "layer " + std::to_string(i) + " ";
-        if (auto ok = all({checkVector(src, n + "attention norm", l.attnNorm, std::size_t(c.dim)),
-                           checkVector(src, n + "ffn norm", l.ffnNorm, std::size_t(c.dim)),
-                           checkMatrix(src, l.wq, c.qDim(), c.dim), checkMatrix(src, l.wk, c.kvDim(), c.dim),
-                           checkMatrix(src, l.wv, c.kvDim(), c.dim), checkMatrix(src, l.wo, c.dim, c.qDim())});
+        if (auto ok =
+                all({checkVector(src, n + "attention norm", l.attnNorm, std::size_t(c.dim)),
+                     checkVector(src, n + "ffn norm", l.ffnNorm, std::size_t(c.dim)),
+                     checkMatrix(src, l.wq, c.qDim(), c.dim), checkMatrix(src, l.wk, c.kvDim(), c.dim),
+                     checkMatrix(src, l.wv, c.kvDim(), c.dim), checkMatrix(src, l.wo, c.dim, c.qDim())});
             !ok)
             return ok;
         if (c.moe[std::size_t(i)]) {
-            if (auto ok = all({checkVector(src, n + "router", l.router, std::size_t(c.nExperts) * std::size_t(c.dim)),
-                               checkMatrix(src, l.sharedGate, c.expertDim, c.dim),
-                               checkMatrix(src, l.sharedUp, c.expertDim, c.dim),
-                               checkMatrix(src, l.sharedDown, c.dim, c.expertDim)});
+            if (auto ok = all(
+                    {checkVector(src, n + "router", l.router, std::size_t(c.nExperts) * std::size_t(c.dim)),
+                     checkMatrix(src, l.sharedGate, c.expertDim, c.dim),
+                     checkMatrix(src, l.sharedUp, c.expertDim, c.dim),
+                     checkMatrix(src, l.sharedDown, c.dim, c.expertDim)});
                 !ok)
                 return ok;
-            if (l.expertGate.size() != std::size_t(c.nExperts) || l.expertUp.size() != std::size_t(c.nExperts) ||
+            if (l.expertGate.size() != std::size_t(c.nExperts) ||
+                l.expertUp.size() != std::size_t(c.nExperts) ||
                 l.expertDown.size() != std::size_t(c.nExperts))
-                return std::unexpected(Error{ErrorCode::Format, src + ": " + n + "does not have every expert"});
+                return std::unexpected(
+                    Error{ErrorCode::Format, src + ": " + n + "does not have every expert"});
             for (int e = 0; e < c.nExperts; ++e) {
                 const auto k = std::size_t(e);
                 if (auto ok = all({checkMatrix(src, l.expertGate[k], c.expertDim, c.dim),
@@ -258,7 +279,8 @@ std::expected<void, Error> finishWeights(Llama4Weights& w)
                     !ok)
                     return ok;
             }
-        } else if (auto ok = all({checkMatrix(src, l.gate, c.denseDim, c.dim), checkMatrix(src, l.up, c.denseDim, c.dim),
+        } else if (auto ok = all({checkMatrix(src, l.gate, c.denseDim, c.dim),
+                                  checkMatrix(src, l.up, c.denseDim, c.dim),
                                   checkMatrix(src, l.down, c.dim, c.denseDim)});
                    !ok) {
             return ok;
@@ -267,7 +289,7 @@ std::expected<void, Error> finishWeights(Llama4Weights& w)
     return {};
 }
 
-}  // namespace l4
+} // namespace l4
 
 const Llama4Weights* asLlama4(const ModelWeights& weights)
 {
@@ -299,8 +321,8 @@ bool isLlama4Model(const std::filesystem::path& path)
     return file && file->getString("general.architecture").value_or("") == "llama4";
 }
 
-std::expected<std::shared_ptr<const Llama4Weights>, Error> loadLlama4Weights(const std::filesystem::path& path,
-                                                                            const Llama4LoadOptions& options)
+std::expected<std::shared_ptr<const Llama4Weights>, Error>
+loadLlama4Weights(const std::filesystem::path& path, const Llama4LoadOptions& options)
 {
     std::error_code ec;
     if (std::filesystem::is_directory(path, ec))
@@ -313,32 +335,32 @@ std::expected<std::shared_ptr<const Llama4Weights>, Error> loadLlama4Weights(con
     return loadLlama4WeightsGguf(std::make_shared<const GgufFile>(std::move(*file)), options);
 }
 
-}  // namespace quire::inference
+} // namespace quire::inference
 
 namespace quire::inference {
 
 namespace {
 
-std::expected<std::shared_ptr<const ModelWeights>, Error> upcast(
-    std::expected<std::shared_ptr<const Llama4Weights>, Error> w)
+std::expected<std::shared_ptr<const ModelWeights>, Error>
+upcast(std::expected<std::shared_ptr<const Llama4Weights>, Error> w)
 {
     if (!w)
         return std::unexpected(w.error());
     return std::shared_ptr<const ModelWeights>(std::move(*w));
 }
 
-}  // namespace
+} // namespace
 
-std::expected<std::shared_ptr<const ModelWeights>, Error> loadLlama4ModelWeights(const std::filesystem::path& path,
-                                                                                const Llama4LoadOptions& options)
+std::expected<std::shared_ptr<const ModelWeights>, Error>
+loadLlama4ModelWeights(const std::filesystem::path& path, const Llama4LoadOptions& options)
 {
     return upcast(loadLlama4Weights(path, options));
 }
 
-std::expected<std::shared_ptr<const ModelWeights>, Error> loadLlama4ModelWeights(std::shared_ptr<const GgufFile> gguf,
-                                                                                const Llama4LoadOptions& options)
+std::expected<std::shared_ptr<const ModelWeights>, Error>
+loadLlama4ModelWeights(std::shared_ptr<const GgufFile> gguf, const Llama4LoadOptions& options)
 {
     return upcast(loadLlama4WeightsGguf(std::move(gguf), options));
 }
 
-}  // namespace quire::inference
+} // namespace quire::inference

@@ -106,7 +106,7 @@ void benchTiny(int threads, const std::string& python)
     auto runner = makeRunner(*w, threads, T);
     std::vector<float> logits(std::size_t((*w)->config.vocabSize));
     double prefill = INFINITY, decode = INFINITY;
-    for (int rep = 0; rep < 6; ++rep) {  // the first is a warm-up
+    for (int rep = 0; rep < 6; ++rep) { // the first is a warm-up
         runner->truncate(0);
         const auto t0 = Clock::now();
         (void)runner->forward(tokens, logits, false);
@@ -122,30 +122,34 @@ void benchTiny(int threads, const std::string& python)
     const double oursPrefill = T / prefill, oursDecode = steps / decode;
     std::printf("tiny model: prefill %d tokens %.2f ms, decode %d steps %.2f ms\n", T, prefill * 1e3, steps,
                 decode * 1e3);
-    const std::string cmd = python + " '" QUIRE_SOURCE_DIR "/tests/bench/bench_llama4_cpu.py' tiny '" + dir + "' " +
-                            std::to_string(threads) + " " + std::to_string(prefix) + " " + std::to_string(steps);
+    const std::string cmd = python + " '" QUIRE_SOURCE_DIR "/tests/bench/bench_llama4_cpu.py' tiny '" + dir +
+                            "' " + std::to_string(threads) + " " + std::to_string(prefix) + " " +
+                            std::to_string(steps);
     const std::string out = runPython(cmd);
     const double basePrefill = valueOf(out, "prefill_tok_s=");
     const double baseDecode = valueOf(out, "decode_tok_s=");
     if (std::isnan(basePrefill) || std::isnan(baseDecode)) {
-        std::printf("SKIP: the transformers baseline did not run (pip install torch transformers); ours: prefill "
-                    "%.1f tok/s, decode %.1f tok/s\n",
-                    oursPrefill, oursDecode);
+        std::printf(
+            "SKIP: the transformers baseline did not run (pip install torch transformers); ours: prefill "
+            "%.1f tok/s, decode %.1f tok/s\n",
+            oursPrefill, oursDecode);
         return;
     }
-    std::printf("BENCH llama4_tiny_prefill_cpu ours=%.1f tok/s baseline=%.1f tok/s (transformers 5 f32 on the same "
-                "%d-token prompt; ours %d threads, torch best of 1 and %d) ratio=%.2f\n",
-                oursPrefill, basePrefill, T, threads, threads, oursPrefill / basePrefill);
-    std::printf("BENCH llama4_tiny_decode_cpu ours=%.1f tok/s baseline=%.1f tok/s (transformers 5 f32 with KV cache, "
-                "%d steps after %d tokens; ours %d threads, torch best of 1 and %d) ratio=%.2f\n",
-                oursDecode, baseDecode, steps, prefix, threads, threads, oursDecode / baseDecode);
+    std::printf(
+        "BENCH llama4_tiny_prefill_cpu ours=%.1f tok/s baseline=%.1f tok/s (transformers 5 f32 on the same "
+        "%d-token prompt; ours %d threads, torch best of 1 and %d) ratio=%.2f\n",
+        oursPrefill, basePrefill, T, threads, threads, oursPrefill / basePrefill);
+    std::printf(
+        "BENCH llama4_tiny_decode_cpu ours=%.1f tok/s baseline=%.1f tok/s (transformers 5 f32 with KV cache, "
+        "%d steps after %d tokens; ours %d threads, torch best of 1 and %d) ratio=%.2f\n",
+        oursDecode, baseDecode, steps, prefix, threads, threads, oursDecode / baseDecode);
 }
 
 // ---- one Scout-shaped layer ----
 
 struct Rng {
     std::uint64_t s;
-    float uniform()  // [-1, 1)
+    float uniform() // [-1, 1)
     {
         s ^= s << 13;
         s ^= s >> 7;
@@ -286,9 +290,10 @@ double ownF32Gflops(int threads)
         for (int t = 0; t < threads; ++t)
             pool.emplace_back([&, t] {
                 std::vector<float> scratch;
-                const std::int64_t r0 = std::int64_t(N) * t / threads, r1 = std::int64_t(N) * (t + 1) / threads;
-                cpu::llama4MatmulRows(k, m, x.data(), std::size_t(K), M, out.data(), std::size_t(N), r0, r1, false,
-                                      scratch);
+                const std::int64_t r0 = std::int64_t(N) * t / threads,
+                                   r1 = std::int64_t(N) * (t + 1) / threads;
+                cpu::llama4MatmulRows(k, m, x.data(), std::size_t(K), M, out.data(), std::size_t(N), r0, r1,
+                                      false, scratch);
             });
         for (auto& th : pool)
             th.join();
@@ -310,7 +315,8 @@ void benchLayer(int threads, const std::string& python, int decodeSteps)
         expertBytes += L.expertGate[std::size_t(e)].bytes() + L.expertUp[std::size_t(e)].bytes() +
                        L.expertDown[std::size_t(e)].bytes();
     std::printf("Scout layer: %.2f GB of weights (experts %.2f GB int4, group 128), built in %.1f s\n",
-                double(weightBytes + expertBytes) / 1e9, double(expertBytes) / 1e9, seconds(t0, Clock::now()));
+                double(weightBytes + expertBytes) / 1e9, double(expertBytes) / 1e9,
+                seconds(t0, Clock::now()));
 
     const int T = 512;
     std::vector<std::int32_t> tokens(std::size_t(T + decodeSteps));
@@ -319,7 +325,7 @@ void benchLayer(int threads, const std::string& python, int decodeSteps)
     auto runner = makeRunner(w, threads, T + decodeSteps);
     std::vector<float> logits(256);
     double prefill = INFINITY, decode = INFINITY;
-    for (int rep = 0; rep < 3; ++rep) {  // the first is a warm-up
+    for (int rep = 0; rep < 3; ++rep) { // the first is a warm-up
         runner->truncate(0);
         const auto a = Clock::now();
         const double ca = cpuSeconds();
@@ -334,8 +340,8 @@ void benchLayer(int threads, const std::string& python, int decodeSteps)
             prefill = std::min(prefill, seconds(a, b));
             decode = std::min(decode, seconds(b, c));
         }
-        std::printf("  rep %d: prefill %d tokens %.2f s (%.2f CPU s), decode %d tokens %.2f s (%.2f CPU s)\n", rep, T,
-                    seconds(a, b), cb - ca, decodeSteps, seconds(b, c), cc - cb);
+        std::printf("  rep %d: prefill %d tokens %.2f s (%.2f CPU s), decode %d tokens %.2f s (%.2f CPU s)\n",
+                    rep, T, seconds(a, b), cb - ca, decodeSteps, seconds(b, c), cc - cb);
     }
     const double oursPrefill = T / prefill, oursDecode = decodeSteps / decode;
 
@@ -343,12 +349,14 @@ void benchLayer(int threads, const std::string& python, int decodeSteps)
     const Llama4Config& c = w->llama4;
     const double D = c.dim, Q = c.qDim(), KV = c.kvDim(), I = c.expertDim;
     const double projFlops = 2.0 * (Q * D + 2 * KV * D + D * Q) + 2.0 * c.nExperts * D + 2.0 * 2 * 3 * I * D;
-    const double attnFlops = 2.0 * 2 * Q * (T + 1) / 2.0;  // scores and values over the causal average
+    const double attnFlops = 2.0 * 2 * Q * (T + 1) / 2.0; // scores and values over the causal average
     const double flopsPerToken = projFlops + attnFlops + 2.0 * 256 * D;
-    double gflops = valueOf(runPython(python + " '" QUIRE_SOURCE_DIR "/tests/bench/bench_llama4_cpu.py' gemm 512 5120 8192 " +
-                                      std::to_string(threads)),
-                            "gemm_gflops=");
-    std::string gemmName = "torch.matmul f32 512x5120x8192, best of 1 and " + std::to_string(threads) + " threads";
+    double gflops = valueOf(
+        runPython(python + " '" QUIRE_SOURCE_DIR "/tests/bench/bench_llama4_cpu.py' gemm 512 5120 8192 " +
+                  std::to_string(threads)),
+        "gemm_gflops=");
+    std::string gemmName =
+        "torch.matmul f32 512x5120x8192, best of 1 and " + std::to_string(threads) + " threads";
     if (std::isnan(gflops)) {
         gflops = ownF32Gflops(threads);
         gemmName = "our f32 kernel 512x5120x2048 (torch missing)";
@@ -356,27 +364,31 @@ void benchLayer(int threads, const std::string& python, int decodeSteps)
     const double basePrefill = gflops * 1e9 / flopsPerToken;
     std::printf("prefill: %.3f GFLOP per token, ours %.1f GFLOP/s, %s %.1f GFLOP/s\n", flopsPerToken / 1e9,
                 oursPrefill * flopsPerToken / 1e9, gemmName.c_str(), gflops);
-    std::printf("BENCH llama4_layer_prefill_cpu ours=%.2f tok/s baseline=%.2f tok/s (%s = %.1f GFLOP/s over the "
-                "layer's %.3f GFLOP/token, int4 experts + fp8 attention, %d tokens, %d threads) ratio=%.2f\n",
-                oursPrefill, basePrefill, gemmName.c_str(), gflops, flopsPerToken / 1e9, T, threads,
-                oursPrefill / basePrefill);
+    std::printf(
+        "BENCH llama4_layer_prefill_cpu ours=%.2f tok/s baseline=%.2f tok/s (%s = %.1f GFLOP/s over the "
+        "layer's %.3f GFLOP/token, int4 experts + fp8 attention, %d tokens, %d threads) ratio=%.2f\n",
+        oursPrefill, basePrefill, gemmName.c_str(), gflops, flopsPerToken / 1e9, T, threads,
+        oursPrefill / basePrefill);
 
     // Decode baseline: bytes touched per step / memcpy bandwidth.
     const double avgExpert = double(expertBytes) / c.nExperts;
     const double kvRead = 2.0 * KV * 4 * (T + decodeSteps / 2.0);
-    const double stepBytes = double(L.wq.bytes() + L.wk.bytes() + L.wv.bytes() + L.wo.bytes() + L.sharedGate.bytes() +
-                                    L.sharedUp.bytes() + L.sharedDown.bytes() + w->lmHead.bytes()) +
-                             avgExpert + double(L.router.size()) * 4 + kvRead;
+    const double stepBytes =
+        double(L.wq.bytes() + L.wk.bytes() + L.wv.bytes() + L.wo.bytes() + L.sharedGate.bytes() +
+               L.sharedUp.bytes() + L.sharedDown.bytes() + w->lmHead.bytes()) +
+        avgExpert + double(L.router.size()) * 4 + kvRead;
     const double bandwidth = memcpyBandwidth(threads);
     const double baseDecode = bandwidth / stepBytes;
-    std::printf("decode: %.1f MB touched per token, memcpy %.1f GB/s (read + write), ours %.1f GB/s effective\n",
-                stepBytes / 1e6, bandwidth / 1e9, oursDecode * stepBytes / 1e9);
-    std::printf("BENCH llama4_layer_decode_cpu ours=%.2f tok/s baseline=%.2f tok/s (memory roofline: %.1f MB of "
-                "weights and KV per token / %.1f GB/s memcpy, after %d tokens, %d threads) ratio=%.2f\n",
-                oursDecode, baseDecode, stepBytes / 1e6, bandwidth / 1e9, T, threads, oursDecode / baseDecode);
+    std::printf(
+        "decode: %.1f MB touched per token, memcpy %.1f GB/s (read + write), ours %.1f GB/s effective\n",
+        stepBytes / 1e6, bandwidth / 1e9, oursDecode * stepBytes / 1e9);
+    std::printf(
+        "BENCH llama4_layer_decode_cpu ours=%.2f tok/s baseline=%.2f tok/s (memory roofline: %.1f MB of "
+        "weights and KV per token / %.1f GB/s memcpy, after %d tokens, %d threads) ratio=%.2f\n",
+        oursDecode, baseDecode, stepBytes / 1e6, bandwidth / 1e9, T, threads, oursDecode / baseDecode);
 }
 
-}  // namespace
+} // namespace
 
 int main(int argc, char** argv)
 {

@@ -17,9 +17,9 @@ inline const std::filesystem::path kLlama4Data = std::filesystem::path(QUIRE_TES
 
 struct Llama4Golden {
     std::vector<std::int32_t> tokens;
-    std::vector<float> logits;        // [T][vocab], whole-prompt prefill
-    std::vector<float> decodeLogits;  // [T - P + 1][vocab]: row k after position P - 1 + k
-    int decodePrefix = 0;             // P
+    std::vector<float> logits;       // [T][vocab], whole-prompt prefill
+    std::vector<float> decodeLogits; // [T - P + 1][vocab]: row k after position P - 1 + k
+    int decodePrefix = 0;            // P
     int vocab = 0;
 };
 
@@ -100,4 +100,4 @@ inline double klDivergence(const float* p, const float* q, int vocab)
     return kl;
 }
 
-}  // namespace quire::test
+} // namespace quire::test

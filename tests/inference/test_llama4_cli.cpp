@@ -45,7 +45,7 @@ std::vector<float> readFloats(const QString& path)
     return v;
 }
 
-}  // namespace
+} // namespace
 
 class TestLlama4Cli : public QObject {
     Q_OBJECT
@@ -65,8 +65,8 @@ private slots:
         const QString out = tmp.filePath("logits.f32");
         const Run r = cli({"--model", dir, "--tokens", tokenList(g.tokens), "--out", out, "--threads", "2"});
         QVERIFY2(r.exitCode == 0, r.err.constData());
-        QCOMPARE(r.out.trimmed(), QByteArray("shape ") + QByteArray::number(qulonglong(g.tokens.size())) + " " +
-                                      QByteArray::number(g.vocab));
+        QCOMPARE(r.out.trimmed(), QByteArray("shape ") + QByteArray::number(qulonglong(g.tokens.size())) +
+                                      " " + QByteArray::number(g.vocab));
         const auto logits = readFloats(out);
         QCOMPARE(logits.size(), g.logits.size());
         QVERIFY(worstRelativeError(logits.data(), g.logits.data(), g.tokens.size(), g.vocab) < 1e-4);
@@ -78,16 +78,17 @@ private slots:
         const auto steps = readFloats(out);
         QCOMPARE(steps.size(), g.logits.size());
         const std::size_t P = std::size_t(g.decodePrefix), V = std::size_t(g.vocab);
-        QVERIFY(worstRelativeError(steps.data() + (P - 1) * V, g.decodeLogits.data(), g.tokens.size() - P + 1, g.vocab) <
-                1e-4);
+        QVERIFY(worstRelativeError(steps.data() + (P - 1) * V, g.decodeLogits.data(), g.tokens.size() - P + 1,
+                                   g.vocab) < 1e-4);
     }
 
     void textOutput()
     {
         const auto g = loadLlama4Golden("moe_chunked");
         const std::vector<std::int32_t> first(g.tokens.begin(), g.tokens.begin() + 3);
-        const Run r = cli({"--model", QString::fromStdString((quire::test::kLlama4Data / "moe_chunked").string()),
-                           "--tokens", tokenList(first)});
+        const Run r =
+            cli({"--model", QString::fromStdString((quire::test::kLlama4Data / "moe_chunked").string()),
+                 "--tokens", tokenList(first)});
         QVERIFY2(r.exitCode == 0, r.err.constData());
         const QList<QByteArray> lines = r.out.trimmed().split('\n');
         QCOMPARE(lines.size(), 4);
@@ -105,9 +106,9 @@ private slots:
     void badInput()
     {
         const QString dir = QString::fromStdString((quire::test::kLlama4Data / "moe_chunked").string());
-        QCOMPARE(cli({"--model", dir}).exitCode, 2);                              // no tokens
-        QCOMPARE(cli({"--model", dir, "--tokens", "1,x"}).exitCode, 2);           // not an id
-        const Run range = cli({"--model", dir, "--tokens", "1,99999"});           // outside the vocabulary
+        QCOMPARE(cli({"--model", dir}).exitCode, 2);                    // no tokens
+        QCOMPARE(cli({"--model", dir, "--tokens", "1,x"}).exitCode, 2); // not an id
+        const Run range = cli({"--model", dir, "--tokens", "1,99999"}); // outside the vocabulary
         QCOMPARE(range.exitCode, 1);
         QVERIFY(range.err.contains("vocabulary"));
         QCOMPARE(cli({"--model", "/nonexistent", "--tokens", "1"}).exitCode, 1);

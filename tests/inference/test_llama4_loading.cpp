@@ -73,7 +73,8 @@ std::vector<float> ropeFactors(const Llama4Config& c)
         else if (wavelen > low)
             f.push_back(s.factor);
         else {
-            const double smooth = (s.originalContext / wavelen - s.lowFreqFactor) / (s.highFreqFactor - s.lowFreqFactor);
+            const double smooth =
+                (s.originalContext / wavelen - s.lowFreqFactor) / (s.highFreqFactor - s.lowFreqFactor);
             f.push_back(float(1.0 / ((1 - smooth) / s.factor + smooth)));
         }
     }
@@ -131,9 +132,12 @@ std::filesystem::path writeGguf(const std::string& name, const std::filesystem::
         b.tensor(q + "attn_norm.weight", {D}, kF32, bytesOf(floats(t(p + "input_layernorm.weight"))));
         b.tensor(q + "ffn_norm.weight", {D}, kF32, bytesOf(floats(t(p + "post_attention_layernorm.weight"))));
         const std::uint64_t qd = std::uint64_t(c.qDim()), kv = std::uint64_t(c.kvDim());
-        b.tensor(q + "attn_q.weight", {D, qd}, type, encode(floats(t(p + "self_attn.q_proj.weight")), c.dim, type));
-        b.tensor(q + "attn_k.weight", {D, kv}, type, encode(floats(t(p + "self_attn.k_proj.weight")), c.dim, type));
-        b.tensor(q + "attn_v.weight", {D, kv}, type, encode(floats(t(p + "self_attn.v_proj.weight")), c.dim, type));
+        b.tensor(q + "attn_q.weight", {D, qd}, type,
+                 encode(floats(t(p + "self_attn.q_proj.weight")), c.dim, type));
+        b.tensor(q + "attn_k.weight", {D, kv}, type,
+                 encode(floats(t(p + "self_attn.k_proj.weight")), c.dim, type));
+        b.tensor(q + "attn_v.weight", {D, kv}, type,
+                 encode(floats(t(p + "self_attn.v_proj.weight")), c.dim, type));
         b.tensor(q + "attn_output.weight", {qd, D}, type,
                  encode(floats(t(p + "self_attn.o_proj.weight")), c.qDim(), type));
         const std::string f = p + "feed_forward.";
@@ -154,9 +158,12 @@ std::filesystem::path writeGguf(const std::string& name, const std::filesystem::
             b.tensor(q + "ffn_gate_exps.weight", {D, I, E}, type, encode(gate, c.dim, type));
             b.tensor(q + "ffn_up_exps.weight", {D, I, E}, type, encode(up, c.dim, type));
             b.tensor(q + "ffn_down_exps.weight", {I, D, E}, downType, encode(down, c.expertDim, downType));
-            b.tensor(q + "ffn_gate_shexp.weight", {D, I}, kF32, bytesOf(floats(t(f + "shared_expert.gate_proj.weight"))));
-            b.tensor(q + "ffn_up_shexp.weight", {D, I}, kF32, bytesOf(floats(t(f + "shared_expert.up_proj.weight"))));
-            b.tensor(q + "ffn_down_shexp.weight", {I, D}, kF32, bytesOf(floats(t(f + "shared_expert.down_proj.weight"))));
+            b.tensor(q + "ffn_gate_shexp.weight", {D, I}, kF32,
+                     bytesOf(floats(t(f + "shared_expert.gate_proj.weight"))));
+            b.tensor(q + "ffn_up_shexp.weight", {D, I}, kF32,
+                     bytesOf(floats(t(f + "shared_expert.up_proj.weight"))));
+            b.tensor(q + "ffn_down_shexp.weight", {I, D}, kF32,
+                     bytesOf(floats(t(f + "shared_expert.down_proj.weight"))));
         } else {
             b.tensor(q + "ffn_gate.weight", {D, M}, kF32, bytesOf(floats(t(f + "gate_proj.weight"))));
             b.tensor(q + "ffn_up.weight", {D, M}, kF32, bytesOf(floats(t(f + "up_proj.weight"))));
@@ -170,8 +177,8 @@ std::filesystem::path writeGguf(const std::string& name, const std::filesystem::
     return path;
 }
 
-std::vector<float> allLogits(const std::shared_ptr<const ModelWeights>& w, const std::vector<std::int32_t>& tokens,
-                             const char* backend = "cpu")
+std::vector<float> allLogits(const std::shared_ptr<const ModelWeights>& w,
+                             const std::vector<std::int32_t>& tokens, const char* backend = "cpu")
 {
     RunnerOptions o;
     o.threads = 2;
@@ -200,7 +207,8 @@ void writeSafetensors(const std::filesystem::path& path, const std::vector<StTen
         for (std::size_t i = 0; i < t.shape.size(); ++i)
             header += (i ? ", " : "") + std::to_string(t.shape[i]);
         const std::size_t bytes = t.values.size() * 4;
-        header += "], \"data_offsets\": [" + std::to_string(offset) + ", " + std::to_string(offset + bytes) + "]}";
+        header +=
+            "], \"data_offsets\": [" + std::to_string(offset) + ", " + std::to_string(offset + bytes) + "]}";
         offset += bytes;
     }
     header += "}";
@@ -214,7 +222,7 @@ void writeSafetensors(const std::filesystem::path& path, const std::vector<StTen
         out.write(reinterpret_cast<const char*>(t.values.data()), std::streamsize(t.values.size() * 4));
 }
 
-}  // namespace
+} // namespace
 
 class TestLlama4Loading : public QObject {
     Q_OBJECT
@@ -252,13 +260,15 @@ private slots:
         const auto g = quire::test::loadLlama4Golden(model.toStdString());
         const auto fromGguf = allLogits(*gguf, g.tokens);
         const auto fromHf = allLogits(*hf, g.tokens);
-        const double diff = quire::test::worstRelativeError(fromGguf.data(), fromHf.data(), g.tokens.size(), g.vocab);
+        const double diff =
+            quire::test::worstRelativeError(fromGguf.data(), fromHf.data(), g.tokens.size(), g.vocab);
         qInfo("%s: GGUF vs safetensors worst relative difference %.3g", qPrintable(model), diff);
         if (b.ropeScaling.highFreqFactor == b.ropeScaling.lowFreqFactor)
-            QVERIFY(fromGguf == fromHf);  // no blend band: the frequencies, hence all logits, are identical
+            QVERIFY(fromGguf == fromHf); // no blend band: the frequencies, hence all logits, are identical
         else
-            QVERIFY(diff < 1e-5);  // the blended frequencies round differently as divisors
-        QVERIFY(quire::test::worstRelativeError(fromGguf.data(), g.logits.data(), g.tokens.size(), g.vocab) < 1e-4);
+            QVERIFY(diff < 1e-5); // the blended frequencies round differently as divisors
+        QVERIFY(quire::test::worstRelativeError(fromGguf.data(), g.logits.data(), g.tokens.size(), g.vocab) <
+                1e-4);
     }
 
     // A quantized GGML type (Q8_0 attention and experts) goes through the dequantising path on
@@ -301,14 +311,17 @@ private slots:
             weightMap += (weightMap.empty() ? "" : ", ") + std::string("\"language_model.") + name +
                          "\": \"model-0000" + std::to_string(s + 1) + "-of-00002.safetensors\"";
         }
-        shard[0].push_back({"vision_model.patch_embedding.linear.weight", {4, 8}, std::vector<float>(32, 0.5f)});
+        shard[0].push_back(
+            {"vision_model.patch_embedding.linear.weight", {4, 8}, std::vector<float>(32, 0.5f)});
         shard[1].push_back({"multi_modal_projector.linear_1.weight", {4, 4}, std::vector<float>(16, 0.25f)});
         weightMap += ", \"vision_model.patch_embedding.linear.weight\": \"model-00001-of-00002.safetensors\"";
         weightMap += ", \"multi_modal_projector.linear_1.weight\": \"model-00002-of-00002.safetensors\"";
         writeSafetensors(dir / "model-00001-of-00002.safetensors", shard[0]);
         writeSafetensors(dir / "model-00002-of-00002.safetensors", shard[1]);
-        std::ofstream(dir / "model.safetensors.index.json") << "{\"metadata\": {}, \"weight_map\": {" << weightMap << "}}";
-        std::ofstream(dir / "config.json") << R"({"architectures": ["Llama4ForConditionalGeneration"], "model_type": "llama4",
+        std::ofstream(dir / "model.safetensors.index.json")
+            << "{\"metadata\": {}, \"weight_map\": {" << weightMap << "}}";
+        std::ofstream(dir / "config.json")
+            << R"({"architectures": ["Llama4ForConditionalGeneration"], "model_type": "llama4",
             "image_token_index": 200092, "vision_config": {"hidden_size": 8},
             "text_config": {"model_type": "llama4_text", "vocab_size": 4096, "hidden_size": 128, "num_hidden_layers": 4,
               "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 32, "intermediate_size": 64,
@@ -333,7 +346,8 @@ private slots:
         const auto logits = allLogits(*w, g.tokens);
         const auto direct = allLogits(*loadLlama4ModelWeights(src), g.tokens);
         QVERIFY(logits == direct);
-        QVERIFY(quire::test::worstRelativeError(logits.data(), g.logits.data(), g.tokens.size(), g.vocab) < 1e-4);
+        QVERIFY(quire::test::worstRelativeError(logits.data(), g.logits.data(), g.tokens.size(), g.vocab) <
+                1e-4);
     }
 
     void rejectsOtherArchitectures()
@@ -343,7 +357,8 @@ private slots:
         b.kvString("general.architecture", "llama");
         const auto bytes = b.build();
         const auto path = std::filesystem::path(dir.path().toStdString()) / "llama.gguf";
-        std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
+        std::ofstream(path, std::ios::binary)
+            .write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
         QVERIFY(!isLlama4Model(path));
         auto w = loadLlama4Weights(path);
         QVERIFY(!w.has_value());

@@ -39,7 +39,9 @@ std::string range(int n)
 }
 
 // Scout's published config.json (nested form, original upload's integer temperature flag).
-std::string scoutConfig(const std::string& ropeBlock = R"("rope_theta": 500000.0, "rope_scaling": {"rope_type": "llama3", "factor": 16.0, "low_freq_factor": 1.0, "high_freq_factor": 1.0, "original_max_position_embeddings": 8192})")
+std::string scoutConfig(
+    const std::string& ropeBlock =
+        R"("rope_theta": 500000.0, "rope_scaling": {"rope_type": "llama3", "factor": 16.0, "low_freq_factor": 1.0, "high_freq_factor": 1.0, "original_max_position_embeddings": 8192})")
 {
     return R"({"architectures": ["Llama4ForConditionalGeneration"], "model_type": "llama4",
       "boi_token_index": 200080, "image_token_index": 200092,
@@ -71,7 +73,7 @@ float plainFrequency(int j, int d, float theta)
     return 1.0f / float(std::pow(double(theta), double(float(2 * j) / float(d))));
 }
 
-}  // namespace
+} // namespace
 
 class TestLlama4Model : public QObject {
     Q_OBJECT
@@ -86,12 +88,12 @@ private slots:
         QCOMPARE(c.nExperts, 16);
         QCOMPARE(c.vocabSize, 202048);
         QCOMPARE(c.chunkSize, 8192);
-        QVERIFY(c.temperatureTuning);  // the integer 4
+        QVERIFY(c.temperatureTuning); // the integer 4
         QCOMPARE(c.eosIds, (std::vector<int>{200001, 200007, 200008}));
         QCOMPARE(c.chunkedLayerCount(), 36);
         QCOMPARE(c.globalLayerCount(), 12);
         for (int l = 0; l < 48; ++l) {
-            const bool nope = (l + 1) % 4 == 0;  // layers 3, 7, ..., 47
+            const bool nope = (l + 1) % 4 == 0; // layers 3, 7, ..., 47
             QCOMPARE(c.useRope[std::size_t(l)] == 0, nope);
             QCOMPARE(c.chunked[std::size_t(l)] == 0, nope);
             QCOMPARE(int(c.moe[std::size_t(l)]), 1);
@@ -101,17 +103,18 @@ private slots:
     void configForms()
     {
         // Flat llama4_text with the interval and the step (the tiny test model's file).
-        const Llama4Config flat = parse(R"({"model_type": "llama4_text", "hidden_size": 128, "num_hidden_layers": 8,
+        const Llama4Config flat =
+            parse(R"({"model_type": "llama4_text", "hidden_size": 128, "num_hidden_layers": 8,
             "num_attention_heads": 4, "num_key_value_heads": 2, "intermediate_size": 48, "intermediate_size_mlp": 256,
             "num_local_experts": 4, "interleave_moe_layer_step": 2, "no_rope_layer_interval": 4,
             "attention_chunk_size": 16, "attn_temperature_tuning": false, "vocab_size": 100,
             "rope_parameters": {"rope_type": "llama3", "rope_theta": 10000.0, "factor": 8.0, "low_freq_factor": 1.0,
                                 "high_freq_factor": 4.0, "original_max_position_embeddings": 8192}})");
-        QCOMPARE(flat.headDim, 32);  // hidden / heads
+        QCOMPARE(flat.headDim, 32); // hidden / heads
         QCOMPARE(flat.moe, (std::vector<std::uint8_t>{0, 1, 0, 1, 0, 1, 0, 1}));
         QCOMPARE(flat.useRope, (std::vector<std::uint8_t>{1, 1, 1, 0, 1, 1, 1, 0}));
         QVERIFY(!flat.temperatureTuning);
-        QCOMPARE(flat.ropeTheta, 10000.0f);  // from rope_parameters (transformers 5)
+        QCOMPARE(flat.ropeTheta, 10000.0f); // from rope_parameters (transformers 5)
         QVERIFY(flat.ropeScaling.type == RopeScaling::Type::Llama3);
         QCOMPARE(flat.ropeScaling.factor, 8.0f);
 
@@ -122,14 +125,16 @@ private slots:
         QCOMPARE(old.ropeScaling.highFreqFactor, 4.0f);
 
         // Explicit lists and layer_types; a null chunk size makes every layer global.
-        const Llama4Config lists = parse(R"({"model_type": "llama4_text", "num_hidden_layers": 4, "hidden_size": 64,
+        const Llama4Config lists =
+            parse(R"({"model_type": "llama4_text", "num_hidden_layers": 4, "hidden_size": 64,
             "num_attention_heads": 2, "vocab_size": 10, "intermediate_size": 16, "intermediate_size_mlp": 32,
             "no_rope_layers": [1, 0, 1, 1], "moe_layers": [2], "attention_chunk_size": 32,
             "layer_types": ["chunked_attention", "full_attention", "full_attention", "chunked_attention"]})");
         QCOMPARE(lists.moe, (std::vector<std::uint8_t>{0, 0, 1, 0}));
         QCOMPARE(lists.useRope, (std::vector<std::uint8_t>{1, 0, 1, 1}));
         QCOMPARE(lists.chunked, (std::vector<std::uint8_t>{1, 0, 0, 1}));
-        const Llama4Config guard = parse(R"({"model_type": "llama4_text", "num_hidden_layers": 4, "hidden_size": 64,
+        const Llama4Config guard =
+            parse(R"({"model_type": "llama4_text", "num_hidden_layers": 4, "hidden_size": 64,
             "num_attention_heads": 2, "vocab_size": 10, "attention_chunk_size": null})");
         QCOMPARE(guard.chunkedLayerCount(), 0);
         QCOMPARE(guard.useRope, (std::vector<std::uint8_t>{1, 1, 1, 0}));
@@ -141,11 +146,14 @@ private slots:
         QVERIFY(!notLlama4 && notLlama4.error().code == ErrorCode::Unsupported);
         auto gelu = parseLlama4Config(R"({"model_type": "llama4_text", "hidden_act": "gelu"})");
         QVERIFY(!gelu && gelu.error().message.find("hidden_act") != std::string::npos);
-        auto rope = parseLlama4Config(R"({"model_type": "llama4_text", "rope_scaling": {"rope_type": "yarn"}})");
+        auto rope =
+            parseLlama4Config(R"({"model_type": "llama4_text", "rope_scaling": {"rope_type": "yarn"}})");
         QVERIFY(!rope && rope.error().message.find("yarn") != std::string::npos);
-        auto list = parseLlama4Config(R"({"model_type": "llama4_text", "num_hidden_layers": 4, "no_rope_layers": [1, 0]})");
+        auto list = parseLlama4Config(
+            R"({"model_type": "llama4_text", "num_hidden_layers": 4, "no_rope_layers": [1, 0]})");
         QVERIFY(!list && list.error().message.find("no_rope_layers") != std::string::npos);
-        auto moe = parseLlama4Config(R"({"model_type": "llama4_text", "num_hidden_layers": 4, "moe_layers": [9]})");
+        auto moe =
+            parseLlama4Config(R"({"model_type": "llama4_text", "num_hidden_layers": 4, "moe_layers": [9]})");
         QVERIFY(!moe && moe.error().message.find("moe_layers") != std::string::npos);
         QVERIFY(!parseLlama4Config("{not json").has_value());
     }
@@ -204,9 +212,9 @@ private slots:
         QCOMPARE(m.globalLayers, 12);
         QCOMPARE(m.kvBytesPerTokenGlobal, std::uint64_t(48 * 1024));
         QCOMPARE(m.kvBytesPerTokenChunked, std::uint64_t(36 * 4096));
-        QCOMPARE(m.kvBytesChunked, std::uint64_t(36) * 8192 * 4096);  // 1.125 GiB
+        QCOMPARE(m.kvBytesChunked, std::uint64_t(36) * 8192 * 4096); // 1.125 GiB
         QVERIFY(std::fabs(double(m.kvBytesChunked) / double(1 << 30) - 1.13) < 0.01);
-        QCOMPARE(m.kvBytesGlobal, std::uint64_t(48) << 30);  // 48 GiB per 2^20 tokens
+        QCOMPARE(m.kvBytesGlobal, std::uint64_t(48) << 30); // 48 GiB per 2^20 tokens
         // Short contexts: chunked layers hold only what exists.
         o.contextLength = 4096;
         const auto s = estimateLlama4Memory(c, {}, o);
@@ -231,7 +239,8 @@ private slots:
     // 11.1-11.2: the chat prompt renders and tokenizes to the spec's ids.
     void chatFormatAndSpecialTokens()
     {
-        const auto rankFile = std::filesystem::path(QUIRE_SHARED_DIR) / "testdata/tokenizers/llama4/tokenizer.model";
+        const auto rankFile =
+            std::filesystem::path(QUIRE_SHARED_DIR) / "testdata/tokenizers/llama4/tokenizer.model";
         if (!std::filesystem::exists(rankFile))
             QSKIP("no Llama 4 tokenizer.model in the shared test data");
         auto tok = Tokenizer::fromTiktoken(rankFile, TiktokenFlavor::Llama4);
@@ -240,15 +249,18 @@ private slots:
         QVERIFY(tmpl.kind() == ChatTemplate::Kind::Llama4);
         const std::vector<ChatMessage> chat = {{"user", "What is 2+2?"}};
         const std::string text = tmpl.render(chat, true);
-        QCOMPARE(text, std::string("<|begin_of_text|><|header_start|>user<|header_end|>\n\nWhat is 2+2?<|eot|>"
-                                   "<|header_start|>assistant<|header_end|>\n\n"));
+        QCOMPARE(text,
+                 std::string("<|begin_of_text|><|header_start|>user<|header_end|>\n\nWhat is 2+2?<|eot|>"
+                             "<|header_start|>assistant<|header_end|>\n\n"));
         const auto ids = tok->encode(text, false, true);
-        QCOMPARE(ids, (std::vector<TokenId>{200000, 200005, 1556, 200006, 368, 3668, 373, 220, 30, 23, 30, 43, 200008,
-                                            200005, 140680, 200006, 368}));
+        QCOMPARE(ids, (std::vector<TokenId>{200000, 200005, 1556, 200006, 368, 3668, 373, 220, 30, 23, 30, 43,
+                                            200008, 200005, 140680, 200006, 368}));
         const std::vector<ChatMessage> sys = {{"system", "  You are helpful.\n"}, {"user", "Hi"}};
-        QCOMPARE(tmpl.render(sys, true),
-                 std::string("<|begin_of_text|><|header_start|>system<|header_end|>\n\nYou are helpful.<|eot|>"
-                             "<|header_start|>user<|header_end|>\n\nHi<|eot|><|header_start|>assistant<|header_end|>\n\n"));
+        QCOMPARE(
+            tmpl.render(sys, true),
+            std::string("<|begin_of_text|><|header_start|>system<|header_end|>\n\nYou are helpful.<|eot|>"
+                        "<|header_start|>user<|header_end|>\n\nHi<|eot|><|header_start|>assistant<|header_"
+                        "end|>\n\n"));
         // Generation stops on end_of_text, eom and eot.
         for (const TokenId stop : {200001, 200007, 200008})
             QVERIFY2(tok->isEndOfGeneration(stop), qPrintable(QString::number(stop)));

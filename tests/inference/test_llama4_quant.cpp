@@ -32,7 +32,8 @@ std::vector<float> randomRow(std::int64_t n, std::uint32_t seed, float scale = 1
 struct OwnedMatrix {
     std::vector<std::byte> bytes;
     WeightMatrix m;
-    OwnedMatrix(WeightFormat f, const std::vector<float>& values, std::int64_t rows, std::int64_t cols, int group)
+    OwnedMatrix(WeightFormat f, const std::vector<float>& values, std::int64_t rows, std::int64_t cols,
+                int group)
     {
         m.format = f;
         m.rows = rows;
@@ -41,7 +42,8 @@ struct OwnedMatrix {
         m.rowBytes = weightRowBytes(f, cols, group);
         bytes.resize(m.rowBytes * std::size_t(rows));
         for (std::int64_t r = 0; r < rows; ++r)
-            l4::encodeRow(f, values.data() + r * cols, bytes.data() + std::size_t(r) * m.rowBytes, cols, group);
+            l4::encodeRow(f, values.data() + r * cols, bytes.data() + std::size_t(r) * m.rowBytes, cols,
+                          group);
         m.data = bytes.data();
     }
 };
@@ -80,7 +82,7 @@ KlStats quantizedKl(const std::string& model, const std::string& preset)
     return s;
 }
 
-}  // namespace
+} // namespace
 
 class TestLlama4Quant : public QObject {
     Q_OBJECT
@@ -89,19 +91,19 @@ private slots:
     {
         for (int b = 0; b < 256; ++b) {
             if ((b & 0x7F) == 0x7F)
-                continue;  // NaN
+                continue; // NaN
             const float v = l4::fp8ToFloat(std::uint8_t(b));
             QCOMPARE(int(l4::floatToFp8(v)), b == 0x80 ? 0x80 : b);
         }
         QCOMPARE(l4::fp8ToFloat(0x7E), 448.0f);
-        QCOMPARE(l4::fp8ToFloat(0x01), 1.0f / 512.0f);  // smallest subnormal
-        QCOMPARE(l4::fp8ToFloat(0x08), 1.0f / 64.0f);   // smallest normal
-        QCOMPARE(int(l4::floatToFp8(1000.0f)), 0x7E);   // saturates
+        QCOMPARE(l4::fp8ToFloat(0x01), 1.0f / 512.0f); // smallest subnormal
+        QCOMPARE(l4::fp8ToFloat(0x08), 1.0f / 64.0f);  // smallest normal
+        QCOMPARE(int(l4::floatToFp8(1000.0f)), 0x7E);  // saturates
         QCOMPARE(int(l4::floatToFp8(-1000.0f)), 0xFE);
         // Ties round to the even code: 1.0625 lies halfway between 1.0 (0x38) and 1.125 (0x39).
         QCOMPARE(int(l4::floatToFp8(1.0625f)), 0x38);
-        QCOMPARE(int(l4::floatToFp8(1.1875f)), 0x3A);   // between 0x39 and 0x3A: even is 0x3A
-        QCOMPARE(int(l4::floatToFp8(3.0f / 1024.0f)), 0x02);  // subnormal tie 1.5 * 2^-9 -> 2
+        QCOMPARE(int(l4::floatToFp8(1.1875f)), 0x3A);        // between 0x39 and 0x3A: even is 0x3A
+        QCOMPARE(int(l4::floatToFp8(3.0f / 1024.0f)), 0x02); // subnormal tie 1.5 * 2^-9 -> 2
     }
 
     void rowCodecsBoundTheirError_data()
@@ -137,7 +139,8 @@ private slots:
                 }
                 bound += double(e - b) * std::pow(amax / 7.0, 2) / 12.0;
             }
-            QVERIFY2(se < bound, qPrintable(QString("int4 squared error %1, plain grid ~%2").arg(se).arg(bound)));
+            QVERIFY2(se < bound,
+                     qPrintable(QString("int4 squared error %1, plain grid ~%2").arg(se).arg(bound)));
         }
         for (int i = 0; i < cols; ++i) {
             // The bound of each format: half a step of its grid around x.
@@ -147,7 +150,7 @@ private slots:
                 float amax = 0;
                 for (int k = b; k < e; ++k)
                     amax = std::max(amax, std::fabs(x[std::size_t(k)]));
-                bound = amax / 7.0;  // the least-squares step may clip the outlier by up to one step
+                bound = amax / 7.0; // the least-squares step may clip the outlier by up to one step
             } else if (f == WeightFormat::Int8) {
                 float amax = 0;
                 for (float v : x)
@@ -160,8 +163,10 @@ private slots:
                 // 3 mantissa bits: half a step is 1/16 of the value's binade (subnormals: 2^-10 * scale).
                 bound = std::max(std::fabs(x[std::size_t(i)]) / 16.0, amax / 448.0 / 1024.0);
             }
-            QVERIFY2(std::fabs(y[std::size_t(i)] - x[std::size_t(i)]) <= bound * 1.0001 + 1e-7,
-                     qPrintable(QString("element %1: %2 vs %3").arg(i).arg(y[std::size_t(i)]).arg(x[std::size_t(i)])));
+            QVERIFY2(
+                std::fabs(y[std::size_t(i)] - x[std::size_t(i)]) <= bound * 1.0001 + 1e-7,
+                qPrintable(
+                    QString("element %1: %2 vs %3").arg(i).arg(y[std::size_t(i)]).arg(x[std::size_t(i)])));
         }
     }
 
@@ -172,7 +177,7 @@ private slots:
         if (!avx2)
             QSKIP("no AVX2 on this CPU");
         const cpu::Llama4Kernels& scalar = cpu::llama4ScalarKernels();
-        const std::int64_t rows = 21, cols = 263;  // tails in every loop
+        const std::int64_t rows = 21, cols = 263; // tails in every loop
         const auto values = randomRow(rows * cols, 3);
         for (const auto f : {WeightFormat::F32, WeightFormat::F16, WeightFormat::BF16, WeightFormat::Int8,
                              WeightFormat::Fp8E4M3, WeightFormat::Int4}) {
@@ -187,14 +192,18 @@ private slots:
                 for (const int T : {1, 5, 30}) {
                     const auto x = randomRow(T * cols, 9);
                     std::vector<float> outA(std::size_t(T * rows), 1.0f), outB(outA);
-                    cpu::llama4MatmulRows(*avx2, m.m, x.data(), std::size_t(cols), T, outA.data(), std::size_t(rows), 0,
-                                          rows, true, scratch);
-                    cpu::llama4MatmulRows(scalar, m.m, x.data(), std::size_t(cols), T, outB.data(), std::size_t(rows),
-                                          0, rows, true, scratch);
+                    cpu::llama4MatmulRows(*avx2, m.m, x.data(), std::size_t(cols), T, outA.data(),
+                                          std::size_t(rows), 0, rows, true, scratch);
+                    cpu::llama4MatmulRows(scalar, m.m, x.data(), std::size_t(cols), T, outB.data(),
+                                          std::size_t(rows), 0, rows, true, scratch);
                     for (std::size_t i = 0; i < outA.size(); ++i)
                         QVERIFY2(std::fabs(outA[i] - outB[i]) <= 1e-4f * (1.0f + std::fabs(outB[i])),
-                                 qPrintable(QString("%1 T=%2 [%3]: %4 vs %5").arg(toString(f).data()).arg(T).arg(i)
-                                                .arg(outA[i]).arg(outB[i])));
+                                 qPrintable(QString("%1 T=%2 [%3]: %4 vs %5")
+                                                .arg(toString(f).data())
+                                                .arg(T)
+                                                .arg(i)
+                                                .arg(outA[i])
+                                                .arg(outB[i])));
                 }
             }
         }
@@ -220,11 +229,11 @@ private slots:
         const Llama4Layer& moe = (*w)->blocks[1];
         QVERIFY(moe.expertGate[0].format == WeightFormat::Int4);
         QCOMPARE(moe.expertGate[0].groupSize, 128);
-        QCOMPARE(moe.expertDown[0].cols, std::int64_t(48));  // one short group of 48
+        QCOMPARE(moe.expertDown[0].cols, std::int64_t(48)); // one short group of 48
         QVERIFY(moe.wq.format == WeightFormat::Fp8E4M3);
         QVERIFY((*w)->lmHead.format == WeightFormat::Fp8E4M3);
-        QVERIFY((*w)->blocks[0].gate.format == WeightFormat::Int4);  // dense MLP with the shared FFN
-        QVERIFY((*w)->embedding.format == WeightFormat::F32);         // never quantized
+        QVERIFY((*w)->blocks[0].gate.format == WeightFormat::Int4); // dense MLP with the shared FFN
+        QVERIFY((*w)->embedding.format == WeightFormat::F32);       // never quantized
     }
 
     // KL(f32 reference || quantized) of the next-token distribution at every golden position.
@@ -241,7 +250,8 @@ private slots:
         QTest::addColumn<double>("maxBound");
         for (const char* model : {"moe_chunked", "dense_moe_mix"}) {
             QTest::newRow((std::string(model) + " int4-fp8").c_str()) << model << "int4-fp8" << 0.04 << 0.15;
-            QTest::newRow((std::string(model) + " int4-int8").c_str()) << model << "int4-int8" << 0.04 << 0.15;
+            QTest::newRow((std::string(model) + " int4-int8").c_str())
+                << model << "int4-int8" << 0.04 << 0.15;
             QTest::newRow((std::string(model) + " int8").c_str()) << model << "int8" << 2e-3 << 0.05;
             QTest::newRow((std::string(model) + " fp8").c_str()) << model << "fp8" << 0.01 << 0.08;
         }

@@ -8,9 +8,9 @@ namespace quire::inference::cpu {
 
 namespace {
 
-constexpr int kMaxStep = 512;  // tokens per internal forward step
+constexpr int kMaxStep = 512; // tokens per internal forward step
 
-}  // namespace
+} // namespace
 
 Llama4KvCache::Llama4KvCache(const Llama4Config& c, int maxTokens)
     : m_chunked(c.chunked), m_chunk(c.chunkSize), m_kvDim(c.kvDim()), m_maxTokens(maxTokens),
@@ -73,7 +73,8 @@ Llama4Scratch llama4Scratch(const Llama4Config& c, int tokens, std::int64_t cont
     s.router = T * std::size_t(std::max(1, c.nExperts));
     s.logits = (allLogits ? T : 1) * std::size_t(c.vocabSize);
     const bool anyGlobal = c.globalLayerCount() > 0;
-    const std::int64_t visible = anyGlobal ? contextLength : std::min<std::int64_t>(contextLength, c.chunkSize);
+    const std::int64_t visible =
+        anyGlobal ? contextLength : std::min<std::int64_t>(contextLength, c.chunkSize);
     s.scoresPerThread = std::size_t(std::max<std::int64_t>(visible, 1));
     s.tilePerThread = llama4MatmulScratch(std::int64_t(std::max({dim, std::size_t(c.qDim()), ffn})), int(T));
     return s;
@@ -92,24 +93,25 @@ void Llama4RunnerBase::truncate(int position)
     const int C = m_c.chunkSize;
     const bool rings = C > 0 && m_c.chunkedLayerCount() > 0;
     if (rings && p < m_computed && p % C != 0 && p / C != (m_computed - 1) / C)
-        m_computed = p / C * C;  // the ring holds a later chunk: recompute this one's start
+        m_computed = p / C * C; // the ring holds a later chunk: recompute this one's start
     else
         m_computed = std::min(m_computed, p);
 }
 
-std::expected<void, Error> Llama4RunnerBase::forward(std::span<const std::int32_t> tokens, std::span<float> logits,
-                                                     bool allLogits)
+std::expected<void, Error> Llama4RunnerBase::forward(std::span<const std::int32_t> tokens,
+                                                     std::span<float> logits, bool allLogits)
 {
     const int vocab = m_c.vocabSize;
     if (tokens.empty())
         return std::unexpected(Error{ErrorCode::InvalidArgument, "forward() needs at least one token"});
-    const std::size_t need = allLogits ? tokens.size() * std::size_t(vocab) : (logits.empty() ? 0 : std::size_t(vocab));
+    const std::size_t need =
+        allLogits ? tokens.size() * std::size_t(vocab) : (logits.empty() ? 0 : std::size_t(vocab));
     if (logits.size() < need)
         return std::unexpected(Error{ErrorCode::InvalidArgument, "logits buffer too small"});
     for (const std::int32_t t : tokens)
         if (t < 0 || t >= vocab)
-            return std::unexpected(
-                Error{ErrorCode::InvalidArgument, "token id " + std::to_string(t) + " is outside the vocabulary"});
+            return std::unexpected(Error{ErrorCode::InvalidArgument,
+                                         "token id " + std::to_string(t) + " is outside the vocabulary"});
     const std::size_t end = m_tokens.size() + tokens.size();
     if (end > std::size_t(m_cache.maxTokens()) || !m_cache.reserve(int(end)))
         return std::unexpected(Error{ErrorCode::InvalidArgument, "context full: " + std::to_string(end) +
@@ -141,4 +143,4 @@ std::expected<void, Error> Llama4RunnerBase::forward(std::span<const std::int32_
     return {};
 }
 
-}  // namespace quire::inference::cpu
+} // namespace quire::inference::cpu

@@ -34,12 +34,12 @@ float silu(float z)
 
 class Llama4CpuRunner final : public Llama4RunnerBase {
 public:
-    Llama4CpuRunner(std::shared_ptr<const ModelWeights> owner, const Llama4Weights& w, int maxContext, int threads,
-                    const Llama4Kernels& kernels)
+    Llama4CpuRunner(std::shared_ptr<const ModelWeights> owner, const Llama4Weights& w, int maxContext,
+                    int threads, const Llama4Kernels& kernels)
         : Llama4RunnerBase(std::move(owner), w, maxContext), m_k(kernels), m_pool(threads)
     {
         m_scores.resize(std::size_t(m_pool.size()));
-        m_tiles.resize(std::size_t(m_pool.size()));  // grown by llama4MatmulRows
+        m_tiles.resize(std::size_t(m_pool.size())); // grown by llama4MatmulRows
         m_freqs = m_w.ropeFrequencies;
     }
 
@@ -67,8 +67,7 @@ private:
     }
 
     // fn(begin, end) over token ranges: on the pool for big steps, inline for small ones.
-    template <typename F>
-    void forTokens(int T, F&& fn)
+    template <typename F> void forTokens(int T, F&& fn)
     {
         if (T < 4 || std::int64_t(T) * m_c.dim < kInlineWork / 16) {
             fn(0, T);
@@ -116,7 +115,8 @@ private:
             for (int t = b; t < e; ++t) {
                 const float* xt = x + std::size_t(t) * dim;
                 float* yt = y + std::size_t(t) * dim;
-                const float r = 1.0f / std::sqrt(m_k.dot(xt, xt, std::int64_t(dim)) / float(dim) + m_c.rmsEps);
+                const float r =
+                    1.0f / std::sqrt(m_k.dot(xt, xt, std::int64_t(dim)) / float(dim) + m_c.rmsEps);
                 for (std::size_t i = 0; i < dim; ++i)
                     yt[i] = (xt[i] * r) * w[i];
             }
@@ -124,8 +124,8 @@ private:
     }
 
     // SwiGLU over T rows of x: out (+)= down(silu(gate x) * up x).
-    void swiglu(const WeightMatrix& gate, const WeightMatrix& up, const WeightMatrix& down, const float* x, int T,
-                float* out, bool accumulate)
+    void swiglu(const WeightMatrix& gate, const WeightMatrix& up, const WeightMatrix& down, const float* x,
+                int T, float* out, bool accumulate)
     {
         const auto n = std::size_t(gate.rows), dim = std::size_t(m_c.dim);
         products({{&gate, m_g.data(), n}, {&up, m_u.data(), n}}, x, dim, T);
@@ -183,7 +183,7 @@ private:
         const int hd = m_c.headDim, group = m_c.nHeads / m_c.nKvHeads;
         const auto qDim = std::size_t(m_c.qDim()), kvDim = std::size_t(m_c.kvDim());
         const float scale = 1.0f / std::sqrt(float(hd));
-        const int first = m_cache.firstVisible(layer, pos0);  // steps never cross a chunk
+        const int first = m_cache.firstVisible(layer, pos0); // steps never cross a chunk
         const float* K = m_cache.k(layer, first);
         const float* V = m_cache.v(layer, first);
         for (auto& s : m_scores)
@@ -228,8 +228,8 @@ private:
         forTokens(T, [&](int b, int e) {
             for (int t = b; t < e; ++t)
                 for (std::size_t x = 0; x < E; ++x)
-                    m_router[std::size_t(t) * E + x] =
-                        m_k.dot(L.router.data() + x * dim, m_xn.data() + std::size_t(t) * dim, std::int64_t(dim));
+                    m_router[std::size_t(t) * E + x] = m_k.dot(
+                        L.router.data() + x * dim, m_xn.data() + std::size_t(t) * dim, std::int64_t(dim));
         });
         // Top-k per token (ties: the lower index), grouped by expert with the sigmoid scores.
         std::vector<std::vector<std::pair<int, float>>> assigned(E);
@@ -316,10 +316,10 @@ private:
     ThreadPool m_pool;
     std::vector<float> m_freqs;
     std::vector<float> m_x, m_xn, m_q, m_kb, m_vb, m_att, m_g, m_u, m_ein, m_eout, m_router;
-    std::vector<std::vector<float>> m_scores, m_tiles;  // per thread
+    std::vector<std::vector<float>> m_scores, m_tiles; // per thread
 };
 
-}  // namespace
+} // namespace
 
 std::expected<std::unique_ptr<Runner>, Error> makeLlama4CpuRunner(std::shared_ptr<const ModelWeights> weights,
                                                                   const RunnerOptions& options,
@@ -335,4 +335,4 @@ std::expected<std::unique_ptr<Runner>, Error> makeLlama4CpuRunner(std::shared_pt
                                              kernels ? *kernels : llama4BestKernels());
 }
 
-}  // namespace quire::inference::cpu
+} // namespace quire::inference::cpu

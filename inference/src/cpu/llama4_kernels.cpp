@@ -33,7 +33,8 @@ void gemmScalar(const float* w, std::size_t ldw, std::int64_t n, const float* x,
 }
 
 void gemmPackedScalar(const float* w, std::size_t ldw, std::int64_t n, const float* packed, int nTok,
-                      std::int64_t cols, std::int64_t k0, std::int64_t k1, float* out, std::size_t ldOut, bool accumulate)
+                      std::int64_t cols, std::int64_t k0, std::int64_t k1, float* out, std::size_t ldOut,
+                      bool accumulate)
 {
     for (int b = 0; b * kLlama4TokenBlock < nTok; ++b) {
         const int t0 = b * kLlama4TokenBlock, valid = std::min(kLlama4TokenBlock, nTok - t0);
@@ -43,7 +44,8 @@ void gemmPackedScalar(const float* w, std::size_t ldw, std::int64_t n, const flo
             for (int j = 0; j < valid; ++j) {
                 float s = 0.0f;
                 for (std::int64_t k = k0; k < k1; ++k)
-                    s += w[std::size_t(i) * ldw + std::size_t(k)] * block[std::size_t(k) * std::size_t(width) + std::size_t(j)];
+                    s += w[std::size_t(i) * ldw + std::size_t(k)] *
+                         block[std::size_t(k) * std::size_t(width) + std::size_t(j)];
                 float& o = out[std::size_t(t0 + j) * ldOut + std::size_t(i)];
                 o = accumulate ? o + s : s;
             }
@@ -64,16 +66,17 @@ void axpyScalar(float a, const float* x, float* y, std::int64_t n)
         y[i] += a * x[i];
 }
 
-}  // namespace
+} // namespace
 
 const Llama4Kernels& llama4ScalarKernels()
 {
-    static const Llama4Kernels k{"scalar", decodeRowsScalar, gemmScalar, gemmPackedScalar, nullptr, dotScalar, axpyScalar};
+    static const Llama4Kernels k{"scalar", decodeRowsScalar, gemmScalar, gemmPackedScalar,
+                                 nullptr,  dotScalar,        axpyScalar};
     return k;
 }
 
 #if QUIRE_HAVE_AVX2_KERNELS
-const Llama4Kernels& llama4Avx2KernelTable();  // llama4_kernels_avx2.cpp: only after the CPU check
+const Llama4Kernels& llama4Avx2KernelTable(); // llama4_kernels_avx2.cpp: only after the CPU check
 #endif
 
 const Llama4Kernels* llama4Avx2Kernels()
@@ -121,9 +124,9 @@ void llama4PackTokens(const float* x, std::size_t ldx, int nTok, std::int64_t co
     }
 }
 
-void llama4MatmulRows(const Llama4Kernels& k, const WeightMatrix& w, const float* x, std::size_t ldx, int nTok,
-                      float* out, std::size_t ldOut, std::int64_t r0, std::int64_t r1, bool accumulate,
-                      std::vector<float>& scratch)
+void llama4MatmulRows(const Llama4Kernels& k, const WeightMatrix& w, const float* x, std::size_t ldx,
+                      int nTok, float* out, std::size_t ldOut, std::int64_t r0, std::int64_t r1,
+                      bool accumulate, std::vector<float>& scratch)
 {
     if (r0 >= r1 || nTok <= 0)
         return;
@@ -160,9 +163,9 @@ void llama4MatmulRows(const Llama4Kernels& k, const WeightMatrix& w, const float
             continue;
         }
         for (std::int64_t k0 = 0; k0 < w.cols; k0 += kLlama4KBlock)
-            k.gemmPacked(tile, ldw, n, packed, nTok, w.cols, k0, std::min(w.cols, k0 + kLlama4KBlock), out + r, ldOut,
-                         k0 > 0 || accumulate);
+            k.gemmPacked(tile, ldw, n, packed, nTok, w.cols, k0, std::min(w.cols, k0 + kLlama4KBlock),
+                         out + r, ldOut, k0 > 0 || accumulate);
     }
 }
 
-}  // namespace quire::inference::cpu
+} // namespace quire::inference::cpu

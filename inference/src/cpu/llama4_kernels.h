@@ -37,16 +37,16 @@ struct Llama4Kernels {
     bool (*gemv)(const WeightMatrix& w, std::int64_t r0, std::int64_t n, const float* x, float* out,
                  bool accumulate) = nullptr;
     float (*dot)(const float* a, const float* b, std::int64_t n) = nullptr;
-    void (*axpy)(float a, const float* x, float* y, std::int64_t n) = nullptr;  // y += a * x
+    void (*axpy)(float a, const float* x, float* y, std::int64_t n) = nullptr; // y += a * x
 };
 
 const Llama4Kernels& llama4ScalarKernels();
-const Llama4Kernels* llama4Avx2Kernels();  // null without AVX2/FMA/F16C
+const Llama4Kernels* llama4Avx2Kernels(); // null without AVX2/FMA/F16C
 // The best table; QUIRE_CPU_KERNELS=scalar forces the portable one.
 const Llama4Kernels& llama4BestKernels();
 
-// Rows per decoded tile (dot kernel, packed kernel); tokens per packed block (the packed-kernel width); the smallest step
-// that uses the packed kernel; inputs per K block of the packed kernel.
+// Rows per decoded tile (dot kernel, packed kernel); tokens per packed block (the packed-kernel width); the
+// smallest step that uses the packed kernel; inputs per K block of the packed kernel.
 inline constexpr std::int64_t kLlama4TileRows = 16;
 inline constexpr std::int64_t kLlama4PackedTileRows = 64;
 inline constexpr int kLlama4TokenBlock = 24;
@@ -62,8 +62,8 @@ void llama4PackTokens(const float* x, std::size_t ldx, int nTok, std::int64_t co
 
 // out[t * ldOut + r] (+)= W[r] . x[t] for rows r in [r0, r1) and tokens t < nTok. `scratch`
 // grows to llama4MatmulScratch(w.cols, nTok) floats.
-void llama4MatmulRows(const Llama4Kernels& k, const WeightMatrix& w, const float* x, std::size_t ldx, int nTok,
-                      float* out, std::size_t ldOut, std::int64_t r0, std::int64_t r1, bool accumulate,
-                      std::vector<float>& scratch);
+void llama4MatmulRows(const Llama4Kernels& k, const WeightMatrix& w, const float* x, std::size_t ldx,
+                      int nTok, float* out, std::size_t ldOut, std::int64_t r0, std::int64_t r1,
+                      bool accumulate, std::vector<float>& scratch);
 
-}  // namespace quire::inference::cpu
+} // namespace quire::inference::cpu

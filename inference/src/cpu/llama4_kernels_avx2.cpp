@@ -63,7 +63,8 @@ void decodeRowAvx2(const WeightMatrix& w, std::int64_t r, float* dst)
     case WeightFormat::F16: {
         const auto* h = reinterpret_cast<const std::uint16_t*>(row);
         for (; i + 8 <= n; i += 8)
-            _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(h + i))));
+            _mm256_storeu_ps(dst + i,
+                             _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(h + i))));
         for (; i < n; ++i)
             dst[i] = _cvtsh_ss(h[i]);
         return;
@@ -115,8 +116,8 @@ void decodeRowAvx2(const WeightMatrix& w, std::int64_t r, float* dst)
                 const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(packed + i / 2));
                 const __m128i lo = _mm_and_si128(b, low);
                 const __m128i hi = _mm_and_si128(_mm_srli_epi16(b, 4), low);
-                const __m128i e0 = _mm_unpacklo_epi8(lo, hi);  // elements 0..15
-                const __m128i e1 = _mm_unpackhi_epi8(lo, hi);  // elements 16..31
+                const __m128i e0 = _mm_unpacklo_epi8(lo, hi); // elements 0..15
+                const __m128i e1 = _mm_unpackhi_epi8(lo, hi); // elements 16..31
                 const __m128i parts[4] = {e0, _mm_srli_si128(e0, 8), e1, _mm_srli_si128(e1, 8)};
                 for (int k = 0; k < 4; ++k) {
                     const __m256i v = _mm256_sub_epi32(_mm256_cvtepu8_epi32(parts[k]), eight);
@@ -131,7 +132,8 @@ void decodeRowAvx2(const WeightMatrix& w, std::int64_t r, float* dst)
         return;
     }
     case WeightFormat::Ggml:
-    case WeightFormat::Source: break;
+    case WeightFormat::Source:
+        break;
     }
     l4::decodeRow(w, r, dst);
 }
@@ -148,28 +150,28 @@ void block(const float* w, std::size_t ldw, const float* x, std::size_t ldx, std
            std::size_t ldOut, bool accumulate)
 {
     __m256 acc[R][TT];
-    #pragma GCC unroll 8
+#pragma GCC unroll 8
     for (int r = 0; r < R; ++r)
-        #pragma GCC unroll 8
+#pragma GCC unroll 8
         for (int t = 0; t < TT; ++t)
             acc[r][t] = _mm256_setzero_ps();
     std::int64_t c = 0;
     for (; c + 8 <= cols; c += 8) {
         __m256 wv[R];
-        #pragma GCC unroll 8
+#pragma GCC unroll 8
         for (int r = 0; r < R; ++r)
             wv[r] = _mm256_loadu_ps(w + std::size_t(r) * ldw + std::size_t(c));
-        #pragma GCC unroll 8
+#pragma GCC unroll 8
         for (int t = 0; t < TT; ++t) {
             const __m256 xv = _mm256_loadu_ps(x + std::size_t(t) * ldx + std::size_t(c));
-            #pragma GCC unroll 8
+#pragma GCC unroll 8
             for (int r = 0; r < R; ++r)
                 acc[r][t] = _mm256_fmadd_ps(wv[r], xv, acc[r][t]);
         }
     }
-    #pragma GCC unroll 8
+#pragma GCC unroll 8
     for (int t = 0; t < TT; ++t)
-        #pragma GCC unroll 8
+#pragma GCC unroll 8
         for (int r = 0; r < R; ++r) {
             float s = hsum(acc[r][t]);
             for (std::int64_t k = c; k < cols; ++k)
@@ -180,8 +182,8 @@ void block(const float* w, std::size_t ldw, const float* x, std::size_t ldx, std
 }
 
 template <int TT>
-void rowsBlock(const float* w, std::size_t ldw, std::int64_t n, const float* x, std::size_t ldx, std::int64_t cols,
-               float* out, std::size_t ldOut, bool accumulate)
+void rowsBlock(const float* w, std::size_t ldw, std::int64_t n, const float* x, std::size_t ldx,
+               std::int64_t cols, float* out, std::size_t ldOut, bool accumulate)
 {
     constexpr int R = TT == 1 ? 8 : 4;
     std::int64_t i = 0;
@@ -198,42 +200,44 @@ void gemmAvx2(const float* w, std::size_t ldw, std::int64_t n, const float* x, s
 {
     int t = 0;
     for (; t + 2 <= nTok; t += 2)
-        rowsBlock<2>(w, ldw, n, x + std::size_t(t) * ldx, ldx, cols, out + std::size_t(t) * ldOut, ldOut, accumulate);
+        rowsBlock<2>(w, ldw, n, x + std::size_t(t) * ldx, ldx, cols, out + std::size_t(t) * ldOut, ldOut,
+                     accumulate);
     for (; t < nTok; ++t)
-        rowsBlock<1>(w, ldw, n, x + std::size_t(t) * ldx, ldx, cols, out + std::size_t(t) * ldOut, ldOut, accumulate);
+        rowsBlock<1>(w, ldw, n, x + std::size_t(t) * ldx, ldx, cols, out + std::size_t(t) * ldOut, ldOut,
+                     accumulate);
 }
 
 // ---- prefill: packed tokens ----
 
 // R weight rows (broadcast) times V vectors of 8 packed tokens, over inputs [k0, k1).
 template <int R, int V>
-void packedBlock(const float* w, std::size_t ldw, const float* block, int width, std::int64_t k0, std::int64_t k1,
-                 int t0, int nTok, float* out, std::size_t ldOut, bool accumulate)
+void packedBlock(const float* w, std::size_t ldw, const float* block, int width, std::int64_t k0,
+                 std::int64_t k1, int t0, int nTok, float* out, std::size_t ldOut, bool accumulate)
 {
     __m256 acc[R][V];
-    #pragma GCC unroll 8
+#pragma GCC unroll 8
     for (int r = 0; r < R; ++r)
-        #pragma GCC unroll 8
+#pragma GCC unroll 8
         for (int v = 0; v < V; ++v)
             acc[r][v] = _mm256_setzero_ps();
     const float* p = block + std::size_t(k0) * std::size_t(width);
     for (std::int64_t k = k0; k < k1; ++k, p += width) {
         __m256 xv[V];
-        #pragma GCC unroll 8
+#pragma GCC unroll 8
         for (int v = 0; v < V; ++v)
             xv[v] = _mm256_loadu_ps(p + 8 * v);
-        #pragma GCC unroll 8
+#pragma GCC unroll 8
         for (int r = 0; r < R; ++r) {
             const __m256 wr = _mm256_broadcast_ss(w + std::size_t(r) * ldw + std::size_t(k));
-            #pragma GCC unroll 8
+#pragma GCC unroll 8
             for (int v = 0; v < V; ++v)
                 acc[r][v] = _mm256_fmadd_ps(wr, xv[v], acc[r][v]);
         }
     }
     alignas(32) float lanes[8];
-    #pragma GCC unroll 8
+#pragma GCC unroll 8
     for (int r = 0; r < R; ++r)
-        #pragma GCC unroll 8
+#pragma GCC unroll 8
         for (int v = 0; v < V; ++v) {
             _mm256_store_ps(lanes, acc[r][v]);
             for (int j = 0; j < 8; ++j) {
@@ -247,20 +251,25 @@ void packedBlock(const float* w, std::size_t ldw, const float* block, int width,
 }
 
 template <int V>
-void packedRows(const float* w, std::size_t ldw, std::int64_t n, const float* block, int width, std::int64_t k0,
-                std::int64_t k1, int t0, int nTok, float* out, std::size_t ldOut, bool accumulate)
+void packedRows(const float* w, std::size_t ldw, std::int64_t n, const float* block, int width,
+                std::int64_t k0, std::int64_t k1, int t0, int nTok, float* out, std::size_t ldOut,
+                bool accumulate)
 {
     std::int64_t i = 0;
     for (; i + 4 <= n; i += 4)
-        packedBlock<4, V>(w + std::size_t(i) * ldw, ldw, block, width, k0, k1, t0, nTok, out + i, ldOut, accumulate);
+        packedBlock<4, V>(w + std::size_t(i) * ldw, ldw, block, width, k0, k1, t0, nTok, out + i, ldOut,
+                          accumulate);
     for (; i + 2 <= n; i += 2)
-        packedBlock<2, V>(w + std::size_t(i) * ldw, ldw, block, width, k0, k1, t0, nTok, out + i, ldOut, accumulate);
+        packedBlock<2, V>(w + std::size_t(i) * ldw, ldw, block, width, k0, k1, t0, nTok, out + i, ldOut,
+                          accumulate);
     for (; i < n; ++i)
-        packedBlock<1, V>(w + std::size_t(i) * ldw, ldw, block, width, k0, k1, t0, nTok, out + i, ldOut, accumulate);
+        packedBlock<1, V>(w + std::size_t(i) * ldw, ldw, block, width, k0, k1, t0, nTok, out + i, ldOut,
+                          accumulate);
 }
 
-void gemmPackedAvx2(const float* w, std::size_t ldw, std::int64_t n, const float* packed, int nTok, std::int64_t cols,
-                    std::int64_t k0, std::int64_t k1, float* out, std::size_t ldOut, bool accumulate)
+void gemmPackedAvx2(const float* w, std::size_t ldw, std::int64_t n, const float* packed, int nTok,
+                    std::int64_t cols, std::int64_t k0, std::int64_t k1, float* out, std::size_t ldOut,
+                    bool accumulate)
 {
     for (int t0 = 0; t0 < nTok; t0 += kLlama4TokenBlock) {
         const int valid = nTok - t0 < kLlama4TokenBlock ? nTok - t0 : kLlama4TokenBlock;
@@ -279,28 +288,28 @@ void gemmPackedAvx2(const float* w, std::size_t ldw, std::int64_t n, const float
 
 // Eight weights of row `row` starting at element i, as floats (without the row's scale for
 // int8 / fp8; int4 handled separately).
-template <WeightFormat F>
-inline __m256 load8(const std::byte* data, std::int64_t i)
+template <WeightFormat F> inline __m256 load8(const std::byte* data, std::int64_t i)
 {
     if constexpr (F == WeightFormat::F32)
         return _mm256_loadu_ps(reinterpret_cast<const float*>(data) + i);
     if constexpr (F == WeightFormat::F16)
-        return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(reinterpret_cast<const std::uint16_t*>(data) + i)));
+        return _mm256_cvtph_ps(_mm_loadu_si128(
+            reinterpret_cast<const __m128i*>(reinterpret_cast<const std::uint16_t*>(data) + i)));
     if constexpr (F == WeightFormat::BF16) {
-        const __m256i v = _mm256_cvtepu16_epi32(
-            _mm_loadu_si128(reinterpret_cast<const __m128i*>(reinterpret_cast<const std::uint16_t*>(data) + i)));
+        const __m256i v = _mm256_cvtepu16_epi32(_mm_loadu_si128(
+            reinterpret_cast<const __m128i*>(reinterpret_cast<const std::uint16_t*>(data) + i)));
         return _mm256_castsi256_ps(_mm256_slli_epi32(v, 16));
     }
     if constexpr (F == WeightFormat::Int8)
-        return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(data + i))));
+        return _mm256_cvtepi32_ps(
+            _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(data + i))));
     if constexpr (F == WeightFormat::Fp8E4M3)
         return fp8x8(reinterpret_cast<const std::uint8_t*>(data) + i);
     return _mm256_setzero_ps();
 }
 
 // Element j of a row, unscaled (the tails of the vector loops).
-template <WeightFormat F>
-inline float valueAt(const std::byte* data, std::int64_t j)
+template <WeightFormat F> inline float valueAt(const std::byte* data, std::int64_t j)
 {
     if constexpr (F == WeightFormat::F32)
         return reinterpret_cast<const float*>(data)[j];
@@ -326,7 +335,7 @@ void gemvRows(const WeightMatrix& w, std::int64_t r, const float* x, float* out,
     const std::int64_t n = w.cols;
     const std::byte* rows[R];
     __m256 acc[R][2];
-    #pragma GCC unroll 8
+#pragma GCC unroll 8
     for (int k = 0; k < R; ++k) {
         rows[k] = rowPtr(w, r + k) + offset;
         acc[k][0] = acc[k][1] = _mm256_setzero_ps();
@@ -334,18 +343,18 @@ void gemvRows(const WeightMatrix& w, std::int64_t r, const float* x, float* out,
     std::int64_t i = 0;
     for (; i + 16 <= n; i += 16) {
         const __m256 x0 = _mm256_loadu_ps(x + i), x1 = _mm256_loadu_ps(x + i + 8);
-        #pragma GCC unroll 8
+#pragma GCC unroll 8
         for (int k = 0; k < R; ++k) {
             acc[k][0] = _mm256_fmadd_ps(load8<F>(rows[k], i), x0, acc[k][0]);
             acc[k][1] = _mm256_fmadd_ps(load8<F>(rows[k], i + 8), x1, acc[k][1]);
         }
     }
     float tail[R] = {};
-    #pragma GCC unroll 8
+#pragma GCC unroll 8
     for (int k = 0; k < R; ++k)
         for (std::int64_t j = i; j < n; ++j)
             tail[k] += valueAt<F>(rows[k], j) * x[j];
-    #pragma GCC unroll 8
+#pragma GCC unroll 8
     for (int k = 0; k < R; ++k) {
         float s = hsum(_mm256_add_ps(acc[k][0], acc[k][1])) + tail[k];
         if constexpr (offset > 0)
@@ -365,7 +374,7 @@ void gemvInt4Rows(const WeightMatrix& w, std::int64_t r, const float* x, float* 
     const std::uint8_t* packed[R];
     __m256 total[R];
     float tail[R];
-    #pragma GCC unroll 8
+#pragma GCC unroll 8
     for (int k = 0; k < R; ++k) {
         rows[k] = rowPtr(w, r + k);
         packed[k] = reinterpret_cast<const std::uint8_t*>(rows[k] + 4 * groups);
@@ -377,26 +386,28 @@ void gemvInt4Rows(const WeightMatrix& w, std::int64_t r, const float* x, float* 
         const std::int64_t b = gi * g, e = b + g < n ? b + g : n;
         const std::int64_t simdEnd = b + (e - b) / 32 * 32;
         __m256 acc[R];
-        #pragma GCC unroll 8
+#pragma GCC unroll 8
         for (int k = 0; k < R; ++k)
             acc[k] = _mm256_setzero_ps();
         for (std::int64_t i = b; i < simdEnd; i += 32) {
             const __m256 x0 = _mm256_loadu_ps(x + i), x1 = _mm256_loadu_ps(x + i + 8);
             const __m256 x2 = _mm256_loadu_ps(x + i + 16), x3 = _mm256_loadu_ps(x + i + 24);
-            #pragma GCC unroll 8
+#pragma GCC unroll 8
             for (int k = 0; k < R; ++k) {
                 const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(packed[k] + i / 2));
                 const __m128i lo = _mm_and_si128(bytes, low);
                 const __m128i hi = _mm_and_si128(_mm_srli_epi16(bytes, 4), low);
-                const __m128i e0 = _mm_sub_epi8(_mm_unpacklo_epi8(lo, hi), eight);  // elements 0..15
-                const __m128i e1 = _mm_sub_epi8(_mm_unpackhi_epi8(lo, hi), eight);  // elements 16..31
+                const __m128i e0 = _mm_sub_epi8(_mm_unpacklo_epi8(lo, hi), eight); // elements 0..15
+                const __m128i e1 = _mm_sub_epi8(_mm_unpackhi_epi8(lo, hi), eight); // elements 16..31
                 acc[k] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(e0)), x0, acc[k]);
-                acc[k] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(e0, 8))), x1, acc[k]);
+                acc[k] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(e0, 8))), x1,
+                                         acc[k]);
                 acc[k] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(e1)), x2, acc[k]);
-                acc[k] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(e1, 8))), x3, acc[k]);
+                acc[k] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(e1, 8))), x3,
+                                         acc[k]);
             }
         }
-        #pragma GCC unroll 8
+#pragma GCC unroll 8
         for (int k = 0; k < R; ++k) {
             const float scale = loadScale(rows[k] + 4 * gi);
             total[k] = _mm256_fmadd_ps(acc[k], _mm256_set1_ps(scale), total[k]);
@@ -406,7 +417,7 @@ void gemvInt4Rows(const WeightMatrix& w, std::int64_t r, const float* x, float* 
             }
         }
     }
-    #pragma GCC unroll 8
+#pragma GCC unroll 8
     for (int k = 0; k < R; ++k) {
         const float s = hsum(total[k]) + tail[k];
         out[k] = accumulate ? out[k] + s : s;
@@ -414,7 +425,8 @@ void gemvInt4Rows(const WeightMatrix& w, std::int64_t r, const float* x, float* 
 }
 
 template <WeightFormat F>
-void gemvFormat(const WeightMatrix& w, std::int64_t r0, std::int64_t n, const float* x, float* out, bool accumulate)
+void gemvFormat(const WeightMatrix& w, std::int64_t r0, std::int64_t n, const float* x, float* out,
+                bool accumulate)
 {
     std::int64_t i = 0;
     for (; i + 2 <= n; i += 2)
@@ -423,14 +435,25 @@ void gemvFormat(const WeightMatrix& w, std::int64_t r0, std::int64_t n, const fl
         gemvRows<F, 1>(w, r0 + i, x, out + i, accumulate);
 }
 
-bool gemvAvx2(const WeightMatrix& w, std::int64_t r0, std::int64_t n, const float* x, float* out, bool accumulate)
+bool gemvAvx2(const WeightMatrix& w, std::int64_t r0, std::int64_t n, const float* x, float* out,
+              bool accumulate)
 {
     switch (w.format) {
-    case WeightFormat::F32: gemvFormat<WeightFormat::F32>(w, r0, n, x, out, accumulate); return true;
-    case WeightFormat::F16: gemvFormat<WeightFormat::F16>(w, r0, n, x, out, accumulate); return true;
-    case WeightFormat::BF16: gemvFormat<WeightFormat::BF16>(w, r0, n, x, out, accumulate); return true;
-    case WeightFormat::Int8: gemvFormat<WeightFormat::Int8>(w, r0, n, x, out, accumulate); return true;
-    case WeightFormat::Fp8E4M3: gemvFormat<WeightFormat::Fp8E4M3>(w, r0, n, x, out, accumulate); return true;
+    case WeightFormat::F32:
+        gemvFormat<WeightFormat::F32>(w, r0, n, x, out, accumulate);
+        return true;
+    case WeightFormat::F16:
+        gemvFormat<WeightFormat::F16>(w, r0, n, x, out, accumulate);
+        return true;
+    case WeightFormat::BF16:
+        gemvFormat<WeightFormat::BF16>(w, r0, n, x, out, accumulate);
+        return true;
+    case WeightFormat::Int8:
+        gemvFormat<WeightFormat::Int8>(w, r0, n, x, out, accumulate);
+        return true;
+    case WeightFormat::Fp8E4M3:
+        gemvFormat<WeightFormat::Fp8E4M3>(w, r0, n, x, out, accumulate);
+        return true;
     case WeightFormat::Int4: {
         if (w.groupSize % 32 != 0)
             return false;
@@ -441,7 +464,8 @@ bool gemvAvx2(const WeightMatrix& w, std::int64_t r0, std::int64_t n, const floa
             gemvInt4Rows<1>(w, r0 + i, x, out + i, accumulate);
         return true;
     }
-    default: return false;
+    default:
+        return false;
     }
 }
 
@@ -471,12 +495,13 @@ void axpyAvx2(float a, const float* x, float* y, std::int64_t n)
         y[i] += a * x[i];
 }
 
-}  // namespace
+} // namespace
 
 const Llama4Kernels& llama4Avx2KernelTable()
 {
-    static const Llama4Kernels k{"avx2", decodeRowsAvx2, gemmAvx2, gemmPackedAvx2, gemvAvx2, dotAvx2, axpyAvx2};
+    static const Llama4Kernels k{"avx2",   decodeRowsAvx2, gemmAvx2, gemmPackedAvx2,
+                                 gemvAvx2, dotAvx2,        axpyAvx2};
     return k;
 }
 
-}  // namespace quire::inference::cpu
+} // namespace quire::inference::cpu

@@ -69,8 +69,8 @@ private:
     {
         for (std::size_t t = 0; t < tokens.size(); ++t) {
             const bool want = logits && (allLogits || t + 1 == tokens.size());
-            forwardToken(tokens[t], pos0 + int(t), want ? logits + (allLogits ? t * std::size_t(m_c.vocabSize) : 0)
-                                                        : nullptr);
+            forwardToken(tokens[t], pos0 + int(t),
+                         want ? logits + (allLogits ? t * std::size_t(m_c.vocabSize) : 0) : nullptr);
         }
     }
 
@@ -90,7 +90,7 @@ private:
     {
         const Llama4Config& c = m_c;
         const int dim = c.dim, hd = c.headDim, half = hd / 2;
-        const int group = c.nHeads / c.nKvHeads;  // query heads per KV head (repeat_kv order)
+        const int group = c.nHeads / c.nKvHeads; // query heads per KV head (repeat_kv order)
         const float scale = 1.0f / std::sqrt(float(hd));
 
         // 4: x [dim] = the token's embedding row.
@@ -220,10 +220,10 @@ private:
     std::vector<float> m_x, m_xn, m_out, m_tmp, m_xe, m_q, m_att, m_g, m_u, m_routerLogits, m_row;
 };
 
-}  // namespace
+} // namespace
 
-std::expected<std::unique_ptr<Runner>, Error> makeLlama4ReferenceRunner(std::shared_ptr<const ModelWeights> weights,
-                                                                        const RunnerOptions& options)
+std::expected<std::unique_ptr<Runner>, Error>
+makeLlama4ReferenceRunner(std::shared_ptr<const ModelWeights> weights, const RunnerOptions& options)
 {
     const Llama4Weights* w = weights ? asLlama4(*weights) : nullptr;
     if (!w)
@@ -232,4 +232,4 @@ std::expected<std::unique_ptr<Runner>, Error> makeLlama4ReferenceRunner(std::sha
     return std::make_unique<Llama4ReferenceRunner>(std::move(weights), *w, maxContext);
 }
 
-}  // namespace quire::inference::cpu
+} // namespace quire::inference::cpu

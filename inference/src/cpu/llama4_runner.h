@@ -23,7 +23,7 @@ class Llama4KvCache {
 public:
     Llama4KvCache(const Llama4Config& config, int maxTokens);
 
-    bool reserve(int tokens);  // false past maxTokens
+    bool reserve(int tokens); // false past maxTokens
     float* k(int layer, int pos) { return slot(m_k, layer, pos); }
     float* v(int layer, int pos) { return slot(m_v, layer, pos); }
     // K/V of the first position visible to a query at `pos` in `layer`; later positions follow
@@ -43,23 +43,24 @@ private:
     int m_chunk = 0;
     int m_kvDim = 0;
     int m_maxTokens = 0;
-    int m_capacity = 0;  // global layers
+    int m_capacity = 0; // global layers
     std::vector<std::vector<float>> m_k, m_v;
 };
 
 // Floats of each buffer of the fast runner for a step of `tokens` tokens (the memory estimate
 // uses the same numbers).
 struct Llama4Scratch {
-    std::size_t x = 0, xn = 0, q = 0, k = 0, v = 0, att = 0;  // [T][dim|qDim|kvDim]
-    std::size_t ffnGate = 0, ffnUp = 0;                       // [T][max(expertDim, denseDim)]
-    std::size_t expertIn = 0, expertOut = 0;                  // [T][dim]
-    std::size_t router = 0;                                   // [T][experts]
-    std::size_t logits = 0;                                   // [T or 1][vocab]
-    std::size_t scoresPerThread = 0;                          // [visible keys]
-    std::size_t tilePerThread = 0;                            // llama4MatmulScratch(widest input, T)
+    std::size_t x = 0, xn = 0, q = 0, k = 0, v = 0, att = 0; // [T][dim|qDim|kvDim]
+    std::size_t ffnGate = 0, ffnUp = 0;                      // [T][max(expertDim, denseDim)]
+    std::size_t expertIn = 0, expertOut = 0;                 // [T][dim]
+    std::size_t router = 0;                                  // [T][experts]
+    std::size_t logits = 0;                                  // [T or 1][vocab]
+    std::size_t scoresPerThread = 0;                         // [visible keys]
+    std::size_t tilePerThread = 0;                           // llama4MatmulScratch(widest input, T)
     std::size_t totalFloats(int threads) const;
 };
-Llama4Scratch llama4Scratch(const Llama4Config& config, int tokens, std::int64_t contextLength, bool allLogits);
+Llama4Scratch llama4Scratch(const Llama4Config& config, int tokens, std::int64_t contextLength,
+                            bool allLogits);
 
 // Runner state common to both CPU runners: argument checks, the token history and replay.
 class Llama4RunnerBase : public Runner {
@@ -83,15 +84,15 @@ protected:
     Llama4KvCache m_cache;
 
 private:
-    std::vector<std::int32_t> m_tokens;  // every token in the context
-    int m_computed = 0;                  // tokens whose K/V are in the cache (the rest: replay)
+    std::vector<std::int32_t> m_tokens; // every token in the context
+    int m_computed = 0;                 // tokens whose K/V are in the cache (the rest: replay)
 };
 
-std::expected<std::unique_ptr<Runner>, Error> makeLlama4ReferenceRunner(std::shared_ptr<const ModelWeights> weights,
-                                                                        const RunnerOptions& options);
+std::expected<std::unique_ptr<Runner>, Error>
+makeLlama4ReferenceRunner(std::shared_ptr<const ModelWeights> weights, const RunnerOptions& options);
 // `kernels` null: the best table for this CPU.
 std::expected<std::unique_ptr<Runner>, Error> makeLlama4CpuRunner(std::shared_ptr<const ModelWeights> weights,
                                                                   const RunnerOptions& options,
                                                                   const Llama4Kernels* kernels = nullptr);
 
-}  // namespace quire::inference::cpu
+} // namespace quire::inference::cpu

@@ -29,20 +29,20 @@ namespace quire::inference {
 
 struct Llama4Config {
     int nLayers = 0;
-    int dim = 0;           // hidden_size
+    int dim = 0; // hidden_size
     int nHeads = 0;
     int nKvHeads = 0;
     int headDim = 0;
     int vocabSize = 0;
-    std::int64_t contextLength = 0;  // max_position_embeddings (not used by the math)
-    int expertDim = 0;     // intermediate_size: each routed expert and the shared expert
-    int denseDim = 0;      // intermediate_size_mlp: dense MLP layers
-    int nExperts = 0;      // num_local_experts
+    std::int64_t contextLength = 0; // max_position_embeddings (not used by the math)
+    int expertDim = 0;              // intermediate_size: each routed expert and the shared expert
+    int denseDim = 0;               // intermediate_size_mlp: dense MLP layers
+    int nExperts = 0;               // num_local_experts
     int expertsPerToken = 1;
-    float rmsEps = 1e-5f;  // also the QK norm's epsilon
+    float rmsEps = 1e-5f; // also the QK norm's epsilon
     float ropeTheta = 500000.0f;
-    RopeScaling ropeScaling;  // None or Llama3 (Linear is accepted too)
-    int chunkSize = 0;        // attention_chunk_size; 0: every layer attends globally
+    RopeScaling ropeScaling; // None or Llama3 (Linear is accepted too)
+    int chunkSize = 0;       // attention_chunk_size; 0: every layer attends globally
     bool qkNorm = true;
     bool temperatureTuning = true;
     float floorScale = 8192.0f;
@@ -62,16 +62,16 @@ struct Llama4Config {
 
 // Storage formats of Llama 4 weight matrices, [rows = outputs][cols = inputs], row by row.
 enum class WeightFormat : std::uint8_t {
-    Source,   // load option only: keep what the file holds
+    Source, // load option only: keep what the file holds
     F32,
     F16,
     BF16,
-    Ggml,     // a GGUF block type (Q4_K, Q8_0, ...), computed by dequantising rows
-    Int8,     // row: f32 scale, then cols int8; w = q * scale (symmetric, per row)
-    Fp8E4M3,  // row: f32 scale, then cols e4m3fn bytes; w = e4m3(b) * scale (per row, |w|max -> 448)
-    Int4,     // row: ceil(cols/G) f32 scales, then cols/2 bytes (element 2i low nibble, 2i+1
-              // high); w = (q - 8) * scale[group], q in 0..15 (symmetric: no offset; the scale
-              // is the least-squares choice near |w|max / 7)
+    Ggml,    // a GGUF block type (Q4_K, Q8_0, ...), computed by dequantising rows
+    Int8,    // row: f32 scale, then cols int8; w = q * scale (symmetric, per row)
+    Fp8E4M3, // row: f32 scale, then cols e4m3fn bytes; w = e4m3(b) * scale (per row, |w|max -> 448)
+    Int4,    // row: ceil(cols/G) f32 scales, then cols/2 bytes (element 2i low nibble, 2i+1
+             // high); w = (q - 8) * scale[group], q in 0..15 (symmetric: no offset; the scale
+             // is the least-squares choice near |w|max / 7)
 };
 std::string_view toString(WeightFormat format);
 
@@ -83,9 +83,9 @@ std::size_t weightRowBytes(WeightFormat format, std::int64_t cols, int groupSize
 // Int4/Int8/Fp8E4M3 quantize (rounding to nearest). The router, norms and the token embedding
 // are never quantized (the router decides top-1 routing and is tiny).
 struct Llama4Quantization {
-    WeightFormat experts = WeightFormat::Source;    // routed experts
-    WeightFormat sharedFfn = WeightFormat::Source;  // the shared expert and dense MLP layers
-    WeightFormat attention = WeightFormat::Source;  // q, k, v, o
+    WeightFormat experts = WeightFormat::Source;   // routed experts
+    WeightFormat sharedFfn = WeightFormat::Source; // the shared expert and dense MLP layers
+    WeightFormat attention = WeightFormat::Source; // q, k, v, o
     WeightFormat lmHead = WeightFormat::Source;
     // Int4 group along the input dimension. A row whose length is not a multiple keeps a
     // shorter last group (the tiny test model's expert width 48 is one group of 48).
@@ -103,11 +103,11 @@ struct Llama4Quantization {
 struct WeightMatrix {
     std::string name;
     WeightFormat format = WeightFormat::F32;
-    GgmlType ggmlType = GgmlType::F32;  // the block type when format == Ggml
+    GgmlType ggmlType = GgmlType::F32; // the block type when format == Ggml
     std::int64_t rows = 0;
     std::int64_t cols = 0;
     std::size_t rowBytes = 0;
-    int groupSize = 0;  // Int4 only
+    int groupSize = 0; // Int4 only
     const std::byte* data = nullptr;
 
     const std::byte* row(std::int64_t r) const { return data + std::size_t(r) * rowBytes; }
@@ -116,9 +116,9 @@ struct WeightMatrix {
 };
 
 struct Llama4Layer {
-    std::vector<float> attnNorm;     // [dim]
-    std::vector<float> ffnNorm;      // [dim]
-    WeightMatrix wq, wk, wv, wo;     // [qDim x dim], [kvDim x dim] x2, [dim x qDim]
+    std::vector<float> attnNorm; // [dim]
+    std::vector<float> ffnNorm;  // [dim]
+    WeightMatrix wq, wk, wv, wo; // [qDim x dim], [kvDim x dim] x2, [dim x qDim]
     // MoE layers: router [nExperts][dim] (f32), per expert gate/up [expertDim x dim] and down
     // [dim x expertDim] (transposed from HF's [in, out] storage), and the shared expert.
     std::vector<float> router;
@@ -134,11 +134,11 @@ struct Llama4Layer {
 struct Llama4Weights : ModelWeights {
     Llama4Config llama4;
     std::vector<Llama4Layer> blocks;
-    WeightMatrix embedding;  // [vocab x dim]
-    WeightMatrix lmHead;     // [vocab x dim]
-    std::vector<float> ropeFrequencies;  // [headDim/2] after llama3 scaling (spec 6.3)
-    Llama4Quantization quantization;     // what was applied on load
-    std::vector<std::unique_ptr<std::byte[]>> owned;  // quantized or transposed matrices
+    WeightMatrix embedding;                          // [vocab x dim]
+    WeightMatrix lmHead;                             // [vocab x dim]
+    std::vector<float> ropeFrequencies;              // [headDim/2] after llama3 scaling (spec 6.3)
+    Llama4Quantization quantization;                 // what was applied on load
+    std::vector<std::unique_ptr<std::byte[]>> owned; // quantized or transposed matrices
 };
 
 // The Llama 4 view of weights loaded by the functions below; nullptr for any other model.
@@ -146,8 +146,8 @@ const Llama4Weights* asLlama4(const ModelWeights& weights);
 
 struct Llama4LoadOptions {
     Llama4Quantization quantization;
-    int threads = 0;  // for quantizing on load; 0: all cores
-    std::function<void(std::int64_t done, std::int64_t total)> progress;  // matrices prepared
+    int threads = 0; // for quantizing on load; 0: all cores
+    std::function<void(std::int64_t done, std::int64_t total)> progress; // matrices prepared
     const std::atomic<bool>* cancel = nullptr;
 };
 
@@ -156,21 +156,22 @@ struct Llama4LoadOptions {
 bool isLlama4Model(const std::filesystem::path& path);
 
 // A Hugging Face folder (config.json + *.safetensors) or a GGUF file.
-std::expected<std::shared_ptr<const Llama4Weights>, Error> loadLlama4Weights(const std::filesystem::path& path,
-                                                                            const Llama4LoadOptions& options = {});
-std::expected<std::shared_ptr<const Llama4Weights>, Error> loadLlama4WeightsGguf(std::shared_ptr<const GgufFile> gguf,
-                                                                                const Llama4LoadOptions& options = {});
+std::expected<std::shared_ptr<const Llama4Weights>, Error>
+loadLlama4Weights(const std::filesystem::path& path, const Llama4LoadOptions& options = {});
+std::expected<std::shared_ptr<const Llama4Weights>, Error>
+loadLlama4WeightsGguf(std::shared_ptr<const GgufFile> gguf, const Llama4LoadOptions& options = {});
 
 // The same, typed as the engine's ModelWeights (for Model::load and the backends).
-std::expected<std::shared_ptr<const ModelWeights>, Error> loadLlama4ModelWeights(const std::filesystem::path& path,
-                                                                                const Llama4LoadOptions& options = {});
-std::expected<std::shared_ptr<const ModelWeights>, Error> loadLlama4ModelWeights(std::shared_ptr<const GgufFile> gguf,
-                                                                                const Llama4LoadOptions& options = {});
+std::expected<std::shared_ptr<const ModelWeights>, Error>
+loadLlama4ModelWeights(const std::filesystem::path& path, const Llama4LoadOptions& options = {});
+std::expected<std::shared_ptr<const ModelWeights>, Error>
+loadLlama4ModelWeights(std::shared_ptr<const GgufFile> gguf, const Llama4LoadOptions& options = {});
 
 // config.json text: the flat `llama4_text` form or the nested `llama4` form (text_config);
 // rope_scaling / rope_parameters with rope_type or type; attn_temperature_tuning as a bool or a
 // number; no_rope_layers or no_rope_layer_interval; moe_layers or interleave_moe_layer_step.
-std::expected<Llama4Config, Error> parseLlama4Config(std::string_view jsonText, const std::string& source = "config.json");
+std::expected<Llama4Config, Error> parseLlama4Config(std::string_view jsonText,
+                                                     const std::string& source = "config.json");
 std::expected<Llama4Config, Error> llama4ConfigFromGguf(const GgufFile& file);
 
 // The per-pair RoPE frequencies (headDim/2, fp32 as transformers computes them, llama3 scaling
@@ -179,4 +180,4 @@ std::expected<Llama4Config, Error> llama4ConfigFromGguf(const GgufFile& file);
 std::vector<float> llama4RopeFrequencies(const Llama4Config& config);
 float llama4QueryTemperature(const Llama4Config& config, std::int64_t position);
 
-}  // namespace quire::inference
+} // namespace quire::inference
