@@ -69,6 +69,7 @@ loadWorkspaceContent(storage::Database& db, const QString& dataDir, const storag
         SourceBudget b;
         b.number = e.number;
         b.path = e.path;
+        b.displayPath = c.layout.displayPath(e);
         b.kind = src->source.kind;
         b.status = src->status;
         b.note = src->error;

@@ -20,10 +20,10 @@ namespace quire::app {
 struct WorkspaceContent {
     storage::WorkspaceRow workspace;
     WorkspaceLayout layout;
-    std::vector<SourceBudget> sources;      // every source, context order; estimates filled in
-    std::vector<ContextDocument> documents; // the ones in the context, context order
+    std::vector<SourceBudget> sources;              // every source, context order; estimates filled in
+    std::vector<ContextDocument> documents;         // the ones in the context, context order
     std::vector<ContextDocument> excludedDocuments; // with text, left out by the user
-    bool layoutChanged = false;             // sources were numbered now (the caller may save)
+    bool layoutChanged = false;                     // sources were numbered now (the caller may save)
 };
 
 // A workspace by name, or by id when `nameOrId` is a number and no workspace has that name.
