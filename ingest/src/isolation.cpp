@@ -160,6 +160,10 @@ std::expected<void, Error> spawn(const fs::path& worker, const IsolationLimits& 
         if (std::strncmp(*e, "MALLOC_ARENA_MAX=", 17) != 0)
             envStrings.emplace_back(*e);
     envStrings.emplace_back("MALLOC_ARENA_MAX=2"); // many threads x 64 MiB arenas would eat the cap
+    // Poppler's text layout allocates and frees millions of small objects; a deeper per-thread
+    // cache of freed chunks saves about a tenth of its instructions. Unless the user tunes glibc.
+    if (!std::getenv("GLIBC_TUNABLES"))
+        envStrings.emplace_back("GLIBC_TUNABLES=glibc.malloc.tcache_count=1000");
     std::vector<char*> envp;
     for (auto& e : envStrings)
         envp.push_back(e.data());

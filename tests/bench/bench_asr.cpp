@@ -45,6 +45,7 @@ int main()
         return 1;
     }
     double audio = 0, wall = 0;
+    const double cpu0 = bench::cpuSeconds();
     std::size_t segments = 0;
     ingest::MediaOptions options;
     for (const auto& input : inputs) {
@@ -58,6 +59,8 @@ int main()
         });
     }
     const double rtf = audio / wall;
+    std::printf("# CPU time %.1f s: %.2f audio seconds per CPU second\n", bench::cpuSeconds() - cpu0,
+                audio / (bench::cpuSeconds() - cpu0));
     std::printf("# %.1f s of audio in %.1f s, %zu segments (engine %s, model loaded beforehand)\n", audio,
                 wall, segments, (*engine)->name().c_str());
     std::printf("BENCH asr ours=%.2f audio-s/s baseline=1.00 audio-s/s (real time) ratio=%.2f\n", rtf, rtf);

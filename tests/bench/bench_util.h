@@ -1,6 +1,8 @@
 // Small helpers for the ingest benchmarks: a temporary folder and a wall clock.
 #pragma once
 
+#include <sys/resource.h>
+
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -27,6 +29,18 @@ public:
 private:
     std::filesystem::path m_path;
 };
+
+// CPU seconds (user + system) of this process and of its reaped children so far.
+inline double cpuSeconds()
+{
+    auto total = [](int who) {
+        rusage u{};
+        ::getrusage(who, &u);
+        return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+               static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) * 1e-6;
+    };
+    return total(RUSAGE_SELF) + total(RUSAGE_CHILDREN);
+}
 
 template <class F> double seconds(F&& f)
 {
