@@ -28,7 +28,18 @@ private:
 
     std::string where(const std::string& what) const
     {
-        return "JSON: " + what + " at byte " + std::to_string(m_pos);
+        // Line and column help a person fix a hand-edited config; the byte offset helps a program.
+        std::size_t line = 1, column = 1;
+        for (std::size_t i = 0; i < m_pos && i < m_text.size(); ++i) {
+            if (m_text[i] == '\n') {
+                ++line;
+                column = 1;
+            } else {
+                ++column;
+            }
+        }
+        return "JSON: " + what + " at line " + std::to_string(line) + ", column " + std::to_string(column) +
+               " (byte " + std::to_string(m_pos) + ")";
     }
     bool fail(const std::string& what)
     {

@@ -4,10 +4,14 @@
 #   1. configure the engine, the CUDA backend and the gpu tests alone (QUIRE_ENGINE_ONLY) into build-gpu
 #   2. build with every core
 #   3. ctest -L gpu (kernel parity with the CPU twins), then ctest -L unit (the twins themselves)
-#   4. the GPU benchmarks (BENCH gpu_gemm, gpu_attn_prefill_8k, gpu_attn_prefill_32k, gpu_attn_decode)
+#   4. the GPU benchmarks (BENCH gpu_gemm, gpu_attn_prefill_8k, gpu_attn_prefill_32k, gpu_attn_decode,
+#      gpu_decode_default)
 #   5. a short table last: each test's pass/fail counts and every BENCH line.
+# The default model (gpu_model's default-model test, BENCH gpu_decode_default) is QUIRE_DEFAULT_MODEL, else
+# ~/.local/share/quire/models/SmolLM2-135M-Instruct.Q4_1.gguf; without it those two say so and skip.
+# QUIRE_GPU_TESTS (a ctest -R regex) and QUIRE_GPU_BENCHES (names) narrow a rerun.
 # The full log goes to $OUT/gpu_run.log when OUT is set (else build-gpu/gpu_run.log). Exit status: 0 when
-# the build and every test passed. BENCH gpu_decode_default needs the whole-model integration (not yet).
+# the build and every test passed.
 set -uo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/../.." || exit 1
@@ -30,14 +34,20 @@ run_all() {
   cmake --build "$build" -j"$(nproc)" || return 2
 
   section "gpu tests"
-  (cd "$build" && ctest -L gpu -V --output-on-failure --timeout 300) > "$log_dir/ctest_gpu.log" 2>&1 || status=1
+  local only=()
+  [ -n "${QUIRE_GPU_TESTS:-}" ] && only=(-R "$QUIRE_GPU_TESTS")
+  (cd "$build" && ctest -L gpu "${only[@]}" -V --output-on-failure --timeout 600) > "$log_dir/ctest_gpu.log" 2>&1 || status=1
   cat "$log_dir/ctest_gpu.log"
   section "cpu twin tests"
-  (cd "$build" && ctest -L unit -V --output-on-failure --timeout 300) > "$log_dir/ctest_unit.log" 2>&1 || status=1
+  if [ -z "${QUIRE_GPU_TESTS:-}" ]; then
+    (cd "$build" && ctest -L unit -V --output-on-failure --timeout 300) > "$log_dir/ctest_unit.log" 2>&1 || status=1
+  else
+    echo "(skipped: QUIRE_GPU_TESTS narrows this run)" > "$log_dir/ctest_unit.log"
+  fi
   cat "$log_dir/ctest_unit.log"
 
   section "benchmarks"
-  for b in gpu_bench_gemm gpu_bench_attention; do
+  for b in ${QUIRE_GPU_BENCHES:-gpu_bench_gemm gpu_bench_attention gpu_bench_model}; do
     echo "--- $b"
     timeout 300 "$build/bin/$b" > "$log_dir/$b.log" 2>&1
     local rc=$?
@@ -54,8 +64,8 @@ run_all() {
     /^[0-9]+: no CUDA device/ { n = $1; sub(":", "", n); res[n] = "skipped (no device)" }
     END { for (i = 1; i <= k; ++i) { n = order[i]; printf "%-22s %s\n", name[n], (n in res) ? res[n] : "no result line (crashed?)" } }'
   grep -h -E "tests passed|tests failed" "$log_dir/ctest_gpu.log" "$log_dir/ctest_unit.log" | sed 's/^/ctest: /'
-  grep -h '^BENCH ' "$log_dir"/gpu_bench_*.log || echo "no BENCH lines"
-  echo "gpu_decode_default: not run (needs the whole-model --backend cuda integration)"
+  grep -h 'SKIPPED' "$log_dir/ctest_gpu.log" | sed 's/^[0-9]*: *//'
+  grep -h -E '^BENCH |benchmark skipped' "$log_dir"/gpu_bench_*.log || echo "no BENCH lines"
   echo "total ${SECONDS}s, status $status"
   return $status
 }

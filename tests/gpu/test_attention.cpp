@@ -10,6 +10,7 @@
 #include "gpu_test.h"
 #include "quire/inference/cuda/device.h"
 #include "quire/inference/cuda/kernels/attention_decode.cuh"
+#include "quire/inference/cuda/kernels/attention_naive.cuh"
 #include "quire/inference/cuda/kernels/attention_prefill.cuh"
 #include "quire/inference/cuda/twins/attention.h"
 #include "test_util.h"
@@ -133,7 +134,7 @@ GPU_TEST(prefillRejectsMisalignedRows)
     a.oStride = 64;
     a.scale = 0.125f;
     GPU_CHECK(qc::launchAttentionPrefill(a, nullptr) == cudaErrorMisalignedAddress);
-    a.qStride = 64;
+    a.qStride = a.kStride = a.vStride = 64; // aligned rows now: only the head dim is wrong
     a.headDim = 96;
     GPU_CHECK(qc::launchAttentionPrefill(a, nullptr) == cudaErrorInvalidValue);
 }
@@ -238,6 +239,70 @@ GPU_TEST(decodeHeadDim64ChunkedLocal)
 GPU_TEST(decodeLargeGroupUsesHeadSlices)
 {
     Rng rng(22);
-    const auto e = runDecode({128, 32, 2, 32, 0, {300, 1}, 192}, rng); // 16 query heads per kv head
+    auto e = runDecode({128, 32, 2, 32, 0, {300, 1}, 192}, rng); // 16 query heads per kv head: one block
     GPU_CHECK_MSG(e.empty(), e);
+    e = runDecode({64, 40, 2, 16, 0, {530, 77}, 48}, rng); // 20 per kv head: two head slices
+    GPU_CHECK_MSG(e.empty(), e);
+}
+
+// The general kernel (any head dim up to 256) against the naive double-precision reference: head dims
+// the tiled kernels do not take, GQA, a cached prefix (positions from device memory), chunked masks.
+GPU_TEST(naiveAttentionMatchesReference)
+{
+    Rng rng(23);
+    struct Case {
+        int d, hq, hkv, lq, offset, chunk;
+    };
+    for (const Case c : {Case{8, 4, 2, 16, 0, 0}, Case{96, 6, 3, 37, 150, 0}, Case{256, 2, 1, 5, 300, 0},
+                         Case{32, 8, 8, 70, 200, 64}, Case{8, 4, 2, 1, 40, 0}}) {
+        const int lkv = c.offset + c.lq;
+        const auto q = rng.bf16(static_cast<std::size_t>(c.lq) * c.hq * c.d);
+        const auto k = rng.bf16(static_cast<std::size_t>(lkv) * c.hkv * c.d);
+        const auto v = rng.bf16(static_cast<std::size_t>(lkv) * c.hkv * c.d);
+        std::vector<std::int32_t> pos(static_cast<std::size_t>(c.lq));
+        for (int i = 0; i < c.lq; ++i)
+            pos[static_cast<std::size_t>(i)] = c.offset + i;
+        const std::size_t outN = static_cast<std::size_t>(c.lq) * c.hq * c.d;
+        DevArray<std::uint16_t> dq(q), dk(k), dv(v), dOut(outN);
+        DevArray<std::int32_t> dPos(pos);
+        qc::NaiveAttention a;
+        a.q = dq.get();
+        a.k = dk.get();
+        a.v = dv.get();
+        a.o = dOut.get();
+        a.qStride = a.oStride = static_cast<long long>(c.hq) * c.d;
+        a.kStride = a.vStride = static_cast<long long>(c.hkv) * c.d;
+        a.lq = c.lq;
+        a.positions = dPos.get();
+        a.numQHeads = c.hq;
+        a.numKvHeads = c.hkv;
+        a.headDim = c.d;
+        a.chunkSize = c.chunk;
+        a.scale = 1.0f / std::sqrt(static_cast<float>(c.d));
+        cudaCheck(qc::launchAttentionNaive(a, nullptr), "launchAttentionNaive");
+
+        qc::PrefillAttention h; // the reference's description of the same problem
+        h.q = q.data();
+        h.k = k.data();
+        h.v = v.data();
+        h.qStride = a.qStride;
+        h.kStride = h.vStride = a.kStride;
+        h.oStride = a.oStride;
+        h.lq = c.lq;
+        h.lkv = lkv;
+        h.qPosOffset = c.offset;
+        h.numQHeads = c.hq;
+        h.numKvHeads = c.hkv;
+        h.headDim = c.d;
+        h.chunkSize = c.chunk;
+        h.scale = a.scale;
+        const double err = relError(toFloat(dOut.download()), qc::twins::attentionPrefillReference(h));
+        std::printf("    naive d=%d hq=%d hkv=%d lq=%d off=%d chunk=%d: rel err vs reference %.2e\n", c.d,
+                    c.hq, c.hkv, c.lq, c.offset, c.chunk, err);
+        GPU_CHECK_MSG(err < 1e-2, "d=" << c.d << ": rel err " << err);
+    }
+    qc::NaiveAttention bad;
+    GPU_CHECK(qc::launchAttentionNaive(bad, nullptr) == cudaSuccess); // lq == 0: nothing to do
+    bad.lq = 1;
+    GPU_CHECK(qc::launchAttentionNaive(bad, nullptr) == cudaErrorInvalidValue);
 }

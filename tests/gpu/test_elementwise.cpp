@@ -5,6 +5,7 @@
 
 #include "gpu_test.h"
 #include "quire/inference/cuda/kernels/embedding.cuh"
+#include "quire/inference/cuda/kernels/model_ops.cuh"
 #include "quire/inference/cuda/kernels/rmsnorm.cuh"
 #include "quire/inference/cuda/kernels/rope.cuh"
 #include "quire/inference/cuda/kernels/swiglu.cuh"
@@ -152,4 +153,43 @@ GPU_TEST(launchersRejectBadArguments)
               cudaErrorInvalidValue);
     GPU_CHECK(qc::launchRmsNormResidual(nullptr, nullptr, nullptr, nullptr, 1, 8, 1e-5f, nullptr) ==
               cudaErrorInvalidValue);
+}
+
+// The forward pass's glue: bias add on strided bf16 rows, and the KV append at device-held positions.
+GPU_TEST(biasAddAndKvAppend)
+{
+    Rng rng(35);
+    const int rows = 7, cols = 40, stride = 56;
+    const auto x = rng.bf16(static_cast<std::size_t>(rows) * stride);
+    const auto bias = rng.f32(static_cast<std::size_t>(cols));
+    DevArray<std::uint16_t> dx(x);
+    DevArray<float> dBias(bias);
+    cudaCheck(qc::launchAddBias(dx.get(), stride, rows, cols, dBias.get(), nullptr), "launchAddBias");
+    const auto got = dx.download();
+    for (int r = 0; r < rows; ++r)
+        for (int c = 0; c < stride; ++c) {
+            const std::size_t i = static_cast<std::size_t>(r) * stride + c;
+            const std::uint16_t want =
+                c < cols ? qc::floatToBf16(qc::bf16ToFloat(x[i]) + bias[static_cast<std::size_t>(c)]) : x[i];
+            GPU_CHECK_MSG(got[i] == want, "row " << r << " column " << c);
+        }
+
+    const int tokens = 5, width = 24, srcStride = 80, cacheRows = 64;
+    const auto src = rng.bf16(static_cast<std::size_t>(tokens) * srcStride);
+    const std::vector<std::int32_t> pos = {9, 10, 11, 40, 3};
+    DevArray<std::uint16_t> dSrc(src), kc(static_cast<std::size_t>(cacheRows) * width),
+        vc(static_cast<std::size_t>(cacheRows) * width);
+    DevArray<std::int32_t> dPos(pos);
+    cudaCheck(qc::launchKvAppend(dSrc.get(), dSrc.get() + 30, srcStride, kc.get(), vc.get(), width,
+                                 dPos.get(), tokens, nullptr),
+              "launchKvAppend");
+    const auto k = kc.download(), v = vc.download();
+    for (int t = 0; t < tokens; ++t)
+        for (int c = 0; c < width; ++c) {
+            const std::size_t at = static_cast<std::size_t>(pos[static_cast<std::size_t>(t)]) * width + c;
+            const std::size_t from = static_cast<std::size_t>(t) * srcStride + c;
+            GPU_CHECK_MSG(k[at] == src[from] && v[at] == src[from + 30], "token " << t << " column " << c);
+        }
+    GPU_CHECK(k[0] == 0xffff &&
+              v[static_cast<std::size_t>(63) * width] == 0xffff); // untouched rows stay poisoned
 }

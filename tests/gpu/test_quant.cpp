@@ -1,4 +1,5 @@
-// Quantized GEMV and dequantisation on the device against the CPU twins, for Q8_0, Q4_K and Q6_K,
+// Quantized GEMV and dequantisation on the device against the CPU twins, for Q4_0, Q4_1, Q8_0, Q4_K
+// and Q6_K,
 // on random blocks (random bytes with sane fp16 scales), batch 1 to 8, rows of odd length.
 #include <cstdint>
 #include <vector>
@@ -28,6 +29,13 @@ std::vector<std::uint8_t> randomBlocks(Rng& rng, qc::QuantType t, int n, int k)
     };
     for (std::size_t off = 0; off < w.size(); off += blockBytes) {
         switch (t) {
+        case qc::QuantType::Q4_0:
+            putHalf(&w[off], rng.normal(0.01f));
+            break;
+        case qc::QuantType::Q4_1:
+            putHalf(&w[off], rng.normal(0.01f));
+            putHalf(&w[off + 2], rng.normal(0.05f));
+            break;
         case qc::QuantType::Q8_0:
             putHalf(&w[off], rng.normal(0.01f));
             break;
@@ -45,15 +53,30 @@ std::vector<std::uint8_t> randomBlocks(Rng& rng, qc::QuantType t, int n, int k)
 
 const char* name(qc::QuantType t)
 {
-    return t == qc::QuantType::Q8_0 ? "Q8_0" : t == qc::QuantType::Q4_K ? "Q4_K" : "Q6_K";
+    switch (t) {
+    case qc::QuantType::Q4_0:
+        return "Q4_0";
+    case qc::QuantType::Q4_1:
+        return "Q4_1";
+    case qc::QuantType::Q8_0:
+        return "Q8_0";
+    case qc::QuantType::Q4_K:
+        return "Q4_K";
+    case qc::QuantType::Q6_K:
+        return "Q6_K";
+    }
+    return "?";
 }
+
+constexpr qc::QuantType kAllTypes[] = {qc::QuantType::Q4_0, qc::QuantType::Q4_1, qc::QuantType::Q8_0,
+                                       qc::QuantType::Q4_K, qc::QuantType::Q6_K};
 
 } // namespace
 
 GPU_TEST(quantGemvMatchesTwin)
 {
     Rng rng(40);
-    for (const auto t : {qc::QuantType::Q8_0, qc::QuantType::Q4_K, qc::QuantType::Q6_K})
+    for (const auto t : kAllTypes)
         for (const int batch : {1, 3, 8}) {
             const int n = 301, k = 2304; // 9 super-blocks / 72 blocks per row
             const auto w = randomBlocks(rng, t, n, k);
@@ -77,7 +100,7 @@ GPU_TEST(quantGemvMatchesTwin)
 GPU_TEST(dequantizeBf16IsBitExact)
 {
     Rng rng(41);
-    for (const auto t : {qc::QuantType::Q8_0, qc::QuantType::Q4_K, qc::QuantType::Q6_K}) {
+    for (const auto t : kAllTypes) {
         const int n = 37, k = 1536;
         const auto w = randomBlocks(rng, t, n, k);
         DevArray<std::uint8_t> dw(w);

@@ -14,6 +14,7 @@
 #include "quire/inference/cuda/twins/rmsnorm.h"
 #include "quire/inference/cuda/twins/rope.h"
 #include "quire/inference/cuda/twins/sampling.h"
+#include "quire/inference/quant.h"
 #include "test_util.h"
 
 using namespace quire::gputest;
@@ -328,6 +329,41 @@ GPU_TEST(q6_KBlocksDecodeAsDocumented)
     for (int e = 0; e < 256; ++e) {
         const float want = d * static_cast<float>(sc[e / 16]) * static_cast<float>(q[e] - 32);
         GPU_CHECK_MSG(y[e] == want, "value " << e << ": " << y[e] << " vs " << want);
+    }
+}
+
+// The twins' block decoders against the engine's own (inference/quant.h), written separately: every
+// format the CUDA backend computes on, random bytes with sane fp16 scales.
+GPU_TEST(quantTwinsAgreeWithTheEngine)
+{
+    Rng rng(108);
+    const qc::QuantType types[] = {qc::QuantType::Q4_0, qc::QuantType::Q4_1, qc::QuantType::Q8_0,
+                                   qc::QuantType::Q4_K, qc::QuantType::Q6_K};
+    for (const qc::QuantType t : types) {
+        const int k = 512;
+        std::vector<std::uint8_t> row(qc::quantRowBytes(t, k));
+        for (auto& b : row)
+            b = rng.byte();
+        for (std::size_t off = 0; off < row.size(); off += static_cast<std::size_t>(qc::quantBlockBytes(t))) {
+            if (t == qc::QuantType::Q6_K) {
+                putHalf(&row[off + 208], rng.normal(0.01f));
+            } else {
+                putHalf(&row[off], rng.normal(0.01f));
+                if (t == qc::QuantType::Q4_1 || t == qc::QuantType::Q4_K)
+                    putHalf(&row[off + 2], rng.normal(0.01f));
+            }
+        }
+        std::vector<float> ours(static_cast<std::size_t>(k)), engine(static_cast<std::size_t>(k));
+        tw::dequantizeRow(t, row.data(), k, ours.data());
+        const auto ok =
+            quire::inference::dequantizeRow(static_cast<quire::inference::GgmlType>(static_cast<int>(t)),
+                                            reinterpret_cast<const std::byte*>(row.data()), engine.data(), k);
+        GPU_CHECK(ok.has_value());
+        for (int i = 0; i < k; ++i) {
+            const float a = ours[static_cast<std::size_t>(i)], b = engine[static_cast<std::size_t>(i)];
+            GPU_CHECK_MSG(std::fabs(a - b) <= 1e-6f * std::fabs(b) + 1e-30f,
+                          "type " << static_cast<int>(t) << " value " << i << ": " << a << " vs " << b);
+        }
     }
 }
 

@@ -12,8 +12,26 @@
 namespace quire::inference::cpu {
 
 namespace {
-constexpr int kSpinIterations = 1 << 14;
+// Waiting for a job or for the workers: a short busy spin (a decode step's jobs are tens of
+// microseconds apart), then yields (which hand the core over when the machine is oversubscribed,
+// where long spinning collapses throughput), then a futex sleep.
+constexpr int kPauseSpins = 256;
+constexpr int kYieldSpins = 512;
+
+// Returns false when the caller should block instead.
+bool backoff(int spin)
+{
+    if (spin < kPauseSpins) {
+        QUIRE_PAUSE();
+        return true;
+    }
+    if (spin < kPauseSpins + kYieldSpins) {
+        std::this_thread::yield();
+        return true;
+    }
+    return false;
 }
+}  // namespace
 
 ThreadPool::ThreadPool(int threads) : m_threads(std::max(1, threads))
 {
@@ -52,9 +70,7 @@ void ThreadPool::runImpl(void* ctx, Trampoline fn)
     m_generation.notify_all();
     fn(ctx, 0, m_threads);
     for (int spin = 0; m_pending.load(std::memory_order_acquire) != 0; ++spin) {
-        if (spin < kSpinIterations) {
-            QUIRE_PAUSE();
-        } else {
+        if (!backoff(spin)) {
             const int left = m_pending.load(std::memory_order_acquire);
             if (left != 0)
                 m_pending.wait(left, std::memory_order_acquire);
@@ -68,12 +84,9 @@ void ThreadPool::workerLoop(int index)
     std::uint32_t seen = 0;
     for (;;) {
         std::uint32_t now;
-        for (int spin = 0; (now = m_generation.load(std::memory_order_acquire)) == seen; ++spin) {
-            if (spin < kSpinIterations)
-                QUIRE_PAUSE();
-            else
+        for (int spin = 0; (now = m_generation.load(std::memory_order_acquire)) == seen; ++spin)
+            if (!backoff(spin))
                 m_generation.wait(seen, std::memory_order_acquire);
-        }
         seen = now;
         if (m_stop.load(std::memory_order_acquire))
             return;

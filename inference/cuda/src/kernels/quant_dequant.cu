@@ -1,7 +1,7 @@
 // Dequantisation of GGUF blocks to a row-major bf16 matrix (the prefill path feeds it to the bf16 GEMM).
-// One thread per 32 values: a Q8_0 block, or one sub-block of a Q4_K / Q6_K super-block; four 16-byte
-// stores each. The arithmetic matches the CPU twin operation for operation (no fused multiply-add), so
-// the results agree bit for bit.
+// One thread per 32 values: a Q4_0, Q4_1 or Q8_0 block, or one sub-block of a Q4_K / Q6_K super-block; four
+// 16-byte stores each. The arithmetic matches the CPU twin operation for operation (no fused multiply-add),
+// so the results agree bit for bit.
 #include "quire/inference/cuda/kernels/quant.cuh"
 
 #include "quant_blocks.cuh"
@@ -30,6 +30,25 @@ template <QuantType T> __global__ void dequantKernel(const std::uint8_t* w, int 
                 const std::uint16_t two = ldU16(blk + 2 + i);
                 v[i] = __fmul_rn(d, static_cast<float>(static_cast<std::int8_t>(two & 0xffu)));
                 v[i + 1] = __fmul_rn(d, static_cast<float>(static_cast<std::int8_t>(two >> 8)));
+            }
+        } else if constexpr (T == QuantType::Q4_0 || T == QuantType::Q4_1) {
+            const std::uint8_t* blk = row + static_cast<long long>(grp) * quantBlockBytes(T);
+            const float d = halfBits(ldU16(blk));
+            const float m = T == QuantType::Q4_1 ? halfBits(ldU16(blk + 2)) : 0.f;
+            const std::uint8_t* qs = blk + (T == QuantType::Q4_1 ? 4 : 2);
+            const auto value = [&](std::uint32_t q) {
+                if constexpr (T == QuantType::Q4_1)
+                    return __fadd_rn(__fmul_rn(d, static_cast<float>(q)), m);
+                else
+                    return __fmul_rn(static_cast<float>(static_cast<int>(q) - 8), d);
+            };
+#pragma unroll
+            for (int i = 0; i < 16; i += 2) {
+                const std::uint16_t two = ldU16(qs + i);
+                v[i] = value(two & 0x0fu);
+                v[i + 16] = value((two >> 4) & 0x0fu);
+                v[i + 1] = value((two >> 8) & 0x0fu);
+                v[i + 17] = value((two >> 12) & 0x0fu);
             }
         } else if constexpr (T == QuantType::Q4_K) {
             const std::uint8_t* blk = row + static_cast<long long>(grp / 8) * 144;
@@ -100,6 +119,12 @@ cudaError_t launchDequantizeBf16(QuantType type, const void* w, int n, int k, st
     const unsigned grid = static_cast<unsigned>(blocks < 1048576 ? blocks : 1048576);
     const auto* wb = static_cast<const std::uint8_t*>(w);
     switch (type) {
+    case QuantType::Q4_0:
+        dequantKernel<QuantType::Q4_0><<<grid, threads, 0, stream>>>(wb, n, k, out);
+        break;
+    case QuantType::Q4_1:
+        dequantKernel<QuantType::Q4_1><<<grid, threads, 0, stream>>>(wb, n, k, out);
+        break;
     case QuantType::Q8_0:
         dequantKernel<QuantType::Q8_0><<<grid, threads, 0, stream>>>(wb, n, k, out);
         break;

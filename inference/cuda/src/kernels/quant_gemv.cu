@@ -1,5 +1,6 @@
 // Quantized GEMV for decode: one warp per output row walks the row's GGUF blocks, eight lanes per Q4_K or
-// Q6_K super-block (32 values each) and four per Q8_0 block (8 values each), so a warp reads contiguous
+// Q6_K super-block (32 values each) and four per Q8_0, Q4_0 or Q4_1 block (8 values each: a Q4 lane
+// takes 4 bytes of nibbles, values 4j..4j+3 and 16+4j..16+4j+3), so a warp reads contiguous
 // bytes; the activations (bf16, up to kMaxGemvBatch rows) come in 16-byte loads that L1 serves to all
 // warps. Sums are fp32: sum((d*sc*q - m) * x) is taken as d*sc*sum(q*x) - m*sum(x).
 #include "quire/inference/cuda/kernels/quant.cuh"
@@ -124,6 +125,47 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32)
                 }
             }
         }
+    } else if constexpr (T == QuantType::Q4_0 || T == QuantType::Q4_1) {
+        constexpr int kBytes = quantBlockBytes(T);
+        const int blocks = k / 32;
+        const int sub = lane & 3;
+#pragma unroll 2
+        for (int bi = lane >> 2; bi < blocks; bi += 8) {
+            const std::uint8_t* blk = row + static_cast<long long>(bi) * kBytes;
+            float d, mn;
+            std::uint32_t qw;
+            if constexpr (T == QuantType::Q4_1) { // 20-byte blocks: 4-byte aligned words
+                const std::uint32_t dm = __ldg(reinterpret_cast<const unsigned*>(blk));
+                d = halfBits(static_cast<std::uint16_t>(dm & 0xffffu));
+                mn = halfBits(static_cast<std::uint16_t>(dm >> 16));
+                qw = __ldg(reinterpret_cast<const unsigned*>(blk + 4 + 4 * sub));
+            } else { // 18-byte blocks: 2-byte aligned
+                d = halfBits(ldU16(blk));
+                mn = -8.f * d;
+                qw = static_cast<std::uint32_t>(ldU16(blk + 2 + 4 * sub)) |
+                     (static_cast<std::uint32_t>(ldU16(blk + 4 + 4 * sub)) << 16);
+            }
+            const int e0 = bi * 32 + 4 * sub;
+#pragma unroll
+            for (int b = 0; b < kMaxGemvBatch; ++b) {
+                if (b < batch) {
+                    const std::uint16_t* xb = x + static_cast<long long>(b) * k + e0;
+                    const uint2 lo = __ldg(reinterpret_cast<const uint2*>(xb));
+                    const uint2 hi = __ldg(reinterpret_cast<const uint2*>(xb + 16));
+                    const float xl[4] = {bf16Lo(lo.x), bf16Hi(lo.x), bf16Lo(lo.y), bf16Hi(lo.y)};
+                    const float xh[4] = {bf16Lo(hi.x), bf16Hi(hi.x), bf16Lo(hi.y), bf16Hi(hi.y)};
+                    float qx = 0.f, xs = 0.f;
+#pragma unroll
+                    for (int i = 0; i < 4; ++i) {
+                        const std::uint32_t byte = (qw >> (8 * i)) & 0xffu;
+                        qx +=
+                            static_cast<float>(byte & 0x0fu) * xl[i] + static_cast<float>(byte >> 4) * xh[i];
+                        xs += xl[i] + xh[i];
+                    }
+                    acc[b] += d * qx + mn * xs;
+                }
+            }
+        }
     } else { // Q8_0
         const int blocks = k / 32;
         const int sub = lane & 3;
@@ -174,11 +216,18 @@ cudaError_t launchQuantGemv(QuantType type, const void* w, int n, int k, const s
         k % quantBlockValues(type) != 0)
         return cudaErrorInvalidValue;
     if (!detail::aligned16(x) || (type == QuantType::Q4_K && !detail::aligned16(w)) ||
+        (type == QuantType::Q4_1 && (reinterpret_cast<std::uintptr_t>(w) & 3u)) ||
         (reinterpret_cast<std::uintptr_t>(w) & 1u))
         return cudaErrorMisalignedAddress;
     const unsigned grid = static_cast<unsigned>((n + kWarpsPerBlock - 1) / kWarpsPerBlock);
     const auto* wb = static_cast<const std::uint8_t*>(w);
     switch (type) {
+    case QuantType::Q4_0:
+        gemvKernel<QuantType::Q4_0><<<grid, kWarpsPerBlock * 32, 0, stream>>>(wb, n, k, x, batch, y, yIsBf16);
+        break;
+    case QuantType::Q4_1:
+        gemvKernel<QuantType::Q4_1><<<grid, kWarpsPerBlock * 32, 0, stream>>>(wb, n, k, x, batch, y, yIsBf16);
+        break;
     case QuantType::Q8_0:
         gemvKernel<QuantType::Q8_0><<<grid, kWarpsPerBlock * 32, 0, stream>>>(wb, n, k, x, batch, y, yIsBf16);
         break;

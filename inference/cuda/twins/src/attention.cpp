@@ -173,16 +173,19 @@ long long decodeStart(const DecodeAttention& a, int len)
 
 void attentionDecode(const DecodeAttention& a)
 {
+    // Mirrors kernels/attention_decode.cu: per split, warp w walks chunks w, w + kDecodeWarps, ... of
+    // kDecodeTile keys with its own online softmax (max in raw score units, P rounded to bf16 for the
+    // product with V, the sum of unrounded P); the warps merge into one partial per split (max in log2
+    // units), and the splits merge into the output.
     const int dim = a.headDim;
     const int group = a.numQHeads / a.numKvHeads;
     const float scaleLog2 = a.scale * kLog2e;
-    const int tile = kDecodeTile;
-    std::vector<float> s(static_cast<std::size_t>(tile)), o(static_cast<std::size_t>(dim)),
-        acc(static_cast<std::size_t>(dim));
-    struct Partial {
+    const int chunk = kDecodeTile, warps = kDecodeWarps;
+    struct State {
         float m, l;
         std::vector<float> o;
     };
+    std::vector<float> s(static_cast<std::size_t>(chunk)), o(static_cast<std::size_t>(dim));
     for (int b = 0; b < a.batch; ++b) {
         const int len = a.seqLens[b];
         for (int h = 0; h < a.numQHeads; ++h) {
@@ -195,46 +198,65 @@ void attentionDecode(const DecodeAttention& a)
             const int kvh = h / group;
             const std::uint16_t* q = a.q + (static_cast<long long>(b) * a.numQHeads + h) * dim;
             const long long start = decodeStart(a, len);
-            std::vector<Partial> partials;
+            std::vector<State> partials;
             for (long long s0 = start; s0 < len; s0 += a.splitTokens) {
                 const long long s1 = std::min<long long>(s0 + a.splitTokens, len);
-                Partial p{kNegInf, 0.0f, std::vector<float>(static_cast<std::size_t>(dim), 0.0f)};
-                for (long long t0 = s0; t0 < s1; t0 += tile) {
-                    float tileMax = kNegInf;
-                    for (int j = 0; j < tile; ++j) {
-                        const long long t = t0 + j;
-                        s[static_cast<std::size_t>(j)] =
-                            t < s1 ? dotBf16(q, cacheRow(a, a.kCache, b, t, kvh), dim) * scaleLog2 : kNegInf;
-                        tileMax = std::max(tileMax, s[static_cast<std::size_t>(j)]);
+                const long long nChunks = (s1 - s0 + chunk - 1) / chunk;
+                std::vector<State> perWarp;
+                for (int w = 0; w < warps; ++w) {
+                    State st{kNegInf, 0.0f, std::vector<float>(static_cast<std::size_t>(dim), 0.0f)};
+                    for (long long c = w; c < nChunks; c += warps) {
+                        const long long c0 = s0 + c * chunk;
+                        float mx = kNegInf;
+                        for (int j = 0; j < chunk; ++j) {
+                            const long long t = c0 + j;
+                            s[static_cast<std::size_t>(j)] =
+                                t < s1 ? dotBf16(q, cacheRow(a, a.kCache, b, t, kvh), dim) : kNegInf;
+                            mx = std::max(mx, s[static_cast<std::size_t>(j)]);
+                        }
+                        const float mNew = std::max(st.m, mx);
+                        const float base = mNew * scaleLog2;
+                        const float alpha = std::exp2(st.m * scaleLog2 - base);
+                        for (float& x : st.o)
+                            x *= alpha;
+                        float sum = 0;
+                        for (int j = 0; j < chunk; ++j) {
+                            const long long t = c0 + j;
+                            if (t >= s1)
+                                break;
+                            const float p = std::exp2(s[static_cast<std::size_t>(j)] * scaleLog2 - base);
+                            sum += p;
+                            const float pr = roundToBf16(p);
+                            const std::uint16_t* v = cacheRow(a, a.vCache, b, t, kvh);
+                            for (int d = 0; d < dim; ++d)
+                                st.o[static_cast<std::size_t>(d)] += pr * bf16ToFloat(v[d]);
+                        }
+                        st.l = st.l * alpha + sum;
+                        st.m = mNew;
                     }
-                    const float mNew = std::max(p.m, tileMax);
-                    const float alpha = std::exp2(p.m - mNew);
-                    float sum = 0;
-                    std::fill(acc.begin(), acc.end(), 0.0f);
-                    for (int j = 0; j < tile; ++j) {
-                        const long long t = t0 + j;
-                        if (t >= s1)
-                            break;
-                        const float pj = std::exp2(s[static_cast<std::size_t>(j)] - mNew);
-                        sum += pj;
-                        const std::uint16_t* v = cacheRow(a, a.vCache, b, t, kvh);
-                        for (int d = 0; d < dim; ++d)
-                            acc[static_cast<std::size_t>(d)] += pj * bf16ToFloat(v[d]);
-                    }
-                    for (int d = 0; d < dim; ++d)
-                        p.o[static_cast<std::size_t>(d)] =
-                            p.o[static_cast<std::size_t>(d)] * alpha + acc[static_cast<std::size_t>(d)];
-                    p.l = p.l * alpha + sum;
-                    p.m = mNew;
+                    perWarp.push_back(std::move(st));
                 }
-                partials.push_back(std::move(p));
+                State merged{kNegInf, 0.0f, std::vector<float>(static_cast<std::size_t>(dim), 0.0f)};
+                float mMax = kNegInf;
+                for (const State& st : perWarp)
+                    mMax = std::max(mMax, st.m);
+                for (const State& st : perWarp) {
+                    if (st.m == kNegInf)
+                        continue;
+                    const float wgt = std::exp2((st.m - mMax) * scaleLog2);
+                    merged.l += wgt * st.l;
+                    for (int d = 0; d < dim; ++d)
+                        merged.o[static_cast<std::size_t>(d)] += wgt * st.o[static_cast<std::size_t>(d)];
+                }
+                merged.m = mMax * scaleLog2;
+                partials.push_back(std::move(merged));
             }
             float mMax = kNegInf;
-            for (const Partial& p : partials)
+            for (const State& p : partials)
                 mMax = std::max(mMax, p.m);
             float l = 0;
             std::fill(o.begin(), o.end(), 0.0f);
-            for (const Partial& p : partials) {
+            for (const State& p : partials) {
                 const float w = std::exp2(p.m - mMax);
                 l += w * p.l;
                 for (int d = 0; d < dim; ++d)

@@ -14,6 +14,26 @@ std::uint16_t readU16(const std::uint8_t* p)
     return static_cast<std::uint16_t>(p[0] | (p[1] << 8)); // GGUF is little-endian
 }
 
+// Same operation order as the device dequantiser (no fused multiply-add): bit-identical results.
+void dequantQ4_0(const std::uint8_t* block, float* y)
+{
+    const float d = halfToFloat(readU16(block));
+    for (int i = 0; i < 16; ++i) {
+        y[i] = static_cast<float>((block[2 + i] & 0x0f) - 8) * d;
+        y[i + 16] = static_cast<float>((block[2 + i] >> 4) - 8) * d;
+    }
+}
+
+void dequantQ4_1(const std::uint8_t* block, float* y)
+{
+    const float d = halfToFloat(readU16(block));
+    const float m = halfToFloat(readU16(block + 2));
+    for (int i = 0; i < 16; ++i) {
+        y[i] = d * static_cast<float>(block[4 + i] & 0x0f) + m;
+        y[i + 16] = d * static_cast<float>(block[4 + i] >> 4) + m;
+    }
+}
+
 void dequantQ8_0(const std::uint8_t* block, float* y)
 {
     const float d = halfToFloat(readU16(block));
@@ -87,6 +107,12 @@ void dequantizeRow(QuantType type, const std::uint8_t* row, int k, float* out)
         const std::uint8_t* block = row + static_cast<std::size_t>(b) * bytes;
         float* y = out + static_cast<std::size_t>(b) * per;
         switch (type) {
+        case QuantType::Q4_0:
+            dequantQ4_0(block, y);
+            break;
+        case QuantType::Q4_1:
+            dequantQ4_1(block, y);
+            break;
         case QuantType::Q8_0:
             dequantQ8_0(block, y);
             break;

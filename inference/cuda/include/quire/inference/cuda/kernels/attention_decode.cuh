@@ -4,9 +4,12 @@
 // Sequence b has seqLens[b] tokens (its new token's K/V already written), token t of it lives in page
 // pageTable[b * maxPagesPerSeq + t / pageSize], slot t % pageSize. Its query q[b][h][d] sees every key
 // of the sequence, or, when chunkSize > 0, only those of its own chunk: t >= ((len-1)/chunkSize) *
-// chunkSize. Each (sequence, kv head, split of splitTokens keys) is one block; a second kernel merges
-// the splits. out[b][h][d] is bf16. headDim is 64 or 128; numQHeads a multiple of numKvHeads.
-// CPU twin: twins/attention_decode.h (same splits, tiles and merge).
+// chunkSize. Each (sequence, kv head, up to 16 query heads of its group, split of splitTokens keys) is
+// one block of 8 warps; warp w takes the split's 16-key chunks w, w + 8, ... with its own cp.async
+// pipeline and tensor-core products (the group's query heads are the 16 rows of one mma tile), the
+// warps merge in shared memory, and a second kernel merges the splits. out[b][h][d] is bf16. headDim
+// is 64 or 128; numQHeads a multiple of numKvHeads; q, the caches and the workspace 16-byte aligned.
+// CPU twin: twins/attention.h (same splits, chunks, warps, rounding and merges).
 #pragma once
 
 #include <cuda_runtime_api.h>
@@ -32,10 +35,12 @@ struct DecodeAttention {
     float* workspace = nullptr; // decodeWorkspaceBytes() bytes on the device
 };
 
-constexpr int kDecodeTile = 64; // keys per step inside a split
+constexpr int kDecodeTile = 16;  // keys per warp step; splitTokens must be a multiple
+constexpr int kDecodeWarps = 8;  // warps per block; chunk c of a split goes to warp c % kDecodeWarps
+constexpr int kDecodeHeads = 16; // query heads served by one block (larger groups take several blocks)
 
-// A split size that gives the GPU (multiprocessors) enough blocks for this batch; a multiple of
-// kDecodeTile, at least two tiles.
+// A split size that fills the GPU (multiprocessors) with about one block per multiprocessor for this
+// batch: a multiple of kDecodeTile * kDecodeWarps, so that every warp of a full split gets as many keys.
 int decodeSplitTokens(int batch, int numKvHeads, int maxSeqLen, int chunkSize, int multiprocessors);
 std::size_t decodeWorkspaceBytes(int batch, int numQHeads, int headDim, int maxSeqLen, int chunkSize,
                                  int splitTokens);

@@ -16,17 +16,29 @@
 
 namespace quire::inference::cuda {
 
-enum class QuantType : int { Q8_0 = 8, Q4_K = 12, Q6_K = 14 }; // ggml type ids
+enum class QuantType : int { Q4_0 = 2, Q4_1 = 3, Q8_0 = 8, Q4_K = 12, Q6_K = 14 }; // ggml type ids
 
 constexpr int kMaxGemvBatch = 8;
 
 constexpr int quantBlockValues(QuantType type)
 {
-    return type == QuantType::Q8_0 ? 32 : 256;
+    return type == QuantType::Q4_K || type == QuantType::Q6_K ? 256 : 32;
 }
 constexpr int quantBlockBytes(QuantType type)
 {
-    return type == QuantType::Q8_0 ? 34 : type == QuantType::Q4_K ? 144 : 210;
+    switch (type) {
+    case QuantType::Q4_0:
+        return 18;
+    case QuantType::Q4_1:
+        return 20;
+    case QuantType::Q8_0:
+        return 34;
+    case QuantType::Q4_K:
+        return 144;
+    case QuantType::Q6_K:
+        return 210;
+    }
+    return 0;
 }
 // Bytes of one row of k values (k a multiple of the block size).
 constexpr std::size_t quantRowBytes(QuantType type, int k)
@@ -35,8 +47,8 @@ constexpr std::size_t quantRowBytes(QuantType type, int k)
 }
 
 // y[b][r] = sum_c w[r][c] * x[b][c] for b < batch: x bf16 [batch][k], y [batch][n] (bf16 bits when
-// yIsBf16, else float). w must start 16-byte aligned for Q4_K (rows of Q8_0 and Q6_K are only
-// 2-byte aligned by their size and are read that way).
+// yIsBf16, else float). w must start 16-byte aligned for Q4_K and 4-byte aligned for Q4_1 (rows of
+// Q4_0, Q8_0 and Q6_K are only 2-byte aligned by their size and are read that way).
 cudaError_t launchQuantGemv(QuantType type, const void* w, int n, int k, const std::uint16_t* x, int batch,
                             void* y, bool yIsBf16, cudaStream_t stream);
 

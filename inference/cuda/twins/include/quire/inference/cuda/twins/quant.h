@@ -1,4 +1,4 @@
-// CPU twins of kernels/quant.cuh: dequantisation of GGUF blocks (Q8_0, Q4_K, Q6_K) written from
+// CPU twins of kernels/quant.cuh: dequantisation of GGUF blocks (Q4_0, Q4_1, Q8_0, Q4_K, Q6_K) written from
 // ggml's documented block layouts, the GEMV and the dequantise-to-bf16 built on it.
 #pragma once
 
