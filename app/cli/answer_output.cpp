@@ -151,7 +151,8 @@ void printCheckedAnswer(const app::AnswerRecord& r)
                           "\"");
             last = a.sentenceBegin;
             printLine("      -> " + map.markFor(a.segment) + " " + placeOf(map, a.segment) + "  (" +
-                      std::to_string(int(a.coverage * 100 + 0.5)) + "% of its words)");
+                      std::to_string(int(a.coverage * 100 + 0.5)) + "% of its words): \"" +
+                      excerpt(map.segments[a.segment].text, 70) + "\"");
         }
     } else if (out.check.usableCitations() == 0) {
         printLine("No passage of the context matches the answer's words.");

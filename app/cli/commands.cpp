@@ -63,6 +63,7 @@ const std::vector<Command>& commands()
         {"ask", "ask a question; the answer streams, then its checked citations", cmdAsk},
         {"search", "full-text search over a workspace", cmdSearch},
         {"export", "a session's questions, answers and citations as Markdown or JSON", cmdExport},
+        {"sample", "set up the sample workspace (contract, code, meeting) and ingest it", cmdSample},
         {"tokenize", "token ids of text or of tokenizer test vectors", cmdTokenize},
         {"extract", "extract files into anchored segments (--json for scripts)", cmdExtract},
         {"generate", "one chat turn with a model, the reply on stdout", cmdGenerate},

@@ -26,6 +26,7 @@ int cmdPrefill(const QStringList& args);   // cmd_prefill.cpp
 int cmdAsk(const QStringList& args);       // cmd_ask.cpp
 int cmdSearch(const QStringList& args);    // cmd_search.cpp
 int cmdExport(const QStringList& args);    // cmd_export.cpp
+int cmdSample(const QStringList& args);    // cmd_sample.cpp
 int cmdGenerate(const QStringList& args);  // cmd_generate.cpp
 
 } // namespace quire::cli
