@@ -50,7 +50,8 @@ QJsonObject anchorToJson(const ingest::Anchor& anchor)
     if (const auto* p = std::get_if<ingest::PageAnchor>(&anchor.where)) {
         o["type"] = "page";
         o["page"] = p->page;
-        o["box"] = QJsonArray{p->box.x, p->box.y, p->box.width, p->box.height};
+        auto r2 = [](double v) { return std::round(v * 100) / 100; };
+        o["box"] = QJsonArray{r2(p->box.x), r2(p->box.y), r2(p->box.width), r2(p->box.height)};
     } else if (const auto* l = std::get_if<ingest::LineAnchor>(&anchor.where)) {
         o["type"] = "lines";
         o["begin"] = l->lineBegin;
