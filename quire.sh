@@ -5,7 +5,8 @@
 # Also: ./quire.sh setup (packages and the default model only), ./quire.sh build.
 # Environment: QUIRE_BUILD_DIR (default ./build), QUIRE_DATA_DIR (default ~/.local/share/quire),
 # QUIRE_SKIP_APT=1 to leave system packages alone, QUIRE_SKIP_MODEL=1 to skip the model download,
-# QUIRE_SAMPLE_QUESTION: the question `run` asks about the sample workspace when there is no display.
+# QUIRE_SAMPLE_QUESTION: the question `run` asks about the sample workspace when there is no display
+# (default: app/include/quire/app/samples.h, kSampleQuestion).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)

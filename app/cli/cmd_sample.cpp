@@ -3,59 +3,13 @@
 // code tree, a short meeting recording) are written to <data>/samples, a workspace "Sample"
 // is created and they are ingested. `./quire.sh run` without a display follows with `budget` and
 // `ask` on it.
-#include <QDir>
-#include <QDirIterator>
-#include <QFile>
-#include <QFileInfo>
-#include <QSaveFile>
-
 #include "cli_support.h"
 #include "ingest_output.h"
 #include "quire/app/paths.h"
+#include "quire/app/samples.h"
 #include "quire/app/workspace_service.h"
 
 namespace quire::cli {
-
-namespace {
-
-// Writes every file under the resource folder to `dest`, leaving files with the same bytes
-// untouched (so ingest sees them unchanged). Returns how many were written, or -1.
-int extractSamples(const QString& dest, std::string* error)
-{
-    int written = 0;
-    QDirIterator it(":/quire/samples", QDir::Files, QDirIterator::Subdirectories);
-    while (it.hasNext()) {
-        const QString src = it.next();
-        const QString rel = src.mid(QStringLiteral(":/quire/samples/").size());
-        const QString out = dest + "/" + rel;
-        QFile in(src);
-        if (!in.open(QIODevice::ReadOnly)) {
-            *error = "cannot read the sample " + rel.toStdString();
-            return -1;
-        }
-        const QByteArray bytes = in.readAll();
-        QFile existing(out);
-        if (existing.open(QIODevice::ReadOnly) && existing.readAll() == bytes)
-            continue;
-        if (!QDir().mkpath(QFileInfo(out).absolutePath())) {
-            *error = "cannot create " + QFileInfo(out).absolutePath().toStdString();
-            return -1;
-        }
-        QSaveFile f(out);
-        if (!f.open(QIODevice::WriteOnly) || f.write(bytes) != bytes.size() || !f.commit()) {
-            *error = "cannot write " + out.toStdString() + ": " + f.errorString().toStdString();
-            return -1;
-        }
-        ++written;
-    }
-    if (written == 0 && !QDir(dest).exists()) {
-        *error = "this build carries no sample files";
-        return -1;
-    }
-    return written;
-}
-
-} // namespace
 
 int cmdSample(const QStringList& args)
 {
@@ -72,16 +26,15 @@ int cmdSample(const QStringList& args)
     const ParsedArgs a = parseArgs(args, {"--name"}, {});
     if (!a.error.isEmpty() || !a.positional.isEmpty())
         return usage(cmd, (a.error.toStdString() + "\n" + kUsage).c_str());
-    const QString name = a.value("--name").value_or("Sample");
+    const QString name = a.value("--name").value_or(app::kSampleWorkspace);
     auto config = serviceConfig(cmd, a);
     if (!config)
         return Failure;
-    const QString dest = config->dataDir + "/samples";
-    std::string error;
-    const int written = extractSamples(dest, &error);
-    if (written < 0)
-        return fail(cmd, error);
-    if (written > 0)
+    const QString dest = app::samplesFolder(config->dataDir);
+    const auto written = app::installSamples(config->dataDir);
+    if (!written)
+        return fail(cmd, written.error());
+    if (*written > 0)
         printLine("sample files written to " + dest.toStdString());
 
     app::WorkspaceService service(*config);

@@ -98,6 +98,23 @@ private slots:
         QCOMPARE(runCli({"workspace", "remove", "w"}, data).code, 0);
         QCOMPARE(runCli({"workspace", "list"}, data).out, QByteArray());
     }
+    void sampleWorkspaceIsSetUpAndIngested()
+    {
+        QTemporaryDir dir;
+        auto r = runCli({"sample"}, dir.path());
+        QVERIFY2(r.code == 0, r.err.constData());
+        QVERIFY2(r.out.contains("6 file(s) found: 6 ingested"), r.out.constData());
+        auto show = runCli({"workspace", "show", "Sample"}, dir.path());
+        QVERIFY(show.out.contains("pdf    ingested     contract.pdf"));
+        QVERIFY(show.out.contains("audio  ingested     standup.ogg"));
+        QVERIFY(show.out.contains("code   ingested     code/thermostat/controller.py"));
+        // Contract clauses are searchable with their page.
+        auto search = runCli({"search", "Sample", "governing law"}, dir.path());
+        QVERIFY2(search.out.contains(" p.2]"), search.out.constData());
+        auto again = runCli({"sample"}, dir.path());
+        QCOMPARE(again.code, 0);
+        QVERIFY2(again.out.contains("6 unchanged"), again.out.constData());
+    }
     void everyFailureHasAMessageAndAnExitCode()
     {
         QTemporaryDir dir;

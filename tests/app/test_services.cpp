@@ -14,6 +14,7 @@
 
 #include "quire/app/answer_service.h"
 #include "quire/app/context_assembly.h"
+#include "quire/app/samples.h"
 #include "quire/app/search_service.h"
 #include "quire/app/workspace_content.h"
 #include "quire/app/workspace_ops.h"
@@ -306,6 +307,21 @@ private slots:
         QVERIFY(waitFor(failed, missing).at(1).toString().contains("no workspace"));
         const auto empty = a.ask({"notes", "   ", 0, false, 10});
         QVERIFY(waitFor(failed, empty).at(1).toString().contains("empty"));
+    }
+
+    void samplesInstallOnce()
+    {
+        const QString data = m_dir.path() + "/sample-data";
+        auto first = installSamples(data);
+        QVERIFY2(first.has_value(), first ? "" : first.error().c_str());
+        QCOMPARE(*first, 6);
+        for (const char* f : {"contract.pdf", "standup.ogg", "code/README.md", "code/thermostat/schedule.py"})
+            QVERIFY2(QFile::exists(samplesFolder(data) + "/" + f), f);
+        const auto mtime = QFileInfo(samplesFolder(data) + "/contract.pdf").lastModified();
+        QCOMPARE(*installSamples(data), 0); // same bytes: untouched, so ingest sees them unchanged
+        QCOMPARE(QFileInfo(samplesFolder(data) + "/contract.pdf").lastModified(), mtime);
+        writeFile(samplesFolder(data) + "/code/README.md", "edited");
+        QCOMPARE(*installSamples(data), 1);
     }
 
     void removeWorkspaceRemovesItsLayout()
