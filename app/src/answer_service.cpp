@@ -194,7 +194,9 @@ std::optional<AnswerWorker::Prepared> AnswerWorker::prepare(quint64 id, const st
         fail(id, ws.error());
         return std::nullopt;
     }
-    auto content = loadWorkspaceContent(**d, m_config.dataDir, *ws);
+    // Without segment text first: when the documents are the ones last assembled, the cached
+    // context is used as it is.
+    auto content = loadWorkspaceContent(**d, m_config.dataDir, *ws, false);
     if (!content) {
         fail(id, content.error());
         return std::nullopt;
@@ -214,9 +216,14 @@ std::optional<AnswerWorker::Prepared> AnswerWorker::prepare(quint64 id, const st
         m_engine->fingerprint() + "|" + std::to_string(ws->id) + "|" + ws->name + "|" + preset->key;
     for (const auto& doc : content->documents)
         key += "|" + std::to_string(doc.number) + ":" + std::to_string(doc.documentId) + ":" +
-               std::to_string(doc.batch) + ":" + std::to_string(doc.segments.size());
+               std::to_string(doc.batch) + ":" + std::to_string(doc.storedSegments);
     if (key != m_contextKey || !m_context) {
-        AssemblyInput in{ws->name, *preset, content->documents};
+        auto full = loadWorkspaceContent(**d, m_config.dataDir, *ws, true);
+        if (!full) {
+            fail(id, full.error());
+            return std::nullopt;
+        }
+        AssemblyInput in{ws->name, *preset, full->documents};
         auto ctx = assembleContext(in, m_engine->tokenizer(), m_engine->chatTemplate(), {}, cancel);
         if (!ctx) {
             fail(id, ctx.error().message,
@@ -261,10 +268,13 @@ void AnswerWorker::budget(quint64 id, const std::string& workspace, bool measure
     // Excluded documents are counted too (in a context holding every document), so the user
     // sees what taking one back would cost.
     if (!p->content.excludedDocuments.empty()) {
-        std::vector<ContextDocument> all = p->content.documents;
-        all.insert(all.end(), p->content.excludedDocuments.begin(), p->content.excludedDocuments.end());
+        auto full = loadWorkspaceContent(**db(), m_config.dataDir, p->content.workspace, true);
+        if (!full)
+            return fail(id, full.error());
+        std::vector<ContextDocument> all = full->documents;
+        all.insert(all.end(), full->excludedDocuments.begin(), full->excludedDocuments.end());
         std::stable_sort(all.begin(), all.end(), [&](const ContextDocument& a, const ContextDocument& b) {
-            return p->content.layout.entryForNumber(a.number) < p->content.layout.entryForNumber(b.number);
+            return full->layout.entryForNumber(a.number) < full->layout.entryForNumber(b.number);
         });
         AssemblyInput everything{p->content.workspace.name, p->preset, std::move(all)};
         auto counted =
@@ -288,7 +298,9 @@ void AnswerWorker::budget(quint64 id, const std::string& workspace, bool measure
     in.config = m_engine->model().config();
     in.kvBytesPerElement = kvBytesPerElement(m_engine->options().backend);
     auto tp = loadThroughput(m_config.dataDir, m_engine->fingerprint());
-    if (!tp && measure && !ctx.tokens.empty()) {
+    // Measuring prefills the start of the context; never when the session holds a context
+    // already (it would be cut back to that start).
+    if (!tp && measure && !ctx.tokens.empty() && m_engine->heldTokens() == 0) {
         const std::size_t n = std::min<std::size_t>(256, ctx.tokens.size());
         auto st = m_engine->prefill(std::span(ctx.tokens).first(n), 0, {}, cancel);
         if (st && !st->cancelled && st->computedTokens > 0) {

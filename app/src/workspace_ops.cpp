@@ -118,7 +118,7 @@ std::expected<std::vector<WorkspaceSummary>, std::string> listWorkspaces(storage
         return std::unexpected(rows.error().message);
     std::vector<WorkspaceSummary> out;
     for (const auto& w : *rows) {
-        auto c = loadWorkspaceContent(db, dataDir, w);
+        auto c = loadWorkspaceContent(db, dataDir, w, false);
         if (!c)
             return std::unexpected(c.error());
         out.push_back(summarize(*c));
@@ -309,7 +309,7 @@ std::expected<IngestReport, std::string> ingestWorkspace(storage::Database& db, 
     // 5. New documents join the context order as one batch.
     {
         std::lock_guard lock(layoutMutex());
-        auto content = loadWorkspaceContent(db, dataDir, *ws);
+        auto content = loadWorkspaceContent(db, dataDir, *ws, false);
         if (!content)
             return std::unexpected(content.error());
         const std::size_t before = layout->entries.size();
@@ -361,7 +361,7 @@ std::expected<std::size_t, std::string> removeSources(storage::Database& db, sto
                                "\" lies at or under the given path(s)");
     // The layout forgets the removed sources on its next load.
     std::lock_guard lock(layoutMutex());
-    auto content = loadWorkspaceContent(db, dataDir, *ws);
+    auto content = loadWorkspaceContent(db, dataDir, *ws, false);
     if (content && content->layoutChanged)
         (void)content->layout.save(dataDir);
     return removed;
@@ -396,7 +396,7 @@ std::expected<WorkspaceSummary, std::string> configureWorkspace(storage::Databas
             return std::unexpected(p.error());
     }
     std::lock_guard lock(layoutMutex());
-    auto content = loadWorkspaceContent(db, dataDir, *ws);
+    auto content = loadWorkspaceContent(db, dataDir, *ws, false);
     if (!content)
         return std::unexpected(content.error());
     for (int n : exclude) {
@@ -415,7 +415,7 @@ std::expected<WorkspaceSummary, std::string> configureWorkspace(storage::Databas
         content->layout.excluded.erase(n);
     if (auto ok = content->layout.save(dataDir); !ok)
         return std::unexpected(ok.error());
-    auto reloaded = loadWorkspaceContent(db, dataDir, *ws);
+    auto reloaded = loadWorkspaceContent(db, dataDir, *ws, false);
     if (!reloaded)
         return std::unexpected(reloaded.error());
     return summarize(*reloaded);

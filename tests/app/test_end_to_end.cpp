@@ -113,6 +113,7 @@ private slots:
         m_config.writer = std::shared_ptr<storage::WriterThread>(std::move(*writer));
         m_config.engine.modelPath = modelPath().toStdString();
         m_config.engine.maxContext = 4096;
+        m_config.engine.threads = qEnvironmentVariableIntValue("QUIRE_E2E_THREADS"); // 0: all cores
 
         // The corpus: the answer to the question is only in lease.pdf, page 1.
         m_corpus = m_dir.path() + "/corpus";
@@ -295,6 +296,19 @@ private slots:
                  2);
         QCOMPARE(check.citations[2].status, CitationStatus::QuoteNotFound); // "two", not "three"
         QCOMPARE(check.citations[3].status, CitationStatus::Unresolved);
+
+        // ---- a document appended later: the context held so far is reused as a prefix -----
+        writeFile(m_corpus + "/zz-added-later.txt", "Added later: the office closes on public holidays.\n");
+        QVERIFY(!waitFor(ingested, workspaces.ingest("e2e"), 120000).isEmpty());
+        AskRequest more = req;
+        more.question = "When does the office close?";
+        more.maxTokens = 12;
+        auto a2 = waitFor(answered, answers.ask(more), 300000);
+        QVERIFY2(!a2.isEmpty(), failed.isEmpty() ? "timeout" : qPrintable(failed.first().at(1).toString()));
+        const auto t2 = a2.at(1).value<AnswerRecord>().outcome.timings;
+        QVERIFY(t2.contextTokens > out.timings.contextTokens);
+        QCOMPARE(t2.reusedTokens, out.timings.contextTokens);
+        QCOMPARE(a2.at(1).value<AnswerRecord>().session, rec.session); // the same line of questioning
 
         if (m_haveAudio) {
             bool timeAnchored = false;
