@@ -43,14 +43,12 @@ int cmdBudget(const QStringList& args)
 
     if (!exclude.empty() || !include.empty()) {
         app::WorkspaceService workspaces(*config);
-        quint64 id = 0;
         Wait wait;
         QObject::connect(&workspaces, &app::WorkspaceService::failed,
                          [&](quint64, const QString& m) { wait.finish(fail(cmd, m.toStdString())); });
         QObject::connect(&workspaces, &app::WorkspaceService::configured,
                          [&](quint64, const app::WorkspaceSummary&) { wait.finish(Ok); });
-        id = workspaces.configure(ws, std::nullopt, exclude, include);
-        (void)id;
+        workspaces.configure(ws, std::nullopt, exclude, include);
         if (const int rc = wait.run(); rc != Ok)
             return rc;
     }
