@@ -4,7 +4,9 @@
 #   ./quire.sh test   the same set-up, then every test through ctest
 # Also: ./quire.sh setup (packages and the default model only), ./quire.sh build.
 # Environment: QUIRE_BUILD_DIR (default ./build), QUIRE_DATA_DIR (default ~/.local/share/quire),
-# QUIRE_SKIP_APT=1 to leave system packages alone, QUIRE_SKIP_MODEL=1 to skip the model download.
+# QUIRE_SKIP_APT=1 to leave system packages alone, QUIRE_SKIP_MODEL=1 to skip the model download,
+# QUIRE_SAMPLE_QUESTION: the question `run` asks about the sample workspace when there is no display
+# (default: app/include/quire/app/samples.h, kSampleQuestion).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -101,9 +103,16 @@ case "$cmd" in
       say "starting Quire"
       exec "$build_dir/bin/quire"
     else
-      say "no display: the headless CLI"
-      "$build_dir/bin/quire-cli" info
-      exec "$build_dir/bin/quire-cli" workspace list
+      # No display: the sample workspace through the headless CLI (ingest, budget, a cited answer).
+      say "no display: the sample workspace with the headless CLI"
+      cli="$build_dir/bin/quire-cli"
+      "$cli" info
+      say "ingesting the sample workspace (a contract PDF, a small code tree, a meeting recording)"
+      "$cli" sample
+      say "token budget"
+      "$cli" budget Sample
+      say "asking the default model a question about the sample"
+      exec "$cli" ask Sample "${QUIRE_SAMPLE_QUESTION:-What is the monthly fee?}"
     fi
     ;;
   test)

@@ -21,12 +21,6 @@ QTextStream& out()
     return s;
 }
 
-int fail(const std::string& message)
-{
-    std::fprintf(stderr, "quire-cli: %s\n", message.c_str());
-    return Failure;
-}
-
 int cmdInfo(const QStringList& args)
 {
     if (args.contains("--help")) {
@@ -54,45 +48,22 @@ int cmdInfo(const QStringList& args)
     return Ok;
 }
 
-int cmdWorkspace(const QStringList& args)
-{
-    if (args.isEmpty() || args.contains("--help")) {
-        out() << "Usage: quire-cli workspace create NAME | list\n";
-        out().flush();
-        return args.isEmpty() ? Usage : Ok;
-    }
-    auto db = storage::Database::open(app::Paths::standard().libraryDb.toStdString());
-    if (!db)
-        return fail(db.error().message);
-    const QString verb = args.first();
-    if (verb == "create" && args.size() == 2) {
-        auto id = db->createWorkspace(args[1].toStdString());
-        if (!id)
-            return fail(id.error().message);
-        out() << "created workspace " << *id << " " << args[1] << "\n";
-        return Ok;
-    }
-    if (verb == "list") {
-        auto rows = db->workspaces();
-        if (!rows)
-            return fail(rows.error().message);
-        for (const auto& w : *rows)
-            out() << w.id << "\t" << QString::fromStdString(w.name) << "\n";
-        return Ok;
-    }
-    std::fprintf(stderr, "quire-cli workspace: expected 'create NAME' or 'list'\n");
-    return Usage;
-}
+} // namespace
 
-}  // namespace
-
-int cmdExtract(const QStringList& args);  // cmd_extract.cpp
+int cmdExtract(const QStringList& args); // cmd_extract.cpp
 
 const std::vector<Command>& commands()
 {
     static const std::vector<Command> all = {
         {"info", "version, data folders and compute devices", cmdInfo},
-        {"workspace", "create and list workspaces", cmdWorkspace},
+        {"workspace", "create, list, show, add to, remove and set up workspaces", cmdWorkspace},
+        {"ingest", "rescan a workspace's files and ingest what changed", cmdIngest},
+        {"budget", "token budget of a workspace's context: counts, window, KV memory, time", cmdBudget},
+        {"prefill", "prefill a workspace's context and measure the speed", cmdPrefill},
+        {"ask", "ask a question; the answer streams, then its checked citations", cmdAsk},
+        {"search", "full-text search over a workspace", cmdSearch},
+        {"export", "a session's questions, answers and citations as Markdown or JSON", cmdExport},
+        {"sample", "set up the sample workspace (contract, code, meeting) and ingest it", cmdSample},
         {"tokenize", "token ids of text or of tokenizer test vectors", cmdTokenize},
         {"generate", "one chat turn with a model, the reply on stdout", cmdGenerate},
         {"extract", "extract files into anchored segments (--json for scripts)", cmdExtract},
@@ -101,4 +72,4 @@ const std::vector<Command>& commands()
     return all;
 }
 
-}  // namespace quire::cli
+} // namespace quire::cli

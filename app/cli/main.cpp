@@ -23,10 +23,11 @@ void printHelp()
            "  --help, -h    this text; `quire-cli <command> --help` for a command's options\n"
            "  --version     print the version\n"
            "  --verbose     debug logging on the console\n\n"
-           "Data lives in " << quire::app::Paths::standard().dataDir << " (override with QUIRE_DATA_DIR).\n";
+           "Data lives in "
+        << quire::app::Paths::standard().dataDir << " (override with QUIRE_DATA_DIR).\n";
 }
 
-}  // namespace
+} // namespace
 
 int main(int argc, char** argv)
 {

@@ -42,7 +42,7 @@ std::string fmtSeconds(qint64 ms)
     return buf;
 }
 
-}  // namespace
+} // namespace
 
 QJsonObject anchorToJson(const ingest::Anchor& anchor)
 {
@@ -50,7 +50,8 @@ QJsonObject anchorToJson(const ingest::Anchor& anchor)
     if (const auto* p = std::get_if<ingest::PageAnchor>(&anchor.where)) {
         o["type"] = "page";
         o["page"] = p->page;
-        o["box"] = QJsonArray{p->box.x, p->box.y, p->box.width, p->box.height};
+        auto r2 = [](double v) { return std::round(v * 100) / 100; };
+        o["box"] = QJsonArray{r2(p->box.x), r2(p->box.y), r2(p->box.width), r2(p->box.height)};
     } else if (const auto* l = std::get_if<ingest::LineAnchor>(&anchor.where)) {
         o["type"] = "lines";
         o["begin"] = l->lineBegin;
@@ -91,7 +92,8 @@ QJsonObject answerCheckToJson(const std::string& answer, const AnswerCheck& chec
             QJsonObject src = segmentRef(map, *c.matchSegment);
             src["matchBegin"] = qint64(c.matchBegin);
             src["matchEnd"] = qint64(c.matchEnd);
-            src["excerpt"] = qs(map.segments[*c.matchSegment].text.substr(c.matchBegin, c.matchEnd - c.matchBegin));
+            src["excerpt"] =
+                qs(map.segments[*c.matchSegment].text.substr(c.matchBegin, c.matchEnd - c.matchBegin));
             o["source"] = src;
         }
         if (c.elsewhere)
@@ -143,21 +145,27 @@ std::string exportMarkdown(const SessionExport& e)
         }
         if (!attrs.isEmpty()) {
             md += "\n**Attributed** (found by word overlap, not cited by the model)\n\n";
+            QString lastSentence;
             for (const auto& v : attrs) {
                 const auto a = v.toObject();
                 char pct[16];
                 std::snprintf(pct, sizeof pct, "%d%%", int(a["coverage"].toDouble() * 100 + 0.5));
-                md += "- \"" + line(a, "sentence") + "\" \xE2\x86\x92 `" + line(a, "label") + "` " + line(a, "path") +
-                      " (" + pct + " of its words)\n";
+                if (a["sentence"].toString() != lastSentence) {
+                    md += "- \"" + line(a, "sentence") + "\"\n";
+                    lastSentence = a["sentence"].toString();
+                }
+                md += "  - `" + line(a, "label") + "` " + line(a, "path") + " (" + pct +
+                      " of the sentence's words)\n";
             }
         }
         if (cites.isEmpty() && attrs.isEmpty())
             md += "\n_No citation, and no passage of the context matches the answer's words._\n";
         const auto& tm = t.timings;
-        md += "\n_Tokens: question " + std::to_string(tm.promptTokens.value_or(0)) + ", answer " +
-              std::to_string(tm.answerTokens.value_or(0)) + ". Time: prefill " + fmtSeconds(tm.prefillMs.value_or(0)) +
-              ", first token " + fmtSeconds(tm.firstTokenMs.value_or(0)) + ", total " +
-              fmtSeconds(tm.totalMs.value_or(0)) + "._\n";
+        md += "\n_Tokens: prompt " + std::to_string(tm.promptTokens.value_or(0)) +
+              " (context and question), answer " + std::to_string(tm.answerTokens.value_or(0)) +
+              ". Time: prefill " + fmtSeconds(tm.prefillMs.value_or(0)) + ", first token " +
+              fmtSeconds(tm.firstTokenMs.value_or(0)) + ", total " + fmtSeconds(tm.totalMs.value_or(0)) +
+              "._\n";
     }
     return md;
 }
@@ -197,4 +205,4 @@ std::string exportJson(const SessionExport& e)
     return QJsonDocument(root).toJson(QJsonDocument::Indented).toStdString();
 }
 
-}  // namespace quire::app
+} // namespace quire::app

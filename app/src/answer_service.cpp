@@ -29,7 +29,7 @@ QString throughputFile(const QString& dataDir)
     return dataDir + "/throughput.json";
 }
 
-}  // namespace
+} // namespace
 
 std::optional<Throughput> loadThroughput(const QString& dataDir, const std::string& fingerprint)
 {
@@ -37,10 +37,12 @@ std::optional<Throughput> loadThroughput(const QString& dataDir, const std::stri
     QFile f(throughputFile(dataDir));
     if (!f.open(QIODevice::ReadOnly))
         return std::nullopt;
-    const auto o = QJsonDocument::fromJson(f.readAll()).object()[QString::fromStdString(fingerprint)].toObject();
+    const auto o =
+        QJsonDocument::fromJson(f.readAll()).object()[QString::fromStdString(fingerprint)].toObject();
     if (o.isEmpty() || o["tokensPerSecond"].toDouble() <= 0)
         return std::nullopt;
-    return Throughput{o["tokensPerSecond"].toDouble(), o["tokens"].toInteger(), o["measuredUnix"].toInteger()};
+    return Throughput{o["tokensPerSecond"].toDouble(), o["tokens"].toInteger(),
+                      o["measuredUnix"].toInteger()};
 }
 
 void saveThroughput(const QString& dataDir, const std::string& fingerprint, const Throughput& t)
@@ -52,8 +54,9 @@ void saveThroughput(const QString& dataDir, const std::string& fingerprint, cons
         if (f.open(QIODevice::ReadOnly))
             root = QJsonDocument::fromJson(f.readAll()).object();
     }
-    root[QString::fromStdString(fingerprint)] = QJsonObject{
-        {"tokensPerSecond", t.tokensPerSecond}, {"tokens", qint64(t.tokens)}, {"measuredUnix", qint64(t.measuredUnix)}};
+    root[QString::fromStdString(fingerprint)] = QJsonObject{{"tokensPerSecond", t.tokensPerSecond},
+                                                            {"tokens", qint64(t.tokens)},
+                                                            {"measuredUnix", qint64(t.measuredUnix)}};
     QSaveFile f(throughputFile(dataDir));
     if (f.open(QIODevice::WriteOnly)) {
         f.write(QJsonDocument(root).toJson());
@@ -64,7 +67,8 @@ void saveThroughput(const QString& dataDir, const std::string& fingerprint, cons
 // ---- service -------------------------------------------------------------------------------
 
 AnswerService::AnswerService(ServiceConfig config, QObject* parent)
-    : QObject(parent), m_thread(std::make_unique<WorkerThread<AnswerWorker>>("quire-answer", std::move(config)))
+    : QObject(parent),
+      m_thread(std::make_unique<WorkerThread<AnswerWorker>>("quire-answer", std::move(config)))
 {
     auto* w = m_thread->worker();
     connect(w, &AnswerWorker::modelLoaded, this, &AnswerService::modelLoaded);
@@ -105,9 +109,10 @@ quint64 AnswerService::post(std::function<void(AnswerWorker&, quint64, const std
 
 quint64 AnswerService::budget(const QString& workspace, bool measure)
 {
-    return post([ws = workspace.toStdString(), measure](AnswerWorker& w, quint64 id, const std::atomic<bool>* c) {
-        w.budget(id, ws, measure, c);
-    });
+    return post(
+        [ws = workspace.toStdString(), measure](AnswerWorker& w, quint64 id, const std::atomic<bool>* c) {
+            w.budget(id, ws, measure, c);
+        });
 }
 
 quint64 AnswerService::prefill(const QString& workspace)
@@ -119,7 +124,8 @@ quint64 AnswerService::prefill(const QString& workspace)
 
 quint64 AnswerService::ask(const AskRequest& request)
 {
-    return post([request](AnswerWorker& w, quint64 id, const std::atomic<bool>* c) { w.ask(id, request, c); });
+    return post(
+        [request](AnswerWorker& w, quint64 id, const std::atomic<bool>* c) { w.ask(id, request, c); });
 }
 
 // ---- worker --------------------------------------------------------------------------------
@@ -133,10 +139,17 @@ void AnswerWorker::failEngine(quint64 id, const EngineError& e)
 {
     int kind = AnswerService::General;
     switch (e.code) {
-    case EngineError::Code::Model: kind = AnswerService::Model; break;
-    case EngineError::Code::DoesNotFit: kind = AnswerService::DoesNotFit; break;
-    case EngineError::Code::Cancelled: kind = AnswerService::Cancelled; break;
-    default: break;
+    case EngineError::Code::Model:
+        kind = AnswerService::Model;
+        break;
+    case EngineError::Code::DoesNotFit:
+        kind = AnswerService::DoesNotFit;
+        break;
+    case EngineError::Code::Cancelled:
+        kind = AnswerService::Cancelled;
+        break;
+    default:
+        break;
     }
     fail(id, e.message, kind);
 }
@@ -181,7 +194,9 @@ std::optional<AnswerWorker::Prepared> AnswerWorker::prepare(quint64 id, const st
         fail(id, ws.error());
         return std::nullopt;
     }
-    auto content = loadWorkspaceContent(**d, m_config.dataDir, *ws);
+    // Without segment text first: when the documents are the ones last assembled, the cached
+    // context is used as it is.
+    auto content = loadWorkspaceContent(**d, m_config.dataDir, *ws, false);
     if (!content) {
         fail(id, content.error());
         return std::nullopt;
@@ -197,15 +212,22 @@ std::optional<AnswerWorker::Prepared> AnswerWorker::prepare(quint64 id, const st
         return std::nullopt;
     // The context depends on the preset, the workspace name and each included document's id,
     // number, batch and segment count (a re-ingested document gets a new id).
-    std::string key = m_engine->fingerprint() + "|" + std::to_string(ws->id) + "|" + ws->name + "|" + preset->key;
+    std::string key =
+        m_engine->fingerprint() + "|" + std::to_string(ws->id) + "|" + ws->name + "|" + preset->key;
     for (const auto& doc : content->documents)
         key += "|" + std::to_string(doc.number) + ":" + std::to_string(doc.documentId) + ":" +
-               std::to_string(doc.batch) + ":" + std::to_string(doc.segments.size());
+               std::to_string(doc.batch) + ":" + std::to_string(doc.storedSegments);
     if (key != m_contextKey || !m_context) {
-        AssemblyInput in{ws->name, *preset, content->documents};
+        auto full = loadWorkspaceContent(**d, m_config.dataDir, *ws, true);
+        if (!full) {
+            fail(id, full.error());
+            return std::nullopt;
+        }
+        AssemblyInput in{ws->name, *preset, full->documents};
         auto ctx = assembleContext(in, m_engine->tokenizer(), m_engine->chatTemplate(), {}, cancel);
         if (!ctx) {
-            fail(id, ctx.error().message, ctx.error().cancelled ? AnswerService::Cancelled : AnswerService::General);
+            fail(id, ctx.error().message,
+                 ctx.error().cancelled ? AnswerService::Cancelled : AnswerService::General);
             return std::nullopt;
         }
         m_context = std::make_shared<const AssembledContext>(std::move(*ctx));
@@ -217,7 +239,8 @@ std::optional<AnswerWorker::Prepared> AnswerWorker::prepare(quint64 id, const st
                 counts.push_back({s.segmentId, int(s.tokenEnd - s.tokenBegin)});
         }
         if (!counts.empty())
-            m_config.writer->submit([counts](storage::Database& w) { return storage::Catalog(w).setTokenCounts(counts); });
+            m_config.writer->submit(
+                [counts](storage::Database& w) { return storage::Catalog(w).setTokenCounts(counts); });
     }
     if (m_context->map.documents.empty()) {
         fail(id, "workspace \"" + ws->name + "\" has no document with text in the context" +
@@ -234,7 +257,8 @@ void AnswerWorker::recordThroughput(const PrefillStats& stats)
                        {stats.tokensPerSecond, stats.computedTokens, QDateTime::currentSecsSinceEpoch()});
 }
 
-void AnswerWorker::budget(quint64 id, const std::string& workspace, bool measure, const std::atomic<bool>* cancel)
+void AnswerWorker::budget(quint64 id, const std::string& workspace, bool measure,
+                          const std::atomic<bool>* cancel)
 {
     auto p = prepare(id, workspace, cancel);
     if (!p)
@@ -244,13 +268,17 @@ void AnswerWorker::budget(quint64 id, const std::string& workspace, bool measure
     // Excluded documents are counted too (in a context holding every document), so the user
     // sees what taking one back would cost.
     if (!p->content.excludedDocuments.empty()) {
-        std::vector<ContextDocument> all = p->content.documents;
-        all.insert(all.end(), p->content.excludedDocuments.begin(), p->content.excludedDocuments.end());
+        auto full = loadWorkspaceContent(**db(), m_config.dataDir, p->content.workspace, true);
+        if (!full)
+            return fail(id, full.error());
+        std::vector<ContextDocument> all = full->documents;
+        all.insert(all.end(), full->excludedDocuments.begin(), full->excludedDocuments.end());
         std::stable_sort(all.begin(), all.end(), [&](const ContextDocument& a, const ContextDocument& b) {
-            return p->content.layout.entryForNumber(a.number) < p->content.layout.entryForNumber(b.number);
+            return full->layout.entryForNumber(a.number) < full->layout.entryForNumber(b.number);
         });
         AssemblyInput everything{p->content.workspace.name, p->preset, std::move(all)};
-        auto counted = assembleContext(everything, m_engine->tokenizer(), m_engine->chatTemplate(), {}, cancel);
+        auto counted =
+            assembleContext(everything, m_engine->tokenizer(), m_engine->chatTemplate(), {}, cancel);
         if (counted) {
             for (auto& s : p->content.sources) {
                 if (!s.excluded)
@@ -270,7 +298,9 @@ void AnswerWorker::budget(quint64 id, const std::string& workspace, bool measure
     in.config = m_engine->model().config();
     in.kvBytesPerElement = kvBytesPerElement(m_engine->options().backend);
     auto tp = loadThroughput(m_config.dataDir, m_engine->fingerprint());
-    if (!tp && measure && !ctx.tokens.empty()) {
+    // Measuring prefills the start of the context; never when the session holds a context
+    // already (it would be cut back to that start).
+    if (!tp && measure && !ctx.tokens.empty() && m_engine->heldTokens() == 0) {
         const std::size_t n = std::min<std::size_t>(256, ctx.tokens.size());
         auto st = m_engine->prefill(std::span(ctx.tokens).first(n), 0, {}, cancel);
         if (st && !st->cancelled && st->computedTokens > 0) {
@@ -280,8 +310,9 @@ void AnswerWorker::budget(quint64 id, const std::string& workspace, bool measure
     }
     if (tp) {
         in.prefillTokensPerSecond = tp->tokensPerSecond;
-        in.throughputNote = "measured over " + std::to_string(tp->tokens) + " tokens on " +
-                            QDateTime::fromSecsSinceEpoch(tp->measuredUnix).toString("yyyy-MM-dd hh:mm").toStdString();
+        in.throughputNote =
+            "measured over " + std::to_string(tp->tokens) + " tokens on " +
+            QDateTime::fromSecsSinceEpoch(tp->measuredUnix).toString("yyyy-MM-dd hh:mm").toStdString();
     } else {
         in.throughputNote = "not measured yet (run quire-cli prefill once)";
     }
@@ -303,14 +334,15 @@ void AnswerWorker::prefill(quint64 id, const std::string& workspace, const std::
         return;
     const auto reserve = m_engine->reserveTokens(p->preset, AskRequest{}.maxTokens);
     auto st = m_engine->prefill(
-        p->context->tokens, reserve, [&](std::int64_t done, std::int64_t total) { emit prefillProgress(id, done, total); },
-        cancel);
+        p->context->tokens, reserve,
+        [&](std::int64_t done, std::int64_t total) { emit prefillProgress(id, done, total); }, cancel);
     if (!st)
         return failEngine(id, st.error());
     recordThroughput(*st);
     if (st->cancelled)
-        return fail(id, "prefill cancelled after " + std::to_string(m_engine->heldTokens()) + " of " +
-                            std::to_string(st->contextTokens) + " tokens (kept in memory for this process)",
+        return fail(id,
+                    "prefill cancelled after " + std::to_string(m_engine->heldTokens()) + " of " +
+                        std::to_string(st->contextTokens) + " tokens (kept in memory for this process)",
                     AnswerService::Cancelled);
     PrefillResult r;
     r.workspace.id = p->content.workspace.id;
@@ -350,7 +382,8 @@ void AnswerWorker::ask(quint64 id, const AskRequest& request, const std::atomic<
         }
     }
     if (session <= 0) {
-        const std::string name = "Questions " + QDateTime::currentDateTime().toString("yyyy-MM-dd hh:mm").toStdString();
+        const std::string name =
+            "Questions " + QDateTime::currentDateTime().toString("yyyy-MM-dd hh:mm").toStdString();
         const std::string fp = m_engine->fingerprint();
         auto s = m_config.writer
                      ->submit([wsId, name, fp](storage::Database& w) {
@@ -366,7 +399,9 @@ void AnswerWorker::ask(quint64 id, const AskRequest& request, const std::atomic<
     options.maxTokens = request.maxTokens;
     auto out = m_engine->ask(
         *p->context, p->preset, question, options,
-        [&](std::string_view text) { emit answerText(id, QString::fromUtf8(text.data(), qsizetype(text.size()))); },
+        [&](std::string_view text) {
+            emit answerText(id, QString::fromUtf8(text.data(), qsizetype(text.size())));
+        },
         [&](std::int64_t done, std::int64_t total) { emit prefillProgress(id, done, total); }, cancel);
     if (!out)
         return failEngine(id, out.error());
@@ -382,8 +417,9 @@ void AnswerWorker::ask(quint64 id, const AskRequest& request, const std::atomic<
     rec.workspace = wsId;
     rec.session = session;
     rec.map = std::shared_ptr<const SourceMap>(p->context, &p->context->map);
-    rec.citationsJson =
-        QJsonDocument(answerCheckToJson(out->text, out->check, p->context->map)).toJson(QJsonDocument::Compact).toStdString();
+    rec.citationsJson = QJsonDocument(answerCheckToJson(out->text, out->check, p->context->map))
+                            .toJson(QJsonDocument::Compact)
+                            .toStdString();
     storage::Turn turn;
     turn.question = question;
     turn.answer = out->text;
@@ -405,4 +441,4 @@ void AnswerWorker::ask(quint64 id, const AskRequest& request, const std::atomic<
     emit answered(id, rec);
 }
 
-}  // namespace quire::app
+} // namespace quire::app

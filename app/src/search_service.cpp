@@ -6,7 +6,8 @@
 namespace quire::app {
 
 SearchService::SearchService(ServiceConfig config, QObject* parent)
-    : QObject(parent), m_thread(std::make_unique<WorkerThread<SearchWorker>>("quire-search", std::move(config)))
+    : QObject(parent),
+      m_thread(std::make_unique<WorkerThread<SearchWorker>>("quire-search", std::move(config)))
 {
     connect(m_thread->worker(), &SearchWorker::results, this, &SearchService::results);
     connect(m_thread->worker(), &SearchWorker::failed, this, &SearchService::failed);
@@ -58,11 +59,12 @@ void SearchWorker::search(quint64 id, const std::string& workspace, const std::s
                     line.docNumber = e->number;
             }
         }
-        line.mark = line.docNumber > 0 ? formatMark(line.docNumber, h.anchor) : ingest::formatAnchor(h.anchor);
+        line.mark =
+            line.docNumber > 0 ? formatMark(line.docNumber, h.anchor) : ingest::formatAnchor(h.anchor);
         line.hit = std::move(h);
         out.push_back(std::move(line));
     }
     emit results(id, out);
 }
 
-}  // namespace quire::app
+} // namespace quire::app

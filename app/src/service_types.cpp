@@ -25,4 +25,4 @@ void CancelRegistry::remove(quint64 id)
     m_flags.erase(id);
 }
 
-}  // namespace quire::app
+} // namespace quire::app

@@ -26,8 +26,10 @@ std::expected<storage::WorkspaceRow, std::string> findWorkspace(storage::Databas
     return std::unexpected("no workspace named \"" + nameOrId + "\" (see quire-cli workspace list)");
 }
 
-std::expected<WorkspaceContent, std::string>
-loadWorkspaceContent(storage::Database& db, const QString& dataDir, const storage::WorkspaceRow& workspace)
+std::expected<WorkspaceContent, std::string> loadWorkspaceContent(storage::Database& db,
+                                                                  const QString& dataDir,
+                                                                  const storage::WorkspaceRow& workspace,
+                                                                  bool withText)
 {
     WorkspaceContent c;
     c.workspace = workspace;
@@ -69,6 +71,7 @@ loadWorkspaceContent(storage::Database& db, const QString& dataDir, const storag
         SourceBudget b;
         b.number = e.number;
         b.path = e.path;
+        b.displayPath = c.layout.displayPath(e);
         b.kind = src->source.kind;
         b.status = src->status;
         b.note = src->error;
@@ -80,9 +83,6 @@ loadWorkspaceContent(storage::Database& db, const QString& dataDir, const storag
             c.sources.push_back(std::move(b));
             continue;
         }
-        auto segments = catalog.segments(d->second->id);
-        if (!segments)
-            return std::unexpected(segments.error().message);
         ContextDocument doc;
         doc.number = e.number;
         doc.batch = e.batch;
@@ -93,13 +93,22 @@ loadWorkspaceContent(storage::Database& db, const QString& dataDir, const storag
         doc.title = d->second->title;
         doc.language = d->second->language;
         doc.kind = src->source.kind;
-        std::int64_t bytes = 0;
-        for (auto& row : *segments) {
-            bytes += std::int64_t(row.segment.text.size()) + 16; // the mark
-            doc.segmentIds.push_back(row.id);
-            doc.segments.push_back(std::move(row.segment));
+        doc.storedSegments = d->second->segmentCount;
+        if (withText) {
+            auto segments = catalog.segments(d->second->id);
+            if (!segments)
+                return std::unexpected(segments.error().message);
+            std::int64_t bytes = 0;
+            for (auto& row : *segments) {
+                bytes += std::int64_t(row.segment.text.size()) + 16; // the mark
+                doc.segmentIds.push_back(row.id);
+                doc.segments.push_back(std::move(row.segment));
+            }
+            b.estimatedTokens = estimateTokens(bytes + std::int64_t(documentHeader(doc).size()));
+        } else {
+            constexpr std::int64_t kGuessPerSegment = 48;
+            b.estimatedTokens = d->second->knownTokens + d->second->uncountedSegments * kGuessPerSegment;
         }
-        b.estimatedTokens = estimateTokens(bytes + std::int64_t(documentHeader(doc).size()));
         b.inContext = !b.excluded;
         if (b.inContext)
             c.documents.push_back(std::move(doc));

@@ -34,8 +34,10 @@ bool under(const std::string& path, const std::string& root)
     return path.starts_with(r);
 }
 
-template <class T> std::expected<T, std::string> viaWriter(storage::WriterThread& writer,
-                                                            std::function<std::expected<T, storage::Error>(storage::Database&)> job)
+template <class T>
+std::expected<T, std::string>
+viaWriter(storage::WriterThread& writer,
+          std::function<std::expected<T, storage::Error>(storage::Database&)> job)
 {
     auto r = writer.submit(std::move(job)).get();
     if (!r)
@@ -46,9 +48,10 @@ template <class T> std::expected<T, std::string> viaWriter(storage::WriterThread
         return std::move(*r);
 }
 
-}  // namespace
+} // namespace
 
-std::expected<WorkspaceLayout, std::string> updateLayout(const QString& dataDir, const storage::WorkspaceRow& ws,
+std::expected<WorkspaceLayout, std::string> updateLayout(const QString& dataDir,
+                                                         const storage::WorkspaceRow& ws,
                                                          const std::function<void(WorkspaceLayout&)>& change)
 {
     std::lock_guard lock(layoutMutex());
@@ -80,8 +83,9 @@ WorkspaceSummary summarize(const WorkspaceContent& c)
     return s;
 }
 
-std::expected<WorkspaceSummary, std::string> createWorkspace(storage::WriterThread& writer, const QString& dataDir,
-                                                             const std::string& name, const std::string& preset)
+std::expected<WorkspaceSummary, std::string> createWorkspace(storage::WriterThread& writer,
+                                                             const QString& dataDir, const std::string& name,
+                                                             const std::string& preset)
 {
     if (name.empty())
         return std::unexpected("a workspace needs a name");
@@ -94,7 +98,7 @@ std::expected<WorkspaceSummary, std::string> createWorkspace(storage::WriterThre
         return std::unexpected(id.error().message);
     }
     storage::WorkspaceRow row{*id, name, QDateTime::currentSecsSinceEpoch()};
-    WorkspaceLayout::remove(dataDir, *id);  // a file left from a removed workspace with this id
+    WorkspaceLayout::remove(dataDir, *id); // a file left from a removed workspace with this id
     auto layout = updateLayout(dataDir, row, [&](WorkspaceLayout& l) { l.preset = preset; });
     if (!layout)
         return std::unexpected(layout.error());
@@ -106,14 +110,15 @@ std::expected<WorkspaceSummary, std::string> createWorkspace(storage::WriterThre
     return s;
 }
 
-std::expected<std::vector<WorkspaceSummary>, std::string> listWorkspaces(storage::Database& db, const QString& dataDir)
+std::expected<std::vector<WorkspaceSummary>, std::string> listWorkspaces(storage::Database& db,
+                                                                         const QString& dataDir)
 {
     auto rows = db.workspaces();
     if (!rows)
         return std::unexpected(rows.error().message);
     std::vector<WorkspaceSummary> out;
     for (const auto& w : *rows) {
-        auto c = loadWorkspaceContent(db, dataDir, w);
+        auto c = loadWorkspaceContent(db, dataDir, w, false);
         if (!c)
             return std::unexpected(c.error());
         out.push_back(summarize(*c));
@@ -234,7 +239,8 @@ std::expected<IngestReport, std::string> ingestWorkspace(storage::Database& db, 
             [&](ingest::Document&& doc) {
                 if (!storeError.empty())
                     return;
-                if (doc.status == ingest::SourceStatus::Partial || doc.status == ingest::SourceStatus::Quarantined ||
+                if (doc.status == ingest::SourceStatus::Partial ||
+                    doc.status == ingest::SourceStatus::Quarantined ||
                     doc.status == ingest::SourceStatus::Skipped)
                     report.problems.push_back(doc.source.path + ": " + ingest::toString(doc.status) +
                                               (doc.error.empty() ? "" : " (" + doc.error + ")"));
@@ -283,10 +289,11 @@ std::expected<IngestReport, std::string> ingestWorkspace(storage::Database& db, 
                 continue;
             const bool covered = std::any_of(layout->inputs.begin(), layout->inputs.end(),
                                              [&](const std::string& in) { return under(path, in); });
-            const bool inputGone = std::any_of(layout->inputs.begin(), layout->inputs.end(), [&](const std::string& in) {
-                std::error_code ec;
-                return under(path, in) && !std::filesystem::exists(in, ec);
-            });
+            const bool inputGone =
+                std::any_of(layout->inputs.begin(), layout->inputs.end(), [&](const std::string& in) {
+                    std::error_code ec;
+                    return under(path, in) && !std::filesystem::exists(in, ec);
+                });
             if (!covered || inputGone || !std::filesystem::exists(path)) {
                 const std::int64_t id = ws->id;
                 auto r = viaWriter<bool>(writer, [id, path](storage::Database& w) {
@@ -302,7 +309,7 @@ std::expected<IngestReport, std::string> ingestWorkspace(storage::Database& db, 
     // 5. New documents join the context order as one batch.
     {
         std::lock_guard lock(layoutMutex());
-        auto content = loadWorkspaceContent(db, dataDir, *ws);
+        auto content = loadWorkspaceContent(db, dataDir, *ws, false);
         if (!content)
             return std::unexpected(content.error());
         const std::size_t before = layout->entries.size();
@@ -310,7 +317,8 @@ std::expected<IngestReport, std::string> ingestWorkspace(storage::Database& db, 
             if (auto ok = content->layout.save(dataDir); !ok)
                 return std::unexpected(ok.error());
         }
-        report.numbered = content->layout.entries.size() > before ? content->layout.entries.size() - before : 0;
+        report.numbered =
+            content->layout.entries.size() > before ? content->layout.entries.size() - before : 0;
     }
     return report;
 }
@@ -334,9 +342,8 @@ std::expected<std::size_t, std::string> removeSources(storage::Database& db, sto
         if (std::none_of(abs.begin(), abs.end(), [&](const std::string& a) { return under(path, a); }))
             continue;
         const std::int64_t id = ws->id;
-        auto r = viaWriter<bool>(writer, [id, path](storage::Database& w) {
-            return storage::Catalog(w).removeSource(id, path);
-        });
+        auto r = viaWriter<bool>(
+            writer, [id, path](storage::Database& w) { return storage::Catalog(w).removeSource(id, path); });
         if (!r)
             return std::unexpected(r.error());
         removed += *r ? 1 : 0;
@@ -350,10 +357,11 @@ std::expected<std::size_t, std::string> removeSources(storage::Database& db, sto
     if (!layout)
         return std::unexpected(layout.error());
     if (removed == 0 && inputsRemoved == 0)
-        return std::unexpected("nothing in workspace \"" + ws->name + "\" lies at or under the given path(s)");
+        return std::unexpected("nothing in workspace \"" + ws->name +
+                               "\" lies at or under the given path(s)");
     // The layout forgets the removed sources on its next load.
     std::lock_guard lock(layoutMutex());
-    auto content = loadWorkspaceContent(db, dataDir, *ws);
+    auto content = loadWorkspaceContent(db, dataDir, *ws, false);
     if (content && content->layoutChanged)
         (void)content->layout.save(dataDir);
     return removed;
@@ -388,7 +396,7 @@ std::expected<WorkspaceSummary, std::string> configureWorkspace(storage::Databas
             return std::unexpected(p.error());
     }
     std::lock_guard lock(layoutMutex());
-    auto content = loadWorkspaceContent(db, dataDir, *ws);
+    auto content = loadWorkspaceContent(db, dataDir, *ws, false);
     if (!content)
         return std::unexpected(content.error());
     for (int n : exclude) {
@@ -407,10 +415,10 @@ std::expected<WorkspaceSummary, std::string> configureWorkspace(storage::Databas
         content->layout.excluded.erase(n);
     if (auto ok = content->layout.save(dataDir); !ok)
         return std::unexpected(ok.error());
-    auto reloaded = loadWorkspaceContent(db, dataDir, *ws);
+    auto reloaded = loadWorkspaceContent(db, dataDir, *ws, false);
     if (!reloaded)
         return std::unexpected(reloaded.error());
     return summarize(*reloaded);
 }
 
-}  // namespace quire::app
+} // namespace quire::app

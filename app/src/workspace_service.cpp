@@ -12,7 +12,7 @@ std::vector<std::string> toStd(const QStringList& l)
         out.push_back(s.toStdString());
     return out;
 }
-}  // namespace
+} // namespace
 
 std::expected<storage::Database*, std::string> WorkspaceWorker::db()
 {
@@ -28,7 +28,8 @@ std::expected<storage::Database*, std::string> WorkspaceWorker::db()
 }
 
 WorkspaceService::WorkspaceService(ServiceConfig config, QObject* parent)
-    : QObject(parent), m_thread(std::make_unique<WorkerThread<WorkspaceWorker>>("quire-workspace", std::move(config)))
+    : QObject(parent),
+      m_thread(std::make_unique<WorkerThread<WorkspaceWorker>>("quire-workspace", std::move(config)))
 {
     auto* w = m_thread->worker();
     connect(w, &WorkspaceWorker::workspaceCreated, this, &WorkspaceService::workspaceCreated);
@@ -72,7 +73,7 @@ quint64 WorkspaceService::post(std::function<void(WorkspaceWorker&, quint64, con
 quint64 WorkspaceService::createWorkspace(const QString& name, const QString& preset)
 {
     return post([name = name.toStdString(), preset = preset.toStdString()](WorkspaceWorker& w, quint64 id,
-                                                                            const std::atomic<bool>*) {
+                                                                           const std::atomic<bool>*) {
         auto r = app::createWorkspace(*w.config().writer, w.config().dataDir, name, preset);
         if (!r)
             emit w.failed(id, QString::fromStdString(r.error()));
@@ -110,7 +111,7 @@ quint64 WorkspaceService::listSources(const QString& workspace)
 quint64 WorkspaceService::addSources(const QString& workspace, const QStringList& paths)
 {
     return post([ws = workspace.toStdString(), paths = toStd(paths)](WorkspaceWorker& w, quint64 id,
-                                                                      const std::atomic<bool>* cancel) {
+                                                                     const std::atomic<bool>* cancel) {
         auto db = w.db();
         if (!db)
             return emit w.failed(id, QString::fromStdString(db.error()));
@@ -131,7 +132,7 @@ quint64 WorkspaceService::ingest(const QString& workspace)
 quint64 WorkspaceService::removeSources(const QString& workspace, const QStringList& paths)
 {
     return post([ws = workspace.toStdString(), paths = toStd(paths)](WorkspaceWorker& w, quint64 id,
-                                                                      const std::atomic<bool>*) {
+                                                                     const std::atomic<bool>*) {
         auto db = w.db();
         if (!db)
             return emit w.failed(id, QString::fromStdString(db.error()));
@@ -162,7 +163,7 @@ quint64 WorkspaceService::configure(const QString& workspace, const std::optiona
     if (preset)
         p = preset->toStdString();
     return post([ws = workspace.toStdString(), p, exclude, include](WorkspaceWorker& w, quint64 id,
-                                                                     const std::atomic<bool>*) {
+                                                                    const std::atomic<bool>*) {
         auto db = w.db();
         if (!db)
             return emit w.failed(id, QString::fromStdString(db.error()));
@@ -173,4 +174,4 @@ quint64 WorkspaceService::configure(const QString& workspace, const std::optiona
     });
 }
 
-}  // namespace quire::app
+} // namespace quire::app

@@ -29,4 +29,4 @@ struct SessionExport {
 std::string exportMarkdown(const SessionExport& e);
 std::string exportJson(const SessionExport& e);
 
-}  // namespace quire::app
+} // namespace quire::app

@@ -30,7 +30,7 @@ class AnswerWorker;
 struct AskRequest {
     QString workspace;
     QString question;
-    std::int64_t session = 0;  // 0: the workspace's latest session for this model, else a new one
+    std::int64_t session = 0; // 0: the workspace's latest session for this model, else a new one
     bool newSession = false;
     int maxTokens = 200;
 };
@@ -93,7 +93,8 @@ private:
     };
     std::expected<storage::Database*, std::string> db();
     bool ensureEngine(quint64 id);
-    std::optional<Prepared> prepare(quint64 id, const std::string& workspace, const std::atomic<bool>* cancel);
+    std::optional<Prepared> prepare(quint64 id, const std::string& workspace,
+                                    const std::atomic<bool>* cancel);
     void fail(quint64 id, const std::string& message, int kind = AnswerService::General);
     void failEngine(quint64 id, const EngineError& e);
     void recordThroughput(const PrefillStats& stats);
@@ -101,17 +102,17 @@ private:
     ServiceConfig m_config;
     std::optional<storage::Database> m_db;
     std::unique_ptr<AnswerEngine> m_engine;
-    std::string m_contextKey;  // what m_context was assembled from
+    std::string m_contextKey; // what m_context was assembled from
     std::shared_ptr<const AssembledContext> m_context;
 };
 
 // Prefill speed measured per model fingerprint, kept in <data>/throughput.json.
 struct Throughput {
     double tokensPerSecond = 0;
-    std::int64_t tokens = 0;  // how many tokens the measurement covered
+    std::int64_t tokens = 0; // how many tokens the measurement covered
     std::int64_t measuredUnix = 0;
 };
 std::optional<Throughput> loadThroughput(const QString& dataDir, const std::string& fingerprint);
 void saveThroughput(const QString& dataDir, const std::string& fingerprint, const Throughput& t);
 
-}  // namespace quire::app
+} // namespace quire::app

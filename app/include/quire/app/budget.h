@@ -47,6 +47,7 @@ std::int64_t estimateTokens(std::int64_t textBytes);
 struct SourceBudget {
     int number = 0; // "doc N"; 0 for a source without a document
     std::string path;
+    std::string displayPath; // relative to its batch's folder
     ingest::SourceKind kind = ingest::SourceKind::Unknown;
     ingest::SourceStatus status = ingest::SourceStatus::Pending;
     std::int64_t estimatedTokens = 0;        // from the text size

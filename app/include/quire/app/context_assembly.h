@@ -41,6 +41,7 @@ struct ContextDocument {
     std::string language;
     ingest::SourceKind kind = ingest::SourceKind::Unknown;
     std::vector<ingest::Segment> segments; // anchor.document = documentId
+    std::int64_t storedSegments = 0;       // the catalog's count (segments may not be loaded)
     std::vector<std::int64_t> segmentIds;  // storage ids, parallel to segments (may be empty)
 };
 

@@ -40,7 +40,8 @@ class SearchWorker : public QObject {
     Q_OBJECT
 public:
     explicit SearchWorker(ServiceConfig config) : m_config(std::move(config)) {}
-    void search(quint64 id, const std::string& workspace, const std::string& query, int limit, bool ftsSyntax);
+    void search(quint64 id, const std::string& workspace, const std::string& query, int limit,
+                bool ftsSyntax);
 
 signals:
     void results(quint64 id, const std::vector<quire::app::SearchResultLine>& hits);
@@ -51,4 +52,4 @@ private:
     std::optional<storage::Database> m_db;
 };
 
-}  // namespace quire::app
+} // namespace quire::app

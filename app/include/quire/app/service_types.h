@@ -36,7 +36,7 @@ struct ServiceConfig {
 class CancelRegistry {
 public:
     std::shared_ptr<std::atomic<bool>> add(quint64 id);
-    void cancel(quint64 id);  // 0: every request
+    void cancel(quint64 id); // 0: every request
     void remove(quint64 id);
 
 private:
@@ -57,7 +57,7 @@ struct WorkspaceSummary {
 };
 
 struct SourceLine {
-    SourceBudget budget;  // number, path, kind, status, estimate, exclusion, note
+    SourceBudget budget; // number, path, kind, status, estimate, exclusion, note
     std::string displayPath;
     int segments = 0;
 };
@@ -69,13 +69,13 @@ struct WorkspaceListing {
 
 struct IngestReport {
     std::int64_t workspace = 0;
-    std::size_t scanned = 0;    // files found
-    std::size_t unchanged = 0;  // same size and time as stored: not extracted again
+    std::size_t scanned = 0;   // files found
+    std::size_t unchanged = 0; // same size and time as stored: not extracted again
     std::size_t ingested = 0, partial = 0, quarantined = 0, skipped = 0;
-    std::size_t removed = 0;    // stored sources whose files are gone
-    std::size_t numbered = 0;   // new documents appended to the context order
+    std::size_t removed = 0;  // stored sources whose files are gone
+    std::size_t numbered = 0; // new documents appended to the context order
     bool cancelled = false;
-    std::vector<std::string> problems;  // "path: reason" for partial, quarantined, skipped
+    std::vector<std::string> problems; // "path: reason" for partial, quarantined, skipped
 };
 
 struct BudgetResult {
@@ -96,17 +96,17 @@ struct AnswerRecord {
     std::int64_t session = 0;
     std::int64_t turn = 0;
     AnswerOutcome outcome;
-    std::shared_ptr<const SourceMap> map;  // what the citations' segment indices point into
-    std::string citationsJson;             // as stored with the turn
+    std::shared_ptr<const SourceMap> map; // what the citations' segment indices point into
+    std::string citationsJson;            // as stored with the turn
 };
 
 struct SearchResultLine {
     storage::SearchHit hit;
-    int docNumber = 0;  // 0 when the layout does not know the document
-    std::string mark;   // "[doc 3 L4-9]"
+    int docNumber = 0; // 0 when the layout does not know the document
+    std::string mark;  // "[doc 3 L4-9]"
 };
 
-}  // namespace quire::app
+} // namespace quire::app
 
 Q_DECLARE_METATYPE(quire::app::WorkspaceSummary)
 Q_DECLARE_METATYPE(quire::app::WorkspaceListing)

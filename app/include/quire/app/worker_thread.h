@@ -18,7 +18,8 @@ namespace quire::app {
 
 template <class Worker> class WorkerThread {
 public:
-    template <class... Args> explicit WorkerThread(const QString& name, Args&&... args)
+    template <class... Args>
+    explicit WorkerThread(const QString& name, Args&&... args)
         : m_worker(new Worker(std::forward<Args>(args)...))
     {
         m_thread.setObjectName(name);
@@ -39,7 +40,7 @@ public:
 
 private:
     QThread m_thread;
-    Worker* m_worker;  // deleted on its thread when that thread finishes
+    Worker* m_worker; // deleted on its thread when that thread finishes
 };
 
-}  // namespace quire::app
+} // namespace quire::app

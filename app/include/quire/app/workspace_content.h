@@ -20,10 +20,10 @@ namespace quire::app {
 struct WorkspaceContent {
     storage::WorkspaceRow workspace;
     WorkspaceLayout layout;
-    std::vector<SourceBudget> sources;      // every source, context order; estimates filled in
-    std::vector<ContextDocument> documents; // the ones in the context, context order
+    std::vector<SourceBudget> sources;              // every source, context order; estimates filled in
+    std::vector<ContextDocument> documents;         // the ones in the context, context order
     std::vector<ContextDocument> excludedDocuments; // with text, left out by the user
-    bool layoutChanged = false;             // sources were numbered now (the caller may save)
+    bool layoutChanged = false;                     // sources were numbered now (the caller may save)
 };
 
 // A workspace by name, or by id when `nameOrId` is a number and no workspace has that name.
@@ -31,9 +31,13 @@ std::expected<storage::WorkspaceRow, std::string> findWorkspace(storage::Databas
                                                                 const std::string& nameOrId);
 
 // Reads the workspace's documents; sources the layout does not know yet are numbered as a new
-// batch (layoutChanged), sources gone from the catalog are dropped from it.
-std::expected<WorkspaceContent, std::string>
-loadWorkspaceContent(storage::Database& db, const QString& dataDir, const storage::WorkspaceRow& workspace);
+// batch (layoutChanged), sources gone from the catalog are dropped from it. Without `withText`
+// no segment is read: documents carry only storedSegments, and token estimates come from the
+// catalog's stored counts (exact once a context was assembled) plus a guess per uncounted segment.
+std::expected<WorkspaceContent, std::string> loadWorkspaceContent(storage::Database& db,
+                                                                  const QString& dataDir,
+                                                                  const storage::WorkspaceRow& workspace,
+                                                                  bool withText = true);
 
 // Fills exactTokens of `content.sources` from an assembled context.
 void applyExactCounts(WorkspaceContent& content, const AssembledContext& context);

@@ -27,13 +27,15 @@ namespace quire::app {
 using IngestProgressFn = std::function<void(const ingest::IngestProgress&)>;
 
 // Loads the layout, applies `change`, saves it; serialised within the process.
-std::expected<WorkspaceLayout, std::string> updateLayout(const QString& dataDir, const storage::WorkspaceRow& ws,
+std::expected<WorkspaceLayout, std::string> updateLayout(const QString& dataDir,
+                                                         const storage::WorkspaceRow& ws,
                                                          const std::function<void(WorkspaceLayout&)>& change);
 
 WorkspaceSummary summarize(const WorkspaceContent& content);
 
-std::expected<WorkspaceSummary, std::string> createWorkspace(storage::WriterThread& writer, const QString& dataDir,
-                                                             const std::string& name, const std::string& preset);
+std::expected<WorkspaceSummary, std::string> createWorkspace(storage::WriterThread& writer,
+                                                             const QString& dataDir, const std::string& name,
+                                                             const std::string& preset);
 std::expected<std::vector<WorkspaceSummary>, std::string> listWorkspaces(storage::Database& db,
                                                                          const QString& dataDir);
 std::expected<WorkspaceListing, std::string> listSources(storage::Database& db, const QString& dataDir,
@@ -59,4 +61,4 @@ std::expected<WorkspaceSummary, std::string> configureWorkspace(storage::Databas
                                                                 const std::set<int>& exclude,
                                                                 const std::set<int>& include);
 
-}  // namespace quire::app
+} // namespace quire::app

@@ -37,8 +37,8 @@ public:
     quint64 ingest(const QString& workspace);
     quint64 removeSources(const QString& workspace, const QStringList& paths);
     quint64 removeWorkspace(const QString& workspace);
-    quint64 configure(const QString& workspace, const std::optional<QString>& preset, const std::set<int>& exclude,
-                      const std::set<int>& include);
+    quint64 configure(const QString& workspace, const std::optional<QString>& preset,
+                      const std::set<int>& exclude, const std::set<int>& include);
     void cancel(quint64 id = 0);
 
 signals:
@@ -84,4 +84,4 @@ private:
     std::optional<storage::Database> m_db;
 };
 
-}  // namespace quire::app
+} // namespace quire::app

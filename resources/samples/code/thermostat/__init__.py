@@ -1,0 +1,1 @@
+"""Room thermostat: the weekly schedule and the boiler controller."""
