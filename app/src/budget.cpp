@@ -6,6 +6,8 @@
 #include <map>
 #include <mutex>
 
+#include "quire/inference/llama4_memory.h"
+
 namespace quire::app {
 
 namespace {
@@ -48,6 +50,30 @@ KvEstimate estimateKv(const inference::ModelConfig& config, std::int64_t tokens,
                   : denseKvEstimate(config, tokens, bytesPerElement);
 }
 
+KvEstimate llama4KvEstimate(const inference::Llama4Config& config, std::int64_t tokens, int bytesPerElement)
+{
+    inference::Llama4MemoryOptions o;
+    o.contextLength = std::max<std::int64_t>(0, tokens);
+    o.kvElementBytes = bytesPerElement;
+    const auto m = inference::estimateLlama4Memory(config, inference::Llama4Quantization{}, o);
+    KvEstimate e;
+    e.totalBytes = std::int64_t(m.kvBytes);
+    e.bytesPerToken = tokens > 0 ? std::int64_t(m.kvBytes / std::uint64_t(tokens)) : std::int64_t(m.kvBytesPerTokenGlobal);
+    e.formula = std::to_string(m.globalLayers) + " global layers x " + std::to_string(m.kvBytesPerTokenGlobal) +
+                " bytes/token for every token + " + std::to_string(m.chunkedLayers) + " chunked layers x " +
+                std::to_string(m.kvBytesPerTokenChunked) + " bytes/token for at most " +
+                std::to_string(config.chunkSize > 0 ? config.chunkSize : 0) + " tokens (one chunk)";
+    return e;
+}
+
+std::optional<inference::Llama4Config> llama4ConfigOf(const inference::ModelWeights& weights)
+{
+    if (weights.config.arch != inference::ModelArch::Llama4)
+        return std::nullopt;
+    // Only the Llama 4 loaders create weights of this architecture, always as Llama4Weights.
+    return static_cast<const inference::Llama4Weights&>(weights).llama4;
+}
+
 void registerKvEstimator(inference::ModelArch arch, KvEstimator estimator)
 {
     std::lock_guard lock(registryMutex());
@@ -83,7 +109,8 @@ BudgetReport computeBudget(BudgetInput input)
     r.neededTokens = r.contextTokens + input.reserveTokens;
     r.fits = input.contextWindow > 0 && r.neededTokens <= input.contextWindow;
     r.overBy = r.fits ? 0 : r.neededTokens - input.contextWindow;
-    r.kv = estimateKv(input.config, r.neededTokens, input.kvBytesPerElement);
+    r.kv = input.llama4 ? llama4KvEstimate(*input.llama4, r.neededTokens, input.kvBytesPerElement)
+                        : estimateKv(input.config, r.neededTokens, input.kvBytesPerElement);
     if (input.prefillTokensPerSecond && *input.prefillTokensPerSecond > 0)
         r.prefillSeconds = double(r.contextTokens) / *input.prefillTokensPerSecond;
     if (!r.fits && input.contextWindow > 0) {

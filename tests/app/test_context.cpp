@@ -9,6 +9,7 @@
 #include "quire/app/citation.h"
 #include "quire/app/context_assembly.h"
 #include "quire/app/workspace_layout.h"
+#include "quire/inference/llama4_memory.h"
 #include "quire/inference/tokenizer.h"
 
 using namespace quire::app;
@@ -312,6 +313,51 @@ private slots:
         QCOMPARE(estimateKv(smol, 10, 4).totalBytes, std::int64_t(70));
         smol.arch = inference::ModelArch::Llama;
         QCOMPARE(estimateKv(smol, 10, 4).totalBytes, std::int64_t(460800));
+    }
+
+    void llama4BudgetUsesTheChunkedMemoryEstimate()
+    {
+        // Scout's attention shape: 48 layers, every 4th global (NoPE), 8 KV heads of 128, chunk 8192.
+        inference::Llama4Config scout;
+        scout.nLayers = 48;
+        scout.dim = 5120;
+        scout.nHeads = 40;
+        scout.nKvHeads = 8;
+        scout.headDim = 128;
+        scout.vocabSize = 202048;
+        scout.expertDim = 8192;
+        scout.denseDim = 16384;
+        scout.nExperts = 16;
+        scout.chunkSize = 8192;
+        for (int l = 0; l < 48; ++l) {
+            const bool global = (l + 1) % 4 == 0;
+            scout.useRope.push_back(global ? 0 : 1);
+            scout.chunked.push_back(global ? 0 : 1);
+            scout.moe.push_back(1);
+        }
+        BudgetInput in;
+        in.promptTokens = 1'000'000;
+        in.contextWindow = 10'000'000;
+        in.reserveTokens = 0;
+        in.config.arch = inference::ModelArch::Llama4;
+        in.config.nLayers = 48;
+        in.config.nKvHeads = 8;
+        in.config.headDim = 128;
+        in.llama4 = scout;
+        in.kvBytesPerElement = 2; // bf16
+        const auto r = computeBudget(in);
+        // By hand: 12 global layers x 2 (K,V) x 8 x 128 x 2 bytes = 49152 bytes per token for every
+        // token, plus 36 chunked layers x 4096 bytes for one chunk of 8192 tokens.
+        const std::int64_t expected = 49152LL * 1'000'000 + 36LL * 4096 * 8192;
+        QCOMPARE(r.kv.totalBytes, expected);
+        const auto direct = inference::estimateLlama4Memory(scout, {}, {.contextLength = 1'000'000, .kvElementBytes = 2});
+        QCOMPARE(r.kv.totalBytes, std::int64_t(direct.kvBytes));
+        QVERIFY(r.kv.formula.find("12 global layers") != std::string::npos);
+        // The dense formula would count all 48 layers for every token: four times as much, nearly.
+        QVERIFY(denseKvEstimate(in.config, 1'000'000, 2).totalBytes > 3 * r.kv.totalBytes);
+        // Below one chunk every layer holds every token.
+        in.promptTokens = 1000;
+        QCOMPARE(computeBudget(in).kv.totalBytes, std::int64_t(48) * 4096 * 1000);
     }
 
     void workspaceLargerThanTheContextIsReportedNotTruncated()

@@ -6,9 +6,10 @@
 // nothing is ever cut silently: the answer service refuses a context that does not fit.
 //
 // KV memory comes from a KvEstimator chosen by architecture. The dense estimate is per token
-// layers x kv heads x head dim x 2 (K and V) x bytes per element. Llama 4 (chunked attention
-// layers keep at most one chunk; Inference II) registers its own estimator through
-// registerKvEstimator(); until then it gets the dense figure, which overstates it.
+// layers x kv heads x head dim x 2 (K and V) x bytes per element. For Llama 4 the budget uses
+// Inference II's estimate (llama4_memory.h): global layers hold every token, chunked layers at
+// most one attention chunk; set BudgetInput::llama4 (llama4ConfigOf() gives it for a loaded model).
+// Other architectures may register an estimator through registerKvEstimator().
 //
 // Pure functions and values; registerKvEstimator() is thread-safe.
 #pragma once
@@ -19,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "quire/inference/llama4.h"
 #include "quire/inference/model_weights.h"
 #include "quire/ingest/model/types.h"
 
@@ -38,6 +40,10 @@ KvEstimate denseKvEstimate(const inference::ModelConfig& config, std::int64_t to
 // The estimator for the model's architecture (the dense one unless another was registered).
 KvEstimate estimateKv(const inference::ModelConfig& config, std::int64_t tokens, int bytesPerElement);
 void registerKvEstimator(inference::ModelArch arch, KvEstimator estimator);
+// The KV of a Llama 4 context: Inference II's estimate (global + one chunk of chunked layers).
+KvEstimate llama4KvEstimate(const inference::Llama4Config& config, std::int64_t tokens, int bytesPerElement);
+// The Llama 4 configuration of loaded weights (nullopt for other architectures).
+std::optional<inference::Llama4Config> llama4ConfigOf(const inference::ModelWeights& weights);
 // Bytes per KV element of a backend's cache: "cpu"/"cpu-reference" keep f32.
 int kvBytesPerElement(const std::string& backend);
 
@@ -64,6 +70,7 @@ struct BudgetInput {
     std::int64_t contextWindow = 0;    // tokens the session holds
     std::int64_t reserveTokens = 0;    // kept for the question and the answer
     inference::ModelConfig config;
+    std::optional<inference::Llama4Config> llama4; // set for Llama 4 models
     int kvBytesPerElement = 4;
     std::optional<double> prefillTokensPerSecond; // measured
     std::string throughputNote;                   // where the speed comes from
