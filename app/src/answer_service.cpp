@@ -80,31 +80,11 @@ AnswerService::AnswerService(ServiceConfig config, QObject* parent)
     connect(w, &AnswerWorker::failed, this, &AnswerService::failed);
 }
 
-AnswerService::~AnswerService()
-{
-    m_cancels->cancel(0);
-    m_thread.reset();
-}
+AnswerService::~AnswerService() = default;
 
 void AnswerService::cancel(quint64 id)
 {
-    m_cancels->cancel(id);
-}
-
-quint64 AnswerService::post(std::function<void(AnswerWorker&, quint64, const std::atomic<bool>*)> job)
-{
-    const quint64 id = ++m_next;
-    auto flag = m_cancels->add(id);
-    auto cancels = m_cancels;
-    auto* w = m_thread->worker();
-    QMetaObject::invokeMethod(
-        w,
-        [w, id, flag, cancels, job = std::move(job)] {
-            job(*w, id, flag.get());
-            cancels->remove(id);
-        },
-        Qt::QueuedConnection);
-    return id;
+    m_thread->cancel(id);
 }
 
 quint64 AnswerService::budget(const QString& workspace, bool measure)

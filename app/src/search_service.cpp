@@ -17,15 +17,10 @@ SearchService::~SearchService() = default;
 
 quint64 SearchService::search(const QString& workspace, const QString& query, int limit, bool ftsSyntax)
 {
-    const quint64 id = ++m_next;
-    auto* w = m_thread->worker();
-    QMetaObject::invokeMethod(
-        w,
-        [w, id, ws = workspace.toStdString(), q = query.toStdString(), limit, ftsSyntax] {
-            w->search(id, ws, q, limit, ftsSyntax);
-        },
-        Qt::QueuedConnection);
-    return id;
+    return m_thread->post([ws = workspace.toStdString(), q = query.toStdString(), limit,
+                           ftsSyntax](SearchWorker& w, quint64 id, const std::atomic<bool>*) {
+        w.search(id, ws, q, limit, ftsSyntax);
+    });
 }
 
 void SearchWorker::search(quint64 id, const std::string& workspace, const std::string& query, int limit,

@@ -43,31 +43,11 @@ WorkspaceService::WorkspaceService(ServiceConfig config, QObject* parent)
     connect(w, &WorkspaceWorker::failed, this, &WorkspaceService::failed);
 }
 
-WorkspaceService::~WorkspaceService()
-{
-    m_cancels->cancel(0);
-    m_thread.reset();
-}
+WorkspaceService::~WorkspaceService() = default;
 
 void WorkspaceService::cancel(quint64 id)
 {
-    m_cancels->cancel(id);
-}
-
-quint64 WorkspaceService::post(std::function<void(WorkspaceWorker&, quint64, const std::atomic<bool>*)> job)
-{
-    const quint64 id = ++m_next;
-    auto flag = m_cancels->add(id);
-    auto cancels = m_cancels;
-    auto* w = m_thread->worker();
-    QMetaObject::invokeMethod(
-        w,
-        [w, id, flag, cancels, job = std::move(job)] {
-            job(*w, id, flag.get());
-            cancels->remove(id);
-        },
-        Qt::QueuedConnection);
-    return id;
+    m_thread->cancel(id);
 }
 
 quint64 WorkspaceService::createWorkspace(const QString& name, const QString& preset)

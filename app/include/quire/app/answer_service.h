@@ -61,9 +61,7 @@ signals:
     void failed(quint64 id, const QString& message, int kind);
 
 private:
-    quint64 post(std::function<void(AnswerWorker&, quint64, const std::atomic<bool>*)> job);
-    std::shared_ptr<CancelRegistry> m_cancels = std::make_shared<CancelRegistry>();
-    quint64 m_next = 0;
+    quint64 post(WorkerThread<AnswerWorker>::Job job) { return m_thread->post(std::move(job)); }
     std::unique_ptr<WorkerThread<AnswerWorker>> m_thread;
 };
 

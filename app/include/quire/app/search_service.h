@@ -32,7 +32,6 @@ signals:
     void failed(quint64 id, const QString& message);
 
 private:
-    quint64 m_next = 0;
     std::unique_ptr<WorkerThread<SearchWorker>> m_thread;
 };
 

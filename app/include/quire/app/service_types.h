@@ -32,18 +32,6 @@ struct ServiceConfig {
     EngineOptions engine;
 };
 
-// Cancel flags by request id, shared by a service (sets them) and its worker (reads them).
-class CancelRegistry {
-public:
-    std::shared_ptr<std::atomic<bool>> add(quint64 id);
-    void cancel(quint64 id); // 0: every request
-    void remove(quint64 id);
-
-private:
-    std::mutex m_mutex;
-    std::map<quint64, std::shared_ptr<std::atomic<bool>>> m_flags;
-};
-
 struct WorkspaceSummary {
     std::int64_t id = 0;
     std::string name;

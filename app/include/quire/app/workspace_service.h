@@ -53,9 +53,7 @@ signals:
     void failed(quint64 id, const QString& message);
 
 private:
-    quint64 post(std::function<void(WorkspaceWorker&, quint64, const std::atomic<bool>*)> job);
-    std::shared_ptr<CancelRegistry> m_cancels = std::make_shared<CancelRegistry>();
-    quint64 m_next = 0;
+    quint64 post(WorkerThread<WorkspaceWorker>::Job job) { return m_thread->post(std::move(job)); }
     std::unique_ptr<WorkerThread<WorkspaceWorker>> m_thread;
 };
 

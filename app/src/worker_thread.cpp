@@ -1,4 +1,4 @@
-#include "quire/app/service_types.h"
+#include "quire/app/worker_thread.h"
 
 namespace quire::app {
 
