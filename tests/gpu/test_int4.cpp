@@ -71,7 +71,8 @@ GPU_TEST(int4QuantizeIsBitExactWithTwin)
     struct Shape {
         int n, k, g;
     };
-    for (const Shape s : {Shape{300, 320, 128}, Shape{64, 128, 64}, Shape{33, 64, 128}, Shape{128, 5120, 128}})
+    for (const Shape s :
+         {Shape{300, 320, 128}, Shape{64, 128, 64}, Shape{33, 64, 128}, Shape{128, 5120, 128}})
         for (const bool inputMajor : {false, true}) {
             const auto src = rng.bf16(static_cast<std::size_t>(s.n) * s.k, 0.02f);
             const long long ld = inputMajor ? s.n : s.k;
@@ -84,7 +85,8 @@ GPU_TEST(int4QuantizeIsBitExactWithTwin)
             DevArray<std::uint16_t> dsrc(src);
             DevArray<std::uint8_t> dq(qc::int4QBytes(s.n, s.k));
             DevArray<float> ds(qc::int4ScaleCount(s.n, s.k, s.g));
-            cudaCheck(qc::launchInt4Quantize(dsrc.get(), ld, inputMajor, s.n, s.k, s.g, dq.get(), ds.get(), nullptr),
+            cudaCheck(qc::launchInt4Quantize(dsrc.get(), ld, inputMajor, s.n, s.k, s.g, dq.get(), ds.get(),
+                                             nullptr),
                       "quantize");
             const auto q = dq.download();
             const auto sc = ds.download();
@@ -93,9 +95,9 @@ GPU_TEST(int4QuantizeIsBitExactWithTwin)
                 qDiff += q[i] != h.q[i];
             for (std::size_t i = 0; i < sc.size(); ++i)
                 sDiff += sc[i] != h.scales[i];
-            GPU_CHECK_MSG(qDiff == 0 && sDiff == 0, s.n << "x" << s.k << " g" << s.g << (inputMajor ? " [in,out]" : "")
-                                                        << ": " << qDiff << " code bytes and " << sDiff
-                                                        << " scales differ");
+            GPU_CHECK_MSG(qDiff == 0 && sDiff == 0, s.n << "x" << s.k << " g" << s.g
+                                                        << (inputMajor ? " [in,out]" : "") << ": " << qDiff
+                                                        << " code bytes and " << sDiff << " scales differ");
         }
 }
 
@@ -110,11 +112,14 @@ GPU_TEST(int4GemvMatchesReference)
         DevArray<float> dy(static_cast<std::size_t>(batch) * h.n);
         DevArray<std::uint16_t> dyb(static_cast<std::size_t>(batch) * h.n);
         // Shared weights (expert 0).
-        cudaCheck(qc::launchInt4Gemv(d.w, dx.get(), h.k, batch, nullptr, dy.get(), h.n, false, nullptr), "gemv");
-        cudaCheck(qc::launchInt4Gemv(d.w, dx.get(), h.k, batch, nullptr, dyb.get(), h.n, true, nullptr), "gemv bf16");
+        cudaCheck(qc::launchInt4Gemv(d.w, dx.get(), h.k, batch, nullptr, dy.get(), h.n, false, nullptr),
+                  "gemv");
+        cudaCheck(qc::launchInt4Gemv(d.w, dx.get(), h.k, batch, nullptr, dyb.get(), h.n, true, nullptr),
+                  "gemv bf16");
         const auto ref = reference(h, x, batch, {});
         double err = relError(dy.download(), ref), errB = relError(toFloat(dyb.download()), ref);
-        GPU_CHECK_MSG(err < 1e-5 && errB < 5e-3, "batch " << batch << ": rel error " << err << " (bf16 out " << errB << ")");
+        GPU_CHECK_MSG(err < 1e-5 && errB < 5e-3,
+                      "batch " << batch << ": rel error " << err << " (bf16 out " << errB << ")");
         // A device-side expert per row.
         std::vector<std::int32_t> ids(static_cast<std::size_t>(batch));
         for (auto& id : ids)
@@ -173,8 +178,10 @@ GPU_TEST(int4RejectsBadShapes)
     w.n = 8;
     w.k = 96; // not a multiple of the GEMM's 64
     w.groupSize = 32;
-    GPU_CHECK(qc::launchInt4Gemm(x.get(), 96, w, nullptr, 1, 4, y.get(), 8, nullptr) == cudaErrorInvalidValue);
-    GPU_CHECK(qc::launchInt4Gemv(w, x.get(), 96, 9, nullptr, y.get(), 8, true, nullptr) == cudaErrorInvalidValue);
+    GPU_CHECK(qc::launchInt4Gemm(x.get(), 96, w, nullptr, 1, 4, y.get(), 8, nullptr) ==
+              cudaErrorInvalidValue);
+    GPU_CHECK(qc::launchInt4Gemv(w, x.get(), 96, 9, nullptr, y.get(), 8, true, nullptr) ==
+              cudaErrorInvalidValue);
     GPU_CHECK(qc::launchInt4Quantize(x.get(), 96, false, 8, 96, 100, q.get(), s.get(), nullptr) ==
               cudaErrorInvalidValue);
 }

@@ -3,8 +3,8 @@
 // alike, and the GEMV / GEMM twins against a double-precision dequantise-and-multiply reference.
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <cstdint>
+#include <cstring>
 #include <vector>
 
 #include "gpu_test.h"
@@ -36,7 +36,8 @@ std::vector<float> reference(const tw::Int4Host& w, const std::vector<std::uint1
             tw::int4DequantizeRow(w, expertOfRow.empty() ? 0 : expertOfRow[std::size_t(b)], r, row.data());
             double s = 0;
             for (int c = 0; c < w.k; ++c)
-                s += double(row[std::size_t(c)]) * qc::bf16ToFloat(x[std::size_t(b) * std::size_t(w.k) + std::size_t(c)]);
+                s += double(row[std::size_t(c)]) *
+                     qc::bf16ToFloat(x[std::size_t(b) * std::size_t(w.k) + std::size_t(c)]);
             y[std::size_t(b) * std::size_t(w.n) + std::size_t(r)] = float(s);
         }
     return y;
@@ -44,9 +45,9 @@ std::vector<float> reference(const tw::Int4Host& w, const std::vector<std::uint1
 
 } // namespace
 
-// One group of 128 values 0.07 * (i - 64): the scale is the candidate |w|max / (7 + j/8), j in {0, 2, 4, 6, 8},
-// whose codes round(w / scale) clamped to -8..7 give the least squared error (recomputed here in
-// double), and each code is that rounding.
+// One group of 128 values 0.07 * (i - 64): the scale is the candidate |w|max / (7 + j/8), j in {0, 2, 4, 6,
+// 8}, whose codes round(w / scale) clamped to -8..7 give the least squared error (recomputed here in double),
+// and each code is that rounding.
 GPU_TEST(int4TwinQuantizesAGroupByHand)
 {
     std::vector<std::uint16_t> w(128);
@@ -77,7 +78,8 @@ GPU_TEST(int4TwinQuantizesAGroupByHand)
     for (int i = 0; i < 128; ++i) {
         const float v = qc::bf16ToFloat(w[std::size_t(i)]) * (1.0f / q.scales[0]);
         const int expect = int(std::min(std::max(std::nearbyint(v), -8.0f), 7.0f)) + 8;
-        GPU_CHECK_MSG(nibble(q, 0, i) == expect, "value " << i << ": code " << nibble(q, 0, i) << " != " << expect);
+        GPU_CHECK_MSG(nibble(q, 0, i) == expect,
+                      "value " << i << ": code " << nibble(q, 0, i) << " != " << expect);
     }
     GPU_CHECK(nibble(q, 0, 0) == 0 && nibble(q, 0, 64) == 8); // -|w|max takes code -8; 0 stays 0
 }

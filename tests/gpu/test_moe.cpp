@@ -44,12 +44,12 @@ struct Layer {
         for (int e = 0; e < kE; ++e) {
             tw::int4Quantize(gu.data() + static_cast<std::size_t>(e) * kD * 2 * kI, 2 * kI, true, gateUp, e);
             tw::int4Quantize(dn.data() + static_cast<std::size_t>(e) * kI * kD, kD, true, down, e);
-            cudaCheck(qc::launchInt4Quantize(dgu.get() + static_cast<std::size_t>(e) * kD * 2 * kI, 2 * kI, true,
-                                             2 * kI, kD, 128, gq.get() + gateUp.qExpertBytes() * e,
+            cudaCheck(qc::launchInt4Quantize(dgu.get() + static_cast<std::size_t>(e) * kD * 2 * kI, 2 * kI,
+                                             true, 2 * kI, kD, 128, gq.get() + gateUp.qExpertBytes() * e,
                                              gs.get() + gateUp.scaleExpertFloats() * e, nullptr),
                       "quantize gate_up");
-            cudaCheck(qc::launchInt4Quantize(ddn.get() + static_cast<std::size_t>(e) * kI * kD, kD, true, kD, kI,
-                                             128, dq.get() + down.qExpertBytes() * e,
+            cudaCheck(qc::launchInt4Quantize(ddn.get() + static_cast<std::size_t>(e) * kI * kD, kD, true, kD,
+                                             kI, 128, dq.get() + down.qExpertBytes() * e,
                                              ds.get() + down.scaleExpertFloats() * e, nullptr),
                       "quantize down");
         }
@@ -59,9 +59,19 @@ struct Layer {
         w.experts = kE;
         w.dim = kD;
         w.expertDim = kI;
-        w.gateUp = {gq.get(), gs.get(), 2 * kI, kD, 128, static_cast<long long>(gateUp.qExpertBytes()),
+        w.gateUp = {gq.get(),
+                    gs.get(),
+                    2 * kI,
+                    kD,
+                    128,
+                    static_cast<long long>(gateUp.qExpertBytes()),
                     static_cast<long long>(gateUp.scaleExpertFloats())};
-        w.down = {dq.get(), ds.get(), kD, kI, 128, static_cast<long long>(down.qExpertBytes()),
+        w.down = {dq.get(),
+                  ds.get(),
+                  kD,
+                  kI,
+                  128,
+                  static_cast<long long>(down.qExpertBytes()),
                   static_cast<long long>(down.scaleExpertFloats())};
     }
 };
@@ -85,17 +95,20 @@ GPU_TEST(moeRoutedMatchesTwin)
             const auto m = rng.bf16(static_cast<std::size_t>(tokens) * kD);
             const auto shared = rng.bf16(static_cast<std::size_t>(tokens) * kD, 0.3f);
             const auto h = rng.bf16(static_cast<std::size_t>(tokens) * kD);
-            DevArray<std::uint16_t> dm(m), dshared(shared), dout(static_cast<std::size_t>(tokens) * kD), dh(h);
+            DevArray<std::uint16_t> dm(m), dshared(shared), dout(static_cast<std::size_t>(tokens) * kD),
+                dh(h);
             DevArray<std::uint8_t> scratch(qc::moeScratchBytes(tokens, kE, kD, kI));
             const auto s = qc::moeScratchAt(scratch.get(), tokens, kE, kD, kI);
-            cudaCheck(qc::launchMoeRouted(l.w, dm.get(), kD, tokens, dshared.get(), useResidual ? nullptr : dout.get(),
+            cudaCheck(qc::launchMoeRouted(l.w, dm.get(), kD, tokens, dshared.get(),
+                                          useResidual ? nullptr : dout.get(),
                                           useResidual ? dh.get() : nullptr, s, nullptr),
                       "moe");
             cudaCheck(cudaDeviceSynchronize(), "moe");
 
             // Router logits against the twin's.
             std::vector<float> logits(static_cast<std::size_t>(tokens) * kE), ref(logits.size());
-            cudaCheck(cudaMemcpy(logits.data(), s.logits, logits.size() * 4, cudaMemcpyDeviceToHost), "logits");
+            cudaCheck(cudaMemcpy(logits.data(), s.logits, logits.size() * 4, cudaMemcpyDeviceToHost),
+                      "logits");
             tw::moeRouterLogits(m.data(), tokens, l.router.data(), kE, kD, ref.data());
             const double lerr = relError(logits, ref);
             GPU_CHECK_MSG(lerr < 1e-5, tokens << " tokens: router logits rel error " << lerr);
@@ -105,7 +118,8 @@ GPU_TEST(moeRoutedMatchesTwin)
             std::vector<std::int32_t> ids(static_cast<std::size_t>(tokens)), slots(ids.size()), counts(kE);
             cudaCheck(cudaMemcpy(ids.data(), s.expertIds, ids.size() * 4, cudaMemcpyDeviceToHost), "ids");
             cudaCheck(cudaMemcpy(slots.data(), s.slots, slots.size() * 4, cudaMemcpyDeviceToHost), "slots");
-            cudaCheck(cudaMemcpy(counts.data(), s.counts, counts.size() * 4, cudaMemcpyDeviceToHost), "counts");
+            cudaCheck(cudaMemcpy(counts.data(), s.counts, counts.size() * 4, cudaMemcpyDeviceToHost),
+                      "counts");
             std::vector<std::vector<int>> seen(kE);
             for (int t = 0; t < tokens; ++t) {
                 GPU_CHECK(ids[t] == tw::moeTopExpert(&logits[static_cast<std::size_t>(t) * kE], kE));
@@ -120,14 +134,15 @@ GPU_TEST(moeRoutedMatchesTwin)
 
             // The output against the twin routed by the device's logits (no tie can flip an expert).
             std::vector<std::uint16_t> expect(static_cast<std::size_t>(tokens) * kD);
-            tw::moeRouted(m.data(), tokens, logits.data(), kE, l.gateUp, l.down, shared.data(), expect.data());
+            tw::moeRouted(m.data(), tokens, logits.data(), kE, l.gateUp, l.down, shared.data(),
+                          expect.data());
             if (useResidual)
                 for (std::size_t i = 0; i < expect.size(); ++i)
                     expect[i] = qc::floatToBf16(qc::bf16ToFloat(h[i]) + qc::bf16ToFloat(expect[i]));
             const auto got = useResidual ? dh.download() : dout.download();
             const double err = relError(toFloat(got), toFloat(expect));
-            GPU_CHECK_MSG(err < 1e-2, tokens << " tokens" << (useResidual ? " (residual)" : "") << ": rel error "
-                                             << err);
+            GPU_CHECK_MSG(err < 1e-2,
+                          tokens << " tokens" << (useResidual ? " (residual)" : "") << ": rel error " << err);
         }
     }
 }

@@ -30,14 +30,14 @@ constexpr int kMTiles = kWarpM / 16, kNTiles = kWarpN / 8;
 __device__ __forceinline__ std::uint32_t nibblesToBf16x2(std::uint32_t byte)
 {
     const std::uint32_t biased = 0x43004300u | (byte & 0x0fu) | ((byte & 0xf0u) << 12);
-    const __nv_bfloat162 v = __hsub2(*reinterpret_cast<const __nv_bfloat162*>(&biased),
-                                     __floats2bfloat162_rn(136.f, 136.f));
+    const __nv_bfloat162 v =
+        __hsub2(*reinterpret_cast<const __nv_bfloat162*>(&biased), __floats2bfloat162_rn(136.f, 136.f));
     return *reinterpret_cast<const std::uint32_t*>(&v);
 }
 
 __global__ void __launch_bounds__(kThreads)
-    int4GemmKernel(const std::uint16_t* a, long long lda, Int4Weights w, const std::int32_t* rowOffsets, int maxRows,
-                   std::uint16_t* c, long long ldc)
+    int4GemmKernel(const std::uint16_t* a, long long lda, Int4Weights w, const std::int32_t* rowOffsets,
+                   int maxRows, std::uint16_t* c, long long ldc)
 {
     __shared__ __align__(128) std::uint16_t sA[2][kBM * kBK];
     __shared__ __align__(128) std::uint8_t sB[2][kBN * kBRowBytes];
@@ -71,7 +71,8 @@ __global__ void __launch_bounds__(kThreads)
         { // one chunk of 16 bytes of codes per thread: 128 rows x 2 chunks
             const int r = tid / 2, ch = tid % 2;
             const bool ok = n0 + r < w.n;
-            const std::uint8_t* src = ok ? q + static_cast<long long>(n0 + r) * rowBytes + kt * (kBK / 2) + ch * 16 : q;
+            const std::uint8_t* src =
+                ok ? q + static_cast<long long>(n0 + r) * rowBytes + kt * (kBK / 2) + ch * 16 : q;
             cpAsync16(&sB[stage][r * kBRowBytes + ch * 16], src, ok);
         }
     };
@@ -176,20 +177,21 @@ __global__ void __launch_bounds__(kThreads)
 
 } // namespace
 
-cudaError_t launchInt4Gemm(const std::uint16_t* a, long long lda, const Int4Weights& w, const std::int32_t* rowOffsets,
-                           int experts, int maxRows, std::uint16_t* c, long long ldc, cudaStream_t stream)
+cudaError_t launchInt4Gemm(const std::uint16_t* a, long long lda, const Int4Weights& w,
+                           const std::int32_t* rowOffsets, int experts, int maxRows, std::uint16_t* c,
+                           long long ldc, cudaStream_t stream)
 {
     if (maxRows == 0 || w.n == 0 || experts == 0)
         return cudaSuccess;
-    if (!a || !c || !w.q || !w.scales || maxRows < 0 || experts < 0 || (!rowOffsets && experts != 1) || w.n < 0 ||
-        w.k <= 0 || w.k % kBK != 0 || w.n % 8 != 0 || (w.groupSize != 64 && w.groupSize != 128) || lda < w.k ||
-        lda % 8 != 0 || ldc < w.n || ldc % 2 != 0)
+    if (!a || !c || !w.q || !w.scales || maxRows < 0 || experts < 0 || (!rowOffsets && experts != 1) ||
+        w.n < 0 || w.k <= 0 || w.k % kBK != 0 || w.n % 8 != 0 || (w.groupSize != 64 && w.groupSize != 128) ||
+        lda < w.k || lda % 8 != 0 || ldc < w.n || ldc % 2 != 0)
         return cudaErrorInvalidValue;
     if (!detail::aligned16(a) || !detail::aligned16(w.q) || w.qExpertBytes % 16 != 0 ||
         (reinterpret_cast<std::uintptr_t>(c) & 3u))
         return cudaErrorMisalignedAddress;
-    const dim3 grid(static_cast<unsigned>((w.n + kBN - 1) / kBN), static_cast<unsigned>((maxRows + kBM - 1) / kBM),
-                    static_cast<unsigned>(experts));
+    const dim3 grid(static_cast<unsigned>((w.n + kBN - 1) / kBN),
+                    static_cast<unsigned>((maxRows + kBM - 1) / kBM), static_cast<unsigned>(experts));
     if (grid.y > 65535u || grid.z > 65535u)
         return cudaErrorInvalidValue;
     int4GemmKernel<<<grid, kThreads, 0, stream>>>(a, lda, w, rowOffsets, maxRows, c, ldc);

@@ -32,8 +32,8 @@ __device__ __forceinline__ float dot8(std::uint32_t codes, uint4 xw)
 // Sum over one row of weights of (w . x) for `rows` rows of x that share these weights.
 template <bool PerRowExpert>
 __global__ void __launch_bounds__(kWarpsPerBlock * 32)
-    int4GemvKernel(Int4Weights w, const std::uint16_t* x, long long ldx, int batch, const std::int32_t* expertIds,
-                   void* y, long long ldy, bool yBf16)
+    int4GemvKernel(Int4Weights w, const std::uint16_t* x, long long ldx, int batch,
+                   const std::int32_t* expertIds, void* y, long long ldy, bool yBf16)
 {
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
     const int row = blockIdx.x * kWarpsPerBlock + warp;
@@ -99,20 +99,24 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32)
 } // namespace
 
 cudaError_t launchInt4Gemv(const Int4Weights& w, const std::uint16_t* x, long long ldx, int batch,
-                           const std::int32_t* expertIds, void* y, long long ldy, bool yIsBf16, cudaStream_t stream)
+                           const std::int32_t* expertIds, void* y, long long ldy, bool yIsBf16,
+                           cudaStream_t stream)
 {
     if (w.n == 0 || batch == 0)
         return cudaSuccess;
     if (!w.q || !w.scales || !x || !y || w.n < 0 || w.k <= 0 || w.k % 32 != 0 || w.groupSize <= 0 ||
-        w.groupSize % 32 != 0 || batch < 0 || batch > kMaxInt4GemvBatch || ldx < w.k || ldx % 8 != 0 || ldy < w.n)
+        w.groupSize % 32 != 0 || batch < 0 || batch > kMaxInt4GemvBatch || ldx < w.k || ldx % 8 != 0 ||
+        ldy < w.n)
         return cudaErrorInvalidValue;
     if (!detail::aligned16(x) || !detail::aligned16(w.q) || w.qExpertBytes % 16 != 0)
         return cudaErrorMisalignedAddress;
     const unsigned grid = static_cast<unsigned>((w.n + kWarpsPerBlock - 1) / kWarpsPerBlock);
     if (expertIds)
-        int4GemvKernel<true><<<grid, kWarpsPerBlock * 32, 0, stream>>>(w, x, ldx, batch, expertIds, y, ldy, yIsBf16);
+        int4GemvKernel<true>
+            <<<grid, kWarpsPerBlock * 32, 0, stream>>>(w, x, ldx, batch, expertIds, y, ldy, yIsBf16);
     else
-        int4GemvKernel<false><<<grid, kWarpsPerBlock * 32, 0, stream>>>(w, x, ldx, batch, nullptr, y, ldy, yIsBf16);
+        int4GemvKernel<false>
+            <<<grid, kWarpsPerBlock * 32, 0, stream>>>(w, x, ldx, batch, nullptr, y, ldy, yIsBf16);
     return cudaGetLastError();
 }
 

@@ -108,15 +108,16 @@ __global__ void __launch_bounds__(kThreads)
 
 } // namespace
 
-cudaError_t launchInt4Quantize(const std::uint16_t* w, long long ldw, bool inputMajor, int n, int k, int groupSize,
-                               std::uint8_t* q, float* scales, cudaStream_t stream)
+cudaError_t launchInt4Quantize(const std::uint16_t* w, long long ldw, bool inputMajor, int n, int k,
+                               int groupSize, std::uint8_t* q, float* scales, cudaStream_t stream)
 {
     if (n == 0 || k == 0)
         return cudaSuccess;
     if (!w || !q || !scales || n < 0 || k < 0 || k % 2 != 0 ||
         (groupSize != 32 && groupSize != 64 && groupSize != 128) || ldw < (inputMajor ? n : k))
         return cudaErrorInvalidValue;
-    const dim3 grid(static_cast<unsigned>((n + kRows - 1) / kRows), static_cast<unsigned>(int4Groups(k, groupSize)));
+    const dim3 grid(static_cast<unsigned>((n + kRows - 1) / kRows),
+                    static_cast<unsigned>(int4Groups(k, groupSize)));
     if (grid.y > 65535u)
         return cudaErrorInvalidValue;
     int4QuantizeKernel<<<grid, kThreads, 0, stream>>>(w, ldw, inputMajor, n, k, groupSize, q, scales);

@@ -23,7 +23,8 @@ std::size_t align256(std::size_t bytes)
 // expert order (ties: the lower index), the bf16 sigmoid score, and the token's slot within its expert.
 __global__ void __launch_bounds__(kRouteWarps * 32)
     routeKernel(const std::uint16_t* m, long long ldm, int tokens, const float* router, int experts, int dim,
-                float* logits, std::int32_t* expertIds, float* scores, std::int32_t* slots, std::int32_t* counts)
+                float* logits, std::int32_t* expertIds, float* scores, std::int32_t* slots,
+                std::int32_t* counts)
 {
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
     const int t = blockIdx.x * kRouteWarps + warp;
@@ -71,8 +72,9 @@ __global__ void offsetsKernel(const std::int32_t* counts, int experts, std::int3
 
 // A block per token: xe[row] = bf16(m[t] * score_t), row = offsets[e_t] + slot_t (permuted) or t.
 __global__ void __launch_bounds__(kRowThreads)
-    gatherKernel(const std::uint16_t* m, long long ldm, int dim, const std::int32_t* expertIds, const float* scores,
-                 const std::int32_t* slots, const std::int32_t* offsets, std::uint16_t* xe)
+    gatherKernel(const std::uint16_t* m, long long ldm, int dim, const std::int32_t* expertIds,
+                 const float* scores, const std::int32_t* slots, const std::int32_t* offsets,
+                 std::uint16_t* xe)
 {
     const int t = blockIdx.x;
     const long long row = offsets ? offsets[expertIds[t]] + slots[t] : t;
@@ -113,14 +115,16 @@ __global__ void __launch_bounds__(kRowThreads)
 
 std::size_t moeScratchBytes(int maxTokens, int experts, int dim, int expertDim)
 {
-    const auto T = std::size_t(maxTokens), E = std::size_t(experts), D = std::size_t(dim), I = std::size_t(expertDim);
+    const auto T = std::size_t(maxTokens), E = std::size_t(experts), D = std::size_t(dim),
+               I = std::size_t(expertDim);
     return align256(T * E * 4) + 3 * align256(T * 4) + align256(E * 4) + align256((E + 1) * 4) +
            align256(T * D * 2) + align256(T * 2 * I * 2) + align256(T * I * 2) + align256(T * D * 2);
 }
 
 MoeScratch moeScratchAt(void* base, int maxTokens, int experts, int dim, int expertDim)
 {
-    const auto T = std::size_t(maxTokens), E = std::size_t(experts), D = std::size_t(dim), I = std::size_t(expertDim);
+    const auto T = std::size_t(maxTokens), E = std::size_t(experts), D = std::size_t(dim),
+               I = std::size_t(expertDim);
     auto* p = static_cast<char*>(base);
     const auto take = [&](std::size_t bytes) {
         char* at = p;
@@ -141,22 +145,22 @@ MoeScratch moeScratchAt(void* base, int maxTokens, int experts, int dim, int exp
     return s;
 }
 
-cudaError_t launchMoeRoute(const std::uint16_t* m, long long ldm, int tokens, const float* router, int experts, int dim,
-                           float* logits, std::int32_t* expertIds, float* scores, std::int32_t* slots,
-                           std::int32_t* counts, cudaStream_t stream)
+cudaError_t launchMoeRoute(const std::uint16_t* m, long long ldm, int tokens, const float* router,
+                           int experts, int dim, float* logits, std::int32_t* expertIds, float* scores,
+                           std::int32_t* slots, std::int32_t* counts, cudaStream_t stream)
 {
     if (tokens == 0)
         return cudaSuccess;
-    if (!m || !router || !expertIds || !scores || !slots || !counts || tokens < 0 || experts <= 0 || dim <= 0 ||
-        dim % 8 != 0 || ldm < dim || ldm % 8 != 0)
+    if (!m || !router || !expertIds || !scores || !slots || !counts || tokens < 0 || experts <= 0 ||
+        dim <= 0 || dim % 8 != 0 || ldm < dim || ldm % 8 != 0)
         return cudaErrorInvalidValue;
     if (!aligned16(m) || !aligned16(router))
         return cudaErrorMisalignedAddress;
     if (const cudaError_t e = cudaMemsetAsync(counts, 0, std::size_t(experts) * 4, stream); e != cudaSuccess)
         return e;
     const unsigned grid = static_cast<unsigned>((tokens + kRouteWarps - 1) / kRouteWarps);
-    routeKernel<<<grid, kRouteWarps * 32, 0, stream>>>(m, ldm, tokens, router, experts, dim, logits, expertIds,
-                                                       scores, slots, counts);
+    routeKernel<<<grid, kRouteWarps * 32, 0, stream>>>(m, ldm, tokens, router, experts, dim, logits,
+                                                       expertIds, scores, slots, counts);
     return cudaGetLastError();
 }
 
@@ -201,8 +205,8 @@ cudaError_t launchMoeRouted(const MoeLayerWeights& w, const std::uint16_t* m, lo
     }
     if (err != cudaSuccess)
         return err;
-    combineKernel<<<static_cast<unsigned>(tokens), kRowThreads, 0, stream>>>(s.y, D, s.expertIds, s.slots, offsets,
-                                                                             sharedOut, out, residual);
+    combineKernel<<<static_cast<unsigned>(tokens), kRowThreads, 0, stream>>>(
+        s.y, D, s.expertIds, s.slots, offsets, sharedOut, out, residual);
     return cudaGetLastError();
 }
 

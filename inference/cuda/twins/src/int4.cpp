@@ -77,7 +77,8 @@ void int4Quantize(const std::uint16_t* w, long long ldw, bool inputMajor, Int4Ho
             scales[std::size_t(grp) * std::size_t(n) + std::size_t(r)] = best;
             std::uint8_t* row = q + std::size_t(r) * std::size_t(k / 2);
             for (int i = 0; i < len; i += 2) {
-                const int lo = int(code(v[std::size_t(i)], inv)) + 8, hi = int(code(v[std::size_t(i + 1)], inv)) + 8;
+                const int lo = int(code(v[std::size_t(i)], inv)) + 8,
+                          hi = int(code(v[std::size_t(i + 1)], inv)) + 8;
                 row[(c0 + i) / 2] = std::uint8_t(lo | (hi << 4));
             }
         }
@@ -85,7 +86,8 @@ void int4Quantize(const std::uint16_t* w, long long ldw, bool inputMajor, Int4Ho
 
 void int4DequantizeRow(const Int4Host& w, int expert, int r, float* out)
 {
-    const std::uint8_t* row = w.q.data() + w.qExpertBytes() * std::size_t(expert) + std::size_t(r) * std::size_t(w.k / 2);
+    const std::uint8_t* row =
+        w.q.data() + w.qExpertBytes() * std::size_t(expert) + std::size_t(r) * std::size_t(w.k / 2);
     const float* scales = w.scales.data() + w.scaleExpertFloats() * std::size_t(expert);
     for (int c = 0; c < w.k; ++c) {
         const int u = (c & 1) ? row[c / 2] >> 4 : row[c / 2] & 0x0f;
@@ -108,7 +110,8 @@ float codeDot(const std::uint8_t* row, const std::uint16_t* x, int c0, int c1)
 
 float rowProduct(const Int4Host& w, int expert, int r, const std::uint16_t* x, int step)
 {
-    const std::uint8_t* row = w.q.data() + w.qExpertBytes() * std::size_t(expert) + std::size_t(r) * std::size_t(w.k / 2);
+    const std::uint8_t* row =
+        w.q.data() + w.qExpertBytes() * std::size_t(expert) + std::size_t(r) * std::size_t(w.k / 2);
     const float* scales = w.scales.data() + w.scaleExpertFloats() * std::size_t(expert);
     float acc = 0.0f;
     for (int c = 0; c < w.k; c += step)

@@ -6,7 +6,8 @@
 
 namespace quire::inference::cuda::twins {
 
-void moeRouterLogits(const std::uint16_t* m, int tokens, const float* router, int experts, int dim, float* logits)
+void moeRouterLogits(const std::uint16_t* m, int tokens, const float* router, int experts, int dim,
+                     float* logits)
 {
     for (int t = 0; t < tokens; ++t)
         for (int e = 0; e < experts; ++e) {
@@ -31,7 +32,8 @@ void moeRouted(const std::uint16_t* m, int tokens, const float* logits, int expe
                const Int4Host& down, const std::uint16_t* shared, std::uint16_t* out)
 {
     const int D = gateUp.k, I = gateUp.n / 2;
-    std::vector<std::uint16_t> xe(std::size_t(D) * std::size_t(tokens)), act(std::size_t(I) * std::size_t(tokens));
+    std::vector<std::uint16_t> xe(std::size_t(D) * std::size_t(tokens)),
+        act(std::size_t(I) * std::size_t(tokens));
     std::vector<float> gu(std::size_t(2 * I) * std::size_t(tokens)), y(std::size_t(D) * std::size_t(tokens));
     std::vector<std::int32_t> ids(static_cast<std::size_t>(tokens));
     for (int t = 0; t < tokens; ++t) {
@@ -50,7 +52,8 @@ void moeRouted(const std::uint16_t* m, int tokens, const float* logits, int expe
         for (int c = 0; c < I; ++c) {
             const float g = roundToBf16(gu[std::size_t(t) * std::size_t(2 * I) + std::size_t(c)]);
             const float u = roundToBf16(gu[std::size_t(t) * std::size_t(2 * I) + std::size_t(I + c)]);
-            act[std::size_t(t) * std::size_t(I) + std::size_t(c)] = floatToBf16(g / (1.0f + std::exp(-g)) * u);
+            act[std::size_t(t) * std::size_t(I) + std::size_t(c)] =
+                floatToBf16(g / (1.0f + std::exp(-g)) * u);
         }
         int4Gemv(down, act.data() + std::size_t(t) * std::size_t(I), 1, &ids[std::size_t(t)],
                  y.data() + std::size_t(t) * std::size_t(D));

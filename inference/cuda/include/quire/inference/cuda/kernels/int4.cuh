@@ -37,11 +37,11 @@ constexpr int kInt4GemmBlockK = 64;  // inputs per main-loop step
 struct Int4Weights {
     const std::uint8_t* q = nullptr;
     const float* scales = nullptr;
-    int n = 0;                          // outputs (rows)
-    int k = 0;                          // inputs (columns)
-    int groupSize = 128;                // 32, 64 or 128 (the GEMM needs 64 or 128)
-    long long qExpertBytes = 0;         // between experts' q (0: one matrix)
-    long long scaleExpertFloats = 0;    // between experts' scales
+    int n = 0;                       // outputs (rows)
+    int k = 0;                       // inputs (columns)
+    int groupSize = 128;             // 32, 64 or 128 (the GEMM needs 64 or 128)
+    long long qExpertBytes = 0;      // between experts' q (0: one matrix)
+    long long scaleExpertFloats = 0; // between experts' scales
 };
 
 constexpr int int4Groups(int k, int groupSize)
@@ -61,22 +61,24 @@ constexpr std::size_t int4ScaleCount(int n, int k, int groupSize)
 // (nn.Linear), or [k][n] when inputMajor (Hugging Face's Llama 4 expert tensors, [in, out]); ldw is
 // the source row stride in elements (k or n for a dense matrix). k must be even, groupSize 32, 64
 // or 128. q and scales must hold int4QBytes and int4ScaleCount.
-cudaError_t launchInt4Quantize(const std::uint16_t* w, long long ldw, bool inputMajor, int n, int k, int groupSize,
-                               std::uint8_t* q, float* scales, cudaStream_t stream);
+cudaError_t launchInt4Quantize(const std::uint16_t* w, long long ldw, bool inputMajor, int n, int k,
+                               int groupSize, std::uint8_t* q, float* scales, cudaStream_t stream);
 
 // y[b][r] = sum_c w_e[r][c] * x[b][c] for b < batch, where e = expertIds[b] when expertIds (device
 // memory, one id per row of x) is given, else 0. x bf16 rows ldx apart, y rows ldy apart (bf16 bits
 // when yIsBf16, else f32). k a multiple of 32, groupSize a multiple of 32, x 16-byte aligned with
 // ldx a multiple of 8, q 16-byte aligned.
 cudaError_t launchInt4Gemv(const Int4Weights& w, const std::uint16_t* x, long long ldx, int batch,
-                           const std::int32_t* expertIds, void* y, long long ldy, bool yIsBf16, cudaStream_t stream);
+                           const std::int32_t* expertIds, void* y, long long ldy, bool yIsBf16,
+                           cudaStream_t stream);
 
 // c[i][r] = bf16(sum_c a[i][c] * w_e[r][c]) for the rows i of expert e: rowOffsets[e] <= i <
 // rowOffsets[e + 1] (device memory, experts + 1 entries), or every i < maxRows when rowOffsets is
 // null (a dense product, experts = 1). maxRows bounds rowOffsets[experts] (the launch covers it).
 // a bf16 rows lda apart (lda a multiple of 8, 16-byte aligned), c bf16 rows ldc apart (even);
 // k a multiple of 64, n a multiple of 8, groupSize 64 or 128.
-cudaError_t launchInt4Gemm(const std::uint16_t* a, long long lda, const Int4Weights& w, const std::int32_t* rowOffsets,
-                           int experts, int maxRows, std::uint16_t* c, long long ldc, cudaStream_t stream);
+cudaError_t launchInt4Gemm(const std::uint16_t* a, long long lda, const Int4Weights& w,
+                           const std::int32_t* rowOffsets, int experts, int maxRows, std::uint16_t* c,
+                           long long ldc, cudaStream_t stream);
 
 } // namespace quire::inference::cuda

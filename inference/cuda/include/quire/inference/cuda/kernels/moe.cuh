@@ -53,13 +53,13 @@ std::size_t moeScratchBytes(int maxTokens, int experts, int dim, int expertDim);
 MoeScratch moeScratchAt(void* base, int maxTokens, int experts, int dim, int expertDim);
 
 // Step 1 alone (also used by the tests): logits may be null.
-cudaError_t launchMoeRoute(const std::uint16_t* m, long long ldm, int tokens, const float* router, int experts, int dim,
-                           float* logits, std::int32_t* expertIds, float* scores, std::int32_t* slots,
-                           std::int32_t* counts, cudaStream_t stream);
+cudaError_t launchMoeRoute(const std::uint16_t* m, long long ldm, int tokens, const float* router,
+                           int experts, int dim, float* logits, std::int32_t* expertIds, float* scores,
+                           std::int32_t* slots, std::int32_t* counts, cudaStream_t stream);
 
-// The routed experts for `tokens` rows of m (bf16, rows ldm apart), combined with sharedOut (bf16 [tokens][dim])
-// into out (bf16 [tokens][dim]); when residual is non-null it is updated in place (residual += out) and out may
-// be null. scratch must hold `tokens` rows.
+// The routed experts for `tokens` rows of m (bf16, rows ldm apart), combined with sharedOut (bf16
+// [tokens][dim]) into out (bf16 [tokens][dim]); when residual is non-null it is updated in place (residual +=
+// out) and out may be null. scratch must hold `tokens` rows.
 cudaError_t launchMoeRouted(const MoeLayerWeights& w, const std::uint16_t* m, long long ldm, int tokens,
                             const std::uint16_t* sharedOut, std::uint16_t* out, std::uint16_t* residual,
                             const MoeScratch& scratch, cudaStream_t stream);

@@ -13,8 +13,8 @@ namespace quire::inference::cuda::twins {
 // Host arrays of one quantized matrix (or a stack of experts, back to back).
 struct Int4Host {
     int n = 0, k = 0, groupSize = 128, experts = 1;
-    std::vector<std::uint8_t> q;  // experts x int4QBytes(n, k)
-    std::vector<float> scales;    // experts x int4ScaleCount(n, k, groupSize)
+    std::vector<std::uint8_t> q; // experts x int4QBytes(n, k)
+    std::vector<float> scales;   // experts x int4ScaleCount(n, k, groupSize)
     std::size_t qExpertBytes() const { return int4QBytes(n, k); }
     std::size_t scaleExpertFloats() const { return int4ScaleCount(n, k, groupSize); }
 };

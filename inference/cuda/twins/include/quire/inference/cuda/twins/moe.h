@@ -11,7 +11,8 @@
 namespace quire::inference::cuda::twins {
 
 // logits [tokens][experts] = m[t] . router[e] (fp32, sequential sums), m bf16 [tokens][dim].
-void moeRouterLogits(const std::uint16_t* m, int tokens, const float* router, int experts, int dim, float* logits);
+void moeRouterLogits(const std::uint16_t* m, int tokens, const float* router, int experts, int dim,
+                     float* logits);
 
 // Top-1 of a row of logits (ties: the lower index).
 int moeTopExpert(const float* logits, int experts);
