@@ -153,3 +153,29 @@ GPU_TEST(llama4ExpertWidthNotMultipleOf64IsRefused)
     auto r = (*b)->createRunner(tinyInt4("dense_moe_mix"), {});
     GPU_CHECK(!r.has_value() && r.error().code == inf::ErrorCode::Unsupported);
 }
+
+// Cutting the context back inside an earlier attention chunk is refused on the next step (the chunked
+// layers' ring no longer holds that chunk's keys); cutting back to the chunk's start and feeding the
+// tokens again gives the CPU's logits.
+GPU_TEST(llama4TruncateIntoAnEarlierChunk)
+{
+    const auto golden = quire::test::loadLlama4Golden("moe_chunked"); // attention chunk 16
+    const auto w = tinyInt4("moe_chunked");
+    const int V = golden.vocab;
+    auto gpu = runner("cuda", w);
+    auto cpu = runner("cpu", w);
+    const std::vector<std::int32_t> first(golden.tokens.begin(), golden.tokens.begin() + 40);
+    std::vector<float> row(static_cast<std::size_t>(V)), ref(row.size());
+    GPU_CHECK(gpu->forward(first, row, false).has_value());
+    gpu->truncate(20); // chunk [16, 32); the ring now holds [32, 40)
+    const std::vector<std::int32_t> next(golden.tokens.begin() + 20, golden.tokens.begin() + 24);
+    const auto refused = gpu->forward(next, row, false);
+    GPU_CHECK(!refused.has_value() && refused.error().code == inf::ErrorCode::InvalidArgument);
+    gpu->truncate(16);
+    const std::vector<std::int32_t> again(golden.tokens.begin() + 16, golden.tokens.begin() + 24);
+    GPU_CHECK(gpu->forward(again, row, false).has_value());
+    const std::vector<std::int32_t> upTo24(golden.tokens.begin(), golden.tokens.begin() + 24);
+    GPU_CHECK(cpu->forward(upTo24, ref, false).has_value());
+    const double err = quire::test::worstRelativeError(row.data(), ref.data(), 1, V);
+    GPU_CHECK_MSG(err < 0.05, "after re-feeding: relative error " << err);
+}

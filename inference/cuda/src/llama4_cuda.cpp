@@ -8,16 +8,18 @@
 // Per layer, for T tokens at positions pos..pos+T-1 (x: the fp32 residual stream [T][dim]):
 //   xn = rmsnorm(x += delta) * attn_norm;  qkv = xn . [Wq | Wk | Wv]^T
 //   RoPE layers: interleaved RoPE on q and k, then the QK norm; NoPE layers: q *= tau(position)
-//   chunked layers: k, v into a bf16 cache by position; attention over the query's chunk
+//   chunked layers: k, v into a bf16 ring of one attention chunk (a pass never crosses a chunk boundary,
+//     so the ring's row 0 is the chunk's first token); attention over the query's chunk
 //   global layers: k, v appended to fp8 e4m3 pages with per-page scales (or a bf16 cache when
 //     QUIRE_LLAMA4_GLOBAL_KV=bf16); decode attends over the pages (split-K), prefill over the pages
 //     gathered back to bf16
 //   delta = att . Wo^T;  xn = rmsnorm(x += delta) * ffn_norm
 //   MoE layers: shared = swiglu(xn . [Wg | Wu]^T) . Wd^T; delta = routed experts (top-1 sigmoid, input
 //     scaled, grouped int4 GEMMs or GEMVs) + shared.  Dense layers: delta = swiglu(...) . Wdown^T
-// then logits = rmsnorm(x += delta) * norm . Wlm^T (fp32). Attention uses the general kernel (any head
-// dim), the fp8 decode kernel for global layers. Not here yet: the tiled prefill kernel for head dim
-// 128 (Scout), a ring of one chunk instead of a full-length cache for chunked layers, CUDA graphs.
+// then logits = rmsnorm(x += delta) * norm . Wlm^T (fp32, in blocks of rows). Passes take up to 8192
+// tokens (the attention chunk of Scout; fewer when the context is short). Attention: the tiled prefill
+// and decode kernels for head dims 64 and 128, the general kernel otherwise; the fp8 decode kernel for
+// global layers. Not here yet: CUDA graphs for decode, fp8 attention/LM-head weights, host KV pages.
 #include "llama4_cuda.h"
 
 #include <cuda_runtime.h>
@@ -33,7 +35,9 @@
 #include "quire/inference/cuda/bf16.h"
 #include "quire/inference/cuda/blas.h"
 #include "quire/inference/cuda/device.h"
+#include "quire/inference/cuda/kernels/attention_decode.cuh"
 #include "quire/inference/cuda/kernels/attention_naive.cuh"
+#include "quire/inference/cuda/kernels/attention_prefill.cuh"
 #include "quire/inference/cuda/kernels/embedding.cuh"
 #include "quire/inference/cuda/kernels/int4.cuh"
 #include "quire/inference/cuda/kernels/kv_fp8.cuh"
@@ -50,8 +54,10 @@ namespace quire::inference::cuda {
 
 namespace {
 
-constexpr int kMaxChunk = 256; // tokens per pass over the layers
-constexpr int kPage = 128;     // tokens per fp8 KV page
+constexpr int kMaxPass = 8192;  // tokens per pass over the layers (at most)
+constexpr int kLogitRows = 256; // rows of logits computed per LM-head product
+constexpr int kPage = 128;      // tokens per fp8 KV page
+constexpr int kBf16Page = 64;   // the tiled decode kernel's view of a contiguous bf16 cache
 
 Error cudaFailure(cudaError_t e, const std::string& what)
 {
@@ -127,9 +133,17 @@ public:
     std::string_view backendName() const override { return "cuda"; }
     int position() const override { return m_pos; }
     int maxContext() const override { return m_maxContext; }
-    void truncate(int position) override { m_pos = std::clamp(position, 0, m_pos); }
+    // The chunked layers' ring holds only the current chunk: going back into an earlier chunk, other than
+    // to its start, leaves keys the ring no longer has; the next forward() then says so.
+    void truncate(int position) override
+    {
+        position = std::clamp(position, 0, m_pos);
+        if (m_ring < m_maxContext && position < ringStart() && position % m_ring != 0)
+            m_ringLost = position;
+        m_pos = position;
+    }
 
-    std::expected<void, Error> init(int maxContext);
+    std::expected<void, Error> init(int maxContext, int multiprocessors);
     std::expected<void, Error> forward(std::span<const std::int32_t> tokens, std::span<float> logits,
                                        bool allLogits) override;
 
@@ -143,7 +157,7 @@ private:
     {
         return m_blas.gemm(x, w.data.data(), y, T, w.n, w.k, out, stream());
     }
-    std::expected<void, Error> runLayers(int T, bool allRows);
+    std::expected<void, Error> runLayers(int T, bool allRows, float* logitsOut);
     std::expected<void, Error> attention(const Layer& L, int T);
 
     std::shared_ptr<const ModelWeights> m_weights;
@@ -153,19 +167,31 @@ private:
     Blas m_blas;
     int m_maxContext = 0;
     int m_pos = 0;
-    int m_ffnWidth = 0; // the widest FFN (expert and shared width, or the dense width)
+    int m_ffnWidth = 0;   // the widest FFN (expert and shared width, or the dense width)
+    int m_pass = 0;       // tokens per pass
+    int m_ring = 0;       // rows of a chunked layer's cache (the chunk, or the whole context)
+    bool m_tiled = false; // head dim 64 or 128: the tiled attention kernels
+    int m_splitTokens = 0;
+    int m_multiprocessors = 0;
+    int m_ringLost = -1; // a truncation position the ring cannot resume from, or -1
 
     std::vector<Layer> m_layers;
-    DeviceBuffer m_embed, m_lmHead, m_outNorm, m_invFreq, m_pageTable;
+    DeviceBuffer m_embed, m_outNorm, m_invFreq, m_pageTable;
     Bf16Matrix m_lmHeadMatrix;
-    // Activations for up to kMaxChunk tokens, scratch and step inputs.
+    // Activations for up to m_pass tokens, scratch and step inputs.
     DeviceBuffer m_x, m_xn, m_qkv, m_att, m_delta, m_gu, m_h, m_shared, m_ffn, m_logits, m_step, m_moeScratch;
-    DeviceBuffer m_gatherK, m_gatherV, m_fp8Workspace;
+    DeviceBuffer m_gatherK, m_gatherV, m_fp8Workspace, m_decodeWorkspace, m_bf16Table;
     std::vector<std::int32_t> m_stepHost;
 
+    // Step inputs: ids, absolute positions, positions within the chunk ring [m_pass each], then the
+    // sequence length and the length within the ring.
     const std::int32_t* ids() const { return static_cast<const std::int32_t*>(m_step.data()); }
-    const std::int32_t* positions() const { return ids() + kMaxChunk; }
-    const std::int32_t* seqLen() const { return ids() + 2 * kMaxChunk; }
+    const std::int32_t* positions() const { return ids() + m_pass; }
+    const std::int32_t* ringPositions() const { return ids() + 2 * m_pass; }
+    const std::int32_t* seqLen() const { return ids() + 3 * m_pass; }
+    const std::int32_t* ringLen() const { return ids() + 3 * m_pass + 1; }
+    // The absolute position of the ring's row 0 for the current pass.
+    int ringStart() const { return m_ring < m_maxContext ? (m_pos / m_ring) * m_ring : 0; }
 };
 
 std::expected<Bf16Matrix, Error> Llama4CudaRunner::upload(const std::vector<const WeightMatrix*>& parts)
@@ -251,8 +277,9 @@ std::expected<void, Error> Llama4CudaRunner::uploadExperts(const Llama4Layer& sr
     return {};
 }
 
-std::expected<void, Error> Llama4CudaRunner::init(int maxContext)
+std::expected<void, Error> Llama4CudaRunner::init(int maxContext, int multiprocessors)
 {
+    m_multiprocessors = multiprocessors;
     const Llama4Config& c = m_c;
     if (c.expertsPerToken != 1 && std::find(c.moe.begin(), c.moe.end(), 1) != c.moe.end())
         return std::unexpected(
@@ -270,6 +297,9 @@ std::expected<void, Error> Llama4CudaRunner::init(int maxContext)
                            c.nHeads / c.nKvHeads <= kFp8DecodeMaxGroup;
     const int kvDim = c.kvDim(), qDim = c.qDim();
     m_ffnWidth = std::max(c.expertDim, c.denseDim);
+    m_pass = std::min(kMaxPass, m_maxContext);
+    m_ring = c.chunkSize > 0 && c.chunkSize < m_maxContext ? c.chunkSize : m_maxContext;
+    m_tiled = c.headDim == 64 || c.headDim == 128;
 
     auto embed = upload({&m_w.embedding});
     if (!embed)
@@ -325,8 +355,9 @@ std::expected<void, Error> Llama4CudaRunner::init(int maxContext)
             L.kScales = std::move(*ks);
             L.vScales = std::move(*vs);
         } else {
-            auto kc = deviceBytes(std::size_t(m_maxContext) * std::size_t(kvDim) * 2, "KV cache");
-            auto vc = deviceBytes(std::size_t(m_maxContext) * std::size_t(kvDim) * 2, "KV cache");
+            const std::size_t rows = std::size_t(L.chunked ? m_ring : m_maxContext);
+            auto kc = deviceBytes(rows * std::size_t(kvDim) * 2, "KV cache");
+            auto vc = deviceBytes(rows * std::size_t(kvDim) * 2, "KV cache");
             if (!kc || !vc)
                 return std::unexpected(!kc ? kc.error() : vc.error());
             L.kCache = std::move(*kc);
@@ -335,7 +366,7 @@ std::expected<void, Error> Llama4CudaRunner::init(int maxContext)
         m_layers.push_back(std::move(L));
     }
 
-    const std::size_t B = kMaxChunk, Dm = std::size_t(c.dim);
+    const std::size_t B = std::size_t(m_pass), Dm = std::size_t(c.dim);
     struct Want {
         DeviceBuffer* buf;
         std::size_t bytes;
@@ -350,9 +381,9 @@ std::expected<void, Error> Llama4CudaRunner::init(int maxContext)
         {&m_h, B * std::size_t(m_ffnWidth) * 2},
         {&m_shared, B * Dm * 2},
         {&m_ffn, B * Dm * 2},
-        {&m_logits, B * std::size_t(c.vocabSize) * 4},
-        {&m_step, (2 * B + 1) * 4},
-        {&m_moeScratch, moeScratchBytes(kMaxChunk, std::max(c.nExperts, 1), c.dim, std::max(c.expertDim, 8))},
+        {&m_logits, std::size_t(kLogitRows) * std::size_t(c.vocabSize) * 4},
+        {&m_step, (3 * B + 2) * 4},
+        {&m_moeScratch, moeScratchBytes(m_pass, std::max(c.nExperts, 1), c.dim, std::max(c.expertDim, 8))},
         {&m_gatherK, std::size_t(m_maxContext) * std::size_t(kvDim) * 2},
         {&m_gatherV, std::size_t(m_maxContext) * std::size_t(kvDim) * 2},
         {&m_fp8Workspace, fp8DecodeWorkspaceBytes(1, c.nHeads, c.headDim, m_maxContext)},
@@ -363,16 +394,28 @@ std::expected<void, Error> Llama4CudaRunner::init(int maxContext)
             return std::unexpected(b.error());
         *want.buf = std::move(*b);
     }
-    m_stepHost.assign(2 * B + 1, 0);
-    std::vector<std::int32_t> table(std::size_t(m_maxContext / kPage));
-    for (std::size_t p = 0; p < table.size(); ++p)
-        table[p] = std::int32_t(p);
-    auto t = deviceBytes(table.size() * 4, "page table");
-    if (!t)
-        return std::unexpected(t.error());
-    m_pageTable = std::move(*t);
-    L4_CUDA_TRY(cudaMemcpy(m_pageTable.data(), table.data(), table.size() * 4, cudaMemcpyHostToDevice),
-                "upload");
+    m_stepHost.assign(3 * B + 2, 0);
+    // Identity page tables: the fp8 pools, and the tiled decode kernel's view of a contiguous bf16 cache.
+    for (const auto& [buf, pages] : {std::pair{&m_pageTable, m_maxContext / kPage},
+                                     std::pair{&m_bf16Table, (m_maxContext + kBf16Page - 1) / kBf16Page}}) {
+        std::vector<std::int32_t> table(std::size_t(std::max(pages, 1)));
+        for (std::size_t p = 0; p < table.size(); ++p)
+            table[p] = std::int32_t(p);
+        auto t = deviceBytes(table.size() * 4, "page table");
+        if (!t)
+            return std::unexpected(t.error());
+        *buf = std::move(*t);
+        L4_CUDA_TRY(cudaMemcpy(buf->data(), table.data(), table.size() * 4, cudaMemcpyHostToDevice),
+                    "upload");
+    }
+    if (m_tiled) {
+        m_splitTokens = decodeSplitTokens(1, c.nKvHeads, m_maxContext, 0, m_multiprocessors);
+        auto ws = deviceBytes(decodeWorkspaceBytes(1, c.nHeads, c.headDim, m_maxContext, 0, m_splitTokens),
+                              "attention workspace");
+        if (!ws)
+            return std::unexpected(ws.error());
+        m_decodeWorkspace = std::move(*ws);
+    }
     L4_CUDA_TRY(cudaStreamSynchronize(stream()), "model upload");
     return {};
 }
@@ -386,66 +429,120 @@ std::expected<void, Error> Llama4CudaRunner::attention(const Layer& L, int T)
     auto* att = static_cast<std::uint16_t*>(m_att.data());
     const float scale = 1.0f / std::sqrt(float(c.headDim));
 
-    NaiveAttention a;
-    a.q = qkv;
-    a.o = att;
-    a.qStride = qkvDim;
-    a.oStride = qDim;
-    a.lq = T;
-    a.positions = positions();
-    a.numQHeads = c.nHeads;
-    a.numKvHeads = c.nKvHeads;
-    a.headDim = c.headDim;
-    a.chunkSize = L.chunked ? c.chunkSize : 0;
-    a.scale = scale;
-    if (!L.fp8) {
+    // Keys and values of this pass's queries: (k, v, rows held, position of row 0, chunk rule).
+    const std::uint16_t *keys = nullptr, *values = nullptr;
+    int base = 0; // absolute position of row 0 of keys/values
+    if (L.fp8) {
+        Fp8KvCache cache{static_cast<std::uint8_t*>(L.kCache.data()),
+                         static_cast<std::uint8_t*>(L.vCache.data()),
+                         static_cast<float*>(L.kScales.data()),
+                         static_cast<float*>(L.vScales.data()),
+                         kPage,
+                         c.nKvHeads,
+                         c.headDim};
+        const auto* table = static_cast<const std::int32_t*>(m_pageTable.data());
+        L4_CUDA_TRY(
+            launchKvFp8Append(cache, table, m_pos, T, qkv + qDim, qkvDim, qkv + qDim + kvDim, qkvDim, s),
+            "fp8 KV append");
+        if (T == 1) {
+            Fp8DecodeAttention d;
+            d.q = qkv; // one row: the q heads come first
+            d.cache = cache;
+            d.pageTable = table;
+            d.seqLens = seqLen();
+            d.out = att;
+            d.batch = 1;
+            d.numQHeads = c.nHeads;
+            d.maxPagesPerSeq = m_maxContext / kPage;
+            d.maxSeqLen = m_maxContext;
+            d.scale = scale;
+            d.workspace = static_cast<float*>(m_fp8Workspace.data());
+            L4_CUDA_TRY(launchAttentionDecodeFp8(d, s), "fp8 decode attention");
+            return {};
+        }
+        auto* gk = static_cast<std::uint16_t*>(m_gatherK.data());
+        auto* gv = static_cast<std::uint16_t*>(m_gatherV.data());
+        L4_CUDA_TRY(launchKvFp8Gather(cache, table, m_pos + T, gk, gv, s), "fp8 KV gather");
+        keys = gk;
+        values = gv;
+    } else {
+        // A chunked layer's ring holds the current chunk from row 0 (a pass stays inside one chunk); a
+        // global layer's bf16 cache holds every position.
         auto* kc = static_cast<std::uint16_t*>(L.kCache.data());
         auto* vc = static_cast<std::uint16_t*>(L.vCache.data());
-        L4_CUDA_TRY(launchKvAppend(qkv + qDim, qkv + qDim + kvDim, qkvDim, kc, vc, kvDim, positions(), T, s),
+        const bool ring = L.chunked && m_ring < m_maxContext;
+        L4_CUDA_TRY(launchKvAppend(qkv + qDim, qkv + qDim + kvDim, qkvDim, kc, vc, kvDim,
+                                   ring ? ringPositions() : positions(), T, s),
                     "KV append");
-        a.k = kc;
-        a.v = vc;
+        keys = kc;
+        values = vc;
+        base = ring ? ringStart() : 0;
+    }
+    // Within [base, m_pos + T): a chunked layer's keys are those of the query's chunk; with a ring every
+    // held key is in it, otherwise the kernels apply the chunk rule on absolute positions.
+    const bool ringRows = base > 0 || (L.chunked && m_ring < m_maxContext);
+    const int chunkRule = L.chunked && !ringRows ? c.chunkSize : 0;
+    const int held = m_pos + T - base;
+    if (m_tiled && T == 1) {
+        DecodeAttention a;
+        a.q = qkv;
+        a.kCache = keys;
+        a.vCache = values;
+        a.pageTable = static_cast<const std::int32_t*>(m_bf16Table.data());
+        a.seqLens = ringRows ? ringLen() : seqLen();
+        a.out = att;
+        a.batch = 1;
+        a.numQHeads = c.nHeads;
+        a.numKvHeads = c.nKvHeads;
+        a.headDim = c.headDim;
+        a.pageSize = kBf16Page;
+        a.maxPagesPerSeq = (m_maxContext + kBf16Page - 1) / kBf16Page;
+        a.maxSeqLen = m_maxContext;
+        a.chunkSize = chunkRule;
+        a.splitTokens = m_splitTokens;
+        a.scale = scale;
+        a.workspace = static_cast<float*>(m_decodeWorkspace.data());
+        L4_CUDA_TRY(launchAttentionDecode(a, s), "decode attention");
+    } else if (m_tiled) {
+        PrefillAttention a;
+        a.q = qkv;
+        a.k = keys;
+        a.v = values;
+        a.o = att;
+        a.qStride = qkvDim;
         a.kStride = a.vStride = kvDim;
+        a.oStride = qDim;
+        a.lq = T;
+        a.lkv = held;
+        a.qPosOffset = m_pos - base;
+        a.numQHeads = c.nHeads;
+        a.numKvHeads = c.nKvHeads;
+        a.headDim = c.headDim;
+        a.chunkSize = chunkRule;
+        a.scale = scale;
+        L4_CUDA_TRY(launchAttentionPrefill(a, s), "prefill attention");
+    } else {
+        NaiveAttention a;
+        a.q = qkv;
+        a.k = keys;
+        a.v = values;
+        a.o = att;
+        a.qStride = qkvDim;
+        a.kStride = a.vStride = kvDim;
+        a.oStride = qDim;
+        a.lq = T;
+        a.positions = ringRows ? ringPositions() : positions();
+        a.numQHeads = c.nHeads;
+        a.numKvHeads = c.nKvHeads;
+        a.headDim = c.headDim;
+        a.chunkSize = chunkRule;
+        a.scale = scale;
         L4_CUDA_TRY(launchAttentionNaive(a, s), "attention");
-        return {};
     }
-    Fp8KvCache cache{static_cast<std::uint8_t*>(L.kCache.data()),
-                     static_cast<std::uint8_t*>(L.vCache.data()),
-                     static_cast<float*>(L.kScales.data()),
-                     static_cast<float*>(L.vScales.data()),
-                     kPage,
-                     c.nKvHeads,
-                     c.headDim};
-    const auto* table = static_cast<const std::int32_t*>(m_pageTable.data());
-    L4_CUDA_TRY(launchKvFp8Append(cache, table, m_pos, T, qkv + qDim, qkvDim, qkv + qDim + kvDim, qkvDim, s),
-                "fp8 KV append");
-    if (T == 1) {
-        Fp8DecodeAttention d;
-        d.q = qkv; // one row: the q heads come first
-        d.cache = cache;
-        d.pageTable = table;
-        d.seqLens = seqLen();
-        d.out = att;
-        d.batch = 1;
-        d.numQHeads = c.nHeads;
-        d.maxPagesPerSeq = m_maxContext / kPage;
-        d.maxSeqLen = m_maxContext;
-        d.scale = scale;
-        d.workspace = static_cast<float*>(m_fp8Workspace.data());
-        L4_CUDA_TRY(launchAttentionDecodeFp8(d, s), "fp8 decode attention");
-        return {};
-    }
-    auto* gk = static_cast<std::uint16_t*>(m_gatherK.data());
-    auto* gv = static_cast<std::uint16_t*>(m_gatherV.data());
-    L4_CUDA_TRY(launchKvFp8Gather(cache, table, m_pos + T, gk, gv, s), "fp8 KV gather");
-    a.k = gk;
-    a.v = gv;
-    a.kStride = a.vStride = kvDim;
-    L4_CUDA_TRY(launchAttentionNaive(a, s), "attention");
     return {};
 }
 
-std::expected<void, Error> Llama4CudaRunner::runLayers(int T, bool allRows)
+std::expected<void, Error> Llama4CudaRunner::runLayers(int T, bool allRows, float* logitsOut)
 {
     const Llama4Config& c = m_c;
     cudaStream_t s = stream();
@@ -489,7 +586,7 @@ std::expected<void, Error> Llama4CudaRunner::runLayers(int T, bool allRows)
         L4_CUDA_TRY(launchSwiGlu(gu, 2 * width, gu + width, 2 * width, h, width, T, width, s), "swiglu");
         if (L.moe) {
             L4_TRY(gemm(L.down, h, shared, T));
-            const auto scratch = moeScratchAt(m_moeScratch.data(), kMaxChunk, c.nExperts, D, c.expertDim);
+            const auto scratch = moeScratchAt(m_moeScratch.data(), m_pass, c.nExperts, D, c.expertDim);
             L4_CUDA_TRY(launchMoeRouted(L.moeWeights, xn, D, T, shared, ffn, nullptr, scratch, s), "MoE");
             prevDelta = ffn;
         } else {
@@ -497,12 +594,22 @@ std::expected<void, Error> Llama4CudaRunner::runLayers(int T, bool allRows)
             prevDelta = delta;
         }
     }
+    if (!logitsOut)
+        return {};
+    // The LM head over the last row (or every row), kLogitRows rows per product, each block downloaded.
     const int rows = allRows ? T : 1;
-    const std::size_t first = allRows ? 0 : std::size_t(T - 1);
+    const std::size_t first = allRows ? 0 : std::size_t(T - 1), V = std::size_t(c.vocabSize);
     L4_CUDA_TRY(launchRmsNormResidual(x + first * std::size_t(D), prevDelta + first * std::size_t(D),
                                       static_cast<const float*>(m_outNorm.data()), xn, rows, D, c.rmsEps, s),
                 "rmsnorm");
-    return gemm(m_lmHeadMatrix, xn, m_logits.data(), rows, GemmOut::F32);
+    for (int r0 = 0; r0 < rows; r0 += kLogitRows) {
+        const int n = std::min(kLogitRows, rows - r0);
+        L4_TRY(gemm(m_lmHeadMatrix, xn + std::size_t(r0) * std::size_t(D), m_logits.data(), n, GemmOut::F32));
+        L4_CUDA_TRY(cudaMemcpyAsync(logitsOut + std::size_t(r0) * V, m_logits.data(), std::size_t(n) * V * 4,
+                                    cudaMemcpyDeviceToHost, s),
+                    "logits download");
+    }
+    return {};
 }
 
 std::expected<void, Error> Llama4CudaRunner::forward(std::span<const std::int32_t> tokens,
@@ -516,28 +623,38 @@ std::expected<void, Error> Llama4CudaRunner::forward(std::span<const std::int32_
         return std::unexpected(
             Error{ErrorCode::OutOfMemory, "the context would hold " + std::to_string(m_pos + total) +
                                               " tokens; the KV cache holds " + std::to_string(m_maxContext)});
+    if (m_ringLost >= 0 && m_pos == m_ringLost)
+        return std::unexpected(
+            Error{ErrorCode::InvalidArgument,
+                  "the context was cut back to token " + std::to_string(m_pos) +
+                      ", inside an earlier attention chunk whose keys are gone; truncate to " +
+                      std::to_string((m_pos / m_ring) * m_ring) + " and feed the rest again"});
+    m_ringLost = -1;
     if (!logits.empty() && logits.size() < (allLogits ? std::size_t(total) : 1) * V)
         return std::unexpected(Error{ErrorCode::InvalidArgument, "the logits buffer is too small"});
     cudaStream_t s = stream();
+    const bool allRows = allLogits && !logits.empty();
     for (int done = 0; done < total;) {
-        const int T = std::min(kMaxChunk, total - done);
+        // A pass stays inside one attention chunk when the chunked layers keep a ring.
+        int T = std::min(m_pass, total - done);
+        if (m_ring < m_maxContext)
+            T = std::min(T, m_ring - m_pos % m_ring);
+        const int start = ringStart();
         for (int t = 0; t < T; ++t) {
             m_stepHost[std::size_t(t)] = tokens[std::size_t(done + t)];
-            m_stepHost[std::size_t(kMaxChunk + t)] = m_pos + t;
+            m_stepHost[std::size_t(m_pass + t)] = m_pos + t;
+            m_stepHost[std::size_t(2 * m_pass + t)] = m_pos + t - start;
         }
-        m_stepHost[2 * kMaxChunk] = m_pos + T;
+        m_stepHost[std::size_t(3 * m_pass)] = m_pos + T;
+        m_stepHost[std::size_t(3 * m_pass + 1)] = m_pos + T - start;
         L4_CUDA_TRY(cudaMemcpyAsync(m_step.data(), m_stepHost.data(), m_stepHost.size() * 4,
                                     cudaMemcpyHostToDevice, s),
                     "step upload");
         const bool last = done + T == total;
-        const bool allRows = allLogits && !logits.empty();
-        L4_TRY(runLayers(T, allRows));
-        if (!logits.empty() && (allRows || last)) {
-            float* dst = logits.data() + (allRows ? std::size_t(done) * V : 0);
-            L4_CUDA_TRY(cudaMemcpyAsync(dst, m_logits.data(), (allRows ? std::size_t(T) : 1) * V * 4,
-                                        cudaMemcpyDeviceToHost, s),
-                        "logits download");
-        }
+        float* out = logits.empty() || !(allRows || last)
+                         ? nullptr
+                         : logits.data() + (allRows ? std::size_t(done) * V : 0);
+        L4_TRY(runLayers(T, allRows, out));
         L4_CUDA_TRY(cudaStreamSynchronize(s), "forward");
         m_pos += T;
         done += T;
@@ -567,9 +684,12 @@ makeLlama4CudaRunner(std::shared_ptr<const ModelWeights> weights, const RunnerOp
             : int(std::min<std::int64_t>(asLlama4(*weights)->llama4.contextLength, 1 << 16));
     if (maxContext <= 0)
         return std::unexpected(Error{ErrorCode::InvalidArgument, "the model names no context length"});
+    auto info = deviceInfo(0);
+    if (!info)
+        return std::unexpected(info.error());
     auto runner =
         std::make_unique<Llama4CudaRunner>(std::move(weights), std::move(*stream), std::move(*blas));
-    if (auto ok = runner->init(maxContext); !ok)
+    if (auto ok = runner->init(maxContext, info->multiprocessors); !ok)
         return std::unexpected(ok.error());
     return runner;
 }
