@@ -32,8 +32,8 @@ Llama4Quantization Llama4MemoryPlanOptions::gpuQuantization()
     Llama4Quantization q;
     q.experts = WeightFormat::Int4;
     q.sharedFfn = WeightFormat::BF16;
-    q.attention = WeightFormat::Fp8E4M3;
-    q.lmHead = WeightFormat::Fp8E4M3;
+    q.attention = WeightFormat::BF16;
+    q.lmHead = WeightFormat::BF16;
     q.groupSize = 128;
     return q;
 }
@@ -76,6 +76,8 @@ Llama4MemoryPlan planLlama4Memory(const Llama4Config& c, const Llama4MemoryPlanO
     p.globalKvScaleBytesPerPage = globalLayers * 2 * G * 4;
     p.globalKvBytesPerPage =
         p.globalKvBytesPerToken * std::uint64_t(p.kvPageTokens) + p.globalKvScaleBytesPerPage;
+    if (o.prefillStaging && o.globalKvBytes == 1 && p.globalLayers > 0)
+        p.stagingBytesPerPage = 2 * KV * 2 * std::uint64_t(p.kvPageTokens);
     // Chunked layers: a ring of one chunk each, allocated whole when the session starts.
     p.chunkedRingBytes = std::uint64_t(p.chunkedLayers) * 2 * KV * std::uint64_t(o.chunkedKvBytes) *
                          std::uint64_t(std::max(c.chunkSize, 0));
@@ -91,9 +93,17 @@ Llama4MemoryPlan planLlama4Memory(const Llama4Config& c, const Llama4MemoryPlanO
     p.fixedBytes = p.weightBytes + p.chunkedRingBytes + p.workingBytes;
     p.weightsFit = p.fixedBytes <= p.deviceFreeBytes;
     p.gpuKvBytes = p.weightsFit ? p.deviceFreeBytes - p.fixedBytes : 0;
+    // A page on the device costs its data, scales and staging; a page on the host its data and scales
+    // there, and its staging on the device.
+    std::int64_t gpuPagesWithHost = 0;
     if (p.globalKvBytesPerPage > 0) {
-        p.gpuPages = std::int64_t(p.gpuKvBytes / p.globalKvBytesPerPage);
+        const std::uint64_t onDevice = p.globalKvBytesPerPage + p.stagingBytesPerPage;
+        p.gpuPages = std::int64_t(p.gpuKvBytes / onDevice);
         p.hostPages = std::int64_t(p.hostKvBytes / p.globalKvBytesPerPage);
+        if (p.stagingBytesPerPage > 0)
+            p.hostPages = std::min<std::int64_t>(p.hostPages, std::int64_t(p.gpuKvBytes / p.stagingBytesPerPage));
+        gpuPagesWithHost =
+            std::int64_t((p.gpuKvBytes - std::uint64_t(p.hostPages) * p.stagingBytesPerPage) / onDevice);
     }
     const auto cap = [&](std::int64_t tokens) {
         return p.maxPositions > 0 ? std::min(tokens, p.maxPositions) : tokens;
@@ -103,7 +113,8 @@ Llama4MemoryPlan planLlama4Memory(const Llama4Config& c, const Llama4MemoryPlanO
         p.maxContextTotal = p.maxContextGpu;
     } else {
         p.maxContextGpu = p.weightsFit ? cap(p.gpuPages * p.kvPageTokens) : 0;
-        p.maxContextTotal = p.weightsFit ? cap((p.gpuPages + p.hostPages) * p.kvPageTokens) : 0;
+        p.maxContextTotal =
+            p.weightsFit ? cap(std::max(p.gpuPages, gpuPagesWithHost + p.hostPages) * p.kvPageTokens) : 0;
     }
     return p;
 }
@@ -126,6 +137,9 @@ std::string Llama4MemoryPlan::describe() const
               "with scales)\n",
               static_cast<unsigned long long>(globalKvBytesPerToken), globalLayers, kvPageTokens,
               double(globalKvBytesPerPage) / 1024.0);
+    if (stagingBytesPerPage > 0)
+        s += line("prefill staging        %llu B/token  (bf16 keys and values of one global layer)\n",
+                  static_cast<unsigned long long>(stagingBytesPerPage / std::uint64_t(kvPageTokens)));
     if (deviceFreeBytes == 0) {
         s += "no device memory figure (no CUDA device found and none given): no maximum context\n";
         return s;
@@ -167,18 +181,23 @@ std::expected<void, Error> checkLlama4Context(const Llama4MemoryPlan& p, std::in
     if (tokens <= p.maxContextTotal)
         return {};
     const std::uint64_t need = p.globalKvBytes(tokens);
+    const std::uint64_t staging =
+        std::uint64_t((tokens + p.kvPageTokens - 1) / p.kvPageTokens) * p.stagingBytesPerPage;
     std::string message = line(
-        "a context of %lld tokens needs %.2f GiB of KV for the %d global layers; the GPU has %.2f GiB left "
-        "after the weights (%.2f GiB), working memory and chunked-layer ring (%.2f GiB), room for %lld "
-        "tokens",
-        static_cast<long long>(tokens), gib(need), p.globalLayers, gib(p.gpuKvBytes), gib(p.weightBytes),
-        gib(p.workingBytes + p.chunkedRingBytes), static_cast<long long>(p.maxContextGpu));
+        "a context of %lld tokens needs %.2f GiB of KV for the %d global layers", static_cast<long long>(tokens),
+        gib(need), p.globalLayers);
+    if (staging > 0)
+        message += line(" (and %.2f GiB of bf16 staging on the GPU for prefill)", gib(staging));
+    message += line("; the GPU has %.2f GiB left after the weights (%.2f GiB), working memory and chunked-layer "
+                    "ring (%.2f GiB), room for %lld tokens",
+                    gib(p.gpuKvBytes), gib(p.weightBytes), gib(p.workingBytes + p.chunkedRingBytes),
+                    static_cast<long long>(p.maxContextGpu));
     if (p.hostKvBytes > 0)
-        message += line(", and %.2f GiB of host memory hold %lld more", gib(p.hostKvBytes),
-                        static_cast<long long>(p.maxContextTotal - p.maxContextGpu));
-    message += line("; shorten the context to at most %lld tokens or configure %.2f GiB more host memory",
-                    static_cast<long long>(p.maxContextTotal),
-                    gib(need - std::min(need, p.globalKvBytes(p.maxContextTotal))));
+        message += line(", %lld with %.2f GiB of host memory", static_cast<long long>(p.maxContextTotal),
+                        gib(p.hostKvBytes));
+    message += line("; shorten the context to at most %lld tokens", static_cast<long long>(p.maxContextTotal));
+    if (std::uint64_t(p.hostPages + 1) * p.stagingBytesPerPage <= p.gpuKvBytes)
+        message += " or configure more host memory (--host-memory)";
     return std::unexpected(Error{ErrorCode::OutOfMemory, message});
 }
 

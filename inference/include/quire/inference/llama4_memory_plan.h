@@ -2,7 +2,8 @@
 // the weights take (int4 group-wise experts, bf16 or fp8 elsewhere, as llama4_memory.h counts
 // them), what the KV cache takes per token (fp8 e4m3 pages with per-page scales for the global
 // NoPE layers; the chunked RoPE layers keep a bf16 ring of one attention chunk), the working
-// memory of one prefill chunk, and from these the longest context that fits on the GPU, plus the
+// memory of one prefill chunk (and, with fp8 pages, a bf16 staging copy of one global layer's keys and
+// values that prefill attention reads), and from these the longest context that fits on the GPU, plus the
 // context that spills to configured host memory (pinned pages of the same format). A request for
 // more is refused with the numbers, before anything is allocated, never by an out-of-memory crash.
 //
@@ -30,9 +31,14 @@ struct Llama4MemoryPlanOptions {
     int globalKvBytes = 1;   // bytes per K or V element of the global layers (1: fp8 e4m3)
     int chunkedKvBytes = 2;  // bytes per K or V element of the chunked ring (2: bf16)
     std::uint64_t reserveBytes = std::uint64_t(512) << 20; // cuBLAS workspaces, allocator slack
+    // Prefill attention of a global layer reads its fp8 pages through a bf16 copy of the layer's keys
+    // and values (the CUDA runner does): 2 x kvDim x 2 bytes of device memory per token of context,
+    // host-held pages included. Only with fp8 pages (globalKvBytes == 1).
+    bool prefillStaging = true;
 
-    // The default: routed experts int4 (group 128, an f32 scale per group), attention and the LM
-    // head fp8 e4m3 with a scale per row, the shared expert and the embedding bf16.
+    // The default, what the CUDA runner runs: routed experts int4 (group 128, an f32 scale per group),
+    // everything else bf16 (attention, the shared expert, the embedding, the LM head). The int4-fp8
+    // preset describes smaller weights (shared expert int4, attention and LM head fp8).
     static Llama4Quantization gpuQuantization();
 };
 
@@ -51,6 +57,7 @@ struct Llama4MemoryPlan {
     std::uint64_t globalKvBytesPerToken = 0; // data only
     std::uint64_t globalKvScaleBytesPerPage = 0;
     std::uint64_t globalKvBytesPerPage = 0; // data of kvPageTokens tokens + scales
+    std::uint64_t stagingBytesPerPage = 0;  // device bf16 staging for prefill, per page of context
     std::uint64_t chunkedRingBytes = 0;     // every chunked layer's ring of one chunk (fixed)
 
     // Working memory of one prefill chunk: bf16 activations, routing buffers and attention row
