@@ -179,3 +179,16 @@ GPU_TEST(llama4TruncateIntoAnEarlierChunk)
     const double err = quire::test::worstRelativeError(row.data(), ref.data(), 1, V);
     GPU_CHECK_MSG(err < 0.05, "after re-feeding: relative error " << err);
 }
+
+// A context the memory plan refuses (here: past the model's 131072 positions) fails at createRunner with
+// the plan's message, before any upload.
+GPU_TEST(llama4RunnerRefusesWhatThePlanRefuses)
+{
+    auto b = inf::findBackend("cuda");
+    GPU_CHECK(b.has_value());
+    inf::RunnerOptions o;
+    o.maxContext = 200000;
+    auto r = (*b)->createRunner(tinyInt4("moe_chunked"), o);
+    GPU_CHECK(!r.has_value() &&
+              r.error().message.find("longer than the model's maximum") != std::string::npos);
+}

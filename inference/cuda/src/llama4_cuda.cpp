@@ -49,6 +49,7 @@
 #include "quire/inference/cuda/kernels/swiglu.cuh"
 #include "quire/inference/cuda/stream.h"
 #include "quire/inference/llama4.h"
+#include "quire/inference/llama4_memory_plan.h"
 
 namespace quire::inference::cuda {
 
@@ -58,6 +59,16 @@ constexpr int kMaxPass = 8192;  // tokens per pass over the layers (at most)
 constexpr int kLogitRows = 256; // rows of logits computed per LM-head product
 constexpr int kPage = 128;      // tokens per fp8 KV page
 constexpr int kBf16Page = 64;   // the tiled decode kernel's view of a contiguous bf16 cache
+
+// Global layers keep fp8 pages unless QUIRE_LLAMA4_GLOBAL_KV=bf16 (or the fp8 kernels cannot serve the
+// head shape).
+bool fp8GlobalKv(const Llama4Config& c)
+{
+    const char* kv = std::getenv("QUIRE_LLAMA4_GLOBAL_KV");
+    return !(kv && std::strcmp(kv, "bf16") == 0) &&
+           (c.headDim == 32 || c.headDim == 64 || c.headDim == 128) && c.nKvHeads > 0 &&
+           c.nHeads / c.nKvHeads <= kFp8DecodeMaxGroup;
+}
 
 Error cudaFailure(cudaError_t e, const std::string& what)
 {
@@ -291,10 +302,7 @@ std::expected<void, Error> Llama4CudaRunner::init(int maxContext, int multiproce
                                      "the CUDA backend needs hidden and expert widths that "
                                      "are multiples of 64"});
     m_maxContext = ((maxContext + kPage - 1) / kPage) * kPage;
-    const char* kv = std::getenv("QUIRE_LLAMA4_GLOBAL_KV");
-    const bool fp8Global = !(kv && std::strcmp(kv, "bf16") == 0) &&
-                           (c.headDim == 32 || c.headDim == 64 || c.headDim == 128) &&
-                           c.nHeads / c.nKvHeads <= kFp8DecodeMaxGroup;
+    const bool fp8Global = fp8GlobalKv(c);
     const int kvDim = c.kvDim(), qDim = c.qDim();
     m_ffnWidth = std::max(c.expertDim, c.denseDim);
     m_pass = std::min(kMaxPass, m_maxContext);
@@ -678,10 +686,24 @@ makeLlama4CudaRunner(std::shared_ptr<const ModelWeights> weights, const RunnerOp
     auto blas = Blas::create();
     if (!blas)
         return std::unexpected(blas.error());
-    const int maxContext =
-        options.maxContext > 0
-            ? options.maxContext
-            : int(std::min<std::int64_t>(asLlama4(*weights)->llama4.contextLength, 1 << 16));
+    // The memory plan of what this runner allocates (llama4_memory_plan.h) for the device's free memory:
+    // the default context is the longest that fits, and a longer request is refused with the numbers
+    // before anything is uploaded.
+    const Llama4Config& config = asLlama4(*weights)->llama4;
+    std::size_t freeBytes = 0, totalBytes = 0;
+    L4_CUDA_TRY(cudaMemGetInfo(&freeBytes, &totalBytes), "cudaMemGetInfo");
+    Llama4MemoryPlanOptions planOptions;
+    planOptions.deviceFreeBytes = freeBytes;
+    planOptions.globalKvBytes = fp8GlobalKv(config) ? 1 : 2;
+    const Llama4MemoryPlan plan = planLlama4Memory(config, planOptions);
+    const std::int64_t fits = config.contextLength > 0
+                                  ? std::min<std::int64_t>(plan.maxContextGpu, config.contextLength)
+                                  : plan.maxContextGpu;
+    const std::int64_t wanted =
+        options.maxContext > 0 ? options.maxContext : std::min<std::int64_t>(fits, 1 << 30);
+    if (auto ok = checkLlama4Context(plan, std::max<std::int64_t>(wanted, 1)); !ok)
+        return std::unexpected(ok.error());
+    const int maxContext = int(wanted);
     if (maxContext <= 0)
         return std::unexpected(Error{ErrorCode::InvalidArgument, "the model names no context length"});
     auto info = deviceInfo(0);
