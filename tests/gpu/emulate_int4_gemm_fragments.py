@@ -114,3 +114,28 @@ for G in (128, 64):
     assert np.allclose(got[:rowsHere], ref[:rowsHere]), f"G={G}: GEMM mismatch"
     assert np.isnan(got[rowsHere:]).all()
 print("int4 GEMM fragment plumbing: OK")
+
+# The grouped launch's tile numbering: blockIdx.y in [0, ceil(maxRows / 128) + experts) walks the experts'
+# row offsets; every row of every expert must be covered by exactly one (tile, row) and no tile may
+# straddle two experts.
+for trial in range(200):
+    E = int(rng.integers(1, 20))
+    counts = rng.integers(0, 400, size=E) * (rng.random(E) < 0.8)
+    offsets = np.concatenate([[0], np.cumsum(counts)])
+    maxRows = int(offsets[-1] + rng.integers(0, 300))
+    covered = np.zeros(int(offsets[-1]), dtype=int)
+    for y in range((maxRows + BM - 1) // BM + E):
+        first, e = 0, 0
+        while e < E:
+            begin, end = offsets[e], offsets[e + 1]
+            tiles = (end - begin + BM - 1) // BM
+            if y < first + tiles:
+                m0, rowEnd = begin + (y - first) * BM, end
+                break
+            first += tiles
+            e += 1
+        if e == E or m0 >= rowEnd:
+            continue
+        covered[m0:min(m0 + BM, rowEnd)] += 1
+    assert (covered == 1).all(), (trial, counts)
+print("grouped tile numbering: OK")

@@ -6,8 +6,9 @@
 // u becomes the bf16 128 + u by setting its exponent bits, and subtracting 136 leaves u - 8 exactly.
 // The k step lies inside one scale group (groups of 64 or 128), so the tile's products of A with the
 // integer codes are summed in fp32 and multiplied by the group scale once per step and output column.
-// Grouped over experts: blockIdx.z is the expert, whose rows of A (and C) lie between two device-side
-// row offsets; tiles past an expert's rows return at once.
+// Grouped over experts: the row tiles of every expert (its rows of A and C lie between two device-side
+// row offsets) are numbered one after another along blockIdx.y, so the grid holds at most
+// rows / 128 + experts tiles per column of outputs and a block finds its expert by walking the offsets.
 #include "quire/inference/cuda/kernels/int4.cuh"
 
 #include "common.cuh"
@@ -37,15 +38,28 @@ __device__ __forceinline__ std::uint32_t nibblesToBf16x2(std::uint32_t byte)
 
 __global__ void __launch_bounds__(kThreads)
     int4GemmKernel(const std::uint16_t* a, long long lda, Int4Weights w, const std::int32_t* rowOffsets,
-                   int maxRows, std::uint16_t* c, long long ldc)
+                   int experts, int maxRows, std::uint16_t* c, long long ldc)
 {
     __shared__ __align__(128) std::uint16_t sA[2][kBM * kBK];
     __shared__ __align__(128) std::uint8_t sB[2][kBN * kBRowBytes];
 
-    const int e = blockIdx.z;
-    const int rowBegin = rowOffsets ? rowOffsets[e] : 0;
-    const int rowEnd = rowOffsets ? rowOffsets[e + 1] : maxRows;
-    const int m0 = rowBegin + blockIdx.y * kBM;
+    // This block's row tile: tile y of the dense product, or the y-th tile counting every expert's tiles.
+    int e = 0, m0 = blockIdx.y * kBM, rowEnd = maxRows;
+    if (rowOffsets) {
+        int first = 0; // tiles of the experts before e
+        for (e = 0; e < experts; ++e) {
+            const int begin = rowOffsets[e], end = rowOffsets[e + 1];
+            const int tiles = (end - begin + kBM - 1) / kBM;
+            if (static_cast<int>(blockIdx.y) < first + tiles) {
+                m0 = begin + (static_cast<int>(blockIdx.y) - first) * kBM;
+                rowEnd = end;
+                break;
+            }
+            first += tiles;
+        }
+        if (e == experts)
+            return; // past the last expert's tiles
+    }
     if (m0 >= rowEnd)
         return;
     const int rowsHere = min(kBM, rowEnd - m0);
@@ -190,11 +204,12 @@ cudaError_t launchInt4Gemm(const std::uint16_t* a, long long lda, const Int4Weig
     if (!detail::aligned16(a) || !detail::aligned16(w.q) || w.qExpertBytes % 16 != 0 ||
         (reinterpret_cast<std::uintptr_t>(c) & 3u))
         return cudaErrorMisalignedAddress;
-    const dim3 grid(static_cast<unsigned>((w.n + kBN - 1) / kBN),
-                    static_cast<unsigned>((maxRows + kBM - 1) / kBM), static_cast<unsigned>(experts));
-    if (grid.y > 65535u || grid.z > 65535u)
+    // Sum over experts of ceil(rows_e / 128) <= ceil(maxRows / 128) + experts.
+    const long long tiles = (maxRows + kBM - 1) / kBM + (rowOffsets ? experts : 0);
+    if (tiles > 65535)
         return cudaErrorInvalidValue;
-    int4GemmKernel<<<grid, kThreads, 0, stream>>>(a, lda, w, rowOffsets, maxRows, c, ldc);
+    const dim3 grid(static_cast<unsigned>((w.n + kBN - 1) / kBN), static_cast<unsigned>(tiles));
+    int4GemmKernel<<<grid, kThreads, 0, stream>>>(a, lda, w, rowOffsets, experts, maxRows, c, ldc);
     return cudaGetLastError();
 }
 
