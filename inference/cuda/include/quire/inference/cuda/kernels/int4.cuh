@@ -5,7 +5,7 @@
 //   q      [n][k/2] bytes: value c of row r is the low nibble of byte r*k/2 + c/2 when c is even, the
 //          high nibble when odd; a nibble u means the integer u - 8 (-8..7)
 //   scales [groups][n] f32, groups = ceil(k / groupSize), group-major so that the scales of one group
-//          for consecutive outputs are contiguous (the GEMM reads a tile's scales in one go);
+//          for consecutive outputs are contiguous (coalesced reads in the GEMM);
 //          the last group of a row may be shorter (k = 64 with group 128 is one group of 64)
 //   w[r][c] = (u - 8) * scales[c / groupSize][r]
 // A stack of experts is `experts` such matrices, qExpertBytes and scaleExpertFloats apart.
