@@ -1,61 +1,14 @@
 #include "commands.h"
 
-#include <QTextStream>
-
-#include <cstdio>
-
-#include "quire/app/paths.h"
-#include "quire/app/version.h"
-#include "quire/storage/database.h"
-#ifdef QUIRE_WITH_CUDA
-#include "quire/inference/cuda/device.h"
-#endif
-
 namespace quire::cli {
 
-namespace {
-
-QTextStream& out()
-{
-    static QTextStream s(stdout);
-    return s;
-}
-
-int cmdInfo(const QStringList& args)
-{
-    if (args.contains("--help")) {
-        out() << "Usage: quire-cli info\nPrints the version, data folders and compute devices.\n";
-        return Ok;
-    }
-    const auto paths = app::Paths::standard();
-    out() << "Quire " QUIRE_VERSION "\n"
-          << "data:    " << paths.dataDir << "\n"
-          << "library: " << paths.libraryDb << "\n"
-          << "models:  " << paths.modelDir << "\n"
-          << "logs:    " << paths.logDir << "\n";
-#ifdef QUIRE_WITH_CUDA
-    const int n = inference::cuda::deviceCount();
-    out() << "cuda:    " << n << " device(s)\n";
-    for (int i = 0; i < n; ++i) {
-        if (auto d = inference::cuda::deviceInfo(i))
-            out() << "  [" << i << "] " << QString::fromStdString(d->name) << ", sm_" << d->computeMajor
-                  << d->computeMinor << ", " << (d->totalBytes >> 20) << " MiB\n";
-    }
-#else
-    out() << "cuda:    not built\n";
-#endif
-    out().flush();
-    return Ok;
-}
-
-} // namespace
-
 int cmdExtract(const QStringList& args); // cmd_extract.cpp
+int cmdInfo(const QStringList& args);    // cmd_info.cpp
 
 const std::vector<Command>& commands()
 {
     static const std::vector<Command> all = {
-        {"info", "version, data folders and compute devices", cmdInfo},
+        {"info", "version, data folders, compute devices; --model: the GPU memory plan", cmdInfo},
         {"workspace", "create, list, show, add to, remove and set up workspaces", cmdWorkspace},
         {"ingest", "rescan a workspace's files and ingest what changed", cmdIngest},
         {"budget", "token budget of a workspace's context: counts, window, KV memory, time", cmdBudget},

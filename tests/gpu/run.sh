@@ -5,7 +5,9 @@
 #   2. build with every core
 #   3. ctest -L gpu (kernel parity with the CPU twins), then ctest -L unit (the twins themselves)
 #   4. the GPU benchmarks (BENCH gpu_gemm, gpu_attn_prefill_8k, gpu_attn_prefill_32k, gpu_attn_decode,
-#      gpu_decode_default)
+#      gpu_decode_default, and Llama 4 Scout at its real shapes with random weights: scout_prefill_8k,
+#      scout_prefill_64k, scout_decode_8k, scout_decode_128k; 8 of 48 layers scaled linearly unless
+#      QUIRE_SCOUT_LAYERS=48)
 #   5. a short table last: each test's pass/fail counts and every BENCH line.
 # The default model (gpu_model's default-model test, BENCH gpu_decode_default) is QUIRE_DEFAULT_MODEL, else
 # ~/.local/share/quire/models/SmolLM2-135M-Instruct.Q4_1.gguf; without it those two say so and skip.
@@ -47,9 +49,11 @@ run_all() {
   cat "$log_dir/ctest_unit.log"
 
   section "benchmarks"
-  for b in ${QUIRE_GPU_BENCHES:-gpu_bench_gemm gpu_bench_attention gpu_bench_model}; do
+  for b in ${QUIRE_GPU_BENCHES:-gpu_bench_gemm gpu_bench_attention gpu_bench_model gpu_bench_scout}; do
     echo "--- $b"
-    timeout 300 "$build/bin/$b" > "$log_dir/$b.log" 2>&1
+    local args=()
+    [ "$b" = gpu_bench_scout ] && args=(--layers "${QUIRE_SCOUT_LAYERS:-8}")
+    timeout 300 "$build/bin/$b" "${args[@]}" > "$log_dir/$b.log" 2>&1
     local rc=$?
     cat "$log_dir/$b.log"
     if [ $rc -eq 77 ]; then echo "$b skipped (no device)"; elif [ $rc -ne 0 ]; then echo "$b exited with $rc"; status=1; fi

@@ -14,6 +14,8 @@
 // once as a CUDA graph and replayed.
 #include "llama_cuda.h"
 
+#include "llama4_cuda.h"
+
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -37,6 +39,7 @@
 #include "quire/inference/cuda/kernels/rope.cuh"
 #include "quire/inference/cuda/kernels/swiglu.cuh"
 #include "quire/inference/cuda/stream.h"
+#include "quire/inference/llama4.h"
 #include "quire/inference/quant.h"
 
 namespace quire::inference::cuda {
@@ -684,6 +687,8 @@ public:
     {
         if (!weights)
             return std::unexpected(Error{ErrorCode::InvalidArgument, "no model weights"});
+        if (asLlama4(*weights))
+            return makeLlama4CudaRunner(std::move(weights), options);
         return makeLlamaCudaRunner(std::move(weights), options);
     }
 };

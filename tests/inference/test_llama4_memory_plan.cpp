@@ -1,0 +1,166 @@
+// The Llama 4 GPU memory plan with Scout's real hyperparameters (tests/data/llama4/scout_config,
+// a config.json alone) on an 80 GB card, every figure checked against arithmetic written out here,
+// and the refusal of contexts that do not fit.
+#include <QTest>
+
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "quire/inference/llama4_memory_plan.h"
+
+using namespace quire::inference;
+
+namespace {
+
+constexpr std::uint64_t kGiB = std::uint64_t(1) << 30;
+
+Llama4Config scout()
+{
+    std::ifstream in(std::string(QUIRE_TEST_DATA_DIR) + "/llama4/scout_config/config.json");
+    std::stringstream text;
+    text << in.rdbuf();
+    auto c = parseLlama4Config(text.str());
+    if (!c)
+        qFatal("%s", c.error().message.c_str());
+    return *c;
+}
+
+// An H100 80GB reports 81559 MiB; after the CUDA context about 79 GiB are free.
+Llama4MemoryPlanOptions h100(std::uint64_t hostGiB = 0)
+{
+    Llama4MemoryPlanOptions o;
+    o.deviceFreeBytes = 79 * kGiB;
+    o.hostKvBytes = hostGiB * kGiB;
+    return o;
+}
+
+} // namespace
+
+class TestLlama4MemoryPlan : public QObject {
+    Q_OBJECT
+private slots:
+    void scoutWeightsByHand()
+    {
+        const auto p = planLlama4Memory(scout(), h100());
+        // Embedding bf16: 202048 x 5120 x 2 B.
+        QCOMPARE(p.weights.embeddingBytes, std::uint64_t(2068971520));
+        // LM head bf16: 202048 x 5120 x 2 B.
+        QCOMPARE(p.weights.lmHeadBytes, std::uint64_t(2068971520));
+        // Attention bf16: per layer q and o [5120 x 5120], k and v [1024 x 5120].
+        QCOMPARE(p.weights.attentionBytes, std::uint64_t(48) * (5120 + 1024 + 1024 + 5120) * 5120 * 2);
+        // Experts int4 group 128: per expert gate and up have 8192 rows of 5120 inputs (2560 B of
+        // nibbles + 40 f32 scales = 2720 B), down 5120 rows of 8192 inputs (4096 + 64 x 4 = 4352 B).
+        QCOMPARE(p.weights.expertBytes, std::uint64_t(48) * 16 * (2 * 8192 * 2720 + 5120 * 4352));
+        QCOMPARE(p.weights.expertBytes, std::uint64_t(51338280960));
+        // Shared expert bf16: three 8192 x 5120 matrices per layer.
+        QCOMPARE(p.weights.sharedFfnBytes, std::uint64_t(48) * 3 * 8192 * 5120 * 2);
+        // Norms (2 per layer + final) and routers [16 x 5120], f32.
+        QCOMPARE(p.weights.otherBytes, std::uint64_t(5120 * 4 + 48 * (2 * 5120 * 4 + 16 * 5120 * 4)));
+        QCOMPARE(p.weightBytes, std::uint64_t(73613332480)); // 68.56 GiB: fits an 80 GB card
+    }
+
+    void scoutKvAndWorkingByHand()
+    {
+        const auto p = planLlama4Memory(scout(), h100());
+        QCOMPARE(p.globalLayers, 12);
+        QCOMPARE(p.chunkedLayers, 36);
+        // fp8 K and V of 8 heads x 128 in 12 layers: 24 KiB per token.
+        QCOMPARE(p.globalKvBytesPerToken, std::uint64_t(12 * 2 * 1024));
+        // A page of 128 tokens: 3 MiB of data + an f32 scale per (layer, K|V, head) = 768 B.
+        QCOMPARE(p.globalKvScaleBytesPerPage, std::uint64_t(768));
+        QCOMPARE(p.globalKvBytesPerPage, std::uint64_t(3146496));
+        // Prefill reads one layer's K and V through bf16: 2 x 1024 x 2 B per token, 512 KiB per page.
+        QCOMPARE(p.stagingBytesPerPage, std::uint64_t(2 * 1024 * 2 * 128));
+        // The bf16 ring of one 8192-token chunk in each of 36 layers: 1.125 GiB.
+        QCOMPARE(p.chunkedRingBytes, std::uint64_t(36) * 2 * 1024 * 2 * 8192);
+        // Per prefill token: 2 x (5x5120 + 2x5120 + 2x1024 + 3x8192) B of bf16 activations
+        // = 124928, + 16 f32 router logits (64) + 12 B of routing + 40 heads x 8 B = 125324 B.
+        QCOMPARE(p.workingBytesPerToken, std::uint64_t(125324));
+        // x 8192 tokens + f32 logits of one row (202048 x 4) + 512 MiB reserve.
+        QCOMPARE(p.workingBytes, std::uint64_t(125324) * 8192 + 202048 * 4 + 512 * (1 << 20));
+        QCOMPARE(p.workingBytes, std::uint64_t(1564333312));
+    }
+
+    void scoutMaxContextOnH100()
+    {
+        const auto p = planLlama4Memory(scout(), h100());
+        QVERIFY(p.weightsFit);
+        // 79 GiB - 73613332480 - 1207959552 - 1564333312 = 8439978752 B (7.86 GiB) for pages of
+        // 3146496 B + 524288 B of staging: floor(8439978752 / 3670784) = 2299 pages = 294272 tokens.
+        QCOMPARE(p.fixedBytes, std::uint64_t(73613332480) + 1207959552 + 1564333312);
+        QCOMPARE(p.gpuKvBytes, std::uint64_t(8439978752));
+        QCOMPARE(p.gpuPages, std::int64_t(2299));
+        QCOMPARE(p.maxContextGpu, std::int64_t(294272));
+        QCOMPARE(p.maxContextTotal, std::int64_t(294272)); // no host memory configured
+        QCOMPARE(p.globalKvBytes(294272), std::uint64_t(2299) * 3146496);
+        QVERIFY(checkLlama4Context(p, 294272).has_value());
+        QVERIFY(checkLlama4Context(p, 131072).has_value());
+
+        // 64 GiB of host memory hold floor(68719476736 / 3146496) = 21840 pages, but their staging on the
+        // GPU is limited to floor(8439978752 / 524288) = 16097 pages, which leaves no room for pages on the
+        // GPU: 16097 x 128 = 2060416 tokens.
+        const auto h = planLlama4Memory(scout(), h100(64));
+        QCOMPARE(h.hostPages, std::int64_t(16097));
+        QCOMPARE(h.maxContextGpu, std::int64_t(294272));
+        QCOMPARE(h.maxContextTotal, std::int64_t(2060416));
+        QVERIFY(checkLlama4Context(h, 1 << 20).has_value());
+        // 16 GiB: floor(17179869184 / 3146496) = 5460 host pages, staging 5460 x 524288 = 2862612480 B,
+        // then floor((8439978752 - 2862612480) / 3670784) = 1519 device pages: (1519 + 5460) x 128.
+        QCOMPARE(planLlama4Memory(scout(), h100(16)).maxContextTotal, std::int64_t((1519 + 5460) * 128));
+    }
+
+    void tooLongContextIsRefusedWithNumbers()
+    {
+        const auto p = planLlama4Memory(scout(), h100());
+        const auto r = checkLlama4Context(p, 1 << 20);
+        QVERIFY(!r.has_value());
+        QCOMPARE(r.error().code, ErrorCode::OutOfMemory);
+        const QString m = QString::fromStdString(r.error().message);
+        QVERIFY2(m.contains("1048576 tokens"), qPrintable(m));
+        QVERIFY2(m.contains("room for 294272 tokens"), qPrintable(m));
+        QVERIFY2(m.contains("at most 294272"), qPrintable(m));
+        QVERIFY2(m.contains("24.01 GiB"), qPrintable(m)); // 8192 pages x 3146496 B
+        QVERIFY2(m.contains("4.00 GiB of bf16 staging"), qPrintable(m));
+        QVERIFY2(m.contains("--host-memory"), qPrintable(m));
+
+        // Past the model's positions: refused whatever the memory.
+        auto big = h100(100000);
+        big.deviceFreeBytes = 10000 * kGiB;
+        const auto h = planLlama4Memory(scout(), big);
+        QCOMPARE(h.maxContextTotal, std::int64_t(10485760));
+        QCOMPARE(checkLlama4Context(h, 10485761).error().code, ErrorCode::InvalidArgument);
+    }
+
+    void weightsThatDoNotFitAreRefused()
+    {
+        auto o = h100();
+        o.deviceFreeBytes = 40 * kGiB; // a 40 GB card
+        const auto p = planLlama4Memory(scout(), o);
+        QVERIFY(!p.weightsFit);
+        QCOMPARE(p.maxContextGpu, std::int64_t(0));
+        const auto r = checkLlama4Context(p, 1000);
+        QVERIFY(!r.has_value());
+        QVERIFY(QString::fromStdString(r.error().message).contains("does not fit on the GPU"));
+        QVERIFY(QString::fromStdString(p.describe()).contains("does not fit"));
+
+        // All-bf16 weights (216 GB) do not fit an 80 GB card either.
+        auto bf16 = h100();
+        bf16.quantization = Llama4Quantization{};
+        QVERIFY(!planLlama4Memory(scout(), bf16).weightsFit);
+        // The int4-fp8 preset (shared expert int4 too) leaves more room for KV than the default.
+        auto small = h100();
+        small.quantization = *Llama4Quantization::preset("int4-fp8");
+        QVERIFY(planLlama4Memory(scout(), small).maxContextGpu > 294272);
+        // bf16 global KV: 48 KiB per token, no staging.
+        auto wide = h100();
+        wide.globalKvBytes = 2;
+        const auto w = planLlama4Memory(scout(), wide);
+        QCOMPARE(w.stagingBytesPerPage, std::uint64_t(0));
+        QCOMPARE(w.globalKvBytesPerPage, std::uint64_t(12 * 2 * 1024 * 2 * 128 + 768));
+        QCOMPARE(w.gpuPages, std::int64_t(8439978752 / (12 * 2 * 1024 * 2 * 128 + 768)));
+    }
+};
+
+QTEST_GUILESS_MAIN(TestLlama4MemoryPlan)
+#include "test_llama4_memory_plan.moc"
