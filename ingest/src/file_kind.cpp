@@ -10,18 +10,39 @@ namespace quire::ingest {
 
 namespace {
 
-std::string lower(std::string s)
+std::string lower(std::string_view s)
 {
-    std::ranges::transform(s, s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return s;
+    std::string out(s);
+    for (char& c : out)
+        if (c >= 'A' && c <= 'Z')
+            c = static_cast<char>(c - 'A' + 'a');
+    return out;
+}
+
+// The file name of `path` as plain text (no std::filesystem::path objects: this runs for every
+// file of a scan, and each path object splits itself into components on the heap).
+std::string_view fileNameOf(const std::filesystem::path& path)
+{
+    std::string_view native = path.native();
+    while (native.size() > 1 && native.back() == '/')
+        native.remove_suffix(1);
+    const std::size_t slash = native.rfind('/');
+    return slash == std::string_view::npos ? native : native.substr(slash + 1);
+}
+
+// The extension of a lower-cased file name, without the dot ("" for ".bashrc" and "Makefile"),
+// as std::filesystem::path::extension() defines it.
+std::string_view extensionOfName(std::string_view name)
+{
+    const std::size_t dot = name.rfind('.');
+    if (dot == std::string_view::npos || dot == 0 || name == "..")
+        return {};
+    return name.substr(dot + 1);
 }
 
 std::string extensionOf(const std::filesystem::path& path)
 {
-    std::string ext = path.extension().string();
-    if (!ext.empty())
-        ext.erase(0, 1);
-    return lower(ext);
+    return std::string(extensionOfName(lower(fileNameOf(path))));
 }
 
 struct NameLanguage {
@@ -274,12 +295,12 @@ bool looksBinary(std::string_view head)
 
 std::string languageForPath(const std::filesystem::path& path, std::string_view head)
 {
-    const std::string name = lower(path.filename().string());
+    const std::string name = lower(fileNameOf(path));
     if (auto lang = find(kFileNames, name); !lang.empty())
         return std::string(lang);
     if (name.starts_with("makefile.") || name.starts_with("dockerfile."))
         return name.starts_with("make") ? "make" : "dockerfile";
-    if (auto lang = find(kExtensions, extensionOf(path)); !lang.empty())
+    if (auto lang = find(kExtensions, extensionOfName(name)); !lang.empty())
         return std::string(lang);
     return std::string(shebangLanguage(head));
 }

@@ -1,12 +1,18 @@
 #include "quire/ingest/ingestor.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <memory>
 #include <mutex>
 #include <thread>
 
 #include "log.h"
 #include "quire/ingest/content_hash.h"
+#include "quire/ingest/file_kind.h"
 #include "quire/ingest/text_extractor.h"
+#include "text_stream.h"
 
 namespace fs = std::filesystem;
 
@@ -57,6 +63,12 @@ void count(IngestSummary& s, SourceStatus status)
     }
 }
 
+bool isolatedKind(SourceKind kind)
+{
+    return kind == SourceKind::Pdf || kind == SourceKind::Docx || kind == SourceKind::Audio ||
+           kind == SourceKind::Video;
+}
+
 } // namespace
 
 Ingestor::Ingestor(IngestOptions options) : m_options(std::move(options))
@@ -77,18 +89,48 @@ std::optional<Document> Ingestor::extractWith(const ScannedFile& file, Extractio
                                               const std::atomic<bool>* cancel,
                                               const FractionProgress& progress) const
 {
-    const bool isolated = file.kind == SourceKind::Pdf || file.kind == SourceKind::Docx ||
-                          file.kind == SourceKind::Audio || file.kind == SourceKind::Video;
+    auto textProgress = [&](std::int64_t done) {
+        if (progress && file.size > 0)
+            progress(static_cast<double>(done) / static_cast<double>(file.size));
+    };
+    SourceKind kind = file.kind;
+    std::expected<Document, Error> result = std::unexpected(Error{});
+    bool extracted = false;
+    if (!file.contentChecked) {
+        // Not sniffed by the scan: the first chunk read here decides the kind (binary, a PDF by
+        // its magic bytes, the text encoding), and text goes on from it, so the file is opened
+        // and read once. The buffer is sized to the file, and holds at least what a sniff reads.
+        OpenFile handle(::open(file.path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
+        if (!handle)
+            return failed(file, openError(file.path, errno));
+        const std::size_t fileBytes = static_cast<std::size_t>(std::max<std::int64_t>(0, file.size)) + 1;
+        const std::size_t bufferSize = std::max({std::min(m_options.extract.text.chunkBytes, fileBytes),
+                                                 std::min(kSniffBytes, fileBytes), std::size_t{16}});
+        std::unique_ptr<char[]> storage(new char[bufferSize]);
+        const std::span<char> buffer(storage.get(), bufferSize);
+        auto got = readFull(handle.fd(), buffer, file.path,
+                            file.size > 0 ? static_cast<std::size_t>(file.size) : std::size_t(-1));
+        if (!got)
+            return failed(file, got.error());
+        kind = detectKind(file.path, std::string_view(buffer.data(), std::min(*got, kSniffBytes)));
+        if (kind == SourceKind::Unknown)
+            return fromIssue({file.path, SourceStatus::Skipped,
+                              Error{ErrorCode::Unsupported, file.path.string() + " looks binary; skipped"}});
+        if (!isolatedKind(kind)) {
+            if (*got > bufferSize / 2 && bufferSize > (1 << 16))
+                ::posix_fadvise(handle.fd(), 0, 0, POSIX_FADV_SEQUENTIAL); // a big file: read ahead
+            const TextInput input{handle.fd(), buffer, *got, file.mtimeNs};
+            result = extractTextInput(file.path, input, kind, m_options.extract.text, cancel, textProgress);
+            extracted = true;
+        }
+    }
+    const bool isolated = isolatedKind(kind);
     if (isolated && file.size == 0)
         return failed(file, {ErrorCode::Format, file.path.filename().string() + " is empty (0 bytes)"});
 
-    std::expected<Document, Error> result = std::unexpected(Error{});
-    if (!isolated) {
-        result =
-            extractTextDocument(file.path, file.kind, m_options.extract.text, cancel, [&](std::int64_t done) {
-                if (progress && file.size > 0)
-                    progress(static_cast<double>(done) / static_cast<double>(file.size));
-            });
+    if (extracted) {
+    } else if (!isolated) {
+        result = extractTextDocument(file.path, kind, m_options.extract.text, cancel, textProgress);
     } else {
         auto hash = hashFile(file.path);
         if (!hash) {
@@ -97,8 +139,8 @@ std::optional<Document> Ingestor::extractWith(const ScannedFile& file, Extractio
                 e.message = file.path.string() + " no longer exists (deleted during the scan?)";
             return failed(file, e);
         }
-        result = m_options.isolate ? helper.extract(file.path, file.kind, m_options.extract, cancel, progress)
-                                   : extractFile(file.path, file.kind, m_options.extract, cancel, progress);
+        result = m_options.isolate ? helper.extract(file.path, kind, m_options.extract, cancel, progress)
+                                   : extractFile(file.path, kind, m_options.extract, cancel, progress);
         if (result) {
             result->source.contentHash = *hash;
             result->source.size = file.size;
@@ -109,11 +151,13 @@ std::optional<Document> Ingestor::extractWith(const ScannedFile& file, Extractio
         if (result.error().code == ErrorCode::Cancelled)
             return std::nullopt;
         log()->info("quarantined {}: {}", file.path.string(), result.error().message);
-        return failed(file, result.error());
+        Document d = failed(file, result.error());
+        d.source.kind = kind;
+        return d;
     }
     if (result->source.kind == SourceKind::Unknown)
-        result->source.kind = file.kind;
-    if (result->language.empty())
+        result->source.kind = kind;
+    if (result->language.empty() && kind == file.kind)
         result->language = file.language;
     return std::move(*result);
 }
@@ -122,7 +166,10 @@ IngestSummary Ingestor::run(const std::vector<fs::path>& inputs, const DocumentS
                             const ProgressSink& onProgress, const std::atomic<bool>* cancel) const
 {
     IngestSummary summary;
-    ScanResult scan = scanSources(inputs, m_options.scan, cancel);
+    // The scan only stats files; extraction sniffs the first chunk it reads (extractWith).
+    ScanOptions scanOptions = m_options.scan;
+    scanOptions.sniffContent = false;
+    ScanResult scan = scanSources(inputs, scanOptions, cancel);
 
     std::mutex mutex; // guards the callbacks and the progress state
     IngestProgress progress;

@@ -13,6 +13,7 @@
 #include "quire/ingest/content_hash.h"
 #include "quire/ingest/file_kind.h"
 #include "text_decoder.h"
+#include "text_stream.h"
 
 namespace quire::ingest {
 
@@ -89,8 +90,9 @@ public:
     {
         if (m_first == 0)
             return;
-        m_text.resize(m_textEnd);
-        emit(std::move(m_text), m_first, m_last);
+        // An exact-size copy: m_text keeps its capacity for the next segment, instead of growing
+        // from nothing line by line for every segment.
+        emit(std::string(m_text.data(), m_textEnd), m_first, m_last);
         m_text.clear();
         m_first = m_last = 0;
         m_textEnd = 0;
@@ -192,65 +194,64 @@ private:
     int m_number = 0;
 };
 
-struct Fd {
-    int fd = -1;
-    ~Fd()
-    {
-        if (fd >= 0)
-            ::close(fd);
-    }
-};
-
 } // namespace
 
-std::expected<TextStats, Error> streamTextSegments(const std::filesystem::path& path, SourceKind kind,
-                                                   const TextOptions& options, const SegmentSink& sink,
-                                                   const std::atomic<bool>* cancel,
-                                                   const ByteProgress& progress)
+void OpenFile::close()
 {
-    Fd file{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
-    if (file.fd < 0)
-        return std::unexpected(Error{
-            ErrorCode::Io, errno == ENOENT ? path.string() + " no longer exists (deleted during the scan?)"
-                                           : "cannot open " + path.string() + ": " + std::strerror(errno)});
-    ::posix_fadvise(file.fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    if (m_fd >= 0)
+        ::close(m_fd);
+    m_fd = -1;
+}
 
+Error openError(const std::filesystem::path& path, int err)
+{
+    return Error{ErrorCode::Io, err == ENOENT ? path.string() + " no longer exists (deleted during the scan?)"
+                                              : "cannot open " + path.string() + ": " + std::strerror(err)};
+}
+
+std::expected<std::size_t, Error> readFull(int fd, std::span<char> buffer, const std::filesystem::path& path,
+                                           std::size_t expected)
+{
+    std::size_t got = 0;
+    while (got < buffer.size() && got < expected) {
+        const ssize_t n = ::read(fd, buffer.data() + got, buffer.size() - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return std::unexpected(
+                Error{ErrorCode::Io, "cannot read " + path.string() + ": " + std::strerror(errno)});
+        if (n == 0)
+            break;
+        got += static_cast<std::size_t>(n);
+    }
+    return got;
+}
+
+std::expected<TextStats, Error> streamTextInput(const std::filesystem::path& path, const TextInput& input,
+                                                SourceKind kind, const TextOptions& options,
+                                                const SegmentSink& sink, const std::atomic<bool>* cancel,
+                                                const ByteProgress& progress)
+{
     TextStats stats;
+    stats.mtimeNs = input.mtimeNs;
     ContentHasher hasher;
     TextDecoder decoder;
     LineSegmenter segmenter(options, kind, sink);
     LineSplitter splitter(segmenter);
-    // A buffer no larger than the file (plus one byte to see its end in one read): most source
-    // files are a few KiB, and a 1 MiB buffer per file would cost more than reading them.
-    struct stat st {};
-    std::size_t bufferSize = std::max<std::size_t>(16, options.chunkBytes);
-    if (::fstat(file.fd, &st) == 0 && st.st_size >= 0) {
-        stats.mtimeNs = std::int64_t{st.st_mtim.tv_sec} * 1'000'000'000 + st.st_mtim.tv_nsec;
-        bufferSize =
-            std::min(bufferSize, std::max<std::size_t>(16, static_cast<std::size_t>(st.st_size) + 1));
-    }
-    std::unique_ptr<char[]> storage(new char[bufferSize]);
-    const std::span<char> buffer(storage.get(), bufferSize);
+    const std::span<char> buffer = input.buffer;
     std::string decoded;
-    bool started = false;
-    for (;;) {
+    std::size_t got = input.firstBytes;
+    for (bool first = true;; first = false) {
         if (cancel && cancel->load(std::memory_order_relaxed))
             return std::unexpected(Error{ErrorCode::Cancelled, "cancelled while reading " + path.string()});
-        // Fill the whole buffer (short reads happen on pipes and network file systems).
-        std::size_t got = 0;
-        while (got < buffer.size()) {
-            const ssize_t n = ::read(file.fd, buffer.data() + got, buffer.size() - got);
-            if (n < 0 && errno == EINTR)
-                continue;
-            if (n < 0)
-                return std::unexpected(
-                    Error{ErrorCode::Io, "cannot read " + path.string() + ": " + std::strerror(errno)});
-            if (n == 0)
-                break;
-            got += static_cast<std::size_t>(n);
+        if (!first) {
+            auto n = readFull(input.fd, buffer, path);
+            if (!n)
+                return std::unexpected(n.error());
+            got = *n;
         }
         const std::string_view chunk(buffer.data(), got);
-        if (!started) {
+        if (first) {
             decoder.start(chunk, got < buffer.size());
             if (decoder.encoding() == TextEncoding::Utf8 && chunk.find('\0') != std::string_view::npos) {
                 bool bigEndian = false;
@@ -258,7 +259,6 @@ std::expected<TextStats, Error> streamTextSegments(const std::filesystem::path& 
                                           &bigEndian))
                     decoder.force(bigEndian ? TextEncoding::Utf16BE : TextEncoding::Utf16LE);
             }
-            started = true;
         }
         if (got == 0)
             break;
@@ -286,23 +286,72 @@ std::expected<TextStats, Error> streamTextSegments(const std::filesystem::path& 
     return stats;
 }
 
-std::expected<Document, Error> extractTextDocument(const std::filesystem::path& path, SourceKind kind,
-                                                   const TextOptions& options,
+namespace {
+
+// Opens `path` and reads its first chunk into `storage` (sized to the file, at most chunkBytes).
+std::expected<TextInput, Error> openText(const std::filesystem::path& path, const TextOptions& options,
+                                         OpenFile& file, std::unique_ptr<char[]>& storage)
+{
+    file.reset(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!file)
+        return std::unexpected(openError(path, errno));
+    TextInput input;
+    input.fd = file.fd();
+    // A buffer no larger than the file (plus one byte to see its end in one read): most source
+    // files are a few KiB, and a 1 MiB buffer per file would cost more than reading them.
+    struct stat st {};
+    std::size_t bufferSize = std::max<std::size_t>(16, options.chunkBytes);
+    std::size_t expected = std::size_t(-1);
+    if (::fstat(file.fd(), &st) == 0 && st.st_size >= 0) {
+        if (st.st_size > 0) // 0: empty, or generated when read (/proc): read to the end
+            expected = static_cast<std::size_t>(st.st_size);
+        input.mtimeNs = std::int64_t{st.st_mtim.tv_sec} * 1'000'000'000 + st.st_mtim.tv_nsec;
+        bufferSize =
+            std::min(bufferSize, std::max<std::size_t>(16, static_cast<std::size_t>(st.st_size) + 1));
+        if (static_cast<std::size_t>(st.st_size) > bufferSize)
+            ::posix_fadvise(file.fd(), 0, 0, POSIX_FADV_SEQUENTIAL);
+    }
+    storage.reset(new char[bufferSize]);
+    input.buffer = std::span<char>(storage.get(), bufferSize);
+    auto got = readFull(file.fd(), input.buffer, path, expected);
+    if (!got)
+        return std::unexpected(got.error());
+    input.firstBytes = *got;
+    return input;
+}
+
+} // namespace
+
+std::expected<TextStats, Error> streamTextSegments(const std::filesystem::path& path, SourceKind kind,
+                                                   const TextOptions& options, const SegmentSink& sink,
                                                    const std::atomic<bool>* cancel,
                                                    const ByteProgress& progress)
+{
+    OpenFile file;
+    std::unique_ptr<char[]> storage;
+    auto input = openText(path, options, file, storage);
+    if (!input)
+        return std::unexpected(input.error());
+    return streamTextInput(path, *input, kind, options, sink, cancel, progress);
+}
+
+std::expected<Document, Error> extractTextInput(const std::filesystem::path& path, const TextInput& input,
+                                                SourceKind kind, const TextOptions& options,
+                                                const std::atomic<bool>* cancel, const ByteProgress& progress)
 {
     Document doc;
     doc.source.path = path.string();
     doc.source.kind = kind == SourceKind::Code ? SourceKind::Code : SourceKind::Text;
-    doc.title = path.filename().string();
-    auto stats = streamTextSegments(
-        path, doc.source.kind, options, [&doc](Segment&& s) { doc.segments.push_back(std::move(s)); }, cancel,
-        progress);
+    const std::string_view native = path.native(); // the name without building path objects
+    doc.title = native.substr(native.rfind('/') + 1);
+    auto stats = streamTextInput(
+        path, input, doc.source.kind, options, [&doc](Segment&& s) { doc.segments.push_back(std::move(s)); },
+        cancel, progress);
     if (!stats)
         return std::unexpected(stats.error());
     doc.source.mtimeNs = stats->mtimeNs;
     doc.source.size = stats->bytes;
-    doc.source.contentHash = stats->contentHash;
+    doc.source.contentHash = std::move(stats->contentHash);
     if (doc.source.kind == SourceKind::Code) {
         std::string_view head;
         if (!doc.segments.empty() && std::get<LineAnchor>(doc.segments.front().anchor.where).lineBegin == 1)
@@ -321,6 +370,19 @@ std::expected<Document, Error> extractTextDocument(const std::filesystem::path& 
         doc.status = SourceStatus::Ingested;
     }
     return doc;
+}
+
+std::expected<Document, Error> extractTextDocument(const std::filesystem::path& path, SourceKind kind,
+                                                   const TextOptions& options,
+                                                   const std::atomic<bool>* cancel,
+                                                   const ByteProgress& progress)
+{
+    OpenFile file;
+    std::unique_ptr<char[]> storage;
+    auto input = openText(path, options, file, storage);
+    if (!input)
+        return std::unexpected(input.error());
+    return extractTextInput(path, *input, kind, options, cancel, progress);
 }
 
 } // namespace quire::ingest
