@@ -87,7 +87,6 @@ std::optional<ScanIssue> fromStat(const fs::path& path, const struct stat& st, c
     if (!S_ISREG(st.st_mode))
         return ScanIssue{path, SourceStatus::Skipped,
                          Error{ErrorCode::Format, path.string() + " is not a regular file"}};
-    file.path = path;
     file.size = st.st_size;
     file.mtimeNs = std::int64_t{st.st_mtim.tv_sec} * 1'000'000'000 + st.st_mtim.tv_nsec;
     if (file.size > options.maxFileBytes)
@@ -101,7 +100,7 @@ std::optional<ScanIssue> fromStat(const fs::path& path, const struct stat& st, c
 // classifyFile() for `name` in the open folder `dir` (AT_FDCWD and the whole path for a file
 // named by the user): with sniffing, one open serves both the metadata (fstat) and the first
 // bytes; without, one stat.
-std::variant<ScannedFile, ScanIssue> classifyAt(int dir, const char* name, const fs::path& path,
+std::variant<ScannedFile, ScanIssue> classifyAt(int dir, const char* name, fs::path path,
                                                 const ScanOptions& options)
 {
     ScannedFile file;
@@ -115,6 +114,7 @@ std::variant<ScannedFile, ScanIssue> classifyAt(int dir, const char* name, const
         if (file.kind == SourceKind::Code)
             file.language = languageForPath(path);
         file.contentChecked = false;
+        file.path = std::move(path);
         return file;
     }
     const int fd = ::openat(dir, name, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
@@ -139,6 +139,7 @@ std::variant<ScannedFile, ScanIssue> classifyAt(int dir, const char* name, const
                          Error{ErrorCode::Unsupported, path.string() + " looks binary; skipped"}};
     if (file.kind == SourceKind::Code)
         file.language = languageForPath(path, *head);
+    file.path = std::move(path);
     return file;
 }
 
@@ -179,9 +180,9 @@ public:
         walkDirectory(root, "", stack);
     }
 
-    void addFile(int dir, const char* name, const fs::path& path)
+    void addFile(int dir, const char* name, fs::path path)
     {
-        auto classified = classifyAt(dir, name, path, m_options);
+        auto classified = classifyAt(dir, name, std::move(path), m_options);
         if (auto* file = std::get_if<ScannedFile>(&classified))
             m_result.files.push_back(std::move(*file));
         else
@@ -273,7 +274,7 @@ private:
         if (m_options.skipHidden && name.starts_with('.'))
             return;
         const std::string childRel = rel.empty() ? name : rel + "/" + name;
-        const fs::path path = dir / name;
+        fs::path path = dir / name;
         unsigned char type = entry.type;
         if (type == DT_UNKNOWN) {
             struct stat st {};
@@ -307,7 +308,7 @@ private:
         }
         if (type != DT_REG)
             return; // sockets, fifos, devices
-        addFile(dirFd, name.c_str(), path);
+        addFile(dirFd, name.c_str(), std::move(path));
     }
 
     const ScanOptions& m_options;

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -47,6 +48,7 @@ public:
                                                      : (kind == SourceKind::Code ? 20 : 1)),
           m_maxBytes(std::max<std::size_t>(64, options.maxSegmentBytes)), m_sink(sink)
     {
+        m_text.reserve(std::min<std::size_t>(m_maxBytes, 4096)); // not grown line by line from nothing
     }
 
     void addLine(int number, std::string_view line)
@@ -234,7 +236,7 @@ std::expected<TextStats, Error> streamTextInput(const std::filesystem::path& pat
 {
     TextStats stats;
     stats.mtimeNs = input.mtimeNs;
-    ContentHasher hasher;
+    std::optional<ContentHasher> hasher; // a streaming state only for files of several chunks
     TextDecoder decoder;
     LineSegmenter segmenter(options, kind, sink);
     LineSplitter splitter(segmenter);
@@ -262,7 +264,13 @@ std::expected<TextStats, Error> streamTextInput(const std::filesystem::path& pat
         }
         if (got == 0)
             break;
-        hasher.update(chunk);
+        if (first && got < buffer.size()) {
+            stats.contentHash = ContentHasher::hexOf(chunk); // the whole file
+        } else {
+            if (!hasher)
+                hasher.emplace();
+            hasher->update(chunk);
+        }
         stats.bytes += static_cast<std::int64_t>(got);
         decoded.clear();
         decoder.decode(chunk, decoded);
@@ -282,7 +290,10 @@ std::expected<TextStats, Error> streamTextInput(const std::filesystem::path& pat
     stats.lines = splitter.lines();
     stats.invalidSequences = decoder.invalidSequences();
     stats.firstInvalidOffset = decoder.firstInvalidOffset();
-    stats.contentHash = hasher.hex();
+    if (hasher)
+        stats.contentHash = hasher->hex();
+    else if (stats.contentHash.empty())
+        stats.contentHash = ContentHasher::hexOf({}); // an empty file
     return stats;
 }
 

@@ -135,6 +135,19 @@ private slots:
                            SourceKind::Video);
         QUIRE_COMPARE_ENUM(detectKind("a.ts", "export const x = 1;\n"),
                            SourceKind::Code); // TypeScript, not MPEG-TS
+        // Control bytes: whitespace and ESC are text; more than 10% of anything else is binary,
+        // counted across the whole head (blocks of 255 bytes inside).
+        std::string text(1000, 'a');
+        for (std::size_t i = 0; i < text.size(); i += 7)
+            text[i] = "\t\n\v\f\r\x1B"[i % 6];
+        QVERIFY(!looksBinary(text));
+        std::string control(1000, 'a');
+        for (std::size_t i = 0; i < 101; ++i)
+            control[i * 9] = static_cast<char>(i % 2 ? 0x01 : 0x1F);
+        QVERIFY(looksBinary(control));
+        control[900] = 'a'; // exactly 10%: still text
+        QVERIFY(!looksBinary(control));
+        QVERIFY(!looksBinary(""));
         QCOMPARE(languageForPath("CMakeLists.txt"), std::string("cmake"));
         QCOMPARE(languageForPath("src/x.py"), std::string("python"));
         QCOMPARE(languageForPath("run", "#!/usr/bin/env python3.11\nprint(1)\n"), std::string("python"));

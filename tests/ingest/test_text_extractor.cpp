@@ -1,5 +1,6 @@
 #include <QTest>
 
+#include "quire/ingest/content_hash.h"
 #include "quire/ingest/text_extractor.h"
 #include "test_support.h"
 
@@ -92,6 +93,10 @@ private slots:
             }
             QCOMPARE(split->source.contentHash, whole->source.contentHash);
         }
+        // A file read in one chunk is hashed in one go; the streamed hash must be the same.
+        QCOMPARE(whole->source.contentHash, hashFile(p).value());
+        const auto empty = writeFile(quire::ingest::test::root(tmp) / "empty.txt", "");
+        QCOMPARE(extractTextDocument(empty, SourceKind::Text)->source.contentHash, hashFile(empty).value());
     }
     void invalidUtf8IsReplacedAndReported()
     {
