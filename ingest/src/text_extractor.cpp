@@ -39,7 +39,11 @@ std::size_t utf8Cut(std::string_view text, std::size_t limit)
     return cut == 0 ? limit : cut;
 }
 
-// Gathers lines into segments.
+// Gathers lines into segments. A segment's text usually is one stretch of the decoded chunk
+// (lines that follow each other, split at "\n" only, with only empty lines between): then it is
+// kept as a view into the chunk and copied once when the segment ends, instead of line by line.
+// Anything else (CR line ends, blank lines with spaces, a line joined across chunks) is built in
+// m_text. The caller calls detach() before the chunk the views point into changes.
 class LineSegmenter {
 public:
     LineSegmenter(const TextOptions& options, SourceKind kind, const SegmentSink& sink)
@@ -48,19 +52,15 @@ public:
                                                      : (kind == SourceKind::Code ? 20 : 1)),
           m_maxBytes(std::max<std::size_t>(64, options.maxSegmentBytes)), m_sink(sink)
     {
-        m_text.reserve(std::min<std::size_t>(m_maxBytes, 4096)); // not grown line by line from nothing
     }
 
-    void addLine(int number, std::string_view line)
+    // `inChunk`: `line` lies in the current chunk, after the previous line and "\n" line ends.
+    void addLine(int number, std::string_view line, bool inChunk)
     {
         if (isBlank(line)) {
-            if (m_first == 0)
-                return;
-            if (m_last - m_first + 1 >= m_minBreak) {
+            // Blank lines inside a segment come back as newlines if a non-blank line follows.
+            if (m_first != 0 && m_last - m_first + 1 >= m_minBreak)
                 flush();
-                return;
-            }
-            m_text += '\n'; // kept only if a non-blank line follows
             return;
         }
         if (line.size() > m_maxBytes) {
@@ -72,35 +72,55 @@ public:
             }
             return;
         }
-        if (m_first != 0 && (m_textEnd + 1 + line.size() > m_maxBytes || number - m_first + 1 > m_maxLines))
+        if (m_first != 0 && (length() + 1 + line.size() > m_maxBytes || number - m_first + 1 > m_maxLines))
             flush();
         if (m_first == 0) {
             m_first = number;
-            m_text.clear();
+            m_sliced = inChunk;
+            if (m_sliced)
+                m_slice = line;
+            else
+                m_text.assign(line);
         } else {
-            m_text.resize(m_textEnd); // drop trailing blank lines' newlines, then re-add them
-            m_text.append(static_cast<std::size_t>(number - m_last), '\n');
+            const auto gap = static_cast<std::size_t>(number - m_last); // newlines between the two
+            // Exactly `gap` bytes between them means the lines between were empty: the bytes are
+            // the newlines the segment needs.
+            if (m_sliced && inChunk && line.data() == m_slice.data() + m_slice.size() + gap) {
+                m_slice = std::string_view(m_slice.data(), m_slice.size() + gap + line.size());
+            } else {
+                detach();
+                m_text.append(gap, '\n');
+                m_text.append(line);
+            }
         }
-        m_text.append(line);
-        m_textEnd = m_text.size();
         m_last = number;
         if (m_last - m_first + 1 >= m_maxLines)
             flush();
+    }
+
+    // Copies a segment that is a view into the chunk into m_text.
+    void detach()
+    {
+        if (m_first != 0 && m_sliced) {
+            m_text.assign(m_slice);
+            m_sliced = false;
+        }
     }
 
     void flush()
     {
         if (m_first == 0)
             return;
-        // An exact-size copy: m_text keeps its capacity for the next segment, instead of growing
-        // from nothing line by line for every segment.
-        emit(std::string(m_text.data(), m_textEnd), m_first, m_last);
+        // An exact-size copy: m_text keeps its capacity for the next segment.
+        emit(m_sliced ? std::string(m_slice) : std::string(m_text), m_first, m_last);
         m_text.clear();
+        m_sliced = false;
         m_first = m_last = 0;
-        m_textEnd = 0;
     }
 
 private:
+    std::size_t length() const { return m_sliced ? m_slice.size() : m_text.size(); }
+
     void emit(std::string text, int first, int last)
     {
         Segment s;
@@ -113,8 +133,9 @@ private:
     const int m_minBreak;
     const std::size_t m_maxBytes;
     const SegmentSink& m_sink;
-    std::string m_text;
-    std::size_t m_textEnd = 0; // length without trailing blank lines
+    bool m_sliced = false;    // the open segment is m_slice, else m_text
+    std::string_view m_slice; // into the current chunk
+    std::string m_text;       // without trailing blank lines
     int m_first = 0;
     int m_last = 0;
 };
@@ -129,7 +150,8 @@ public:
         if (text.empty())
             return;
         // Most chunks have no CR at all: then lines end at LF only and memchr finds them fast.
-        if (!m_pendingCR && !std::memchr(text.data(), '\r', text.size())) {
+        m_lfOnly = !m_pendingCR && !std::memchr(text.data(), '\r', text.size());
+        if (m_lfOnly) {
             std::size_t start = 0;
             while (const void* hit = std::memchr(text.data() + start, '\n', text.size() - start)) {
                 const std::size_t i = static_cast<std::size_t>(static_cast<const char*>(hit) - text.data());
@@ -138,6 +160,7 @@ public:
             }
             if (start < text.size())
                 m_partial.append(text.substr(start));
+            m_segmenter.detach(); // `text` goes away after this call
             return;
         }
         std::size_t start = 0;
@@ -167,6 +190,7 @@ public:
             m_pendingCR = false;
             m_partial.append(text.substr(start));
         }
+        m_segmenter.detach();
     }
 
     void finish()
@@ -182,10 +206,10 @@ private:
     {
         ++m_number;
         if (m_partial.empty()) {
-            m_segmenter.addLine(m_number, tail);
+            m_segmenter.addLine(m_number, tail, m_lfOnly);
         } else {
             m_partial.append(tail);
-            m_segmenter.addLine(m_number, m_partial);
+            m_segmenter.addLine(m_number, m_partial, false);
             m_partial.clear();
         }
     }
@@ -193,6 +217,7 @@ private:
     LineSegmenter& m_segmenter;
     std::string m_partial;
     bool m_pendingCR = false;
+    bool m_lfOnly = false; // the chunk being split has no CR: lines are views into it, "\n" between
     int m_number = 0;
 };
 

@@ -98,6 +98,43 @@ private slots:
         const auto empty = writeFile(quire::ingest::test::root(tmp) / "empty.txt", "");
         QCOMPARE(extractTextDocument(empty, SourceKind::Text)->source.contentHash, hashFile(empty).value());
     }
+    void lfAndCrlfFilesGiveTheSameSegments()
+    {
+        // LF-only chunks build segments as views into the chunk, CRLF ones line by line: the two
+        // ways must agree, with empty and whitespace-only blank lines, at every chunk size.
+        QTemporaryDir tmp;
+        std::string lf;
+        for (int i = 1; i <= 120; ++i) {
+            lf += "int value" + std::to_string(i) + " = " + std::to_string(i * 7) + ";\n";
+            if (i % 9 == 0)
+                lf += "\n";
+            if (i % 13 == 0)
+                lf += "   \t\n\n";
+            if (i % 50 == 0)
+                lf += std::string(300, 'x') + "\n";
+        }
+        std::string crlf;
+        for (char c : lf)
+            crlf += c == '\n' ? std::string("\r\n") : std::string(1, c);
+        const auto pl = writeFile(quire::ingest::test::root(tmp) / "lf.cpp", lf);
+        const auto pc = writeFile(quire::ingest::test::root(tmp) / "crlf.cpp", crlf);
+        for (std::size_t chunk : {16, 37, 100, 4096, 1 << 20}) {
+            TextOptions o;
+            o.chunkBytes = chunk;
+            o.maxLinesPerSegment = 25;
+            o.maxSegmentBytes = 256;
+            auto a = extractTextDocument(pl, SourceKind::Code, o);
+            auto b = extractTextDocument(pc, SourceKind::Code, o);
+            QVERIFY(a.has_value() && b.has_value());
+            QVERIFY(a->segments.size() > 5);
+            QCOMPARE(a->segments.size(), b->segments.size());
+            for (std::size_t i = 0; i < a->segments.size(); ++i) {
+                QCOMPARE(a->segments[i].text, b->segments[i].text);
+                QCOMPARE(lines(a->segments[i]), lines(b->segments[i]));
+                QVERIFY(a->segments[i].text.find("   \t") == std::string::npos); // blank lines are emptied
+            }
+        }
+    }
     void invalidUtf8IsReplacedAndReported()
     {
         QTemporaryDir tmp;
