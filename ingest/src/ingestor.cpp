@@ -69,6 +69,55 @@ bool isolatedKind(SourceKind kind)
            kind == SourceKind::Video;
 }
 
+// The start of a file the scan did not sniff.
+struct FirstChunk {
+    OpenFile file;
+    std::unique_ptr<char[]> storage;
+    std::span<char> buffer; // sized to the file (at most a text chunk, at least a sniff window)
+    std::size_t bytes = 0;  // read so far, from the start of the buffer
+};
+
+std::size_t expectedBytes(const ScannedFile& file)
+{
+    return file.size > 0 ? static_cast<std::size_t>(file.size) : std::size_t(-1);
+}
+
+// Opens `file` and reads its head: all of a small file (one read), else only the sniff window,
+// so that a large binary or PDF costs a few KiB here, not a whole text chunk.
+std::expected<void, Error> readFirstChunk(const ScannedFile& file, std::size_t chunkBytes, FirstChunk& out)
+{
+    out.file.reset(::open(file.path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
+    if (!out.file)
+        return std::unexpected(openError(file.path, errno));
+    const std::size_t fileBytes = static_cast<std::size_t>(std::max<std::int64_t>(0, file.size)) + 1;
+    const std::size_t size =
+        std::max({std::min(chunkBytes, fileBytes), std::min(kSniffBytes, fileBytes), std::size_t{16}});
+    out.storage.reset(new char[size]);
+    out.buffer = std::span<char>(out.storage.get(), size);
+    const std::size_t first = fileBytes <= kSniffBytes ? size : std::min(size, kSniffBytes);
+    auto got = readFull(out.file.fd(), out.buffer.first(first), file.path, expectedBytes(file));
+    if (!got)
+        return std::unexpected(got.error());
+    out.bytes = *got;
+    return {};
+}
+
+// Reads the rest of the first text chunk after a sniff-window read.
+std::expected<void, Error> fillFirstChunk(const ScannedFile& file, FirstChunk& chunk)
+{
+    const std::size_t expected = expectedBytes(file);
+    if (chunk.bytes < kSniffBytes || chunk.bytes >= chunk.buffer.size() || chunk.bytes >= expected)
+        return {}; // the file ended within the first read, or the buffer is full
+    if (chunk.buffer.size() > (1 << 16))
+        ::posix_fadvise(chunk.file.fd(), 0, 0, POSIX_FADV_SEQUENTIAL); // a big file: read ahead
+    auto more =
+        readFull(chunk.file.fd(), chunk.buffer.subspan(chunk.bytes), file.path, expected - chunk.bytes);
+    if (!more)
+        return std::unexpected(more.error());
+    chunk.bytes += *more;
+    return {};
+}
+
 } // namespace
 
 Ingestor::Ingestor(IngestOptions options) : m_options(std::move(options))
@@ -97,29 +146,21 @@ std::optional<Document> Ingestor::extractWith(const ScannedFile& file, Extractio
     std::expected<Document, Error> result = std::unexpected(Error{});
     bool extracted = false;
     if (!file.contentChecked) {
-        // Not sniffed by the scan: the first chunk read here decides the kind (binary, a PDF by
-        // its magic bytes, the text encoding), and text goes on from it, so the file is opened
-        // and read once. The buffer is sized to the file, and holds at least what a sniff reads.
-        OpenFile handle(::open(file.path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
-        if (!handle)
-            return failed(file, openError(file.path, errno));
-        const std::size_t fileBytes = static_cast<std::size_t>(std::max<std::int64_t>(0, file.size)) + 1;
-        const std::size_t bufferSize = std::max({std::min(m_options.extract.text.chunkBytes, fileBytes),
-                                                 std::min(kSniffBytes, fileBytes), std::size_t{16}});
-        std::unique_ptr<char[]> storage(new char[bufferSize]);
-        const std::span<char> buffer(storage.get(), bufferSize);
-        auto got = readFull(handle.fd(), buffer, file.path,
-                            file.size > 0 ? static_cast<std::size_t>(file.size) : std::size_t(-1));
-        if (!got)
-            return failed(file, got.error());
-        kind = detectKind(file.path, std::string_view(buffer.data(), std::min(*got, kSniffBytes)));
+        // Not sniffed by the scan: the first bytes read here decide the kind (binary, a PDF by
+        // its magic bytes, the text encoding), and text goes on from them, so the file is opened
+        // and read once.
+        FirstChunk first;
+        if (auto opened = readFirstChunk(file, m_options.extract.text.chunkBytes, first); !opened)
+            return failed(file, opened.error());
+        kind =
+            detectKind(file.path, std::string_view(first.buffer.data(), std::min(first.bytes, kSniffBytes)));
         if (kind == SourceKind::Unknown)
             return fromIssue({file.path, SourceStatus::Skipped,
                               Error{ErrorCode::Unsupported, file.path.string() + " looks binary; skipped"}});
         if (!isolatedKind(kind)) {
-            if (*got > bufferSize / 2 && bufferSize > (1 << 16))
-                ::posix_fadvise(handle.fd(), 0, 0, POSIX_FADV_SEQUENTIAL); // a big file: read ahead
-            const TextInput input{handle.fd(), buffer, *got, file.mtimeNs};
+            if (auto filled = fillFirstChunk(file, first); !filled)
+                return failed(file, filled.error());
+            const TextInput input{first.file.fd(), first.buffer, first.bytes, file.mtimeNs};
             result = extractTextInput(file.path, input, kind, m_options.extract.text, cancel, textProgress);
             extracted = true;
         }

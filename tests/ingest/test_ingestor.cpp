@@ -30,6 +30,19 @@ std::string textPdf(const std::string& line)
     return writePdf({textPage({{line}})});
 }
 
+// A counter of this process from /proc/self/io ("syscr:" read calls, "rchar:" bytes read); -1
+// when the file cannot be read.
+long long ioCounter(const std::string& name)
+{
+    std::ifstream io("/proc/self/io");
+    std::string key;
+    long long value = 0;
+    while (io >> key >> value)
+        if (key == name)
+            return value;
+    return -1;
+}
+
 fs::path fakeWorker()
 {
     return fs::path(QUIRE_BINARY_DIR) / "bin" / "ingest_fake_worker";
@@ -170,15 +183,7 @@ private slots:
             writeFile(base / name, "int f" + n + "() { return " + n + "; }\n");
         }
         writeFile(base / ".gitignore", "*.o\n");
-        auto readCalls = [] {
-            std::ifstream io("/proc/self/io");
-            std::string key;
-            long long value = 0;
-            while (io >> key >> value)
-                if (key == "syscr:")
-                    return value;
-            return -1ll;
-        };
+        auto readCalls = [] { return ioCounter("syscr:"); };
         IngestOptions options;
         options.threads = 1;
         const Ingestor ingestor(options);
@@ -190,6 +195,25 @@ private slots:
         const long long reads = readCalls() - before - 1; // the second look at /proc/self/io
         QCOMPARE(docs, std::size_t(kFiles + 1));
         QVERIFY2(reads <= kFiles + 20, std::to_string(reads).c_str());
+    }
+    void largeBinaryCostsOnlyTheSniff()
+    {
+        // The first read of a file larger than the sniff window is the window: a big binary is
+        // skipped after a few KiB, not after a whole text chunk.
+        QTemporaryDir tmp;
+        const fs::path base = root(tmp);
+        writeFile(base / "disk.img", std::string(4 << 20, '\0'));
+        IngestOptions options;
+        options.threads = 1;
+        const Ingestor ingestor(options);
+        const long long before = ioCounter("rchar:");
+        if (before < 0)
+            QSKIP("/proc/self/io is not readable here");
+        auto docs = ingestor.ingest({base});
+        const long long bytes = ioCounter("rchar:") - before;
+        QCOMPARE(docs.size(), size_t(1));
+        QUIRE_COMPARE_ENUM(docs[0].status, SourceStatus::Skipped);
+        QVERIFY2(bytes < (64 << 10), std::to_string(bytes).c_str());
     }
     void crashesHangsAndMemoryHogsAreQuarantined()
     {
