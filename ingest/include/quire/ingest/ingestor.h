@@ -1,6 +1,7 @@
 // The batch front door of the module: scan what the user added, extract every file, report
-// progress (files and bytes done of the total), stop on cancel. Code and text are read in
-// this process (streamed); PDF, DOCX, audio and video go through the helper process with the
+// progress (files and bytes done of the total), stop on cancel. The scan only lists and stats
+// files; each file is then opened once, and its first bytes decide what it is (binary files
+// come back Skipped), so a file is read once. Code and text are read in this process (streamed); PDF, DOCX, audio and video go through the helper process with the
 // time and memory limits of IsolationLimits. Every input that is not cleanly ingested still
 // yields a Document: Partial (something was lost, `error` says what), Quarantined (nothing
 // usable; `error` is the reason: crash, timeout, encryption, damage) or Skipped (binary, empty,
