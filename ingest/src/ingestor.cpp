@@ -82,11 +82,13 @@ std::size_t expectedBytes(const ScannedFile& file)
     return file.size > 0 ? static_cast<std::size_t>(file.size) : std::size_t(-1);
 }
 
-// Opens `file` and reads its head: all of a small file (one read), else only the sniff window,
-// so that a large binary or PDF costs a few KiB here, not a whole text chunk.
-std::expected<void, Error> readFirstChunk(const ScannedFile& file, std::size_t chunkBytes, FirstChunk& out)
+// Opens `file` (`name` in the open folder `folder`, or AT_FDCWD and the whole path) and reads
+// its head: all of a small file (one read), else only the sniff window, so that a large binary
+// or PDF costs a few KiB here, not a whole text chunk.
+std::expected<void, Error> readFirstChunk(const ScannedFile& file, int folder, const char* name,
+                                          std::size_t chunkBytes, FirstChunk& out)
 {
-    out.file.reset(::open(file.path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
+    out.file.reset(::openat(folder, name, O_RDONLY | O_CLOEXEC | O_NONBLOCK));
     if (!out.file)
         return std::unexpected(openError(file.path, errno));
     const std::size_t fileBytes = static_cast<std::size_t>(std::max<std::int64_t>(0, file.size)) + 1;
@@ -120,6 +122,34 @@ std::expected<void, Error> fillFirstChunk(const ScannedFile& file, FirstChunk& c
 
 } // namespace
 
+// The folder of the last file a worker thread opened, kept open, so that the next file in the
+// same folder is opened by its name: the kernel looks up one name instead of the whole path.
+// Files come folder by folder in the order of the scan (small text files; see run()).
+class Ingestor::FolderCache {
+public:
+    // The open folder of `path` and the file's name in it; AT_FDCWD and the whole path when the
+    // folder cannot be opened. The name points into `path`.
+    std::pair<int, const char*> locate(const fs::path& path)
+    {
+        const std::string& native = path.native();
+        const std::size_t slash = native.rfind('/');
+        if (slash == std::string::npos || slash + 1 == native.size())
+            return {AT_FDCWD, native.c_str()};
+        const std::string_view folder(native.data(), slash == 0 ? 1 : slash);
+        if (!m_folder || folder != m_path) {
+            m_path.assign(folder);
+            m_folder.reset(::open(m_path.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+            if (!m_folder)
+                return {AT_FDCWD, native.c_str()};
+        }
+        return {m_folder.fd(), native.c_str() + slash + 1};
+    }
+
+private:
+    std::string m_path;
+    OpenFile m_folder;
+};
+
 Ingestor::Ingestor(IngestOptions options) : m_options(std::move(options))
 {
     m_worker = m_options.workerPath.empty() ? findWorker() : m_options.workerPath;
@@ -131,11 +161,11 @@ std::optional<Document> Ingestor::extract(const ScannedFile& file, const std::at
                                           const FractionProgress& progress) const
 {
     ExtractionWorker helper(m_worker, m_options.limits);
-    return extractWith(file, helper, cancel, progress);
+    return extractWith(file, helper, nullptr, cancel, progress);
 }
 
 std::optional<Document> Ingestor::extractWith(const ScannedFile& file, ExtractionWorker& helper,
-                                              const std::atomic<bool>* cancel,
+                                              FolderCache* folders, const std::atomic<bool>* cancel,
                                               const FractionProgress& progress) const
 {
     auto textProgress = [&](std::int64_t done) {
@@ -150,7 +180,10 @@ std::optional<Document> Ingestor::extractWith(const ScannedFile& file, Extractio
         // its magic bytes, the text encoding), and text goes on from them, so the file is opened
         // and read once.
         FirstChunk first;
-        if (auto opened = readFirstChunk(file, m_options.extract.text.chunkBytes, first); !opened)
+        const auto [folder, name] =
+            folders ? folders->locate(file.path) : std::pair<int, const char*>{AT_FDCWD, file.path.c_str()};
+        if (auto opened = readFirstChunk(file, folder, name, m_options.extract.text.chunkBytes, first);
+            !opened)
             return failed(file, opened.error());
         kind =
             detectKind(file.path, std::string_view(first.buffer.data(), std::min(first.bytes, kSniffBytes)));
@@ -241,18 +274,26 @@ IngestSummary Ingestor::run(const std::vector<fs::path>& inputs, const DocumentS
         report({});
     }
 
-    // Big files first, so that a long PDF or recording does not start last and run alone.
+    // Long extractions first (PDF, DOCX and media by name, anything over 1 MiB), the largest
+    // first, so that a long PDF or recording does not start last and run alone. The many small
+    // text files follow in the order of the scan, folder by folder: each is opened from its open
+    // folder (FolderCache), and their order does not matter for the balance between threads.
     std::vector<std::size_t> order(scan.files.size());
     for (std::size_t i = 0; i < order.size(); ++i)
         order[i] = i;
-    std::ranges::stable_sort(
-        order, [&](std::size_t a, std::size_t b) { return scan.files[a].size > scan.files[b].size; });
+    const auto isLong = [&](std::size_t i) {
+        return isolatedKind(scan.files[i].kind) || scan.files[i].size > (std::int64_t{1} << 20);
+    };
+    const auto longEnd = std::stable_partition(order.begin(), order.end(), isLong);
+    std::stable_sort(order.begin(), longEnd,
+                     [&](std::size_t a, std::size_t b) { return scan.files[a].size > scan.files[b].size; });
 
     std::atomic<std::size_t> next{0};
     std::atomic<bool> cancelled{scan.cancelled};
     auto work = [&] {
         ExtractionWorker helper(m_worker,
                                 m_options.limits); // this thread's helper process, kept between files
+        FolderCache folders;
         for (;;) {
             if (cancel && cancel->load(std::memory_order_relaxed)) {
                 cancelled = true;
@@ -273,7 +314,7 @@ IngestSummary Ingestor::run(const std::vector<fs::path>& inputs, const DocumentS
                 inFlight[i] = f;
                 report(file.path.string());
             };
-            std::optional<Document> doc = extractWith(file, helper, cancel, fraction);
+            std::optional<Document> doc = extractWith(file, helper, &folders, cancel, fraction);
             std::lock_guard lock(mutex);
             bytesInFlight -= inFlight[i] * static_cast<double>(file.size);
             inFlight[i] = 0;

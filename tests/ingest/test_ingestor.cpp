@@ -196,6 +196,29 @@ private slots:
         QCOMPARE(docs, std::size_t(kFiles + 1));
         QVERIFY2(reads <= kFiles + 20, std::to_string(reads).c_str());
     }
+    void longExtractionsFirstThenFolderByFolder()
+    {
+        // One thread: PDFs and big files first, largest first; small text files after them in
+        // the order of the scan (each opened from its folder, which is kept open).
+        QTemporaryDir tmp;
+        const fs::path base = root(tmp);
+        writeFile(base / "a.txt", "first small file\n");
+        writeFile(base / "b.pdf", textPdf("A small PDF."));
+        writeFile(base / "c/d.txt", "in a folder\n");
+        writeFile(base / "c/e.txt", "in the same folder\n");
+        writeFile(base / "f/g.txt", "in another folder\n");
+        writeFile(base / "huge.txt", std::string(3 << 20, 'x') + "\n");
+        IngestOptions options;
+        options.threads = 1;
+        std::vector<std::string> order;
+        Ingestor(options).run({base}, [&](Document&& d) {
+            QUIRE_COMPARE_ENUM(d.status, SourceStatus::Ingested);
+            order.push_back(fs::relative(d.source.path, base).generic_string());
+        });
+        const std::vector<std::string> expected = {"huge.txt", "b.pdf",   "a.txt",
+                                                   "c/d.txt",  "c/e.txt", "f/g.txt"};
+        QCOMPARE(order, expected);
+    }
     void largeBinaryCostsOnlyTheSniff()
     {
         // The first read of a file larger than the sniff window is the window: a big binary is
