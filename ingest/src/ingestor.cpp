@@ -202,10 +202,9 @@ std::optional<Document> Ingestor::extractWith(const ScannedFile& file, Extractio
     if (isolated && file.size == 0)
         return failed(file, {ErrorCode::Format, file.path.filename().string() + " is empty (0 bytes)"});
 
-    if (extracted) {
-    } else if (!isolated) {
+    if (!extracted && !isolated) {
         result = extractTextDocument(file.path, kind, m_options.extract.text, cancel, textProgress);
-    } else {
+    } else if (!extracted) {
         auto hash = hashFile(file.path);
         if (!hash) {
             Error e = hash.error();
