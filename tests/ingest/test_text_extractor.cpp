@@ -112,6 +112,9 @@ private slots:
                 lf += "   \t\n\n";
             if (i % 50 == 0)
                 lf += std::string(300, 'x') + "\n";
+            if (i % 17 == 0) // blank lines of eight and sixteen spaces, and an indented line
+                lf += std::string(8, ' ') + "\t \n" + std::string(16, ' ') + "\n" + std::string(8, ' ') +
+                      "x" + std::to_string(i) + "\n";
         }
         std::string crlf;
         for (char c : lf)
@@ -132,7 +135,12 @@ private slots:
                 QCOMPARE(a->segments[i].text, b->segments[i].text);
                 QCOMPARE(lines(a->segments[i]), lines(b->segments[i]));
                 QVERIFY(a->segments[i].text.find("   \t") == std::string::npos); // blank lines are emptied
+                QVERIFY(a->segments[i].text.find("                \n") == std::string::npos);
             }
+            std::string all;
+            for (const auto& seg : a->segments)
+                all += seg.text + "\n";
+            QVERIFY(all.find("        x17\n") != std::string::npos); // indented, not blank
         }
     }
     void invalidUtf8IsReplacedAndReported()
