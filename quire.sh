@@ -25,7 +25,7 @@ apt_packages=(
   python3 python3-pip
   qt6-base-dev qt6-svg-dev libgl-dev
   libsqlite3-dev libspdlog-dev libfmt-dev libzstd-dev libxxhash-dev libpcre2-dev
-  libpoppler-cpp-dev libpoppler-qt6-dev poppler-utils
+  libpoppler-cpp-dev libpoppler-qt6-dev libpoppler-private-dev poppler-utils
   libavformat-dev libavcodec-dev libavutil-dev libswresample-dev libswscale-dev
   libtesseract-dev tesseract-ocr-eng libpocketsphinx-dev pocketsphinx-en-us
   libzip-dev libxml2-dev

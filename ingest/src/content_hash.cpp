@@ -27,10 +27,12 @@ void ContentHasher::update(std::string_view bytes)
     XXH3_128bits_update(m_state->state, bytes.data(), bytes.size());
 }
 
-std::string ContentHasher::hex() const
+namespace {
+
+std::string toHex(XXH128_hash_t hash)
 {
     XXH128_canonical_t canonical;
-    XXH128_canonicalFromHash(&canonical, XXH3_128bits_digest(m_state->state));
+    XXH128_canonicalFromHash(&canonical, hash);
     static constexpr char digits[] = "0123456789abcdef";
     std::string out;
     out.reserve(32);
@@ -39,6 +41,18 @@ std::string ContentHasher::hex() const
         out += digits[b & 15];
     }
     return out;
+}
+
+} // namespace
+
+std::string ContentHasher::hex() const
+{
+    return toHex(XXH3_128bits_digest(m_state->state));
+}
+
+std::string ContentHasher::hexOf(std::string_view bytes)
+{
+    return toHex(XXH3_128bits(bytes.data(), bytes.size()));
 }
 
 std::expected<std::string, Error> hashFile(const std::filesystem::path& path)

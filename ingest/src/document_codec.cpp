@@ -1,7 +1,9 @@
 #include "quire/ingest/document_codec.h"
 
 #include <bit>
+#include <cstddef>
 #include <cstring>
+#include <type_traits>
 
 namespace quire::ingest {
 
@@ -24,6 +26,8 @@ public:
         m_out.append(s);
     }
     void box(const BoundingBox& b) { pod(b.x), pod(b.y), pod(b.width), pod(b.height); }
+    void raw(const void* data, std::size_t size) { m_out.append(static_cast<const char*>(data), size); }
+    void reserve(std::size_t size) { m_out.reserve(size); }
     std::string take() { return std::move(m_out); }
 
 private:
@@ -63,6 +67,15 @@ public:
         b.x = pod<double>(), b.y = pod<double>(), b.width = pod<double>(), b.height = pod<double>();
         return b;
     }
+    void raw(void* out, std::size_t size)
+    {
+        if (m_in.size() < size) {
+            m_ok = false;
+            return;
+        }
+        std::memcpy(out, m_in.data(), size);
+        m_in.remove_prefix(size);
+    }
     // A count of items each at least `minBytes` long; fails when the input cannot hold them.
     std::uint32_t count(std::size_t minBytes)
     {
@@ -80,11 +93,23 @@ private:
 
 enum AnchorTag : std::uint8_t { None = 0, Page = 1, Line = 2, Time = 3, Paragraph = 4 };
 
+// Word boxes travel as one block: a WordBox in memory is its wire form (u32 offset, u32 length,
+// four doubles, little-endian), so a page's hundreds of boxes are one copy each way.
+constexpr std::size_t kWordBoxBytes = 8 + 32;
+static_assert(std::is_trivially_copyable_v<WordBox> && std::is_standard_layout_v<WordBox> &&
+                  sizeof(WordBox) == kWordBoxBytes && offsetof(WordBox, length) == 4 &&
+                  offsetof(WordBox, box) == 8 && offsetof(BoundingBox, height) == 24,
+              "WordBox no longer matches its wire form: write the fields one by one");
+
 } // namespace
 
 std::string encodeDocument(const Document& d)
 {
     Writer w;
+    std::size_t estimate = 256 + d.source.path.size() + d.title.size() + d.error.size();
+    for (const Segment& s : d.segments)
+        estimate += 96 + s.text.size() + s.words.size() * kWordBoxBytes;
+    w.reserve(estimate);
     w.str(kMagic);
     w.pod(kVersion);
     w.str(d.source.path);
@@ -126,11 +151,7 @@ std::string encodeDocument(const Document& d)
             w.str(*s.framePath);
         w.pod(std::int32_t{s.headingLevel});
         w.pod(static_cast<std::uint32_t>(s.words.size()));
-        for (const WordBox& wb : s.words) {
-            w.pod(wb.offset);
-            w.pod(wb.length);
-            w.box(wb.box);
-        }
+        w.raw(s.words.data(), s.words.size() * kWordBoxBytes);
     }
     return w.take();
 }
@@ -196,15 +217,9 @@ std::expected<Document, Error> decodeDocument(std::string_view bytes)
         if (r.pod<std::uint8_t>())
             s.framePath = r.str();
         s.headingLevel = r.pod<std::int32_t>();
-        const std::uint32_t words = r.count(8 + 32);
-        s.words.reserve(words);
-        for (std::uint32_t k = 0; k < words && r.ok(); ++k) {
-            WordBox wb;
-            wb.offset = r.pod<std::uint32_t>();
-            wb.length = r.pod<std::uint32_t>();
-            wb.box = r.box();
-            s.words.push_back(wb);
-        }
+        const std::uint32_t words = r.count(kWordBoxBytes);
+        s.words.resize(words);
+        r.raw(s.words.data(), words * kWordBoxBytes);
         d.segments.push_back(std::move(s));
     }
     if (!r.ok())

@@ -1,5 +1,10 @@
 #include "quire/ingest/pdf_extractor.h"
 
+// libpoppler itself (libpoppler-private-dev) for the text layer; poppler-cpp for the rest.
+#include <GlobalParams.h>
+#include <PDFDoc.h>
+#include <TextOutputDev.h>
+#include <goo/GooString.h>
 #include <poppler-document.h>
 #include <poppler-global.h>
 #include <poppler-image.h>
@@ -13,6 +18,7 @@
 #include "log.h"
 #include "ocr.h"
 #include "pdf_layout.h"
+#include "quire/ingest/text_file.h"
 #include "text_decoder.h"
 
 namespace quire::ingest {
@@ -77,6 +83,68 @@ bool blank(std::string_view s)
     return true;
 }
 
+// Word text as UTF-8 that is valid (a broken ToUnicode map can yield surrogates).
+void setWordText(LayoutWord& w, std::string_view bytes)
+{
+    if (isValidUtf8(bytes)) {
+        w.text.assign(bytes);
+        return;
+    }
+    TextDecoder decoder;
+    decoder.force(TextEncoding::Utf8);
+    w.text.clear();
+    decoder.decode(bytes, w.text);
+    decoder.finish(w.text);
+}
+
+// The words of each page from libpoppler's TextOutputDev, the layout pdftotext uses, read
+// directly: poppler-cpp's page::text_list() over the same device also converts every word to
+// UTF-16 through iconv and records a box for every character, which costs about as much as
+// the layout itself. Uses the GlobalParams that the open poppler::document keeps alive, so it
+// must not outlive that document; usable() is false when the file cannot be opened this way,
+// and then the caller goes through poppler-cpp.
+class TextLayerReader {
+public:
+    explicit TextLayerReader(const std::filesystem::path& path)
+    {
+        if (globalParams)
+            m_doc = std::make_unique<PDFDoc>(std::make_unique<GooString>(path.string()));
+    }
+    bool usable() const { return m_doc && m_doc->isOk(); }
+
+    std::vector<LayoutWord> words(int pageIndex) const
+    {
+        std::vector<LayoutWord> words;
+        TextOutputDev device(nullptr, false, 0, false, false);
+        if (!device.isOk())
+            return words;
+        m_doc->displayPageSlice(&device, pageIndex + 1, 72, 72, 0, false, false, false, -1, -1, -1, -1);
+        const std::unique_ptr<TextWordList> list = device.makeWordList();
+        if (!list)
+            return words;
+        words.reserve(static_cast<std::size_t>(list->getLength()));
+        for (int i = 0; i < list->getLength(); ++i) {
+            const TextWord* word = list->get(i);
+            const std::unique_ptr<GooString> text(word->getText());
+            if (!text)
+                continue;
+            LayoutWord w;
+            setWordText(w, text->toStr());
+            if (blank(w.text))
+                continue;
+            double x0 = 0, y0 = 0, x1 = 0, y1 = 0;
+            word->getBBox(&x0, &y0, &x1, &y1);
+            w.box = {x0, y0, x1 - x0, y1 - y0};
+            w.spaceAfter = word->hasSpaceAfter();
+            words.push_back(std::move(w));
+        }
+        return words;
+    }
+
+private:
+    std::unique_ptr<PDFDoc> m_doc;
+};
+
 std::vector<LayoutWord> textLayer(const poppler::page& page)
 {
     std::vector<LayoutWord> words;
@@ -128,6 +196,55 @@ void addParagraphs(Document& doc, int pageNumber, std::vector<LayoutParagraph>&&
     }
 }
 
+// What the pages of one file have in common as they are read.
+struct PageState {
+    std::unique_ptr<Ocr> ocr;
+    bool ocrUsable = true;
+    int ocrPages = 0;
+    int withoutText = 0;
+    std::vector<std::string> problems;
+};
+
+// Page `i` into `doc`: its text layer, else OCR when that is on.
+void readPage(poppler::document& pdf, const TextLayerReader& layer, int i, const PdfOptions& options,
+              Document& doc, PageState& state)
+{
+    std::unique_ptr<poppler::page> page; // poppler-cpp's page: for OCR, or when `layer` is unusable
+    auto cppPage = [&] {
+        if (!page)
+            page.reset(pdf.create_page(i));
+        return page.get();
+    };
+    const std::string unreadable = "page " + std::to_string(i + 1) + " could not be read";
+    std::vector<LayoutWord> words;
+    if (layer.usable())
+        words = layer.words(i);
+    else if (cppPage())
+        words = textLayer(*page);
+    else
+        return state.problems.push_back(unreadable);
+    if (!words.empty())
+        return addParagraphs(doc, i + 1, groupParagraphs(words), options.wordBoxes);
+    if (!options.ocr) {
+        ++state.withoutText;
+        return;
+    }
+    if (!state.ocrUsable)
+        return;
+    if (!cppPage())
+        return state.problems.push_back(unreadable);
+    if (!state.ocr)
+        state.ocr = std::make_unique<Ocr>(options.ocrLanguage, options.tessdataDir);
+    auto paragraphs = ocrPage(*page, options, *state.ocr);
+    if (!paragraphs) {
+        state.problems.push_back("page " + std::to_string(i + 1) + ": " + paragraphs.error().message);
+        state.ocrUsable = paragraphs.error().code != ErrorCode::Unsupported; // no language data: stop trying
+        return;
+    }
+    ++state.ocrPages;
+    addParagraphs(doc, i + 1, std::move(*paragraphs), options.wordBoxes);
+}
+
 } // namespace
 
 std::expected<Document, Error> extractPdf(const std::filesystem::path& path, const PdfOptions& options,
@@ -169,43 +286,20 @@ std::expected<Document, Error> extractPdf(const std::filesystem::path& path, con
         problems.push_back("only the first " + std::to_string(limit) + " of " + std::to_string(pageCount) +
                            " pages were read");
 
-    std::unique_ptr<Ocr> ocr;
-    int ocrPages = 0;
-    bool ocrUsable = true;
-    int pagesWithoutText = 0;
+    const TextLayerReader layer(path); // declared after `pdf`: gone before it
+    PageState pages;
     for (int i = 0; i < limit; ++i) {
         if (cancel && cancel->load(std::memory_order_relaxed))
             return std::unexpected(Error{ErrorCode::Cancelled, "cancelled at page " + std::to_string(i + 1)});
-        std::unique_ptr<poppler::page> page(pdf->create_page(i));
-        if (!page) {
-            problems.push_back("page " + std::to_string(i + 1) + " could not be read");
-            continue;
-        }
-        std::vector<LayoutWord> words = textLayer(*page);
-        if (!words.empty()) {
-            addParagraphs(doc, i + 1, groupParagraphs(words), options.wordBoxes);
-        } else if (options.ocr && ocrUsable) {
-            if (!ocr)
-                ocr = std::make_unique<Ocr>(options.ocrLanguage, options.tessdataDir);
-            auto paragraphs = ocrPage(*page, options, *ocr);
-            if (!paragraphs) {
-                problems.push_back("page " + std::to_string(i + 1) + ": " + paragraphs.error().message);
-                ocrUsable =
-                    paragraphs.error().code != ErrorCode::Unsupported; // no language data: stop trying
-            } else {
-                ++ocrPages;
-                addParagraphs(doc, i + 1, std::move(*paragraphs), options.wordBoxes);
-            }
-        } else if (!options.ocr) {
-            ++pagesWithoutText;
-        }
+        readPage(*pdf, layer, i, options, doc, pages);
         if (progress)
             progress(i + 1, limit);
     }
-    if (pagesWithoutText > 0)
-        problems.push_back(std::to_string(pagesWithoutText) + " page(s) have no text layer and OCR is off");
-    if (ocrPages > 0)
-        log()->debug("{}: {} page(s) read by OCR", path.string(), ocrPages);
+    problems.insert(problems.end(), pages.problems.begin(), pages.problems.end());
+    if (pages.withoutText > 0)
+        problems.push_back(std::to_string(pages.withoutText) + " page(s) have no text layer and OCR is off");
+    if (pages.ocrPages > 0)
+        log()->debug("{}: {} page(s) read by OCR", path.string(), pages.ocrPages);
     if (!problems.empty()) {
         doc.status = SourceStatus::Partial;
         for (const auto& p : problems)

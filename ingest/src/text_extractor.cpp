@@ -7,12 +7,14 @@
 #include <cerrno>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <span>
 #include <vector>
 
 #include "quire/ingest/content_hash.h"
 #include "quire/ingest/file_kind.h"
 #include "text_decoder.h"
+#include "text_stream.h"
 
 namespace quire::ingest {
 
@@ -20,9 +22,18 @@ namespace {
 
 bool isBlank(std::string_view line)
 {
-    for (char c : line)
+    // Runs of eight spaces at a time first: this runs over the indentation of every line.
+    std::size_t i = 0;
+    for (std::uint64_t word; i + 8 <= line.size(); i += 8) {
+        std::memcpy(&word, line.data() + i, 8);
+        if (word != 0x2020202020202020ull)
+            break;
+    }
+    for (; i < line.size(); ++i) {
+        const char c = line[i];
         if (c != ' ' && c != '\t' && c != '\f' && c != '\v')
             return false;
+    }
     return true;
 }
 
@@ -37,7 +48,11 @@ std::size_t utf8Cut(std::string_view text, std::size_t limit)
     return cut == 0 ? limit : cut;
 }
 
-// Gathers lines into segments.
+// Gathers lines into segments. A segment's text usually is one stretch of the decoded chunk
+// (lines that follow each other, split at "\n" only, with only empty lines between): then it is
+// kept as a view into the chunk and copied once when the segment ends, instead of line by line.
+// Anything else (CR line ends, blank lines with spaces, a line joined across chunks) is built in
+// m_text. The caller calls detach() before the chunk the views point into changes.
 class LineSegmenter {
 public:
     LineSegmenter(const TextOptions& options, SourceKind kind, const SegmentSink& sink)
@@ -48,16 +63,13 @@ public:
     {
     }
 
-    void addLine(int number, std::string_view line)
+    // `inChunk`: `line` lies in the current chunk, after the previous line and "\n" line ends.
+    void addLine(int number, std::string_view line, bool inChunk)
     {
         if (isBlank(line)) {
-            if (m_first == 0)
-                return;
-            if (m_last - m_first + 1 >= m_minBreak) {
+            // Blank lines inside a segment come back as newlines if a non-blank line follows.
+            if (m_first != 0 && m_last - m_first + 1 >= m_minBreak)
                 flush();
-                return;
-            }
-            m_text += '\n'; // kept only if a non-blank line follows
             return;
         }
         if (line.size() > m_maxBytes) {
@@ -69,34 +81,55 @@ public:
             }
             return;
         }
-        if (m_first != 0 && (m_textEnd + 1 + line.size() > m_maxBytes || number - m_first + 1 > m_maxLines))
+        if (m_first != 0 && (length() + 1 + line.size() > m_maxBytes || number - m_first + 1 > m_maxLines))
             flush();
         if (m_first == 0) {
             m_first = number;
-            m_text.clear();
+            m_sliced = inChunk;
+            if (m_sliced)
+                m_slice = line;
+            else
+                m_text.assign(line);
         } else {
-            m_text.resize(m_textEnd); // drop trailing blank lines' newlines, then re-add them
-            m_text.append(static_cast<std::size_t>(number - m_last), '\n');
+            const auto gap = static_cast<std::size_t>(number - m_last); // newlines between the two
+            // Exactly `gap` bytes between them means the lines between were empty: the bytes are
+            // the newlines the segment needs.
+            if (m_sliced && inChunk && line.data() == m_slice.data() + m_slice.size() + gap) {
+                m_slice = std::string_view(m_slice.data(), m_slice.size() + gap + line.size());
+            } else {
+                detach();
+                m_text.append(gap, '\n');
+                m_text.append(line);
+            }
         }
-        m_text.append(line);
-        m_textEnd = m_text.size();
         m_last = number;
         if (m_last - m_first + 1 >= m_maxLines)
             flush();
+    }
+
+    // Copies a segment that is a view into the chunk into m_text.
+    void detach()
+    {
+        if (m_first != 0 && m_sliced) {
+            m_text.assign(m_slice);
+            m_sliced = false;
+        }
     }
 
     void flush()
     {
         if (m_first == 0)
             return;
-        m_text.resize(m_textEnd);
-        emit(std::move(m_text), m_first, m_last);
+        // An exact-size copy: m_text keeps its capacity for the next segment.
+        emit(m_sliced ? std::string(m_slice) : std::string(m_text), m_first, m_last);
         m_text.clear();
+        m_sliced = false;
         m_first = m_last = 0;
-        m_textEnd = 0;
     }
 
 private:
+    std::size_t length() const { return m_sliced ? m_slice.size() : m_text.size(); }
+
     void emit(std::string text, int first, int last)
     {
         Segment s;
@@ -109,8 +142,9 @@ private:
     const int m_minBreak;
     const std::size_t m_maxBytes;
     const SegmentSink& m_sink;
-    std::string m_text;
-    std::size_t m_textEnd = 0; // length without trailing blank lines
+    bool m_sliced = false;    // the open segment is m_slice, else m_text
+    std::string_view m_slice; // into the current chunk
+    std::string m_text;       // without trailing blank lines
     int m_first = 0;
     int m_last = 0;
 };
@@ -125,7 +159,8 @@ public:
         if (text.empty())
             return;
         // Most chunks have no CR at all: then lines end at LF only and memchr finds them fast.
-        if (!m_pendingCR && !std::memchr(text.data(), '\r', text.size())) {
+        m_lfOnly = !m_pendingCR && !std::memchr(text.data(), '\r', text.size());
+        if (m_lfOnly) {
             std::size_t start = 0;
             while (const void* hit = std::memchr(text.data() + start, '\n', text.size() - start)) {
                 const std::size_t i = static_cast<std::size_t>(static_cast<const char*>(hit) - text.data());
@@ -134,6 +169,7 @@ public:
             }
             if (start < text.size())
                 m_partial.append(text.substr(start));
+            m_segmenter.detach(); // `text` goes away after this call
             return;
         }
         std::size_t start = 0;
@@ -163,6 +199,7 @@ public:
             m_pendingCR = false;
             m_partial.append(text.substr(start));
         }
+        m_segmenter.detach();
     }
 
     void finish()
@@ -178,10 +215,10 @@ private:
     {
         ++m_number;
         if (m_partial.empty()) {
-            m_segmenter.addLine(m_number, tail);
+            m_segmenter.addLine(m_number, tail, m_lfOnly);
         } else {
             m_partial.append(tail);
-            m_segmenter.addLine(m_number, m_partial);
+            m_segmenter.addLine(m_number, m_partial, false);
             m_partial.clear();
         }
     }
@@ -189,68 +226,68 @@ private:
     LineSegmenter& m_segmenter;
     std::string m_partial;
     bool m_pendingCR = false;
+    bool m_lfOnly = false; // the chunk being split has no CR: lines are views into it, "\n" between
     int m_number = 0;
-};
-
-struct Fd {
-    int fd = -1;
-    ~Fd()
-    {
-        if (fd >= 0)
-            ::close(fd);
-    }
 };
 
 } // namespace
 
-std::expected<TextStats, Error> streamTextSegments(const std::filesystem::path& path, SourceKind kind,
-                                                   const TextOptions& options, const SegmentSink& sink,
-                                                   const std::atomic<bool>* cancel,
-                                                   const ByteProgress& progress)
+void OpenFile::close()
 {
-    Fd file{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
-    if (file.fd < 0)
-        return std::unexpected(Error{
-            ErrorCode::Io, errno == ENOENT ? path.string() + " no longer exists (deleted during the scan?)"
-                                           : "cannot open " + path.string() + ": " + std::strerror(errno)});
-    ::posix_fadvise(file.fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    if (m_fd >= 0)
+        ::close(m_fd);
+    m_fd = -1;
+}
 
+Error openError(const std::filesystem::path& path, int err)
+{
+    return Error{ErrorCode::Io, err == ENOENT ? path.string() + " no longer exists (deleted during the scan?)"
+                                              : "cannot open " + path.string() + ": " + std::strerror(err)};
+}
+
+std::expected<std::size_t, Error> readFull(int fd, std::span<char> buffer, const std::filesystem::path& path,
+                                           std::size_t expected)
+{
+    std::size_t got = 0;
+    while (got < buffer.size() && got < expected) {
+        const ssize_t n = ::read(fd, buffer.data() + got, buffer.size() - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return std::unexpected(
+                Error{ErrorCode::Io, "cannot read " + path.string() + ": " + std::strerror(errno)});
+        if (n == 0)
+            break;
+        got += static_cast<std::size_t>(n);
+    }
+    return got;
+}
+
+std::expected<TextStats, Error> streamTextInput(const std::filesystem::path& path, const TextInput& input,
+                                                SourceKind kind, const TextOptions& options,
+                                                const SegmentSink& sink, const std::atomic<bool>* cancel,
+                                                const ByteProgress& progress)
+{
     TextStats stats;
-    ContentHasher hasher;
+    stats.mtimeNs = input.mtimeNs;
+    std::optional<ContentHasher> hasher; // a streaming state only for files of several chunks
     TextDecoder decoder;
     LineSegmenter segmenter(options, kind, sink);
     LineSplitter splitter(segmenter);
-    // A buffer no larger than the file (plus one byte to see its end in one read): most source
-    // files are a few KiB, and a 1 MiB buffer per file would cost more than reading them.
-    struct stat st {};
-    std::size_t bufferSize = std::max<std::size_t>(16, options.chunkBytes);
-    if (::fstat(file.fd, &st) == 0 && st.st_size >= 0) {
-        stats.mtimeNs = std::int64_t{st.st_mtim.tv_sec} * 1'000'000'000 + st.st_mtim.tv_nsec;
-        bufferSize =
-            std::min(bufferSize, std::max<std::size_t>(16, static_cast<std::size_t>(st.st_size) + 1));
-    }
-    std::unique_ptr<char[]> storage(new char[bufferSize]);
-    const std::span<char> buffer(storage.get(), bufferSize);
+    const std::span<char> buffer = input.buffer;
     std::string decoded;
-    bool started = false;
-    for (;;) {
+    std::size_t got = input.firstBytes;
+    for (bool first = true;; first = false) {
         if (cancel && cancel->load(std::memory_order_relaxed))
             return std::unexpected(Error{ErrorCode::Cancelled, "cancelled while reading " + path.string()});
-        // Fill the whole buffer (short reads happen on pipes and network file systems).
-        std::size_t got = 0;
-        while (got < buffer.size()) {
-            const ssize_t n = ::read(file.fd, buffer.data() + got, buffer.size() - got);
-            if (n < 0 && errno == EINTR)
-                continue;
-            if (n < 0)
-                return std::unexpected(
-                    Error{ErrorCode::Io, "cannot read " + path.string() + ": " + std::strerror(errno)});
-            if (n == 0)
-                break;
-            got += static_cast<std::size_t>(n);
+        if (!first) {
+            auto n = readFull(input.fd, buffer, path);
+            if (!n)
+                return std::unexpected(n.error());
+            got = *n;
         }
         const std::string_view chunk(buffer.data(), got);
-        if (!started) {
+        if (first) {
             decoder.start(chunk, got < buffer.size());
             if (decoder.encoding() == TextEncoding::Utf8 && chunk.find('\0') != std::string_view::npos) {
                 bool bigEndian = false;
@@ -258,11 +295,16 @@ std::expected<TextStats, Error> streamTextSegments(const std::filesystem::path& 
                                           &bigEndian))
                     decoder.force(bigEndian ? TextEncoding::Utf16BE : TextEncoding::Utf16LE);
             }
-            started = true;
         }
         if (got == 0)
             break;
-        hasher.update(chunk);
+        if (first && got < buffer.size()) {
+            stats.contentHash = ContentHasher::hexOf(chunk); // the whole file
+        } else {
+            if (!hasher)
+                hasher.emplace();
+            hasher->update(chunk);
+        }
         stats.bytes += static_cast<std::int64_t>(got);
         decoded.clear();
         decoder.decode(chunk, decoded);
@@ -282,27 +324,79 @@ std::expected<TextStats, Error> streamTextSegments(const std::filesystem::path& 
     stats.lines = splitter.lines();
     stats.invalidSequences = decoder.invalidSequences();
     stats.firstInvalidOffset = decoder.firstInvalidOffset();
-    stats.contentHash = hasher.hex();
+    if (hasher)
+        stats.contentHash = hasher->hex();
+    else if (stats.contentHash.empty())
+        stats.contentHash = ContentHasher::hexOf({}); // an empty file
     return stats;
 }
 
-std::expected<Document, Error> extractTextDocument(const std::filesystem::path& path, SourceKind kind,
-                                                   const TextOptions& options,
+namespace {
+
+// Opens `path` and reads its first chunk into `storage` (sized to the file, at most chunkBytes).
+std::expected<TextInput, Error> openText(const std::filesystem::path& path, const TextOptions& options,
+                                         OpenFile& file, std::unique_ptr<char[]>& storage)
+{
+    file.reset(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!file)
+        return std::unexpected(openError(path, errno));
+    TextInput input;
+    input.fd = file.fd();
+    // A buffer no larger than the file (plus one byte to see its end in one read): most source
+    // files are a few KiB, and a 1 MiB buffer per file would cost more than reading them.
+    struct stat st {};
+    std::size_t bufferSize = std::max<std::size_t>(16, options.chunkBytes);
+    std::size_t expected = std::size_t(-1);
+    if (::fstat(file.fd(), &st) == 0 && st.st_size >= 0) {
+        if (st.st_size > 0) // 0: empty, or generated when read (/proc): read to the end
+            expected = static_cast<std::size_t>(st.st_size);
+        input.mtimeNs = std::int64_t{st.st_mtim.tv_sec} * 1'000'000'000 + st.st_mtim.tv_nsec;
+        bufferSize =
+            std::min(bufferSize, std::max<std::size_t>(16, static_cast<std::size_t>(st.st_size) + 1));
+        if (static_cast<std::size_t>(st.st_size) > bufferSize)
+            ::posix_fadvise(file.fd(), 0, 0, POSIX_FADV_SEQUENTIAL);
+    }
+    storage.reset(new char[bufferSize]);
+    input.buffer = std::span<char>(storage.get(), bufferSize);
+    auto got = readFull(file.fd(), input.buffer, path, expected);
+    if (!got)
+        return std::unexpected(got.error());
+    input.firstBytes = *got;
+    return input;
+}
+
+} // namespace
+
+std::expected<TextStats, Error> streamTextSegments(const std::filesystem::path& path, SourceKind kind,
+                                                   const TextOptions& options, const SegmentSink& sink,
                                                    const std::atomic<bool>* cancel,
                                                    const ByteProgress& progress)
+{
+    OpenFile file;
+    std::unique_ptr<char[]> storage;
+    auto input = openText(path, options, file, storage);
+    if (!input)
+        return std::unexpected(input.error());
+    return streamTextInput(path, *input, kind, options, sink, cancel, progress);
+}
+
+std::expected<Document, Error> extractTextInput(const std::filesystem::path& path, const TextInput& input,
+                                                SourceKind kind, const TextOptions& options,
+                                                const std::atomic<bool>* cancel, const ByteProgress& progress)
 {
     Document doc;
     doc.source.path = path.string();
     doc.source.kind = kind == SourceKind::Code ? SourceKind::Code : SourceKind::Text;
-    doc.title = path.filename().string();
-    auto stats = streamTextSegments(
-        path, doc.source.kind, options, [&doc](Segment&& s) { doc.segments.push_back(std::move(s)); }, cancel,
-        progress);
+    const std::string_view native = path.native(); // the name without building path objects
+    doc.title = native.substr(native.rfind('/') + 1);
+    auto stats = streamTextInput(
+        path, input, doc.source.kind, options, [&doc](Segment&& s) { doc.segments.push_back(std::move(s)); },
+        cancel, progress);
     if (!stats)
         return std::unexpected(stats.error());
     doc.source.mtimeNs = stats->mtimeNs;
     doc.source.size = stats->bytes;
-    doc.source.contentHash = stats->contentHash;
+    doc.source.contentHash = std::move(stats->contentHash);
     if (doc.source.kind == SourceKind::Code) {
         std::string_view head;
         if (!doc.segments.empty() && std::get<LineAnchor>(doc.segments.front().anchor.where).lineBegin == 1)
@@ -321,6 +415,19 @@ std::expected<Document, Error> extractTextDocument(const std::filesystem::path& 
         doc.status = SourceStatus::Ingested;
     }
     return doc;
+}
+
+std::expected<Document, Error> extractTextDocument(const std::filesystem::path& path, SourceKind kind,
+                                                   const TextOptions& options,
+                                                   const std::atomic<bool>* cancel,
+                                                   const ByteProgress& progress)
+{
+    OpenFile file;
+    std::unique_ptr<char[]> storage;
+    auto input = openText(path, options, file, storage);
+    if (!input)
+        return std::unexpected(input.error());
+    return extractTextInput(path, *input, kind, options, cancel, progress);
 }
 
 } // namespace quire::ingest

@@ -45,7 +45,14 @@ private slots:
     {
         Document d;
         d.segments.push_back({"text", {0, LineAnchor{1, 1}}, std::nullopt, std::nullopt, 0, {}});
+        d.segments.push_back({"two words",
+                              {0, PageAnchor{1, {1, 2, 3, 4}}},
+                              std::nullopt,
+                              std::nullopt,
+                              0,
+                              {{0, 3, {1, 2, 3, 4}}, {4, 5, {5, 6, 7, 8}}}}); // boxes travel as one block
         const std::string bytes = encodeDocument(d);
+        QVERIFY(decodeDocument(bytes)->segments.at(1).words == d.segments[1].words);
         for (std::size_t cut = 0; cut < bytes.size(); ++cut)
             QVERIFY(!decodeDocument(std::string_view(bytes).substr(0, cut)).has_value());
         QVERIFY(!decodeDocument(bytes + "x").has_value());

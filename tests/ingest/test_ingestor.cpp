@@ -3,6 +3,7 @@
 #include <QTest>
 
 #include <chrono>
+#include <fstream>
 #include <map>
 
 #include "docx_writer.h"
@@ -27,6 +28,19 @@ std::map<std::string, Document> byName(std::vector<Document> docs)
 std::string textPdf(const std::string& line)
 {
     return writePdf({textPage({{line}})});
+}
+
+// A counter of this process from /proc/self/io ("syscr:" read calls, "rchar:" bytes read); -1
+// when the file cannot be read.
+long long ioCounter(const std::string& name)
+{
+    std::ifstream io("/proc/self/io");
+    std::string key;
+    long long value = 0;
+    while (io >> key >> value)
+        if (key == name)
+            return value;
+    return -1;
 }
 
 fs::path fakeWorker()
@@ -109,6 +123,120 @@ private slots:
         QCOMPARE(reports.back().filesDone, reports.back().filesTotal);
         QCOMPARE(reports.back().filesTotal, docs.size());
         QCOMPARE(reports.back().bytesDone, reports.back().bytesTotal);
+    }
+    void theFirstChunkReadDecidesTheKind()
+    {
+        // The Ingestor's scan only stats files; what a file is comes from the first chunk that
+        // extraction reads, which must cover the sniff window even with tiny read chunks.
+        QTemporaryDir tmp;
+        const fs::path base = root(tmp);
+        writeFile(base / "contract", textPdf("A PDF without an extension."));
+        writeFile(base / "program.txt", std::string("\x7F"
+                                                    "ELF\x02\x01\x01\0\0",
+                                                    9) +
+                                            std::string(64, '\0'));
+        writeFile(base / "late-binary.txt", std::string(3000, 'a') + std::string(1000, '\x01'));
+        writeFile(base / "tool", "#!/usr/bin/env python3\nprint('hi')\n");
+        writeFile(base / "wide.txt", std::string("h\0i\0 \0t\0h\0e\0r\0e\0\n\0", 18));
+        std::string lines;
+        for (int i = 1; i <= 3000; ++i)
+            lines += "line " + std::to_string(i) + "\n";
+        writeFile(base / "long.txt", lines);
+        IngestOptions options;
+        options.threads = 1;
+        options.extract.text.chunkBytes = 100;
+        options.extract.text.maxLinesPerSegment = 1000;
+        auto docs = byName(Ingestor(options).ingest({base}));
+        QCOMPARE(docs.size(), size_t(6));
+        QUIRE_COMPARE_ENUM(docs["contract"].source.kind, SourceKind::Pdf);
+        QUIRE_COMPARE_ENUM(docs["contract"].status, SourceStatus::Ingested);
+        QCOMPARE(docs["contract"].segments.at(0).text, std::string("A PDF without an extension."));
+        QUIRE_COMPARE_ENUM(docs["program.txt"].status, SourceStatus::Skipped);
+        QVERIFY(docs["program.txt"].error.find("binary") != std::string::npos);
+        QUIRE_COMPARE_ENUM(docs["late-binary.txt"].status, SourceStatus::Skipped);
+        QUIRE_COMPARE_ENUM(docs["tool"].source.kind, SourceKind::Code);
+        QCOMPARE(docs["tool"].language, std::string("python"));
+        QUIRE_COMPARE_ENUM(docs["wide.txt"].status, SourceStatus::Ingested);
+        QCOMPARE(docs["wide.txt"].segments.at(0).text, std::string("hi there"));
+        const Document& longDoc = docs["long.txt"];
+        QCOMPARE(longDoc.source.size, static_cast<std::int64_t>(lines.size()));
+        std::string joined;
+        for (const auto& s : longDoc.segments)
+            joined += s.text + "\n";
+        QCOMPARE(joined, lines);
+        QCOMPARE(std::get<LineAnchor>(longDoc.segments.back().anchor.where).lineEnd, 3000);
+    }
+    void readsEachTextFileOnce()
+    {
+        // Regression: the scan sniffed every file and extraction opened it again (two opens and
+        // four reads per file). Count this process's read calls over a batch of small files.
+        QTemporaryDir tmp;
+        const fs::path base = root(tmp);
+        constexpr int kFiles = 300;
+        for (int i = 0; i < kFiles; ++i) {
+            const std::string n = std::to_string(i);
+            std::string name = "d";
+            name += std::to_string(i % 3);
+            name += "/f";
+            name += n;
+            name += ".cpp";
+            writeFile(base / name, "int f" + n + "() { return " + n + "; }\n");
+        }
+        writeFile(base / ".gitignore", "*.o\n");
+        auto readCalls = [] { return ioCounter("syscr:"); };
+        IngestOptions options;
+        options.threads = 1;
+        const Ingestor ingestor(options);
+        const long long before = readCalls();
+        if (before < 0)
+            QSKIP("/proc/self/io is not readable here");
+        std::size_t docs = 0;
+        ingestor.run({base}, [&](Document&& d) { docs += d.status == SourceStatus::Ingested; });
+        const long long reads = readCalls() - before - 1; // the second look at /proc/self/io
+        QCOMPARE(docs, std::size_t(kFiles + 1));
+        QVERIFY2(reads <= kFiles + 20, std::to_string(reads).c_str());
+    }
+    void longExtractionsFirstThenFolderByFolder()
+    {
+        // One thread: PDFs and big files first, largest first; small text files after them in
+        // the order of the scan (each opened from its folder, which is kept open).
+        QTemporaryDir tmp;
+        const fs::path base = root(tmp);
+        writeFile(base / "a.txt", "first small file\n");
+        writeFile(base / "b.pdf", textPdf("A small PDF."));
+        writeFile(base / "c/d.txt", "in a folder\n");
+        writeFile(base / "c/e.txt", "in the same folder\n");
+        writeFile(base / "f/g.txt", "in another folder\n");
+        writeFile(base / "huge.txt", std::string(3 << 20, 'x') + "\n");
+        IngestOptions options;
+        options.threads = 1;
+        std::vector<std::string> order;
+        Ingestor(options).run({base}, [&](Document&& d) {
+            QUIRE_COMPARE_ENUM(d.status, SourceStatus::Ingested);
+            order.push_back(fs::relative(d.source.path, base).generic_string());
+        });
+        const std::vector<std::string> expected = {"huge.txt", "b.pdf",   "a.txt",
+                                                   "c/d.txt",  "c/e.txt", "f/g.txt"};
+        QCOMPARE(order, expected);
+    }
+    void largeBinaryCostsOnlyTheSniff()
+    {
+        // The first read of a file larger than the sniff window is the window: a big binary is
+        // skipped after a few KiB, not after a whole text chunk.
+        QTemporaryDir tmp;
+        const fs::path base = root(tmp);
+        writeFile(base / "disk.img", std::string(4 << 20, '\0'));
+        IngestOptions options;
+        options.threads = 1;
+        const Ingestor ingestor(options);
+        const long long before = ioCounter("rchar:");
+        if (before < 0)
+            QSKIP("/proc/self/io is not readable here");
+        auto docs = ingestor.ingest({base});
+        const long long bytes = ioCounter("rchar:") - before;
+        QCOMPARE(docs.size(), size_t(1));
+        QUIRE_COMPARE_ENUM(docs[0].status, SourceStatus::Skipped);
+        QVERIFY2(bytes < (64 << 10), std::to_string(bytes).c_str());
     }
     void crashesHangsAndMemoryHogsAreQuarantined()
     {

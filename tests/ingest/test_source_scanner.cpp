@@ -135,11 +135,61 @@ private slots:
                            SourceKind::Video);
         QUIRE_COMPARE_ENUM(detectKind("a.ts", "export const x = 1;\n"),
                            SourceKind::Code); // TypeScript, not MPEG-TS
+        // Control bytes: whitespace and ESC are text; more than 10% of anything else is binary,
+        // counted across the whole head (blocks of 255 bytes inside).
+        std::string text(1000, 'a');
+        for (std::size_t i = 0; i < text.size(); i += 7)
+            text[i] = "\t\n\v\f\r\x1B"[i % 6];
+        QVERIFY(!looksBinary(text));
+        std::string control(1000, 'a');
+        for (std::size_t i = 0; i < 101; ++i)
+            control[i * 9] = static_cast<char>(i % 2 ? 0x01 : 0x1F);
+        QVERIFY(looksBinary(control));
+        control[900] = 'a'; // exactly 10%: still text
+        QVERIFY(!looksBinary(control));
+        QVERIFY(!looksBinary(""));
         QCOMPARE(languageForPath("CMakeLists.txt"), std::string("cmake"));
         QCOMPARE(languageForPath("src/x.py"), std::string("python"));
         QCOMPARE(languageForPath("run", "#!/usr/bin/env python3.11\nprint(1)\n"), std::string("python"));
         QCOMPARE(languageForPath("run", "#!/bin/bash\n"), std::string("shell"));
         QCOMPARE(languageForPath("README"), std::string());
+        // Names are taken apart as text (no path objects); the edge cases path::extension() has.
+        QCOMPARE(languageForPath("/src/Makefile"), std::string("make"));
+        QCOMPARE(languageForPath("/home/me/.bashrc"), std::string("shell"));
+        QCOMPARE(languageForPath("/x/y.py/README"), std::string());
+        QCOMPARE(languageForPath("/x/LOUD.CPP"), std::string("cpp"));
+        QCOMPARE(languageForPath("archive.tar.gz"), std::string());
+        QCOMPARE(languageForPath("trailing."), std::string());
+        QCOMPARE(languageForPath("/x/.py"), std::string());
+    }
+    void withoutSniffingOnlyMetadataDecides()
+    {
+        QTemporaryDir tmp;
+        const fs::path base = quire::ingest::test::root(tmp);
+        writeFile(base / "blob.bin", std::string("\x7F"
+                                                 "ELF\x02\x01\x01\0\0",
+                                                 9) +
+                                         std::string(100, '\0'));
+        writeFile(base / "run", "#!/bin/sh\necho hi\n");
+        writeFile(base / "a.cpp", "int x;\n");
+        writeFile(base / "big.txt", std::string(5000, 'a'));
+        writeFile(base / "sub/.gitignore", "*.log\n");
+        writeFile(base / "sub/x.log", "ignored\n");
+        ScanOptions options;
+        options.sniffContent = false;
+        options.maxFileBytes = 4096;
+        const auto r = scanSources({base}, options);
+        QCOMPARE(relativeNames(r, base),
+                 (std::vector<std::string>{"a.cpp", "blob.bin", "run", "sub/.gitignore"}));
+        for (const auto& f : r.files)
+            QVERIFY(!f.contentChecked);
+        QUIRE_COMPARE_ENUM(r.files[0].kind, SourceKind::Code); // by its name
+        QCOMPARE(r.files[0].language, std::string("cpp"));
+        QUIRE_COMPARE_ENUM(r.files[2].kind, SourceKind::Text); // the shebang is not read
+        const auto* big = issueFor(r, base / "big.txt");
+        QVERIFY(big);
+        QCOMPARE(big->error.code, ErrorCode::TooLarge);
+        QVERIFY(scanSources({base}).files.front().contentChecked);
     }
 };
 

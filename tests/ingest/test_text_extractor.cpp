@@ -1,5 +1,6 @@
 #include <QTest>
 
+#include "quire/ingest/content_hash.h"
 #include "quire/ingest/text_extractor.h"
 #include "test_support.h"
 
@@ -91,6 +92,55 @@ private slots:
                 QCOMPARE(lines(split->segments[i]), lines(whole->segments[i]));
             }
             QCOMPARE(split->source.contentHash, whole->source.contentHash);
+        }
+        // A file read in one chunk is hashed in one go; the streamed hash must be the same.
+        QCOMPARE(whole->source.contentHash, hashFile(p).value());
+        const auto empty = writeFile(quire::ingest::test::root(tmp) / "empty.txt", "");
+        QCOMPARE(extractTextDocument(empty, SourceKind::Text)->source.contentHash, hashFile(empty).value());
+    }
+    void lfAndCrlfFilesGiveTheSameSegments()
+    {
+        // LF-only chunks build segments as views into the chunk, CRLF ones line by line: the two
+        // ways must agree, with empty and whitespace-only blank lines, at every chunk size.
+        QTemporaryDir tmp;
+        std::string lf;
+        for (int i = 1; i <= 120; ++i) {
+            lf += "int value" + std::to_string(i) + " = " + std::to_string(i * 7) + ";\n";
+            if (i % 9 == 0)
+                lf += "\n";
+            if (i % 13 == 0)
+                lf += "   \t\n\n";
+            if (i % 50 == 0)
+                lf += std::string(300, 'x') + "\n";
+            if (i % 17 == 0) // blank lines of eight and sixteen spaces, and an indented line
+                lf += std::string(8, ' ') + "\t \n" + std::string(16, ' ') + "\n" + std::string(8, ' ') +
+                      "x" + std::to_string(i) + "\n";
+        }
+        std::string crlf;
+        for (char c : lf)
+            crlf += c == '\n' ? std::string("\r\n") : std::string(1, c);
+        const auto pl = writeFile(quire::ingest::test::root(tmp) / "lf.cpp", lf);
+        const auto pc = writeFile(quire::ingest::test::root(tmp) / "crlf.cpp", crlf);
+        for (std::size_t chunk : {16, 37, 100, 4096, 1 << 20}) {
+            TextOptions o;
+            o.chunkBytes = chunk;
+            o.maxLinesPerSegment = 25;
+            o.maxSegmentBytes = 256;
+            auto a = extractTextDocument(pl, SourceKind::Code, o);
+            auto b = extractTextDocument(pc, SourceKind::Code, o);
+            QVERIFY(a.has_value() && b.has_value());
+            QVERIFY(a->segments.size() > 5);
+            QCOMPARE(a->segments.size(), b->segments.size());
+            for (std::size_t i = 0; i < a->segments.size(); ++i) {
+                QCOMPARE(a->segments[i].text, b->segments[i].text);
+                QCOMPARE(lines(a->segments[i]), lines(b->segments[i]));
+                QVERIFY(a->segments[i].text.find("   \t") == std::string::npos); // blank lines are emptied
+                QVERIFY(a->segments[i].text.find("                \n") == std::string::npos);
+            }
+            std::string all;
+            for (const auto& seg : a->segments)
+                all += seg.text + "\n";
+            QVERIFY(all.find("        x17\n") != std::string::npos); // indented, not blank
         }
     }
     void invalidUtf8IsReplacedAndReported()

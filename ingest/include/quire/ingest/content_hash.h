@@ -22,6 +22,9 @@ public:
     void update(std::string_view bytes);
     std::string hex() const; // of everything fed so far
 
+    // The same hash of bytes that are all at hand, without a streaming state.
+    static std::string hexOf(std::string_view bytes);
+
 private:
     struct State;
     std::unique_ptr<State> m_state;

@@ -1,13 +1,14 @@
 // The batch front door of the module: scan what the user added, extract every file, report
-// progress (files and bytes done of the total), stop on cancel. Code and text are read in
-// this process (streamed); PDF, DOCX, audio and video go through the helper process with the
-// time and memory limits of IsolationLimits. Every input that is not cleanly ingested still
-// yields a Document: Partial (something was lost, `error` says what), Quarantined (nothing
-// usable; `error` is the reason: crash, timeout, encryption, damage) or Skipped (binary, empty,
-// over the size cap, a link loop). One bad file never stops the batch.
-// Thread-safety: an Ingestor is immutable after construction; run() may be called from several
-// threads at once. Callbacks are serialised (never called concurrently) and run on the
-// Ingestor's worker threads, so they must not block for long.
+// progress (files and bytes done of the total), stop on cancel. The scan only lists and stats
+// files; each file is then opened once, and its first bytes decide what it is (binary files
+// come back Skipped), so a file is read once. Code and text are read in this process (streamed); PDF, DOCX,
+// audio and video go through the helper process with the time and memory limits of IsolationLimits. Every
+// input that is not cleanly ingested still yields a Document: Partial (something was lost, `error` says
+// what), Quarantined (nothing usable; `error` is the reason: crash, timeout, encryption, damage) or Skipped
+// (binary, empty, over the size cap, a link loop). One bad file never stops the batch. Thread-safety: an
+// Ingestor is immutable after construction; run() may be called from several threads at once. Callbacks are
+// serialised (never called concurrently) and run on the Ingestor's worker threads, so they must not block for
+// long.
 #pragma once
 
 #include <atomic>
@@ -73,8 +74,9 @@ public:
     const IngestOptions& options() const { return m_options; }
 
 private:
+    class FolderCache; // a worker thread's open folder (ingestor.cpp)
     std::optional<Document> extractWith(const ScannedFile& file, ExtractionWorker& helper,
-                                        const std::atomic<bool>* cancel,
+                                        FolderCache* folders, const std::atomic<bool>* cancel,
                                         const FractionProgress& progress) const;
 
     IngestOptions m_options;

@@ -1,5 +1,6 @@
-// PDF to page-anchored segments with poppler-cpp. Each page's text layer is read in reading
-// order with word boxes; words are grouped into paragraphs, one Segment per paragraph with a
+// PDF to page-anchored segments with Poppler (poppler-cpp opens the document and renders pages
+// for OCR; the text layer comes from libpoppler's TextOutputDev, as in pdftotext). Each page's
+// text layer is read in reading order with word boxes; words are grouped into paragraphs, one Segment per paragraph with a
 // PageAnchor (page and the paragraph's box, in points from the page's top-left corner) and its
 // WordBoxes. A page without a text layer is rendered (300 dpi by default) and read with
 // Tesseract, keeping the word boxes. Encrypted files give ErrorCode::Encrypted; files Poppler

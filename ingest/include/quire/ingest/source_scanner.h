@@ -26,6 +26,11 @@ struct ScanOptions {
     bool followSymlinks = true;                        // loops are detected either way
     bool skipHidden = false;                      // names starting with '.' (VCS folders are always skipped)
     std::vector<std::string> extraIgnorePatterns; // gitignore syntax, relative to each root
+    // Open every file to sniff its first bytes (binary files become issues, the kind comes from
+    // magic bytes). Off: the walk only stats files and guesses kind and language from the name
+    // (ScannedFile::contentChecked is false); the Ingestor turns this off and sniffs the first
+    // chunk it reads anyway, so that each file is opened and read once.
+    bool sniffContent = true;
 };
 
 struct ScannedFile {
@@ -33,7 +38,8 @@ struct ScannedFile {
     SourceKind kind = SourceKind::Unknown;
     std::int64_t size = 0;
     std::int64_t mtimeNs = 0;
-    std::string language; // for code
+    std::string language;       // for code
+    bool contentChecked = true; // false: kind and language guessed from the name only (not sniffed)
 };
 
 struct ScanIssue {
@@ -57,8 +63,8 @@ ScanResult scanSources(const std::vector<std::filesystem::path>& inputs, const S
 // relative paths are taken relative to the list file's folder), for scanSources().
 std::expected<std::vector<std::filesystem::path>, Error> readPathList(const std::filesystem::path& listFile);
 
-// Classifies one file (kind, size, binary sniff); an issue instead when it cannot be used.
-// Exposed for callers that already know their file list.
+// Classifies one file (kind, size, binary sniff unless options.sniffContent is off); an issue
+// instead when it cannot be used. Exposed for callers that already know their file list.
 std::variant<ScannedFile, ScanIssue> classifyFile(const std::filesystem::path& path,
                                                   const ScanOptions& options = {});
 
