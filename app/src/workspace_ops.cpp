@@ -189,7 +189,11 @@ std::expected<IngestReport, std::string> ingestWorkspace(storage::Database& db, 
         else
             report.problems.push_back(in + ": no longer exists");
     }
-    const auto scan = ingest::scanSources(inputs, options.scan, cancel);
+    // The walk only stats files; the Ingestor sniffs each file's first chunk as it reads it, so
+    // every file is opened once (binary files come back from it as Skipped documents).
+    ingest::ScanOptions scanOptions = options.scan;
+    scanOptions.sniffContent = false;
+    const auto scan = ingest::scanSources(inputs, scanOptions, cancel);
     if (scan.cancelled) {
         report.cancelled = true;
         return report;
