@@ -1,0 +1,342 @@
+#include <QHBoxLayout>
+#include <QLineEdit>
+#include <QPushButton>
+#include <QScrollBar>
+#include <QTextBlock>
+#include <QTextBrowser>
+#include <QTextCursor>
+#include <QTextDocument>
+#include <QTimer>
+#include <QVBoxLayout>
+
+#include <map>
+
+#include "quire/ui/panels.h"
+
+namespace quire::ui {
+
+namespace {
+
+struct ChipStyle {
+    const char* symbol;
+    QColor background;
+    QColor foreground;
+};
+
+ChipStyle chipStyle(app::CitationStatus s)
+{
+    switch (s) {
+    case app::CitationStatus::Verified:
+        return {"\u2713", QColor(0xd7, 0xf0, 0xdb), QColor(0x1b, 0x5e, 0x20)};
+    case app::CitationStatus::Supported:
+        return {"\u2248", QColor(0xe3, 0xec, 0xf7), QColor(0x0d, 0x47, 0xa1)};
+    case app::CitationStatus::QuoteNotFound:
+    case app::CitationStatus::Unsupported:
+        return {"?", QColor(0xff, 0xf1, 0xd6), QColor(0x8a, 0x4b, 0x00)};
+    case app::CitationStatus::Unresolved:
+    default:
+        return {"\u2717", QColor(0xf8, 0xd7, 0xda), QColor(0x8b, 0x1a, 0x1a)};
+    }
+}
+
+QString statusText(app::CitationStatus s)
+{
+    switch (s) {
+    case app::CitationStatus::Verified:
+        return QObject::tr("verified: the quoted words are in the cited place");
+    case app::CitationStatus::Supported:
+        return QObject::tr("supported: the cited place holds most of the claim's words");
+    case app::CitationStatus::QuoteNotFound:
+        return QObject::tr("not verified: the quoted words are not in the cited place");
+    case app::CitationStatus::Unsupported:
+        return QObject::tr("not verified: the cited place does not hold the claim");
+    default:
+        return QObject::tr("unresolved: no such document or place");
+    }
+}
+
+QString qs(const std::string& s)
+{
+    return QString::fromStdString(s);
+}
+
+// Backslash-escapes what Markdown would read as markup in plain text (the question).
+QString escapeMarkdown(const QString& text)
+{
+    QString out;
+    for (QChar c : text) {
+        if (QStringLiteral("\\`*_{}[]()#+-.!<>|").contains(c))
+            out += '\\';
+        out += c;
+    }
+    return out;
+}
+
+} // namespace
+
+ChatPanel::ChatPanel(QWidget* parent) : QWidget(parent)
+{
+    setObjectName("chatPanel");
+    auto* layout = new QVBoxLayout(this);
+    m_view = new QTextBrowser(this);
+    m_view->setObjectName("transcript");
+    m_view->setOpenLinks(false);
+    m_view->setPlaceholderText(tr("Add sources to a workspace, prefill, then ask a question. Citations in "
+                                  "answers open the cited page, lines or moment."));
+    connect(m_view, &QTextBrowser::anchorClicked, this, &ChatPanel::onLink);
+    layout->addWidget(m_view, 1);
+    auto* row = new QHBoxLayout;
+    m_question = new QLineEdit(this);
+    m_question->setObjectName("question");
+    m_question->setPlaceholderText(tr("Ask about the whole workspace (Ctrl+L)"));
+    m_askButton = new QPushButton(tr("As&k"), this);
+    m_askButton->setObjectName("askButton");
+    m_stop = new QPushButton(tr("S&top"), this);
+    m_stop->setObjectName("stopButton");
+    m_stop->setEnabled(false);
+    row->addWidget(m_question, 1);
+    row->addWidget(m_askButton);
+    row->addWidget(m_stop);
+    layout->addLayout(row);
+    connect(m_question, &QLineEdit::returnPressed, this, &ChatPanel::ask);
+    connect(m_askButton, &QPushButton::clicked, this, &ChatPanel::ask);
+    connect(m_stop, &QPushButton::clicked, this, &ChatPanel::stopRequested);
+    m_renderTimer = new QTimer(this);
+    m_renderTimer->setSingleShot(true);
+    m_renderTimer->setInterval(60); // streamed text is drawn at most ~16 times a second
+    connect(m_renderTimer, &QTimer::timeout, this, &ChatPanel::render);
+}
+
+void ChatPanel::setEnabledForWorkspace(bool enabled)
+{
+    m_question->setEnabled(enabled);
+    m_askButton->setEnabled(enabled && !m_busy);
+}
+
+void ChatPanel::ask()
+{
+    const QString q = m_question->text().trimmed();
+    if (q.isEmpty() || m_busy)
+        return;
+    emit askRequested(q);
+}
+
+void ChatPanel::answerStarted(const QString& question)
+{
+    m_turns.push_back({question, {}, std::nullopt, {}});
+    m_busy = true;
+    m_question->clear();
+    m_askButton->setEnabled(false);
+    m_stop->setEnabled(true);
+    render();
+}
+
+void ChatPanel::appendAnswerText(const QString& text)
+{
+    if (m_turns.empty())
+        return;
+    m_turns.back().answer += text;
+    scheduleRender();
+}
+
+void ChatPanel::answerFinished(const app::AnswerRecord& record)
+{
+    if (m_turns.empty())
+        return;
+    m_turns.back().answer = qs(record.outcome.text);
+    m_turns.back().record = record;
+    m_busy = false;
+    m_askButton->setEnabled(true);
+    m_stop->setEnabled(false);
+    render();
+}
+
+void ChatPanel::answerFailed(const QString& message)
+{
+    if (!m_turns.empty() && !m_turns.back().record)
+        m_turns.back().error = message;
+    m_busy = false;
+    m_askButton->setEnabled(true);
+    m_stop->setEnabled(false);
+    render();
+}
+
+void ChatPanel::clear()
+{
+    m_turns.clear();
+    m_busy = false;
+    m_askButton->setEnabled(true);
+    m_stop->setEnabled(false);
+    m_view->clear();
+}
+
+void ChatPanel::scheduleRender()
+{
+    if (!m_renderTimer->isActive())
+        m_renderTimer->start();
+}
+
+int ChatPanel::citationCount(int turn) const
+{
+    if (turn < 0 || turn >= turnCount() || !m_turns[std::size_t(turn)].record)
+        return 0;
+    return int(m_turns[std::size_t(turn)].record->outcome.check.citations.size());
+}
+
+QString ChatPanel::answerText(int turn) const
+{
+    return turn >= 0 && turn < turnCount() ? m_turns[std::size_t(turn)].answer : QString();
+}
+
+// The answer as Markdown, each citation mark replaced by a link "cite:TURN/INDEX" that render()
+// turns into a chip.
+QString ChatPanel::answerHtml(const Turn& t, int turnIndex) const
+{
+    if (!t.record)
+        return t.answer;
+    const std::string& text = t.record->outcome.text;
+    std::map<std::size_t, std::vector<int>> byOffset; // one bracket may hold several citations
+    const auto& cites = t.record->outcome.check.citations;
+    for (std::size_t i = 0; i < cites.size(); ++i)
+        byOffset[cites[i].citation.offset].push_back(int(i));
+    std::string out;
+    std::size_t pos = 0;
+    for (const auto& [offset, list] : byOffset) {
+        if (offset < pos || offset > text.size())
+            continue;
+        out += text.substr(pos, offset - pos);
+        for (int i : list)
+            out += " [cite](cite:" + std::to_string(turnIndex) + "/" + std::to_string(i) + ")";
+        pos = offset + cites[std::size_t(list.front())].citation.length;
+    }
+    if (pos < text.size())
+        out += text.substr(pos);
+    return qs(out);
+}
+
+void ChatPanel::render()
+{
+    QString md;
+    for (std::size_t i = 0; i < m_turns.size(); ++i) {
+        const Turn& t = m_turns[i];
+        md += "**" + tr("You") + ":** " + escapeMarkdown(t.question) + "\n\n";
+        md += answerHtml(t, int(i));
+        if (!t.error.isEmpty())
+            md += "\n\n*" + escapeMarkdown(t.error) + "*";
+        else if (t.answer.isEmpty() && !t.record)
+            md += "*" + tr("thinking…") + "*";
+        if (t.record) {
+            const auto& tm = t.record->outcome.timings;
+            md += "\n\n*" +
+                  tr("%1 citation(s): %2 usable, %3 flagged. First token after %4 ms, %5 tokens in %6 ms.")
+                      .arg(t.record->outcome.check.citations.size())
+                      .arg(t.record->outcome.check.usableCitations())
+                      .arg(t.record->outcome.check.flaggedCitations())
+                      .arg(tm.firstTokenMs)
+                      .arg(tm.answerTokens)
+                      .arg(tm.totalMs) +
+                  "*";
+        }
+        md += "\n\n---\n\n";
+    }
+    auto* bar = m_view->verticalScrollBar();
+    const bool atEnd = bar->value() >= bar->maximum() - 4;
+    m_view->document()->setMarkdown(md);
+
+    // Links "cite:T/I" become chips: the status symbol and the citation, coloured by status.
+    QTextDocument* doc = m_view->document();
+    for (QTextBlock b = doc->begin(); b.isValid(); b = b.next()) {
+        std::vector<std::pair<int, int>> ranges; // position, length of each cite link
+        for (auto it = b.begin(); !it.atEnd(); ++it) {
+            const QTextFragment f = it.fragment();
+            if (f.charFormat().anchorHref().startsWith("cite:"))
+                ranges.push_back({f.position(), f.length()});
+        }
+        for (auto r = ranges.rbegin(); r != ranges.rend(); ++r) {
+            QTextCursor c(doc);
+            c.setPosition(r->first);
+            c.setPosition(r->first + r->second, QTextCursor::KeepAnchor);
+            const QString href = c.charFormat().anchorHref();
+            const QStringList parts = href.mid(5).split('/');
+            if (parts.size() != 2)
+                continue;
+            const auto& turn = m_turns[std::size_t(parts[0].toInt())];
+            const auto& cc = turn.record->outcome.check.citations[std::size_t(parts[1].toInt())];
+            const ChipStyle st = chipStyle(cc.status);
+            QTextCharFormat fmt;
+            fmt.setAnchor(true);
+            fmt.setAnchorHref(href);
+            fmt.setBackground(st.background);
+            fmt.setForeground(st.foreground);
+            fmt.setFontWeight(QFont::DemiBold);
+            QString tip = qs(cc.citation.raw) + ": " + statusText(cc.status);
+            if (!cc.note.empty())
+                tip += "\n" + qs(cc.note);
+            fmt.setToolTip(tip);
+            c.insertText(QString::fromUtf8(" %1 %2 ").arg(QString::fromUtf8(st.symbol), qs(cc.citation.raw)), fmt);
+        }
+    }
+    if (atEnd)
+        bar->setValue(bar->maximum());
+}
+
+std::optional<CitationTarget> ChatPanel::citationTarget(int turn, int index) const
+{
+    if (turn < 0 || turn >= turnCount() || !m_turns[std::size_t(turn)].record)
+        return std::nullopt;
+    const auto& rec = *m_turns[std::size_t(turn)].record;
+    const auto& cites = rec.outcome.check.citations;
+    if (index < 0 || std::size_t(index) >= cites.size() || !rec.map)
+        return std::nullopt;
+    const auto& cc = cites[std::size_t(index)];
+    if (cc.segments.empty())
+        return std::nullopt;
+    const std::size_t segIndex = cc.matchSegment.value_or(cc.segments.front());
+    if (segIndex >= rec.map->segments.size())
+        return std::nullopt;
+    const auto& seg = rec.map->segments[segIndex];
+    const auto* doc = rec.map->document(seg.docNumber);
+    CitationTarget t;
+    t.docNumber = seg.docNumber;
+    t.documentId = seg.anchor.document;
+    t.anchor = seg.anchor;
+    t.label = qs(cc.citation.raw);
+    t.status = cc.status;
+    if (doc) {
+        t.path = qs(doc->path);
+        t.title = qs(doc->title);
+        t.documentId = doc->documentId;
+    }
+    // A line citation names its own range; show that rather than the whole segment.
+    const auto& where = cc.citation.where;
+    if (where.kind == app::Locator::Kind::Lines && std::holds_alternative<ingest::LineAnchor>(t.anchor.where))
+        t.anchor.where = ingest::LineAnchor{where.first, std::max(where.first, where.last)};
+    return t;
+}
+
+void ChatPanel::activateCitation(int turn, int index)
+{
+    if (auto t = citationTarget(turn, index)) {
+        emit citationActivated(*t);
+        return;
+    }
+    QString why = tr("This citation does not point at a stored place.");
+    if (turn >= 0 && turn < turnCount() && m_turns[std::size_t(turn)].record) {
+        const auto& cites = m_turns[std::size_t(turn)].record->outcome.check.citations;
+        if (index >= 0 && std::size_t(index) < cites.size())
+            why = qs(cites[std::size_t(index)].citation.raw) + ": " + statusText(cites[std::size_t(index)].status);
+    }
+    emit citationUnavailable(why);
+}
+
+void ChatPanel::onLink(const QUrl& url)
+{
+    const QString s = url.toString();
+    if (!s.startsWith("cite:"))
+        return;
+    const QStringList parts = s.mid(5).split('/');
+    if (parts.size() == 2)
+        activateCitation(parts[0].toInt(), parts[1].toInt());
+}
+
+} // namespace quire::ui
