@@ -48,7 +48,7 @@ app::AnswerRecord record()
     r.map = map;
     r.outcome.question = "What is the rent?";
     r.outcome.text = "The rent is EUR 1,250 a month (\"a monthly rent of EUR 1,250\" [doc 1 L1-3]). "
-                     "Pets are allowed [doc 9 L2].";
+                     "Pets are allowed [doc 9 L2]. No pets may be kept without the written consent of the Landlord.";
     r.outcome.check = app::checkAnswer(r.outcome.text, *map);
     return r;
 }
@@ -113,6 +113,23 @@ private slots:
         panel.activateCitation(0, 1);
         QVERIFY(!opened);
         QVERIFY(unavailable.contains("unresolved"));
+
+        // The uncited last sentence links to the passage on pets (lines 4-6), as "attributed".
+        QVERIFY(panel.attributionCount(0) >= 1);
+        int pets = -1;
+        for (int i = 0; i < panel.attributionCount(0); ++i) {
+            const auto t = panel.attributionTarget(0, i);
+            QVERIFY(t.has_value());
+            QVERIFY(t->label.startsWith("attributed"));
+            if (const auto* l = std::get_if<ingest::LineAnchor>(&t->anchor.where); l && l->lineBegin == 4)
+                pets = i;
+        }
+        QVERIFY(pets >= 0);
+        QVERIFY(panel.transcript()->toHtml().contains(QString("attr:0/%1").arg(pets)));
+        QVERIFY(panel.transcript()->toPlainText().contains(QString::fromUtf8("\u2197 doc 1 L4-6")));
+        emit panel.transcript()->anchorClicked(QUrl(QString("attr:0/%1").arg(pets)));
+        QVERIFY(opened.has_value());
+        QVERIFY(!opened->status.has_value());
     }
 
     void failureIsShown()

@@ -8,6 +8,8 @@
 #include <QElapsedTimer>
 #include <QFile>
 #include <QLineEdit>
+#include <QProgressBar>
+#include <QSettings>
 #include <QSignalSpy>
 #include <QTest>
 #include <QTextBrowser>
@@ -37,7 +39,10 @@ public:
         m_timer.setTimerType(Qt::PreciseTimer);
         QObject::connect(&m_timer, &QTimer::timeout, this, [this] {
             const qint64 now = m_clock.elapsed();
-            m_worst = std::max(m_worst, now - m_last);
+            if (!m_paused && now - m_last > m_worst) {
+                m_worst = now - m_last;
+                m_worstPhase = m_phase;
+            }
             m_last = now;
             ++m_ticks;
         });
@@ -48,7 +53,16 @@ public:
         m_last = 0;
         m_timer.start();
     }
+    // The test's own synchronous work (screenshots) is not the app's stall: not measured.
+    void pause() { m_paused = true; }
+    void resume()
+    {
+        m_last = m_clock.elapsed();
+        m_paused = false;
+    }
+    void setPhase(const char* phase) { m_phase = phase; }
     qint64 worstGapMs() const { return m_worst; }
+    const char* worstPhase() const { return m_worstPhase; }
     int ticks() const { return m_ticks; }
 
 private:
@@ -57,6 +71,9 @@ private:
     qint64 m_last = 0;
     qint64 m_worst = 0;
     int m_ticks = 0;
+    bool m_paused = false;
+    const char* m_phase = "start";
+    const char* m_worstPhase = "";
 };
 
 pdf::PdfPage clausePage(const std::vector<std::string>& clauses)
@@ -115,8 +132,9 @@ private slots:
                                           "2. Fees. The Customer shall pay a fixed fee of EUR 4,800 per month, "
                                           "invoiced monthly in advance.",
                                           "3. Term. This Agreement runs for twenty-four (24) months."})});
-        std::ofstream(corpus.toStdString() + "/code/billing.py")
-            << "MONTHLY_FEE_EUR = 4800\n\n\ndef invoice_total(months):\n    return MONTHLY_FEE_EUR * months\n";
+        std::ofstream(corpus.toStdString() + "/code/route.py")
+            << "def shortest_route(stops):\n    \"\"\"Order delivery stops by distance.\"\"\"\n"
+               "    return sorted(stops, key=lambda s: s.distance)\n";
     }
 
     void endToEnd()
@@ -129,55 +147,70 @@ private slots:
         watchdog.start();
 
         // ---- workspace and ingest ------------------------------------------------------------
+        watchdog.setPhase("ingest");
         w.createWorkspace("e2e");
         QTRY_COMPARE_WITH_TIMEOUT(w.currentWorkspace(), QString("e2e"), 20000);
         w.addPaths({m_dir.path() + "/corpus"});
         QTRY_COMPARE_WITH_TIMEOUT(w.sourcesPanel()->tree()->fileCount(), 2, 120000);
         QTRY_VERIFY_WITH_TIMEOUT(!w.sourcesPanel()->progressBar()->isVisible(), 120000);
         w.dock("sourcesDock")->raise();
+        watchdog.pause();
         QVERIFY(uitest::screenshot(&w, "e2e_sources"));
+        watchdog.resume();
 
         // ---- budget and prefill --------------------------------------------------------------
+        watchdog.setPhase("budget");
         QTRY_VERIFY_WITH_TIMEOUT(w.budgetPanel()->model()->rowCount() == 2, 120000);
         QVERIFY(w.budgetPanel()->contextBar()->value() > 0);
         w.dock("budgetDock")->raise();
+        watchdog.pause();
         QVERIFY(uitest::screenshot(&w, "e2e_budget"));
+        watchdog.resume();
+        watchdog.setPhase("prefill");
         w.startPrefill();
         QTRY_COMPARE_WITH_TIMEOUT(w.budgetPanel()->prefillState(), BudgetPanel::PrefillState::Done, 180000);
         QVERIFY(QSettings().value("prefill/pending").toString().isEmpty());
 
         // ---- ask ------------------------------------------------------------------------------
+        watchdog.setPhase("answer");
         w.chatPanel()->questionEdit()->setText("What is the monthly fee?");
         QTest::keyClick(w.chatPanel()->questionEdit(), Qt::Key_Return);
         QTRY_VERIFY_WITH_TIMEOUT(w.chatPanel()->turnCount() == 1 && !w.chatPanel()->busy(), 180000);
         const QString answer = w.chatPanel()->answerText(0);
         qInfo("answer: %s", qPrintable(answer));
         QVERIFY(!answer.trimmed().isEmpty());
+        const qint64 worst = watchdog.worstGapMs();
+        qInfo("watchdog: %d ticks, longest event-loop gap %lld ms (during %s)", watchdog.ticks(), worst,
+              watchdog.worstPhase());
         QVERIFY(uitest::screenshot(&w, "e2e_answer"));
 
-        const qint64 worst = watchdog.worstGapMs();
-        qInfo("watchdog: %d ticks, longest event-loop gap %lld ms", watchdog.ticks(), worst);
         QVERIFY2(worst < 200, qPrintable(QString("the event loop stalled for %1 ms").arg(worst)));
 
         // ---- click a citation ------------------------------------------------------------------
-        int chip = -1;
-        for (int i = 0; i < w.chatPanel()->citationCount(0) && chip < 0; ++i) {
-            if (w.chatPanel()->citationTarget(0, i))
-                chip = i;
+        // SmolLM2-135M often writes no citation mark; then the uncited sentence's "attributed"
+        // chip is clicked instead (same viewer path), and the log says which it was.
+        QString link;
+        std::optional<CitationTarget> target;
+        for (int i = 0; i < w.chatPanel()->citationCount(0) && !target; ++i) {
+            if ((target = w.chatPanel()->citationTarget(0, i)))
+                link = QString("cite:0/%1").arg(i);
         }
-        if (chip < 0)
-            QSKIP(qPrintable("the model cited nothing that resolves (answer: " + answer +
-                             "); the chip-to-viewer path is covered by ui_chat_panel and ui_document_viewer"));
-        const CitationTarget target = *w.chatPanel()->citationTarget(0, chip);
-        QVERIFY(w.chatPanel()->transcript()->toHtml().contains(QString("cite:0/%1").arg(chip)));
-        emit w.chatPanel()->transcript()->anchorClicked(QUrl(QString("cite:0/%1").arg(chip)));
-        QTRY_VERIFY_WITH_TIMEOUT(w.viewer()->isReady() && w.viewer()->target().label == target.label, 30000);
-        if (const auto* page = std::get_if<ingest::PageAnchor>(&target.anchor.where)) {
+        for (int i = 0; i < w.chatPanel()->attributionCount(0) && !target; ++i) {
+            if ((target = w.chatPanel()->attributionTarget(0, i)))
+                link = QString("attr:0/%1").arg(i);
+        }
+        QVERIFY2(target.has_value(), qPrintable("no citation or attribution resolves in: " + answer));
+        qInfo("clicking %s (%s)", qPrintable(link), qPrintable(target->label));
+        QVERIFY(w.chatPanel()->transcript()->toHtml().contains(link));
+        emit w.chatPanel()->transcript()->anchorClicked(QUrl(link));
+        QTRY_VERIFY_WITH_TIMEOUT(w.viewer()->isReady() && w.viewer()->target().label == target->label, 30000);
+        if (const auto* page = std::get_if<ingest::PageAnchor>(&target->anchor.where)) {
             QCOMPARE(w.viewer()->mode(), DocumentViewer::Mode::Pdf);
             QCOMPARE(w.viewer()->currentPage(), page->page);
             QVERIFY(!w.viewer()->pageImage().isNull());
-            QVERIFY(target.path.endsWith("contract.pdf"));
-        } else if (const auto* lines = std::get_if<ingest::LineAnchor>(&target.anchor.where)) {
+            QVERIFY(!w.viewer()->highlightRect().isEmpty());
+            QVERIFY(target->path.endsWith("contract.pdf"));
+        } else if (const auto* lines = std::get_if<ingest::LineAnchor>(&target->anchor.where)) {
             QCOMPARE(w.viewer()->mode(), DocumentViewer::Mode::Code);
             QCOMPARE(w.viewer()->codeView()->highlightFirst(), lines->lineBegin);
         } else {

@@ -5,7 +5,9 @@
 #include <QAbstractItemModelTester>
 #include <QDockWidget>
 #include <QFile>
+#include <QLabel>
 #include <QLineEdit>
+#include <QProgressBar>
 #include <QListView>
 #include <QMenuBar>
 #include <QSignalSpy>

@@ -51,7 +51,8 @@ private slots:
         panel.resize(600, 300);
         panel.show();
         QVERIFY(QTest::qWaitForWindowExposed(&panel));
-        connect(&library, &app::LibraryService::snapshotsListed, &panel, &SnapshotsPanel::setSnapshots);
+        connect(&library, &app::LibraryService::snapshotsListed, &panel,
+                [&](quint64, const app::SnapshotListing& l) { panel.setSnapshots(l); });
         connect(&library, &app::LibraryService::failed, &panel, [&](quint64, const QString& m) { panel.showMessage(m); });
         connect(&panel, &SnapshotsPanel::refreshRequested, &library, [&] { library.snapshots("snap"); });
         connect(&panel, &SnapshotsPanel::deleteRequested, &library, [&](qint64 id) { library.removeSnapshot(id); });
@@ -63,7 +64,7 @@ private slots:
         auto* m = panel.model();
         QCOMPARE(m->index(0, SnapshotModel::NameColumn).data().toString(), QString("after contract"));
         QCOMPARE(m->index(0, SnapshotModel::TokensColumn).data().toString(), QString("256"));
-        QCOMPARE(m->index(0, SnapshotModel::SizeColumn).data().toString(), QString("4 KiB"));
+        QCOMPARE(m->index(0, SnapshotModel::SizeColumn).data().toString(), QString("4.0 KiB"));
         QVERIFY(!m->index(0, SnapshotModel::CreatedColumn).data().toString().isEmpty());
         QVERIFY(uitest::screenshot(&panel, "snapshots_panel"));
 

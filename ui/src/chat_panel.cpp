@@ -188,26 +188,41 @@ QString ChatPanel::answerText(int turn) const
     return turn >= 0 && turn < turnCount() ? m_turns[std::size_t(turn)].answer : QString();
 }
 
-// The answer as Markdown, each citation mark replaced by a link "cite:TURN/INDEX" that render()
-// turns into a chip.
+// The answer as Markdown, each citation mark replaced by a link "cite:TURN/INDEX", and after each
+// sentence the model left uncited a link "attr:TURN/INDEX" to the passage that best matches it;
+// render() turns both into chips.
 QString ChatPanel::answerHtml(const Turn& t, int turnIndex) const
 {
     if (!t.record)
         return t.answer;
     const std::string& text = t.record->outcome.text;
-    std::map<std::size_t, std::vector<int>> byOffset; // one bracket may hold several citations
     const auto& cites = t.record->outcome.check.citations;
-    for (std::size_t i = 0; i < cites.size(); ++i)
-        byOffset[cites[i].citation.offset].push_back(int(i));
+    const auto& attrs = t.record->outcome.check.attributions;
+    struct Edit {
+        std::size_t offset;
+        std::size_t length; // bytes replaced (0: an insertion)
+        std::string link;
+    };
+    std::vector<Edit> edits;
+    const std::string turnText = std::to_string(turnIndex);
+    std::map<std::size_t, std::size_t> bracketEnd; // one bracket may hold several citations
+    for (std::size_t i = 0; i < cites.size(); ++i) {
+        const auto& c = cites[i].citation;
+        const bool first = bracketEnd.find(c.offset) == bracketEnd.end();
+        bracketEnd[c.offset] = c.length;
+        edits.push_back({c.offset, first ? c.length : 0, " [cite](cite:" + turnText + "/" + std::to_string(i) + ")"});
+    }
+    for (std::size_t i = 0; i < attrs.size(); ++i)
+        edits.push_back({attrs[i].sentenceEnd, 0, " [attr](attr:" + turnText + "/" + std::to_string(i) + ")"});
+    std::stable_sort(edits.begin(), edits.end(), [](const Edit& a, const Edit& b) { return a.offset < b.offset; });
     std::string out;
     std::size_t pos = 0;
-    for (const auto& [offset, list] : byOffset) {
-        if (offset < pos || offset > text.size())
+    for (const auto& e : edits) {
+        if (e.offset < pos || e.offset > text.size())
             continue;
-        out += text.substr(pos, offset - pos);
-        for (int i : list)
-            out += " [cite](cite:" + std::to_string(turnIndex) + "/" + std::to_string(i) + ")";
-        pos = offset + cites[std::size_t(list.front())].citation.length;
+        out += text.substr(pos, e.offset - pos);
+        out += e.link;
+        pos = std::min(text.size(), e.offset + e.length);
     }
     if (pos < text.size())
         out += text.substr(pos);
@@ -249,7 +264,8 @@ void ChatPanel::render()
         std::vector<std::pair<int, int>> ranges; // position, length of each cite link
         for (auto it = b.begin(); !it.atEnd(); ++it) {
             const QTextFragment f = it.fragment();
-            if (f.charFormat().anchorHref().startsWith("cite:"))
+            const QString href = f.charFormat().anchorHref();
+            if (href.startsWith("cite:") || href.startsWith("attr:"))
                 ranges.push_back({f.position(), f.length()});
         }
         for (auto r = ranges.rbegin(); r != ranges.rend(); ++r) {
@@ -260,20 +276,34 @@ void ChatPanel::render()
             const QStringList parts = href.mid(5).split('/');
             if (parts.size() != 2)
                 continue;
-            const auto& turn = m_turns[std::size_t(parts[0].toInt())];
-            const auto& cc = turn.record->outcome.check.citations[std::size_t(parts[1].toInt())];
-            const ChipStyle st = chipStyle(cc.status);
+            const auto& rec = *m_turns[std::size_t(parts[0].toInt())].record;
+            const std::size_t index = std::size_t(parts[1].toInt());
             QTextCharFormat fmt;
             fmt.setAnchor(true);
             fmt.setAnchorHref(href);
-            fmt.setBackground(st.background);
-            fmt.setForeground(st.foreground);
-            fmt.setFontWeight(QFont::DemiBold);
-            QString tip = qs(cc.citation.raw) + ": " + statusText(cc.status);
-            if (!cc.note.empty())
-                tip += "\n" + qs(cc.note);
-            fmt.setToolTip(tip);
-            c.insertText(QString::fromUtf8(" %1 %2 ").arg(QString::fromUtf8(st.symbol), qs(cc.citation.raw)), fmt);
+            if (href.startsWith("cite:")) {
+                const auto& cc = rec.outcome.check.citations[index];
+                const ChipStyle st = chipStyle(cc.status);
+                fmt.setBackground(st.background);
+                fmt.setForeground(st.foreground);
+                fmt.setFontWeight(QFont::DemiBold);
+                QString tip = qs(cc.citation.raw) + ": " + statusText(cc.status);
+                if (!cc.note.empty())
+                    tip += "\n" + qs(cc.note);
+                fmt.setToolTip(tip);
+                c.insertText(QString(" %1 %2 ").arg(QString::fromUtf8(st.symbol), qs(cc.citation.raw)), fmt);
+            } else {
+                const auto& a = rec.outcome.check.attributions[index];
+                QString mark = rec.map ? qs(rec.map->markFor(a.segment)) : QString();
+                mark = mark.mid(1, mark.size() - 2);
+                fmt.setBackground(QColor(0xee, 0xee, 0xee));
+                fmt.setForeground(QColor(0x55, 0x55, 0x55));
+                fmt.setFontItalic(true);
+                fmt.setToolTip(tr("attributed, not cited: the passage that best matches this sentence "
+                                  "(%1 % of its words); the model gave no usable citation")
+                                   .arg(int(a.coverage * 100)));
+                c.insertText(QString(" \u2197 %1 ").arg(mark), fmt);
+            }
         }
     }
     if (atEnd)
@@ -314,6 +344,42 @@ std::optional<CitationTarget> ChatPanel::citationTarget(int turn, int index) con
     return t;
 }
 
+int ChatPanel::attributionCount(int turn) const
+{
+    if (turn < 0 || turn >= turnCount() || !m_turns[std::size_t(turn)].record)
+        return 0;
+    return int(m_turns[std::size_t(turn)].record->outcome.check.attributions.size());
+}
+
+std::optional<CitationTarget> ChatPanel::attributionTarget(int turn, int index) const
+{
+    if (index < 0 || index >= attributionCount(turn))
+        return std::nullopt;
+    const auto& rec = *m_turns[std::size_t(turn)].record;
+    const auto& a = rec.outcome.check.attributions[std::size_t(index)];
+    if (!rec.map || a.segment >= rec.map->segments.size())
+        return std::nullopt;
+    const auto& seg = rec.map->segments[a.segment];
+    CitationTarget t;
+    t.docNumber = seg.docNumber;
+    t.documentId = seg.anchor.document;
+    t.anchor = seg.anchor;
+    const QString mark = qs(rec.map->markFor(a.segment));
+    t.label = tr("attributed: %1").arg(mark.mid(1, mark.size() - 2));
+    if (const auto* doc = rec.map->document(seg.docNumber)) {
+        t.path = qs(doc->path);
+        t.title = qs(doc->title);
+        t.documentId = doc->documentId;
+    }
+    return t;
+}
+
+void ChatPanel::activateAttribution(int turn, int index)
+{
+    if (auto t = attributionTarget(turn, index))
+        emit citationActivated(*t);
+}
+
 void ChatPanel::activateCitation(int turn, int index)
 {
     if (auto t = citationTarget(turn, index)) {
@@ -332,11 +398,13 @@ void ChatPanel::activateCitation(int turn, int index)
 void ChatPanel::onLink(const QUrl& url)
 {
     const QString s = url.toString();
-    if (!s.startsWith("cite:"))
-        return;
     const QStringList parts = s.mid(5).split('/');
-    if (parts.size() == 2)
+    if (parts.size() != 2)
+        return;
+    if (s.startsWith("cite:"))
         activateCitation(parts[0].toInt(), parts[1].toInt());
+    else if (s.startsWith("attr:"))
+        activateAttribution(parts[0].toInt(), parts[1].toInt());
 }
 
 } // namespace quire::ui

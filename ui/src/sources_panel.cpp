@@ -99,8 +99,11 @@ SourcesPanel::SourcesPanel(QWidget* parent)
     m_treeView->setModel(m_tree);
     m_treeView->setSelectionMode(QAbstractItemView::ExtendedSelection);
     m_treeView->setItemDelegateForColumn(SourceTreeModel::StatusColumn, new FolderProgressDelegate(m_treeView));
-    m_treeView->header()->setSectionResizeMode(SourceTreeModel::NameColumn, QHeaderView::Stretch);
     m_treeView->header()->setStretchLastSection(false);
+    m_treeView->header()->setSectionResizeMode(QHeaderView::ResizeToContents);
+    m_treeView->header()->setSectionResizeMode(SourceTreeModel::NameColumn, QHeaderView::Stretch);
+    m_treeView->header()->setSectionResizeMode(SourceTreeModel::StatusColumn, QHeaderView::Interactive);
+    m_treeView->header()->resizeSection(SourceTreeModel::StatusColumn, 130);
     auto* quarantineBox = new QWidget(split);
     auto* ql = new QVBoxLayout(quarantineBox);
     ql->setContentsMargins(0, 0, 0, 0);

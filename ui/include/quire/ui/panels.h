@@ -124,7 +124,8 @@ private:
 };
 
 // Questions and streamed answers; citation marks become chips (links) marked verified,
-// supported or flagged, which open the document viewer.
+// supported or flagged, which open the document viewer; uncited sentences get a grey
+// "attributed" chip to the best-matching passage.
 class ChatPanel : public QWidget {
     Q_OBJECT
 public:
@@ -137,6 +138,11 @@ public:
     int citationCount(int turn) const;
     std::optional<CitationTarget> citationTarget(int turn, int index) const;
     void activateCitation(int turn, int index);
+    // Sentences the model left uncited link to the passage that best matches them ("attributed",
+    // shown apart from citations).
+    int attributionCount(int turn) const;
+    std::optional<CitationTarget> attributionTarget(int turn, int index) const;
+    void activateAttribution(int turn, int index);
     QString answerText(int turn) const;
 
 public slots:
