@@ -135,12 +135,19 @@ private slots:
         std::ofstream(corpus.toStdString() + "/code/route.py")
             << "def shortest_route(stops):\n    \"\"\"Order delivery stops by distance.\"\"\"\n"
                "    return sorted(stops, key=lambda s: s.distance)\n";
+        // Enough text for a few prefill blocks, so a pause lands between two of them.
+        std::ofstream notes(corpus.toStdString() + "/code/NOTES.md");
+        notes << "# Route planner notes\n\n";
+        for (int i = 1; i <= 14; ++i)
+            notes << "- Depot " << i << " opens at " << (5 + i % 4) << " am and serves " << (10 * i)
+                  << " stops in the " << (i % 2 ? "north" : "south") << " district on weekdays.\n";
     }
 
     void endToEnd()
     {
         Watchdog watchdog;
-        MainWindow w(*m_config, m_engine, {false, true});
+        // No speed measurement in the budget: the prefill below starts from nothing.
+        MainWindow w(*m_config, m_engine, {false, false});
         w.resize(1400, 860);
         w.show();
         QVERIFY(QTest::qWaitForWindowExposed(&w));
@@ -151,7 +158,7 @@ private slots:
         w.createWorkspace("e2e");
         QTRY_COMPARE_WITH_TIMEOUT(w.currentWorkspace(), QString("e2e"), 20000);
         w.addPaths({m_dir.path() + "/corpus"});
-        QTRY_COMPARE_WITH_TIMEOUT(w.sourcesPanel()->tree()->fileCount(), 2, 120000);
+        QTRY_COMPARE_WITH_TIMEOUT(w.sourcesPanel()->tree()->fileCount(), 3, 120000);
         QTRY_VERIFY_WITH_TIMEOUT(!w.sourcesPanel()->progressBar()->isVisible(), 120000);
         w.dock("sourcesDock")->raise();
         watchdog.pause();
@@ -160,15 +167,32 @@ private slots:
 
         // ---- budget and prefill --------------------------------------------------------------
         watchdog.setPhase("budget");
-        QTRY_VERIFY_WITH_TIMEOUT(w.budgetPanel()->model()->rowCount() == 2, 120000);
+        QTRY_VERIFY_WITH_TIMEOUT(w.budgetPanel()->model()->rowCount() == 3, 120000);
         QVERIFY(w.budgetPanel()->contextBar()->value() > 0);
         w.dock("budgetDock")->raise();
         watchdog.pause();
         QVERIFY(uitest::screenshot(&w, "e2e_budget"));
         watchdog.resume();
         watchdog.setPhase("prefill");
+        // Pause after the first block, then resume: the resumed prefill reuses what was held.
+        bool paused = false;
+        auto pauseOnce = connect(w.budgetPanel()->prefillBar(), &QProgressBar::valueChanged, this, [&](int v) {
+            if (v > 0 && !paused) {
+                paused = true;
+                w.pausePrefill();
+            }
+        });
+        w.startPrefill();
+        QCOMPARE(QSettings().value("prefill/pending").toString(), QString("e2e"));
+        QTRY_VERIFY_WITH_TIMEOUT(w.budgetPanel()->prefillState() != BudgetPanel::PrefillState::Running, 180000);
+        disconnect(pauseOnce);
+        QCOMPARE(w.budgetPanel()->prefillState(), BudgetPanel::PrefillState::Paused);
+        QVERIFY(w.budgetPanel()->etaText().startsWith("Paused"));
+        QCOMPARE(QSettings().value("prefill/pending").toString(), QString("e2e")); // resumable after a restart
         w.startPrefill();
         QTRY_COMPARE_WITH_TIMEOUT(w.budgetPanel()->prefillState(), BudgetPanel::PrefillState::Done, 180000);
+        qInfo("%s", qPrintable(w.budgetPanel()->etaText()));
+        QVERIFY(!w.budgetPanel()->etaText().contains("(0 reused"));
         QVERIFY(QSettings().value("prefill/pending").toString().isEmpty());
 
         // ---- ask ------------------------------------------------------------------------------
@@ -217,6 +241,21 @@ private slots:
             QFAIL("a citation into this corpus is a page or a line range");
         }
         QVERIFY(uitest::screenshot(&w, "e2e_viewer"));
+
+        // ---- export the session ----------------------------------------------------------------
+        QSignalSpy exported(&w, &MainWindow::exported);
+        w.exportSessionTo(m_dir.path() + "/session.md");
+        QTRY_COMPARE(exported.size(), 1);
+        QVERIFY2(exported.first().at(1).toBool(), qPrintable(exported.first().at(2).toString()));
+        QFile md(m_dir.path() + "/session.md");
+        QVERIFY(md.open(QIODevice::ReadOnly));
+        QVERIFY(md.readAll().contains("What is the monthly fee?"));
+        w.exportSessionTo(m_dir.path() + "/session.pdf");
+        QTRY_COMPARE(exported.size(), 2);
+        QVERIFY(exported.last().at(1).toBool());
+        QFile pdfFile(m_dir.path() + "/session.pdf");
+        QVERIFY(pdfFile.open(QIODevice::ReadOnly));
+        QVERIFY(pdfFile.read(5) == "%PDF-");
         w.dock("snapshotsDock")->raise();
         QVERIFY(uitest::screenshot(&w, "e2e_snapshots"));
     }

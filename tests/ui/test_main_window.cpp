@@ -9,6 +9,7 @@
 #include <QLineEdit>
 #include <QProgressBar>
 #include <QListView>
+#include <QSettings>
 #include <QMenuBar>
 #include <QSignalSpy>
 #include <QTableView>
@@ -101,11 +102,15 @@ private slots:
 
     void layoutIsRemembered()
     {
+        // A prefill of "Project" was running when the last window closed: it is offered again.
+        QSettings().setValue("prefill/pending", "Project");
         MainWindow w(*m_config, m_engine, {false, false});
         w.show();
         QVERIFY(QTest::qWaitForWindowExposed(&w));
         QVERIFY(!w.dock("snapshotsDock")->isVisible()); // closed in the previous window
         QTRY_COMPARE_WITH_TIMEOUT(w.currentWorkspace(), QString("Project"), 10000); // remembered too
+        QCOMPARE(w.budgetPanel()->prefillState(), BudgetPanel::PrefillState::Paused);
+        QVERIFY(w.budgetPanel()->etaText().contains("interrupted"));
         w.dock("snapshotsDock")->show();
         w.close();
     }

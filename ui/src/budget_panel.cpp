@@ -39,8 +39,10 @@ BudgetPanel::BudgetPanel(QWidget* parent) : QWidget(parent), m_model(new BudgetM
     m_estimate->setObjectName("prefillEstimate");
     m_advice = new QLabel(this);
     m_advice->setWordWrap(true);
-    for (auto* l : {m_summary, m_kv, m_estimate})
+    for (auto* l : {m_summary, m_kv, m_estimate}) {
         l->setTextInteractionFlags(Qt::TextSelectableByMouse);
+        l->setWordWrap(true);
+    }
     auto* refresh = new QPushButton(tr("Recompute &budget"), this);
     refresh->setObjectName("budgetRefresh");
     connect(refresh, &QPushButton::clicked, this, &BudgetPanel::budgetRequested);

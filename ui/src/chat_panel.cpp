@@ -10,6 +10,7 @@
 #include <QVBoxLayout>
 
 #include <map>
+#include <set>
 
 #include "quire/ui/panels.h"
 
@@ -212,8 +213,14 @@ QString ChatPanel::answerHtml(const Turn& t, int turnIndex) const
         bracketEnd[c.offset] = c.length;
         edits.push_back({c.offset, first ? c.length : 0, " [cite](cite:" + turnText + "/" + std::to_string(i) + ")"});
     }
-    for (std::size_t i = 0; i < attrs.size(); ++i)
+    // One chip per sentence and place: two segments of one page make one chip.
+    std::set<std::pair<std::size_t, std::string>> seen;
+    for (std::size_t i = 0; i < attrs.size(); ++i) {
+        const std::string mark = t.record->map ? t.record->map->markFor(attrs[i].segment) : std::string();
+        if (!seen.insert({attrs[i].sentenceEnd, mark}).second)
+            continue;
         edits.push_back({attrs[i].sentenceEnd, 0, " [attr](attr:" + turnText + "/" + std::to_string(i) + ")"});
+    }
     std::stable_sort(edits.begin(), edits.end(), [](const Edit& a, const Edit& b) { return a.offset < b.offset; });
     std::string out;
     std::size_t pos = 0;

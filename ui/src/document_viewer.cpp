@@ -1,6 +1,9 @@
 #include "quire/ui/document_viewer.h"
 
+#include <algorithm>
+
 #include <QDesktopServices>
+#include <QScrollBar>
 #include <QFile>
 #include <QFutureWatcher>
 #include <QLabel>
@@ -8,7 +11,6 @@
 #include <QPainter>
 #include <QPushButton>
 #include <QScrollArea>
-#include <QScrollBar>
 #include <QStackedWidget>
 #include <QTextBlock>
 #include <QUrl>
@@ -40,10 +42,12 @@ QString timeText(std::int64_t ms)
 struct PageRender {
     QImage image;
     QString error;
+    double dpi = 0;
 };
 
 // Runs on a QtConcurrent worker: poppler objects never touch the UI thread.
-PageRender renderPage(const QString& path, int page, double dpi)
+// The page is rendered to fit `widthPx` (device pixels), between 50 and 200 dpi.
+PageRender renderPage(const QString& path, int page, double widthPx)
 {
     auto doc = Poppler::Document::load(path);
     if (!doc || doc->isLocked())
@@ -55,7 +59,9 @@ PageRender renderPage(const QString& path, int page, double dpi)
     auto p = doc->page(page - 1);
     if (!p)
         return {{}, QObject::tr("cannot read page %1 of %2").arg(page).arg(path)};
-    return {p->renderToImage(dpi, dpi), {}};
+    const double points = std::max(1.0, p->pageSizeF().width());
+    const double dpi = std::clamp(widthPx * 72.0 / points, 50.0, 200.0);
+    return {p->renderToImage(dpi, dpi), {}, dpi};
 }
 
 } // namespace
@@ -271,7 +277,7 @@ void DocumentViewer::open(const CitationTarget& target)
     if (const auto* page = std::get_if<ingest::PageAnchor>(&where)) {
         m_page = page->page;
         const qreal dpr = devicePixelRatioF();
-        const double dpi = 110.0 * dpr;
+        const double widthPx = std::max(300, m_pdfScroll->viewport()->width() - 4) * dpr;
         const QString path = target.path;
         const int pageNo = page->page;
         const ingest::BoundingBox box = page->box;
@@ -284,7 +290,7 @@ void DocumentViewer::open(const CitationTarget& target)
             if (!r.error.isEmpty())
                 return fail(r.error);
             QImage img = r.image;
-            const double scale = dpi / 72.0;
+            const double scale = r.dpi / 72.0;
             if (box.width > 0 && box.height > 0) {
                 m_highlight = QRectF(box.x * scale, box.y * scale, box.width * scale, box.height * scale)
                                   .toAlignedRect()
@@ -299,12 +305,14 @@ void DocumentViewer::open(const CitationTarget& target)
             pm.setDevicePixelRatio(dpr);
             m_pdfLabel->setPixmap(pm);
             setMode(Mode::Pdf);
-            if (!m_highlight.isEmpty())
-                m_pdfScroll->ensureVisible(int(m_highlight.center().x() / dpr), int(m_highlight.center().y() / dpr),
-                                           50, int(m_highlight.height() / dpr) + 50);
+            if (!m_highlight.isEmpty()) {
+                m_pdfLabel->adjustSize();
+                m_pdfScroll->ensureVisible(int(m_highlight.left() / dpr), int(m_highlight.center().y() / dpr), 20,
+                                           int(m_highlight.height() / dpr) + 60);
+            }
             finish();
         });
-        watcher->setFuture(QtConcurrent::run(renderPage, path, pageNo, dpi));
+        watcher->setFuture(QtConcurrent::run(renderPage, path, pageNo, widthPx));
         return;
     }
     if (const auto* lines = std::get_if<ingest::LineAnchor>(&where)) {

@@ -18,6 +18,7 @@
 #include <QSplitter>
 #include <QStatusBar>
 #include <QTextDocument>
+#include <QTimer>
 #include <QtConcurrent/QtConcurrentRun>
 
 #include "quire/app/answer_service.h"
@@ -559,7 +560,7 @@ void MainWindow::createDocks()
     m_sources = new SourcesPanel(this);
     auto* sources = makeDock(tr("Sources"), "sourcesDock", m_sources, Qt::RightDockWidgetArea);
     m_budget = new BudgetPanel(this);
-    auto* budget = makeDock(tr("Budget && prefill"), "budgetDock", m_budget, Qt::RightDockWidgetArea);
+    auto* budget = makeDock(tr("Budget and prefill"), "budgetDock", m_budget, Qt::RightDockWidgetArea);
     m_snapshots = new SnapshotsPanel(this);
     auto* snaps = makeDock(tr("Snapshots"), "snapshotsDock", m_snapshots, Qt::RightDockWidgetArea);
     tabifyDockWidget(sources, budget);
@@ -661,7 +662,13 @@ void MainWindow::restoreLayout()
 {
     QSettings settings;
     restoreGeometry(settings.value("mainWindow/geometry").toByteArray());
-    restoreState(settings.value("mainWindow/state").toByteArray());
+    if (!restoreState(settings.value("mainWindow/state").toByteArray())) {
+        // First-start proportions: the chat and the viewer get most of the width.
+        QTimer::singleShot(0, this, [this] {
+            resizeDocks({dock("workspacesDock"), dock("sourcesDock")}, {width() / 6, width() * 3 / 10},
+                        Qt::Horizontal);
+        });
+    }
     m_split->restoreState(settings.value("mainWindow/split").toByteArray());
 }
 
