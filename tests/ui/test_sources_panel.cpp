@@ -19,7 +19,8 @@ app::SourceLine line(int number, const std::string& display, ingest::SourceStatu
 {
     app::SourceLine l;
     l.budget.number = number;
-    l.budget.path = "/corpus/" + display;
+    l.budget.path = "/corpus/";
+    l.budget.path += display;
     l.budget.displayPath = display;
     l.displayPath = display;
     l.budget.status = status;
@@ -32,7 +33,6 @@ app::SourceLine line(int number, const std::string& display, ingest::SourceStatu
 app::WorkspaceListing listing()
 {
     app::WorkspaceListing l;
-    l.summary.name = "w";
     l.summary.documents = 3;
     l.sources = {line(1, "src/a.py", ingest::SourceStatus::Ingested), line(2, "src/b.py", ingest::SourceStatus::Ingested),
                  line(3, "docs/x.pdf", ingest::SourceStatus::Partial, "page 2 has no text layer"),
