@@ -10,6 +10,7 @@
 #include <QProgressBar>
 #include <QListView>
 #include <QSettings>
+#include <QMenu>
 #include <QMenuBar>
 #include <QSignalSpy>
 #include <QTableView>
@@ -95,7 +96,36 @@ private slots:
         QTRY_COMPARE(exported.size(), 1);
         QVERIFY(!exported.first().at(1).toBool());
 
-        QVERIFY(uitest::screenshot(&w, "main_window"));
+        // Every action has its own shortcut, none taken by a menu's Alt mnemonic.
+        QSet<QString> keys;
+        QSet<QString> mnemonics;
+        for (QAction* menu : w.menuBar()->actions()) {
+            const QString t = menu->text();
+            const int amp = t.indexOf('&');
+            QVERIFY(amp >= 0);
+            mnemonics.insert(QKeySequence(Qt::ALT | Qt::Key(t.at(amp + 1).toUpper().unicode())).toString());
+        }
+        int actions = 0;
+        for (QAction* menu : w.menuBar()->actions()) {
+            for (QAction* a : menu->menu()->actions()) {
+                if (a->isSeparator())
+                    continue;
+                ++actions;
+                const QString k = a->shortcut().toString();
+                QVERIFY2(!k.isEmpty(), qPrintable(a->text() + " has no shortcut"));
+                QVERIFY2(!keys.contains(k), qPrintable(k + " is used twice"));
+                QVERIFY2(!mnemonics.contains(k), qPrintable(k + " hides a menu"));
+                keys.insert(k);
+            }
+        }
+        QVERIFY(actions >= 30);
+
+        // HiDPI: run with QT_SCALE_FACTOR=2 (ui_main_window_hidpi), the grab has twice the pixels.
+        const QImage shot = w.grab().toImage();
+        QCOMPARE(shot.devicePixelRatio(), qEnvironmentVariableIsSet("QT_SCALE_FACTOR")
+                                              ? qEnvironmentVariable("QT_SCALE_FACTOR").toDouble()
+                                              : w.devicePixelRatioF());
+        QVERIFY(uitest::screenshot(&w, "main_window" + qEnvironmentVariable("QUIRE_SHOT_SUFFIX")));
         w.dock("snapshotsDock")->close();
         w.close();
     }

@@ -17,8 +17,10 @@
 #include <QSettings>
 #include <QSplitter>
 #include <QStatusBar>
+#include <QTableView>
 #include <QTextDocument>
 #include <QTimer>
+#include <QTreeView>
 #include <QtConcurrent/QtConcurrentRun>
 
 #include "quire/app/answer_service.h"
@@ -647,11 +649,20 @@ void MainWindow::createActions()
         t->setShortcut(QKeySequence(Qt::ALT | Qt::SHIFT | Qt::Key(Qt::Key_0 + n++)));
         view->addAction(t);
     }
-    add(view, tr("Focus &workspaces"), QKeySequence(Qt::ALT | Qt::Key_W), [this] { m_workspaceView->setFocus(); });
-    add(view, tr("Focus &viewer"), QKeySequence(Qt::ALT | Qt::Key_V), [this] { m_viewer->setFocus(); });
+    add(view, tr("Focus &workspaces"), QKeySequence(Qt::CTRL | Qt::Key_1), [this] { m_workspaceView->setFocus(); });
+    add(view, tr("Focus &sources"), QKeySequence(Qt::CTRL | Qt::Key_2), [this] {
+        dock("sourcesDock")->raise();
+        m_sources->treeView()->setFocus();
+    });
+    add(view, tr("Focus &budget"), QKeySequence(Qt::CTRL | Qt::Key_3), [this] { dock("budgetDock")->raise(); });
+    add(view, tr("Focus s&napshots"), QKeySequence(Qt::CTRL | Qt::Key_4), [this] {
+        dock("snapshotsDock")->raise();
+        m_snapshots->view()->setFocus();
+    });
+    add(view, tr("Focus &viewer"), QKeySequence(Qt::CTRL | Qt::Key_5), [this] { m_viewer->setFocus(); });
 
     auto* help = menuBar()->addMenu(tr("&Help"));
-    help->addAction(tr("&About Quire"), this, [this] {
+    help->addAction(tr("&About Quire"), QKeySequence(Qt::SHIFT | Qt::Key_F1), this, [this] {
         QMessageBox::about(this, tr("About Quire"),
                            tr("<b>Quire %1</b><p>Long-context document analysis, on your machine.</p>")
                                .arg(QStringLiteral(QUIRE_VERSION)));
