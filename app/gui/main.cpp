@@ -23,10 +23,11 @@ int main(int argc, char** argv)
             return 0;
         }
         if (a == "--help" || a == "-h") {
-            std::printf("Usage: quire [--verbose] [--first-run]\n\nQuire %s: long-context document analysis.\n"
-                        "--first-run sets up and opens the sample workspace again.\n"
-                        "Headless use: quire-cli --help\n",
-                        QUIRE_VERSION);
+            std::printf(
+                "Usage: quire [--verbose] [--first-run]\n\nQuire %s: long-context document analysis.\n"
+                "--first-run sets up and opens the sample workspace again.\n"
+                "Headless use: quire-cli --help\n",
+                QUIRE_VERSION);
             return 0;
         }
     }
@@ -40,7 +41,8 @@ int main(int argc, char** argv)
     const auto paths = quire::app::Paths::standard();
     QString error;
     const bool haveDirs = paths.ensureExists(&error);
-    quire::app::initLogging({haveDirs ? paths.logDir : QString(), app.arguments().contains("--verbose"), true});
+    quire::app::initLogging(
+        {haveDirs ? paths.logDir : QString(), app.arguments().contains("--verbose"), true});
     if (!haveDirs)
         quire::app::log()->warn("{}", error.toStdString());
     quire::app::log()->info("Quire {} starting", QUIRE_VERSION);
@@ -58,7 +60,8 @@ int main(int argc, char** argv)
     config.writer = std::shared_ptr<quire::storage::WriterThread>(std::move(*writer));
 
     quire::ui::MainWindowOptions options;
-    options.firstRun = !QSettings().value("firstRun/done").toBool() || app.arguments().contains("--first-run");
+    options.firstRun =
+        !QSettings().value("firstRun/done").toBool() || app.arguments().contains("--first-run");
     quire::ui::MainWindow window(config, quire::ui::EngineSettings::load(), options);
     window.show();
     return app.exec();

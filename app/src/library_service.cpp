@@ -64,7 +64,8 @@ quint64 LibraryService::post(std::function<void(LibraryWorker&, quint64)> job)
 {
     const quint64 id = ++m_next;
     auto* w = m_thread->worker();
-    QMetaObject::invokeMethod(w, [w, id, job = std::move(job)] { job(*w, id); }, Qt::QueuedConnection);
+    QMetaObject::invokeMethod(
+        w, [w, id, job = std::move(job)] { job(*w, id); }, Qt::QueuedConnection);
     return id;
 }
 
@@ -120,7 +121,8 @@ quint64 LibraryService::removeSnapshot(std::int64_t snapshotId)
 {
     return post([snapshotId](LibraryWorker& w, quint64 id) {
         auto r = w.config()
-                     .writer->submit([snapshotId](storage::Database& d) {
+                     .writer
+                     ->submit([snapshotId](storage::Database& d) {
                          return storage::BlockStore(d).removeSnapshot(snapshotId);
                      })
                      .get();

@@ -47,8 +47,9 @@ app::AnswerRecord record()
     auto map = sourceMap();
     r.map = map;
     r.outcome.question = "What is the rent?";
-    r.outcome.text = "The rent is EUR 1,250 a month (\"a monthly rent of EUR 1,250\" [doc 1 L1-3]). "
-                     "Pets are allowed [doc 9 L2]. No pets may be kept without the written consent of the Landlord.";
+    r.outcome.text =
+        "The rent is EUR 1,250 a month (\"a monthly rent of EUR 1,250\" [doc 1 L1-3]). "
+        "Pets are allowed [doc 9 L2]. No pets may be kept without the written consent of the Landlord.";
     r.outcome.check = app::checkAnswer(r.outcome.text, *map);
     return r;
 }

@@ -113,7 +113,8 @@ private slots:
         doc.source.contentHash = "abc";
         doc.status = ingest::SourceStatus::Ingested;
         doc.title = "meeting";
-        const char* texts[] = {"Welcome everyone.", "The launch moves to October.", "Ravi writes the press release."};
+        const char* texts[] = {"Welcome everyone.", "The launch moves to October.",
+                               "Ravi writes the press release."};
         for (int i = 0; i < 3; ++i) {
             ingest::Segment s;
             s.text = texts[i];
@@ -122,7 +123,9 @@ private slots:
         }
         const std::int64_t wsId = *ws;
         auto put = m_config->writer
-                       ->submit([wsId, doc](storage::Database& d) { return storage::Catalog(d).putDocument(wsId, doc); })
+                       ->submit([wsId, doc](storage::Database& d) {
+                           return storage::Catalog(d).putDocument(wsId, doc);
+                       })
                        .get();
         QVERIFY(put.has_value());
 

@@ -125,13 +125,13 @@ private slots:
         m_engine.maxAnswerTokens = 48;
         const QString corpus = m_dir.path() + "/corpus";
         QDir().mkpath(corpus + "/code");
-        std::ofstream(corpus.toStdString() + "/contract.pdf", std::ios::binary)
-            << pdf::writePdf({clausePage({"SOFTWARE MAINTENANCE AGREEMENT",
-                                          "1. Services. The Supplier shall maintain the Customer's route planning "
-                                          "software and correct reported defects.",
-                                          "2. Fees. The Customer shall pay a fixed fee of EUR 4,800 per month, "
-                                          "invoiced monthly in advance.",
-                                          "3. Term. This Agreement runs for twenty-four (24) months."})});
+        std::ofstream(corpus.toStdString() + "/contract.pdf", std::ios::binary) << pdf::writePdf(
+            {clausePage({"SOFTWARE MAINTENANCE AGREEMENT",
+                         "1. Services. The Supplier shall maintain the Customer's route planning "
+                         "software and correct reported defects.",
+                         "2. Fees. The Customer shall pay a fixed fee of EUR 4,800 per month, "
+                         "invoiced monthly in advance.",
+                         "3. Term. This Agreement runs for twenty-four (24) months."})});
         std::ofstream(corpus.toStdString() + "/code/route.py")
             << "def shortest_route(stops):\n    \"\"\"Order delivery stops by distance.\"\"\"\n"
                "    return sorted(stops, key=lambda s: s.distance)\n";
@@ -176,19 +176,22 @@ private slots:
         watchdog.setPhase("prefill");
         // Pause after the first block, then resume: the resumed prefill reuses what was held.
         bool paused = false;
-        auto pauseOnce = connect(w.budgetPanel()->prefillBar(), &QProgressBar::valueChanged, this, [&](int v) {
-            if (v > 0 && !paused) {
-                paused = true;
-                w.pausePrefill();
-            }
-        });
+        auto pauseOnce =
+            connect(w.budgetPanel()->prefillBar(), &QProgressBar::valueChanged, this, [&](int v) {
+                if (v > 0 && !paused) {
+                    paused = true;
+                    w.pausePrefill();
+                }
+            });
         w.startPrefill();
         QCOMPARE(QSettings().value("prefill/pending").toString(), QString("e2e"));
-        QTRY_VERIFY_WITH_TIMEOUT(w.budgetPanel()->prefillState() != BudgetPanel::PrefillState::Running, 180000);
+        QTRY_VERIFY_WITH_TIMEOUT(w.budgetPanel()->prefillState() != BudgetPanel::PrefillState::Running,
+                                 180000);
         disconnect(pauseOnce);
         QCOMPARE(w.budgetPanel()->prefillState(), BudgetPanel::PrefillState::Paused);
         QVERIFY(w.budgetPanel()->etaText().startsWith("Paused"));
-        QCOMPARE(QSettings().value("prefill/pending").toString(), QString("e2e")); // resumable after a restart
+        QCOMPARE(QSettings().value("prefill/pending").toString(),
+                 QString("e2e")); // resumable after a restart
         w.startPrefill();
         QTRY_COMPARE_WITH_TIMEOUT(w.budgetPanel()->prefillState(), BudgetPanel::PrefillState::Done, 180000);
         qInfo("%s", qPrintable(w.budgetPanel()->etaText()));

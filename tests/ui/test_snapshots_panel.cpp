@@ -47,16 +47,20 @@ private slots:
 
         app::LibraryService library(*m_config);
         SnapshotsPanel panel;
-        QAbstractItemModelTester tester(panel.model(), QAbstractItemModelTester::FailureReportingMode::QtTest);
+        QAbstractItemModelTester tester(panel.model(),
+                                        QAbstractItemModelTester::FailureReportingMode::QtTest);
         panel.resize(600, 300);
         panel.show();
         QVERIFY(QTest::qWaitForWindowExposed(&panel));
         connect(&library, &app::LibraryService::snapshotsListed, &panel,
                 [&](quint64, const app::SnapshotListing& l) { panel.setSnapshots(l); });
-        connect(&library, &app::LibraryService::failed, &panel, [&](quint64, const QString& m) { panel.showMessage(m); });
+        connect(&library, &app::LibraryService::failed, &panel,
+                [&](quint64, const QString& m) { panel.showMessage(m); });
         connect(&panel, &SnapshotsPanel::refreshRequested, &library, [&] { library.snapshots("snap"); });
-        connect(&panel, &SnapshotsPanel::deleteRequested, &library, [&](qint64 id) { library.removeSnapshot(id); });
-        connect(&panel, &SnapshotsPanel::restoreRequested, &library, [&](qint64 id) { library.restoreSnapshot(id); });
+        connect(&panel, &SnapshotsPanel::deleteRequested, &library,
+                [&](qint64 id) { library.removeSnapshot(id); });
+        connect(&panel, &SnapshotsPanel::restoreRequested, &library,
+                [&](qint64 id) { library.restoreSnapshot(id); });
         connect(&library, &app::LibraryService::snapshotRemoved, &panel, [&] { library.snapshots("snap"); });
 
         emit panel.refreshRequested();

@@ -15,7 +15,8 @@ using namespace quire::ui;
 
 namespace {
 
-app::SourceLine line(int number, const std::string& display, ingest::SourceStatus status, const std::string& note = {})
+app::SourceLine line(int number, const std::string& display, ingest::SourceStatus status,
+                     const std::string& note = {})
 {
     app::SourceLine l;
     l.budget.number = number;
@@ -34,7 +35,8 @@ app::WorkspaceListing listing()
 {
     app::WorkspaceListing l;
     l.summary.documents = 3;
-    l.sources = {line(1, "src/a.py", ingest::SourceStatus::Ingested), line(2, "src/b.py", ingest::SourceStatus::Ingested),
+    l.sources = {line(1, "src/a.py", ingest::SourceStatus::Ingested),
+                 line(2, "src/b.py", ingest::SourceStatus::Ingested),
                  line(3, "docs/x.pdf", ingest::SourceStatus::Partial, "page 2 has no text layer"),
                  line(0, "docs/bad.pdf", ingest::SourceStatus::Quarantined, "not a PDF: no header"),
                  line(0, "README", ingest::SourceStatus::Skipped, "binary file")};
@@ -62,7 +64,10 @@ private slots:
         QCOMPARE(m.index(0, SourceTreeModel::TokensColumn, src).data().toString(), QString("~100"));
         const QModelIndex bad = m.indexForPath("/corpus/docs/bad.pdf");
         QVERIFY(bad.isValid());
-        QVERIFY(m.index(bad.row(), SourceTreeModel::StatusColumn, bad.parent()).data().toString().contains("no header"));
+        QVERIFY(m.index(bad.row(), SourceTreeModel::StatusColumn, bad.parent())
+                    .data()
+                    .toString()
+                    .contains("no header"));
 
         // During an ingest files wait until progress names them; folders count them.
         m.beginIngest();

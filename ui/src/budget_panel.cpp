@@ -149,25 +149,32 @@ void BudgetPanel::setBudget(const app::BudgetResult& r)
                                 rep.allExact ? QString() : tr(" (some counts estimated)")));
     // QProgressBar holds ints; scale to thousandths of the window.
     m_contextBar->setRange(0, 1000);
-    m_contextBar->setValue(window > 0 ? int(std::min<std::int64_t>(1000, rep.neededTokens * 1000 / window)) : 0);
-    m_contextBar->setFormat(rep.fits ? tr("%1 % of the context window").arg(window > 0 ? rep.neededTokens * 100 / window : 0)
-                                     : tr("over the window by %1 tokens").arg(num(rep.overBy)));
-    m_contextBar->setStyleSheet(rep.fits ? QString() : QStringLiteral("QProgressBar::chunk { background: #c62828; }"));
-    m_kv->setText(tr("KV memory: %1 (%2)").arg(QString::fromStdString(app::formatBytes(rep.kv.totalBytes)),
-                                               QString::fromStdString(rep.kv.formula)));
+    m_contextBar->setValue(window > 0 ? int(std::min<std::int64_t>(1000, rep.neededTokens * 1000 / window))
+                                      : 0);
+    m_contextBar->setFormat(
+        rep.fits ? tr("%1 % of the context window").arg(window > 0 ? rep.neededTokens * 100 / window : 0)
+                 : tr("over the window by %1 tokens").arg(num(rep.overBy)));
+    m_contextBar->setStyleSheet(rep.fits ? QString()
+                                         : QStringLiteral("QProgressBar::chunk { background: #c62828; }"));
+    m_kv->setText(tr("KV memory: %1 (%2)")
+                      .arg(QString::fromStdString(app::formatBytes(rep.kv.totalBytes)),
+                           QString::fromStdString(rep.kv.formula)));
     if (rep.prefillSeconds)
         m_estimate->setText(tr("Prefill estimate: %1 (%2)")
                                 .arg(QString::fromStdString(app::formatDuration(*rep.prefillSeconds)),
                                      QString::fromStdString(rep.input.throughputNote)));
     else
-        m_estimate->setText(tr("Prefill estimate: unknown (%1)").arg(QString::fromStdString(rep.input.throughputNote)));
+        m_estimate->setText(
+            tr("Prefill estimate: unknown (%1)").arg(QString::fromStdString(rep.input.throughputNote)));
     if (!rep.fits && !rep.suggestExclude.empty()) {
         QStringList docs;
         for (int n : rep.suggestExclude)
             docs << tr("doc %1").arg(n);
-        m_advice->setText(tr("It does not fit. Leaving out %1 would make it fit (untick them below).").arg(docs.join(", ")));
+        m_advice->setText(tr("It does not fit. Leaving out %1 would make it fit (untick them below).")
+                              .arg(docs.join(", ")));
     } else {
-        m_advice->setText(rep.fits ? QString() : tr("It does not fit; nothing is cut: leave documents out below."));
+        m_advice->setText(rep.fits ? QString()
+                                   : tr("It does not fit; nothing is cut: leave documents out below."));
     }
 }
 
@@ -218,7 +225,8 @@ void BudgetPanel::prefillFinished(const app::PrefillResult& r)
     m_prefillBar->setValue(1000);
     m_prefillBar->setFormat(tr("%1 tokens held").arg(num(r.stats.contextTokens)));
     m_eta->setText(tr("Prefilled %1 tokens (%2 reused, %3 computed in %4).")
-                       .arg(num(r.stats.contextTokens), num(r.stats.reusedTokens), num(r.stats.computedTokens),
+                       .arg(num(r.stats.contextTokens), num(r.stats.reusedTokens),
+                            num(r.stats.computedTokens),
                             QString::fromStdString(app::formatDuration(r.stats.seconds))));
     updateButtons();
 }

@@ -211,7 +211,8 @@ QString ChatPanel::answerHtml(const Turn& t, int turnIndex) const
         const auto& c = cites[i].citation;
         const bool first = bracketEnd.find(c.offset) == bracketEnd.end();
         bracketEnd[c.offset] = c.length;
-        edits.push_back({c.offset, first ? c.length : 0, " [cite](cite:" + turnText + "/" + std::to_string(i) + ")"});
+        edits.push_back(
+            {c.offset, first ? c.length : 0, " [cite](cite:" + turnText + "/" + std::to_string(i) + ")"});
     }
     // One chip per sentence and place: two segments of one page make one chip.
     std::set<std::pair<std::size_t, std::string>> seen;
@@ -219,9 +220,11 @@ QString ChatPanel::answerHtml(const Turn& t, int turnIndex) const
         const std::string mark = t.record->map ? t.record->map->markFor(attrs[i].segment) : std::string();
         if (!seen.insert({attrs[i].sentenceEnd, mark}).second)
             continue;
-        edits.push_back({attrs[i].sentenceEnd, 0, " [attr](attr:" + turnText + "/" + std::to_string(i) + ")"});
+        edits.push_back(
+            {attrs[i].sentenceEnd, 0, " [attr](attr:" + turnText + "/" + std::to_string(i) + ")"});
     }
-    std::stable_sort(edits.begin(), edits.end(), [](const Edit& a, const Edit& b) { return a.offset < b.offset; });
+    std::stable_sort(edits.begin(), edits.end(),
+                     [](const Edit& a, const Edit& b) { return a.offset < b.offset; });
     std::string out;
     std::size_t pos = 0;
     for (const auto& e : edits) {
@@ -397,7 +400,8 @@ void ChatPanel::activateCitation(int turn, int index)
     if (turn >= 0 && turn < turnCount() && m_turns[std::size_t(turn)].record) {
         const auto& cites = m_turns[std::size_t(turn)].record->outcome.check.citations;
         if (index >= 0 && std::size_t(index) < cites.size())
-            why = qs(cites[std::size_t(index)].citation.raw) + ": " + statusText(cites[std::size_t(index)].status);
+            why = qs(cites[std::size_t(index)].citation.raw) + ": " +
+                  statusText(cites[std::size_t(index)].status);
     }
     emit citationUnavailable(why);
 }

@@ -3,7 +3,6 @@
 #include <algorithm>
 
 #include <QDesktopServices>
-#include <QScrollBar>
 #include <QFile>
 #include <QFutureWatcher>
 #include <QLabel>
@@ -11,6 +10,7 @@
 #include <QPainter>
 #include <QPushButton>
 #include <QScrollArea>
+#include <QScrollBar>
 #include <QStackedWidget>
 #include <QTextBlock>
 #include <QUrl>
@@ -88,7 +88,8 @@ CodeView::CodeView(QWidget* parent) : QPlainTextEdit(parent), m_gutter(new LineG
     QFont mono("monospace");
     mono.setStyleHint(QFont::Monospace);
     setFont(mono);
-    connect(this, &QPlainTextEdit::blockCountChanged, this, [this] { setViewportMargins(gutterWidth(), 0, 0, 0); });
+    connect(this, &QPlainTextEdit::blockCountChanged, this,
+            [this] { setViewportMargins(gutterWidth(), 0, 0, 0); });
     connect(this, &QPlainTextEdit::updateRequest, this, [this](const QRect& r, int dy) {
         if (dy)
             m_gutter->scroll(0, dy);
@@ -128,7 +129,8 @@ void CodeView::paintGutter(QPaintEvent* event)
             QFont f = font();
             f.setBold(cited);
             p.setFont(f);
-            p.drawText(0, top, m_gutter->width() - 6, fontMetrics().height(), Qt::AlignRight, QString::number(number));
+            p.drawText(0, top, m_gutter->width() - 6, fontMetrics().height(), Qt::AlignRight,
+                       QString::number(number));
         }
         block = block.next();
         top = bottom;
@@ -163,7 +165,8 @@ void CodeView::showText(const QString& text, int firstLine, int lastLine)
 
 // ---- DocumentViewer ------------------------------------------------------------------------
 
-DocumentViewer::DocumentViewer(app::LibraryService* library, QWidget* parent) : QWidget(parent), m_library(library)
+DocumentViewer::DocumentViewer(app::LibraryService* library, QWidget* parent)
+    : QWidget(parent), m_library(library)
 {
     setObjectName("documentViewer");
     auto* layout = new QVBoxLayout(this);
@@ -307,8 +310,8 @@ void DocumentViewer::open(const CitationTarget& target)
             setMode(Mode::Pdf);
             if (!m_highlight.isEmpty()) {
                 m_pdfLabel->adjustSize();
-                m_pdfScroll->ensureVisible(int(m_highlight.left() / dpr), int(m_highlight.center().y() / dpr), 20,
-                                           int(m_highlight.height() / dpr) + 60);
+                m_pdfScroll->ensureVisible(int(m_highlight.left() / dpr), int(m_highlight.center().y() / dpr),
+                                           20, int(m_highlight.height() / dpr) + 60);
             }
             finish();
         });
@@ -338,8 +341,8 @@ void DocumentViewer::open(const CitationTarget& target)
         }));
         return;
     }
-    if (std::holds_alternative<ingest::TimeAnchor>(where) || std::holds_alternative<ingest::ParagraphAnchor>(where) ||
-        target.documentId > 0) {
+    if (std::holds_alternative<ingest::TimeAnchor>(where) ||
+        std::holds_alternative<ingest::ParagraphAnchor>(where) || target.documentId > 0) {
         m_documentRequest = m_library->document(target.documentId);
         return;
     }
@@ -409,7 +412,8 @@ void DocumentViewer::play()
         }
     });
     connect(player, &QMediaPlayer::errorOccurred, this, [this](QMediaPlayer::Error, const QString& msg) {
-        m_heading->setText(m_heading->text() + " — " + tr("cannot play: %1; opening the system player").arg(msg));
+        m_heading->setText(m_heading->text() + " — " +
+                           tr("cannot play: %1; opening the system player").arg(msg));
         QDesktopServices::openUrl(QUrl::fromLocalFile(m_target.path));
     });
 #else

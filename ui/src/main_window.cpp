@@ -57,7 +57,8 @@ constexpr const char* kPendingPrefill = "prefill/pending";
 
 } // namespace
 
-MainWindow::MainWindow(app::ServiceConfig config, EngineSettings engine, MainWindowOptions options, QWidget* parent)
+MainWindow::MainWindow(app::ServiceConfig config, EngineSettings engine, MainWindowOptions options,
+                       QWidget* parent)
     : QMainWindow(parent), m_config(std::move(config)), m_engine(std::move(engine)), m_options(options)
 {
     registerMetaTypes();
@@ -77,8 +78,8 @@ MainWindow::MainWindow(app::ServiceConfig config, EngineSettings engine, MainWin
     setCentralWidget(m_split);
     createDocks();
     createActions();
-    m_modelLabel = new QLabel(tr("Model: %1 (loads on first use)").arg(QString::fromStdString(
-                                  m_config.engine.modelPath.filename().string())),
+    m_modelLabel = new QLabel(tr("Model: %1 (loads on first use)")
+                                  .arg(QString::fromStdString(m_config.engine.modelPath.filename().string())),
                               this);
     statusBar()->addPermanentWidget(m_modelLabel);
     status(tr("Ready"));
@@ -168,20 +169,22 @@ void MainWindow::createServices()
                 }
                 m_pendingSelect.clear();
             });
-    connect(ws, &app::WorkspaceService::workspaceCreated, this, [this](quint64 id, const app::WorkspaceSummary& w) {
-        m_pendingSelect = QString::fromStdString(w.name);
-        status(tr("Created workspace %1").arg(m_pendingSelect));
-        if (id == m_createId && m_firstRunPending) {
-            m_firstRunPending = false;
-            selectWorkspace(m_pendingSelect);
-            addPaths({app::samplesFolder(m_config.dataDir)});
-        }
-        refreshWorkspaces();
-    });
-    connect(ws, &app::WorkspaceService::sourcesListed, this, [this](quint64 id, const app::WorkspaceListing& l) {
-        if (id == m_sourcesId)
-            m_sources->setListing(l);
-    });
+    connect(ws, &app::WorkspaceService::workspaceCreated, this,
+            [this](quint64 id, const app::WorkspaceSummary& w) {
+                m_pendingSelect = QString::fromStdString(w.name);
+                status(tr("Created workspace %1").arg(m_pendingSelect));
+                if (id == m_createId && m_firstRunPending) {
+                    m_firstRunPending = false;
+                    selectWorkspace(m_pendingSelect);
+                    addPaths({app::samplesFolder(m_config.dataDir)});
+                }
+                refreshWorkspaces();
+            });
+    connect(ws, &app::WorkspaceService::sourcesListed, this,
+            [this](quint64 id, const app::WorkspaceListing& l) {
+                if (id == m_sourcesId)
+                    m_sources->setListing(l);
+            });
     connect(ws, &app::WorkspaceService::ingestProgress, this,
             [this](quint64 id, const ingest::IngestProgress& p) {
                 if (id == m_ingestId)
@@ -331,7 +334,8 @@ void MainWindow::onAnswerFailed(quint64 id, const QString& message, int kind)
             m_budget->prefillPaused(message);
         } else {
             QSettings().remove(kPendingPrefill);
-            m_budget->prefillFailed(kind == app::AnswerService::Cancelled ? tr("Prefill cancelled.") : message);
+            m_budget->prefillFailed(kind == app::AnswerService::Cancelled ? tr("Prefill cancelled.")
+                                                                          : message);
         }
         m_pausing = false;
     } else if (id == m_askId) {
@@ -389,7 +393,8 @@ void MainWindow::addPaths(const QStringList& paths)
         return;
     }
     m_sources->ingestStarted();
-    m_ingestId = paths.isEmpty() ? m_workspaces->ingest(m_current) : m_workspaces->addSources(m_current, paths);
+    m_ingestId =
+        paths.isEmpty() ? m_workspaces->ingest(m_current) : m_workspaces->addSources(m_current, paths);
 }
 
 void MainWindow::requestBudget()
@@ -585,15 +590,18 @@ void MainWindow::createActions()
         createWorkspace(name);
     });
     add(file, tr("Add &files…"), QKeySequence::Open, [this] { m_sources->addFiles(); });
-    add(file, tr("Add fol&der…"), QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_O), [this] { m_sources->addFolder(); });
+    add(file, tr("Add fol&der…"), QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_O),
+        [this] { m_sources->addFolder(); });
     file->addSeparator();
     add(file, tr("Export session as &Markdown…"), QKeySequence(Qt::CTRL | Qt::Key_E), [this] {
-        const QString p = QFileDialog::getSaveFileName(this, tr("Export session"), m_current + ".md", tr("Markdown (*.md)"));
+        const QString p = QFileDialog::getSaveFileName(this, tr("Export session"), m_current + ".md",
+                                                       tr("Markdown (*.md)"));
         if (!p.isEmpty())
             exportSessionTo(p);
     });
     add(file, tr("Export session as &PDF…"), QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_E), [this] {
-        const QString p = QFileDialog::getSaveFileName(this, tr("Export session"), m_current + ".pdf", tr("PDF (*.pdf)"));
+        const QString p =
+            QFileDialog::getSaveFileName(this, tr("Export session"), m_current + ".pdf", tr("PDF (*.pdf)"));
         if (!p.isEmpty())
             exportSessionTo(p);
     });
@@ -608,7 +616,8 @@ void MainWindow::createActions()
             m_sourcesId = m_workspaces->listSources(m_current);
     });
     add(ws, tr("Re-&ingest sources"), QKeySequence(Qt::CTRL | Qt::Key_R), [this] { addPaths({}); });
-    add(ws, tr("&Cancel ingest"), QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_K), [this] { m_workspaces->cancel(m_ingestId); });
+    add(ws, tr("&Cancel ingest"), QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_K),
+        [this] { m_workspaces->cancel(m_ingestId); });
     add(ws, tr("Remove selected &sources"), QKeySequence(Qt::CTRL | Qt::Key_Delete), [this] {
         const auto paths = m_sources->selectedPaths();
         if (!paths.isEmpty() && !m_current.isEmpty())
@@ -627,7 +636,8 @@ void MainWindow::createActions()
     add(ws, tr("Cancel pre&fill"), QKeySequence(Qt::CTRL | Qt::ALT | Qt::Key_P), [this] { cancelPrefill(); });
 
     auto* chat = menuBar()->addMenu(tr("&Chat"));
-    add(chat, tr("Focus &question"), QKeySequence(Qt::CTRL | Qt::Key_L), [this] { m_chat->questionEdit()->setFocus(); });
+    add(chat, tr("Focus &question"), QKeySequence(Qt::CTRL | Qt::Key_L),
+        [this] { m_chat->questionEdit()->setFocus(); });
     add(chat, tr("&Stop answer"), QKeySequence(Qt::CTRL | Qt::Key_Period), [this] { stopAnswer(); });
     add(chat, tr("&Search the workspace"), QKeySequence::Find, [this] {
         dock("searchDock")->raise();
@@ -636,10 +646,14 @@ void MainWindow::createActions()
     });
 
     auto* snaps = menuBar()->addMenu(tr("S&napshots"));
-    add(snaps, tr("&Refresh"), QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_R), [this] { refreshSnapshots(); });
-    add(snaps, tr("Re&store selected"), QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_S), [this] { m_snapshots->restoreSelected(); });
-    add(snaps, tr("&Branch from selected…"), QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_B), [this] { m_snapshots->branchSelected(); });
-    add(snaps, tr("&Delete selected"), QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_Delete), [this] { m_snapshots->deleteSelected(); });
+    add(snaps, tr("&Refresh"), QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_R),
+        [this] { refreshSnapshots(); });
+    add(snaps, tr("Re&store selected"), QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_S),
+        [this] { m_snapshots->restoreSelected(); });
+    add(snaps, tr("&Branch from selected…"), QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_B),
+        [this] { m_snapshots->branchSelected(); });
+    add(snaps, tr("&Delete selected"), QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_Delete),
+        [this] { m_snapshots->deleteSelected(); });
 
     auto* view = menuBar()->addMenu(tr("&View"));
     const char* docks[] = {"workspacesDock", "searchDock", "sourcesDock", "budgetDock", "snapshotsDock"};
@@ -649,12 +663,14 @@ void MainWindow::createActions()
         t->setShortcut(QKeySequence(Qt::ALT | Qt::SHIFT | Qt::Key(Qt::Key_0 + n++)));
         view->addAction(t);
     }
-    add(view, tr("Focus &workspaces"), QKeySequence(Qt::CTRL | Qt::Key_1), [this] { m_workspaceView->setFocus(); });
+    add(view, tr("Focus &workspaces"), QKeySequence(Qt::CTRL | Qt::Key_1),
+        [this] { m_workspaceView->setFocus(); });
     add(view, tr("Focus &sources"), QKeySequence(Qt::CTRL | Qt::Key_2), [this] {
         dock("sourcesDock")->raise();
         m_sources->treeView()->setFocus();
     });
-    add(view, tr("Focus &budget"), QKeySequence(Qt::CTRL | Qt::Key_3), [this] { dock("budgetDock")->raise(); });
+    add(view, tr("Focus &budget"), QKeySequence(Qt::CTRL | Qt::Key_3),
+        [this] { dock("budgetDock")->raise(); });
     add(view, tr("Focus s&napshots"), QKeySequence(Qt::CTRL | Qt::Key_4), [this] {
         dock("snapshotsDock")->raise();
         m_snapshots->view()->setFocus();

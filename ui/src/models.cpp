@@ -130,7 +130,8 @@ struct SourceTreeModel::Node {
     }
 };
 
-SourceTreeModel::SourceTreeModel(QObject* parent) : QAbstractItemModel(parent), m_root(std::make_unique<Node>())
+SourceTreeModel::SourceTreeModel(QObject* parent)
+    : QAbstractItemModel(parent), m_root(std::make_unique<Node>())
 {
 }
 
@@ -254,7 +255,8 @@ void SourceTreeModel::countDone(const Node* node, int& done, int& total) const
 {
     if (!node->folder) {
         ++total;
-        const bool finished = m_ingesting ? node->done : node->line.budget.status != ingest::SourceStatus::Pending;
+        const bool finished =
+            m_ingesting ? node->done : node->line.budget.status != ingest::SourceStatus::Pending;
         done += finished ? 1 : 0;
         return;
     }

@@ -25,8 +25,9 @@ SettingsDialog::SettingsDialog(const EngineSettings& settings, QWidget* parent) 
     m_model->setPlaceholderText(tr("Default: %1").arg(QFileInfo(defaultModelPath()).fileName()));
     auto* browse = new QPushButton(tr("&Browse…"), this);
     connect(browse, &QPushButton::clicked, this, [this] {
-        const QString f = QFileDialog::getOpenFileName(this, tr("Model file"), QString(),
-                                                       tr("Models (*.gguf *.safetensors config.json);;All files (*)"));
+        const QString f =
+            QFileDialog::getOpenFileName(this, tr("Model file"), QString(),
+                                         tr("Models (*.gguf *.safetensors config.json);;All files (*)"));
         if (!f.isEmpty())
             m_model->setText(f);
     });

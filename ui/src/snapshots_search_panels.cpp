@@ -1,3 +1,5 @@
+#include <algorithm>
+
 #include <QHBoxLayout>
 #include <QHeaderView>
 #include <QInputDialog>
@@ -51,7 +53,8 @@ SnapshotsPanel::SnapshotsPanel(QWidget* parent) : QWidget(parent), m_model(new S
         return QMessageBox::question(this, tr("Delete snapshot"), text) == QMessageBox::Yes;
     };
     m_prompt = [this] {
-        return QInputDialog::getText(this, tr("Branch from snapshot"), tr("Name of the new line of questions:"));
+        return QInputDialog::getText(this, tr("Branch from snapshot"),
+                                     tr("Name of the new line of questions:"));
     };
 }
 
@@ -156,6 +159,20 @@ CitationTarget SearchPanel::targetFor(const app::SearchResultLine& h)
     t.title = QString::fromStdString(h.hit.title);
     t.anchor = h.hit.anchor;
     t.label = QString::fromStdString(h.mark);
+    // In a line range, show the lines of the first match rather than the whole segment.
+    auto* lines = std::get_if<ingest::LineAnchor>(&t.anchor.where);
+    if (lines && !h.hit.matches.empty()) {
+        const auto& m = h.hit.matches.front();
+        const std::string& text = h.hit.text;
+        const auto upTo = [&](std::int64_t offset) {
+            const auto end = text.begin() + std::clamp<std::int64_t>(offset, 0, std::int64_t(text.size()));
+            return int(std::count(text.begin(), end, '\n'));
+        };
+        const int first = lines->lineBegin + upTo(m.begin);
+        const int last = lines->lineBegin + upTo(std::max(m.begin, m.end - 1));
+        if (first <= lines->lineEnd)
+            *lines = ingest::LineAnchor{first, std::min(last, lines->lineEnd)};
+    }
     return t;
 }
 

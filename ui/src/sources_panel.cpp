@@ -98,7 +98,8 @@ SourcesPanel::SourcesPanel(QWidget* parent)
     m_treeView->setObjectName("sourceTree");
     m_treeView->setModel(m_tree);
     m_treeView->setSelectionMode(QAbstractItemView::ExtendedSelection);
-    m_treeView->setItemDelegateForColumn(SourceTreeModel::StatusColumn, new FolderProgressDelegate(m_treeView));
+    m_treeView->setItemDelegateForColumn(SourceTreeModel::StatusColumn,
+                                         new FolderProgressDelegate(m_treeView));
     m_treeView->header()->setStretchLastSection(false);
     m_treeView->header()->setSectionResizeMode(QHeaderView::ResizeToContents);
     m_treeView->header()->setSectionResizeMode(SourceTreeModel::NameColumn, QHeaderView::Stretch);
@@ -139,8 +140,9 @@ void SourcesPanel::setListing(const app::WorkspaceListing& listing)
     m_treeView->expandAll();
     m_quarantineLabel->setText(tr("Quarantine (%1)").arg(m_quarantine->rowCount()));
     if (!m_progress->isVisible())
-        m_status->setText(tr("%n source(s), %1 document(s) in the workspace.", nullptr, int(listing.sources.size()))
-                              .arg(listing.summary.documents));
+        m_status->setText(
+            tr("%n source(s), %1 document(s) in the workspace.", nullptr, int(listing.sources.size()))
+                .arg(listing.summary.documents));
 }
 
 void SourcesPanel::clear()

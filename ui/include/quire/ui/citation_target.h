@@ -16,8 +16,8 @@ struct CitationTarget {
     int docNumber = 0;
     QString path; // the source file
     QString title;
-    ingest::Anchor anchor; // page and box, lines, time span or paragraph
-    QString label;         // "doc 3 L4-9"
+    ingest::Anchor anchor;                     // page and box, lines, time span or paragraph
+    QString label;                             // "doc 3 L4-9"
     std::optional<app::CitationStatus> status; // empty for a search hit
 };
 

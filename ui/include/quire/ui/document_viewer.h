@@ -81,7 +81,7 @@ private:
     app::LibraryService* m_library;
     CitationTarget m_target;
     Mode m_mode = Mode::Empty;
-    quint64 m_serial = 0;     // drops results of a target opened before the current one
+    quint64 m_serial = 0; // drops results of a target opened before the current one
     quint64 m_documentRequest = 0;
     int m_page = 0;
     QRect m_highlight;

@@ -39,7 +39,7 @@ class DocumentViewer;
 struct CitationTarget;
 
 struct MainWindowOptions {
-    bool firstRun = false; // install and open the sample workspace
+    bool firstRun = false;     // install and open the sample workspace
     bool measureBudget = true; // let a budget measure prefill speed when none is known
 };
 

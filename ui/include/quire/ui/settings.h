@@ -15,12 +15,12 @@
 namespace quire::ui {
 
 struct EngineSettings {
-    QString modelPath;          // empty: the default model (defaultModelPath())
-    QString backend = "cpu";    // "cpu" or "cuda" when the CUDA backend is built and present
-    int threads = 0;            // 0: all cores
-    int contextTokens = 8192;   // the session's window (the CPU KV cache grows with it)
-    int gpuMemoryMiB = 0;       // 0: whatever the device has
-    QString kvDtype = "auto";   // auto, f32, f16, bf16, fp8
+    QString modelPath;             // empty: the default model (defaultModelPath())
+    QString backend = "cpu";       // "cpu" or "cuda" when the CUDA backend is built and present
+    int threads = 0;               // 0: all cores
+    int contextTokens = 8192;      // the session's window (the CPU KV cache grows with it)
+    int gpuMemoryMiB = 0;          // 0: whatever the device has
+    QString kvDtype = "auto";      // auto, f32, f16, bf16, fp8
     QString quantization = "none"; // on load of Hugging Face weights: none, int4, fp8
     int maxAnswerTokens = 200;
 
