@@ -93,6 +93,15 @@ private slots:
         QTest::keyClick(&w, Qt::Key_L, Qt::ControlModifier);
         QTRY_VERIFY(w.chatPanel()->questionEdit()->hasFocus());
 
+        // Regression: refreshing the workspace list (as after every ingest) re-selected the
+        // current workspace and cleared the chat.
+        w.chatPanel()->answerStarted("kept?");
+        w.chatPanel()->answerFailed("no model");
+        w.refreshWorkspaces();
+        QTest::qWait(300);
+        QCOMPARE(w.chatPanel()->turnCount(), 1);
+        QCOMPARE(w.currentWorkspace(), QString("Project"));
+
         // Export without a session says so.
         QSignalSpy exported(&w, &MainWindow::exported);
         w.exportSessionTo(m_dir.path() + "/out.md");

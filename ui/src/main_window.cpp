@@ -558,7 +558,8 @@ void MainWindow::createDocks()
     m_workspaceView->setEditTriggers(QAbstractItemView::NoEditTriggers);
     connect(m_workspaceView->selectionModel(), &QItemSelectionModel::currentChanged, this,
             [this](const QModelIndex& i) {
-                if (i.isValid())
+                // A refreshed list re-selects the current workspace: that must not reset it.
+                if (i.isValid() && i.data(WorkspaceModel::NameRole).toString() != m_current)
                     selectWorkspace(i.data(WorkspaceModel::NameRole).toString());
             });
     makeDock(tr("Workspaces"), "workspacesDock", m_workspaceView, Qt::LeftDockWidgetArea);
