@@ -54,6 +54,7 @@ LibraryService::LibraryService(ServiceConfig config, QObject* parent)
     connect(w, &LibraryWorker::snapshotsListed, this, &LibraryService::snapshotsListed);
     connect(w, &LibraryWorker::snapshotRemoved, this, &LibraryService::snapshotRemoved);
     connect(w, &LibraryWorker::sessionsListed, this, &LibraryService::sessionsListed);
+    connect(w, &LibraryWorker::historyLoaded, this, &LibraryService::historyLoaded);
     connect(w, &LibraryWorker::sessionExported, this, &LibraryService::sessionExported);
     connect(w, &LibraryWorker::failed, this, &LibraryService::failed);
 }
@@ -168,6 +169,31 @@ quint64 LibraryService::sessions(const QString& workspace)
         std::stable_sort(out.sessions.begin(), out.sessions.end(),
                          [](const auto& a, const auto& b) { return a.id > b.id; });
         emit w.sessionsListed(id, out);
+    });
+}
+
+quint64 LibraryService::history(const QString& workspace)
+{
+    return post([ws = workspace.toStdString()](LibraryWorker& w, quint64 id) {
+        auto db = w.db();
+        if (!db)
+            return emit w.failed(id, QString::fromStdString(db.error()));
+        auto row = findWorkspace(**db, ws);
+        if (!row)
+            return emit w.failed(id, QString::fromStdString(row.error()));
+        storage::Conversations conv(**db);
+        SessionHistory out;
+        out.workspace = row->id;
+        auto all = conv.sessions(row->id);
+        if (!all)
+            return emit w.failed(id, QString::fromStdString(all.error().message));
+        if (!all->empty() && resolveSession(conv, row->id, 0, out.session).empty()) {
+            auto turns = conv.turns(out.session.id);
+            if (!turns)
+                return emit w.failed(id, QString::fromStdString(turns.error().message));
+            out.turns = std::move(*turns);
+        }
+        emit w.historyLoaded(id, out);
     });
 }
 

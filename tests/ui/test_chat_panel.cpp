@@ -5,8 +5,12 @@
 #include <QTest>
 #include <QTextBrowser>
 
+#include <QJsonDocument>
+
+#include "quire/app/answer_json.h"
 #include "quire/app/citation.h"
 #include "quire/ui/panels.h"
+#include "quire/ui/stored_answer.h"
 #include "ui_test_support.h"
 
 using namespace quire;
@@ -131,6 +135,33 @@ private slots:
         emit panel.transcript()->anchorClicked(QUrl(QString("attr:0/%1").arg(pets)));
         QVERIFY(opened.has_value());
         QVERIFY(!opened->status.has_value());
+    }
+
+    void storedTurnKeepsItsChips()
+    {
+        const auto rec = record();
+        storage::Turn turn;
+        turn.question = rec.outcome.question;
+        turn.answer = rec.outcome.text;
+        turn.citationsJson =
+            QJsonDocument(app::answerCheckToJson(rec.outcome.text, rec.outcome.check, *rec.map))
+                .toJson(QJsonDocument::Compact)
+                .toStdString();
+        const auto back = recordFromTurn(turn);
+        QCOMPARE(back.outcome.check.citations.size(), rec.outcome.check.citations.size());
+        QCOMPARE(back.outcome.check.attributions.size(), rec.outcome.check.attributions.size());
+        ChatPanel panel;
+        panel.setHistory({back});
+        QCOMPARE(panel.turnCount(), 1);
+        QVERIFY(panel.transcript()->toPlainText().contains(QString::fromUtf8("\u2713 doc 1 L1-3")));
+        const auto t = panel.citationTarget(0, 0);
+        QVERIFY(t.has_value());
+        QCOMPARE(t->documentId, std::int64_t(41));
+        QCOMPARE(t->path, QString("/corpus/lease.txt"));
+        QVERIFY(std::get_if<ingest::LineAnchor>(&t->anchor.where));
+        QVERIFY(!panel.citationTarget(0, 1)); // the unresolved one stays unresolved
+        QVERIFY(panel.attributionCount(0) >= 1);
+        QVERIFY(panel.attributionTarget(0, 0).has_value());
     }
 
     void failureIsShown()

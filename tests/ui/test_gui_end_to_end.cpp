@@ -259,6 +259,15 @@ private slots:
         QFile pdfFile(m_dir.path() + "/session.pdf");
         QVERIFY(pdfFile.open(QIODevice::ReadOnly));
         QVERIFY(pdfFile.read(5) == "%PDF-");
+        w.close();
+
+        // ---- reopened: the workspace, its answer and its chips are back -------------------------
+        MainWindow again(*m_config, m_engine, {false, false});
+        again.show();
+        QTRY_COMPARE_WITH_TIMEOUT(again.currentWorkspace(), QString("e2e"), 20000);
+        QTRY_COMPARE_WITH_TIMEOUT(again.chatPanel()->turnCount(), 1, 20000);
+        QCOMPARE(again.chatPanel()->answerText(0), answer);
+        QVERIFY(again.chatPanel()->transcript()->toHtml().contains(link));
         w.dock("snapshotsDock")->raise();
         QVERIFY(uitest::screenshot(&w, "e2e_snapshots"));
     }

@@ -162,6 +162,16 @@ void ChatPanel::answerFailed(const QString& message)
     render();
 }
 
+void ChatPanel::setHistory(const std::vector<app::AnswerRecord>& records)
+{
+    if (m_busy)
+        return;
+    m_turns.clear();
+    for (const auto& r : records)
+        m_turns.push_back({qs(r.outcome.question), qs(r.outcome.text), r, {}});
+    render();
+}
+
 void ChatPanel::clear()
 {
     m_turns.clear();

@@ -32,6 +32,7 @@
 #include "quire/ui/document_viewer.h"
 #include "quire/ui/panels.h"
 #include "quire/ui/settings_dialog.h"
+#include "quire/ui/stored_answer.h"
 
 namespace quire::ui {
 
@@ -51,6 +52,7 @@ void registerMetaTypes()
     qRegisterMetaType<app::DocumentContent>();
     qRegisterMetaType<app::SnapshotListing>();
     qRegisterMetaType<app::SessionListing>();
+    qRegisterMetaType<app::SessionHistory>();
 }
 
 constexpr const char* kPendingPrefill = "prefill/pending";
@@ -229,6 +231,18 @@ void MainWindow::createServices()
                 if (id == m_snapshotsId)
                     m_snapshots->setSnapshots(l);
             });
+    connect(m_library.get(), &app::LibraryService::historyLoaded, this,
+            [this](quint64 id, const app::SessionHistory& h) {
+                if (id != m_historyId || m_chat->turnCount() > 0)
+                    return;
+                std::vector<app::AnswerRecord> records;
+                for (const auto& t : h.turns)
+                    records.push_back(recordFromTurn(t));
+                m_chat->setHistory(records);
+                if (!records.empty())
+                    status(tr("Showing %n earlier answer(s) of \"%1\"", nullptr, int(records.size()))
+                               .arg(QString::fromStdString(h.session.name)));
+            });
     connect(m_library.get(), &app::LibraryService::snapshotRemoved, this, [this](quint64, qint64) {
         m_snapshots->showMessage(tr("Snapshot deleted."));
         refreshSnapshots();
@@ -370,6 +384,7 @@ void MainWindow::selectWorkspace(const QString& name)
     m_chat->setEnabledForWorkspace(true);
     m_search->setResults({});
     m_sourcesId = m_workspaces->listSources(name);
+    m_historyId = m_library->history(name);
     requestBudget();
     refreshSnapshots();
     if (QSettings().value(kPendingPrefill).toString() == name)

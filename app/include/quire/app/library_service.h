@@ -1,6 +1,6 @@
 // LibraryService: what the GUI reads from the library besides workspaces and sources: one stored
 // document with its segments (the document viewer), the workspace's KV snapshots (the snapshots
-// panel, over storage::BlockStore's listing) and its question sessions (export). Like the other
+// panel, over storage::BlockStore's listing) and its question sessions (history, export). Like the other
 // services it works on its own thread with its own read connection; writes (deleting a snapshot)
 // go through the writer thread. Calls return a request id; results come back as queued signals.
 //
@@ -40,6 +40,13 @@ struct SnapshotListing {
     std::vector<storage::SnapshotRow> snapshots; // newest first
 };
 
+// The latest question session of a workspace with its turns (empty before the first question).
+struct SessionHistory {
+    std::int64_t workspace = 0;
+    storage::SessionRow session;
+    std::vector<storage::Turn> turns;
+};
+
 struct SessionListing {
     std::int64_t workspace = 0;
     std::vector<storage::SessionRow> sessions; // newest first
@@ -57,6 +64,7 @@ public:
     quint64 restoreSnapshot(std::int64_t snapshotId);
     quint64 branchSnapshot(std::int64_t snapshotId, const QString& name);
     quint64 sessions(const QString& workspace);
+    quint64 history(const QString& workspace);
     // The session (0: the latest of the workspace) as Markdown (answer_json.h's exportMarkdown).
     quint64 exportSession(const QString& workspace, std::int64_t session = 0);
 
@@ -65,6 +73,7 @@ signals:
     void snapshotsListed(quint64 id, const quire::app::SnapshotListing& listing);
     void snapshotRemoved(quint64 id, qint64 snapshotId);
     void sessionsListed(quint64 id, const quire::app::SessionListing& listing);
+    void historyLoaded(quint64 id, const quire::app::SessionHistory& history);
     void sessionExported(quint64 id, const QString& markdown, int turns);
     void failed(quint64 id, const QString& message);
 
@@ -86,6 +95,7 @@ signals:
     void snapshotsListed(quint64 id, const quire::app::SnapshotListing& listing);
     void snapshotRemoved(quint64 id, qint64 snapshotId);
     void sessionsListed(quint64 id, const quire::app::SessionListing& listing);
+    void historyLoaded(quint64 id, const quire::app::SessionHistory& history);
     void sessionExported(quint64 id, const QString& markdown, int turns);
     void failed(quint64 id, const QString& message);
 
@@ -99,3 +109,4 @@ private:
 Q_DECLARE_METATYPE(quire::app::DocumentContent)
 Q_DECLARE_METATYPE(quire::app::SnapshotListing)
 Q_DECLARE_METATYPE(quire::app::SessionListing)
+Q_DECLARE_METATYPE(quire::app::SessionHistory)

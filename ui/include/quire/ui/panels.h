@@ -151,6 +151,9 @@ public slots:
     void appendAnswerText(const QString& text);
     void answerFinished(const quire::app::AnswerRecord& record);
     void answerFailed(const QString& message);
+    // Earlier answers of the workspace (stored turns), shown before new ones; ignored while a
+    // question is being answered.
+    void setHistory(const std::vector<quire::app::AnswerRecord>& records);
     void clear();
     void setEnabledForWorkspace(bool enabled);
 
