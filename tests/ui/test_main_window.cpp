@@ -154,6 +154,15 @@ private slots:
         QCOMPARE(w.budgetPanel()->prefillState(), BudgetPanel::PrefillState::Paused);
         QVERIFY(w.budgetPanel()->etaText().contains("interrupted"));
         w.dock("snapshotsDock")->show();
+
+        // A second workspace, removed again: the first is selected after.
+        w.createWorkspace("Scratch");
+        QTRY_COMPARE_WITH_TIMEOUT(w.currentWorkspace(), QString("Scratch"), 10000);
+        QCOMPARE(w.workspaceModel()->rowCount(), 2);
+        w.removeWorkspace("Scratch");
+        QTRY_COMPARE_WITH_TIMEOUT(w.workspaceModel()->rowCount(), 1, 10000);
+        QTRY_COMPARE(w.currentWorkspace(), QString("Project"));
+        QTRY_COMPARE_WITH_TIMEOUT(w.sourcesPanel()->tree()->fileCount(), 2, 10000);
         w.close();
     }
 };

@@ -168,6 +168,14 @@ void MainWindow::createServices()
                     const QString name = m_workspaceModel->at(row).name.c_str();
                     if (name != m_current)
                         selectWorkspace(name);
+                } else {
+                    m_current.clear();
+                    m_sources->clear();
+                    m_budget->clear();
+                    m_chat->clear();
+                    m_chat->setEnabledForWorkspace(false);
+                    m_snapshots->setSnapshots({});
+                    setWindowTitle(tr("Quire"));
                 }
                 m_pendingSelect.clear();
             });
@@ -395,6 +403,13 @@ void MainWindow::createWorkspace(const QString& name)
 {
     if (!name.trimmed().isEmpty())
         m_createId = m_workspaces->createWorkspace(name.trimmed());
+}
+
+void MainWindow::removeWorkspace(const QString& name)
+{
+    if (name == m_current && m_prefillId != 0)
+        cancelPrefill();
+    m_workspaces->removeWorkspace(name);
 }
 
 void MainWindow::addPaths(const QStringList& paths)
@@ -638,6 +653,16 @@ void MainWindow::createActions()
         const auto paths = m_sources->selectedPaths();
         if (!paths.isEmpty() && !m_current.isEmpty())
             m_workspaces->removeSources(m_current, paths);
+    });
+    add(ws, tr("Remove &workspace…"), QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_W), [this] {
+        if (m_current.isEmpty())
+            return;
+        if (QMessageBox::question(
+                this, tr("Remove workspace"),
+                tr("Remove the workspace \"%1\" with its documents, sessions and snapshots? "
+                   "The source files stay where they are.")
+                    .arg(m_current)) == QMessageBox::Yes)
+            removeWorkspace(m_current);
     });
     ws->addSeparator();
     add(ws, tr("Token &budget"), QKeySequence(Qt::CTRL | Qt::Key_B), [this] {

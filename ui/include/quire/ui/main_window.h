@@ -66,6 +66,8 @@ public slots:
     void refreshWorkspaces();
     void selectWorkspace(const QString& name);
     void createWorkspace(const QString& name);
+    void removeWorkspace(const QString& name); // the menu action asks first
+
     void addPaths(const QStringList& paths);
     void requestBudget();
     void startPrefill();
