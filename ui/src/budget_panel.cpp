@@ -60,6 +60,7 @@ BudgetPanel::BudgetPanel(QWidget* parent) : QWidget(parent), m_model(new BudgetM
     table->setObjectName("budgetTable");
     table->setModel(m_model);
     table->verticalHeader()->hide();
+    table->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
     table->horizontalHeader()->setSectionResizeMode(BudgetModel::SourceColumn, QHeaderView::Stretch);
     table->setSelectionBehavior(QAbstractItemView::SelectRows);
     layout->addWidget(table, 1);

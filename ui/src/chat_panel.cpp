@@ -262,15 +262,21 @@ void ChatPanel::render()
             md += "*" + tr("thinking…") + "*";
         if (t.record) {
             const auto& tm = t.record->outcome.timings;
-            md += "\n\n*" +
-                  tr("%1 citation(s): %2 usable, %3 flagged. First token after %4 ms, %5 tokens in %6 ms.")
-                      .arg(t.record->outcome.check.citations.size())
-                      .arg(t.record->outcome.check.usableCitations())
-                      .arg(t.record->outcome.check.flaggedCitations())
-                      .arg(tm.firstTokenMs)
-                      .arg(tm.answerTokens)
-                      .arg(tm.totalMs) +
-                  "*";
+            md +=
+                "\n\n*" +
+                tr("%1 citation(s): %2 usable, %3 flagged. First token after %4 ms, %5 tokens in %6 ms.")
+                    .arg(t.record->outcome.check.citations.size())
+                    .arg(t.record->outcome.check.usableCitations())
+                    .arg(t.record->outcome.check.flaggedCitations())
+                    .arg(tm.firstTokenMs)
+                    .arg(tm.answerTokens)
+                    .arg(tm.totalMs) +
+                (t.record->outcome.check.citations.empty() && !t.record->outcome.check.attributions.empty()
+                     ? " " +
+                           tr("The model cited nothing; the grey chips point to the passages that best match "
+                              "its sentences.")
+                     : QString()) +
+                "*";
         }
         md += "\n\n---\n\n";
     }

@@ -320,6 +320,8 @@ void MainWindow::createAnswerService()
         QSettings().remove(kPendingPrefill);
         m_budget->prefillFinished(r);
         refreshSnapshots();
+        // The measured speed now gives the budget its estimate.
+        m_budgetId = m_answers->budget(m_current, false);
     });
     connect(a, &app::AnswerService::answerText, this, [this](quint64 id, const QString& text) {
         if (id == m_askId)

@@ -25,6 +25,7 @@ SnapshotsPanel::SnapshotsPanel(QWidget* parent) : QWidget(parent), m_model(new S
     m_view->setObjectName("snapshotTable");
     m_view->setModel(m_model);
     m_view->verticalHeader()->hide();
+    m_view->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
     m_view->horizontalHeader()->setSectionResizeMode(SnapshotModel::NameColumn, QHeaderView::Stretch);
     m_view->setSelectionBehavior(QAbstractItemView::SelectRows);
     m_view->setSelectionMode(QAbstractItemView::SingleSelection);
