@@ -10,6 +10,7 @@
 #include <QListView>
 #include <QMenu>
 #include <QMenuBar>
+#include <QMimeData>
 #include <QProgressBar>
 #include <QSettings>
 #include <QSignalSpy>
@@ -71,7 +72,14 @@ private slots:
         QTRY_VERIFY_WITH_TIMEOUT(
             w.budgetPanel()->findChild<QLabel*>("budgetModelLabel")->text().contains("No budget"), 10000);
 
-        w.addPaths({m_dir.path() + "/corpus"});
+        // The folder is dropped on the window.
+        QMimeData mime;
+        mime.setUrls({QUrl::fromLocalFile(m_dir.path() + "/corpus")});
+        QDragEnterEvent enter(QPoint(20, 20), Qt::CopyAction, &mime, Qt::LeftButton, Qt::NoModifier);
+        QDropEvent drop(QPointF(20, 20), Qt::CopyAction, &mime, Qt::LeftButton, Qt::NoModifier);
+        QCoreApplication::sendEvent(&w, &enter);
+        QVERIFY(enter.isAccepted());
+        QCoreApplication::sendEvent(&w, &drop);
         QTRY_COMPARE_WITH_TIMEOUT(w.sourcesPanel()->tree()->fileCount(), 2, 30000);
         QTRY_VERIFY(!w.sourcesPanel()->progressBar()->isVisible());
 

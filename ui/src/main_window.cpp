@@ -4,6 +4,8 @@
 #include <QApplication>
 #include <QCloseEvent>
 #include <QDockWidget>
+#include <QDragEnterEvent>
+#include <QDropEvent>
 #include <QFileDialog>
 #include <QFutureWatcher>
 #include <QInputDialog>
@@ -12,6 +14,7 @@
 #include <QListView>
 #include <QMenuBar>
 #include <QMessageBox>
+#include <QMimeData>
 #include <QPdfWriter>
 #include <QSaveFile>
 #include <QSettings>
@@ -68,6 +71,7 @@ MainWindow::MainWindow(app::ServiceConfig config, EngineSettings engine, MainWin
     setWindowTitle(tr("Quire"));
     setWindowIcon(QIcon(":/quire/icons/quire.svg"));
     resize(1280, 820);
+    setAcceptDrops(true);
     m_config.engine = m_engine.toEngineOptions();
     createServices();
 
@@ -740,6 +744,30 @@ void MainWindow::restoreLayout()
         });
     }
     m_split->restoreState(settings.value("mainWindow/split").toByteArray());
+}
+
+void MainWindow::dragEnterEvent(QDragEnterEvent* event)
+{
+    for (const auto& u : event->mimeData()->urls()) {
+        if (u.isLocalFile() && !m_current.isEmpty()) {
+            event->acceptProposedAction();
+            return;
+        }
+    }
+    event->ignore();
+}
+
+void MainWindow::dropEvent(QDropEvent* event)
+{
+    QStringList paths;
+    for (const auto& u : event->mimeData()->urls()) {
+        if (u.isLocalFile())
+            paths << u.toLocalFile();
+    }
+    if (paths.isEmpty() || m_current.isEmpty())
+        return event->ignore();
+    event->acceptProposedAction();
+    addPaths(paths);
 }
 
 void MainWindow::closeEvent(QCloseEvent* event)

@@ -88,6 +88,9 @@ signals:
 
 protected:
     void closeEvent(QCloseEvent* event) override;
+    // Files and folders dropped anywhere on the window are added to the current workspace.
+    void dragEnterEvent(QDragEnterEvent* event) override;
+    void dropEvent(QDropEvent* event) override;
 
 private:
     void createServices();
