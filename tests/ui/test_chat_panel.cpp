@@ -5,6 +5,7 @@
 #include <QTest>
 #include <QTextBrowser>
 
+#include <QElapsedTimer>
 #include <QJsonDocument>
 
 #include "quire/app/answer_json.h"
@@ -162,6 +163,27 @@ private slots:
         QVERIFY(!panel.citationTarget(0, 1)); // the unresolved one stays unresolved
         QVERIFY(panel.attributionCount(0) >= 1);
         QVERIFY(panel.attributionTarget(0, 0).has_value());
+    }
+
+    void longHistory()
+    {
+        // Sixty stored answers, then streaming on top: every answer stays, chips stay linked.
+        std::vector<app::AnswerRecord> history(60, record());
+        ChatPanel panel;
+        panel.resize(700, 500);
+        panel.show();
+        QElapsedTimer t;
+        t.start();
+        panel.setHistory(history);
+        qInfo("rendering 60 answers took %lld ms", t.elapsed());
+        QCOMPARE(panel.turnCount(), 60);
+        panel.answerStarted("one more?");
+        t.restart();
+        for (int i = 0; i < 20; ++i)
+            panel.appendAnswerText(QString("word%1 ").arg(i));
+        QTRY_VERIFY(panel.transcript()->toPlainText().contains("word19"));
+        qInfo("streamed 20 pieces onto 60 answers in %lld ms", t.elapsed());
+        QVERIFY(panel.transcript()->toHtml().contains("cite:59/0"));
     }
 
     void failureIsShown()

@@ -1,3 +1,4 @@
+#include <QElapsedTimer>
 #include <QHBoxLayout>
 #include <QLineEdit>
 #include <QPushButton>
@@ -125,6 +126,7 @@ void ChatPanel::ask()
 void ChatPanel::answerStarted(const QString& question)
 {
     m_turns.push_back({question, {}, std::nullopt, {}});
+    markDirty(turnCount() - 1);
     m_busy = true;
     m_question->clear();
     m_askButton->setEnabled(false);
@@ -137,6 +139,7 @@ void ChatPanel::appendAnswerText(const QString& text)
     if (m_turns.empty())
         return;
     m_turns.back().answer += text;
+    markDirty(turnCount() - 1);
     scheduleRender();
 }
 
@@ -146,6 +149,7 @@ void ChatPanel::answerFinished(const app::AnswerRecord& record)
         return;
     m_turns.back().answer = qs(record.outcome.text);
     m_turns.back().record = record;
+    markDirty(turnCount() - 1);
     m_busy = false;
     m_askButton->setEnabled(true);
     m_stop->setEnabled(false);
@@ -156,6 +160,7 @@ void ChatPanel::answerFailed(const QString& message)
 {
     if (!m_turns.empty() && !m_turns.back().record)
         m_turns.back().error = message;
+    markDirty(turnCount() - 1);
     m_busy = false;
     m_askButton->setEnabled(true);
     m_stop->setEnabled(false);
@@ -167,6 +172,7 @@ void ChatPanel::setHistory(const std::vector<app::AnswerRecord>& records)
     if (m_busy)
         return;
     m_turns.clear();
+    m_dirtyFrom = 0;
     for (const auto& r : records)
         m_turns.push_back({qs(r.outcome.question), qs(r.outcome.text), r, {}});
     render();
@@ -175,6 +181,8 @@ void ChatPanel::setHistory(const std::vector<app::AnswerRecord>& records)
 void ChatPanel::clear()
 {
     m_turns.clear();
+    m_turnStarts.clear();
+    m_dirtyFrom = 0;
     m_busy = false;
     m_askButton->setEnabled(true);
     m_stop->setEnabled(false);
@@ -249,44 +257,85 @@ QString ChatPanel::answerHtml(const Turn& t, int turnIndex) const
     return qs(out);
 }
 
+QString ChatPanel::turnMarkdown(int i) const
+{
+    const Turn& t = m_turns[std::size_t(i)];
+    QString md = "**" + tr("You") + ":** " + escapeMarkdown(t.question) + "\n\n";
+    md += answerHtml(t, i);
+    if (!t.error.isEmpty())
+        md += "\n\n*" + escapeMarkdown(t.error) + "*";
+    else if (t.answer.isEmpty() && !t.record)
+        md += "*" + tr("thinking…") + "*";
+    if (t.record) {
+        const auto& tm = t.record->outcome.timings;
+        md += "\n\n*" +
+              tr("%1 citation(s): %2 usable, %3 flagged. First token after %4 ms, %5 tokens in %6 ms.")
+                  .arg(t.record->outcome.check.citations.size())
+                  .arg(t.record->outcome.check.usableCitations())
+                  .arg(t.record->outcome.check.flaggedCitations())
+                  .arg(tm.firstTokenMs)
+                  .arg(tm.answerTokens)
+                  .arg(tm.totalMs) +
+              (t.record->outcome.check.citations.empty() && !t.record->outcome.check.attributions.empty()
+                   ? " " + tr("The model cited nothing; the grey chips point to the passages that best match "
+                              "its sentences.")
+                   : QString()) +
+              "*";
+    }
+    return md + "\n\n---\n\n";
+}
+
+void ChatPanel::markDirty(int turn)
+{
+    m_dirtyFrom = std::min(m_dirtyFrom, std::max(0, turn));
+}
+
+// Only turns from m_dirtyFrom on are (re)built; earlier ones stay in the document as they are,
+// so streaming onto a long session costs the last answer only. A long history is built a slice
+// per event-loop pass.
 void ChatPanel::render()
 {
-    QString md;
-    for (std::size_t i = 0; i < m_turns.size(); ++i) {
-        const Turn& t = m_turns[i];
-        md += "**" + tr("You") + ":** " + escapeMarkdown(t.question) + "\n\n";
-        md += answerHtml(t, int(i));
-        if (!t.error.isEmpty())
-            md += "\n\n*" + escapeMarkdown(t.error) + "*";
-        else if (t.answer.isEmpty() && !t.record)
-            md += "*" + tr("thinking…") + "*";
-        if (t.record) {
-            const auto& tm = t.record->outcome.timings;
-            md +=
-                "\n\n*" +
-                tr("%1 citation(s): %2 usable, %3 flagged. First token after %4 ms, %5 tokens in %6 ms.")
-                    .arg(t.record->outcome.check.citations.size())
-                    .arg(t.record->outcome.check.usableCitations())
-                    .arg(t.record->outcome.check.flaggedCitations())
-                    .arg(tm.firstTokenMs)
-                    .arg(tm.answerTokens)
-                    .arg(tm.totalMs) +
-                (t.record->outcome.check.citations.empty() && !t.record->outcome.check.attributions.empty()
-                     ? " " +
-                           tr("The model cited nothing; the grey chips point to the passages that best match "
-                              "its sentences.")
-                     : QString()) +
-                "*";
-        }
-        md += "\n\n---\n\n";
-    }
+    QTextDocument* doc = m_view->document();
     auto* bar = m_view->verticalScrollBar();
     const bool atEnd = bar->value() >= bar->maximum() - 4;
-    m_view->document()->setMarkdown(md);
+    const int from = std::min<int>(m_dirtyFrom, int(m_turnStarts.size()));
+    if (from == 0) {
+        doc->clear();
+    } else {
+        QTextCursor c(doc);
+        c.setPosition(m_turnStarts[std::size_t(from)] < doc->characterCount()
+                          ? m_turnStarts[std::size_t(from)]
+                          : doc->characterCount() - 1);
+        c.movePosition(QTextCursor::End, QTextCursor::KeepAnchor);
+        c.removeSelectedText();
+    }
+    m_turnStarts.resize(std::size_t(from));
+    QElapsedTimer clock;
+    clock.start();
+    for (int i = from; i < turnCount(); ++i) {
+        QTextCursor c(doc);
+        c.movePosition(QTextCursor::End);
+        const int start = c.position();
+        m_turnStarts.push_back(start);
+        c.insertMarkdown(turnMarkdown(i));
+        styleChips(start);
+        if (clock.elapsed() > 40 && i + 1 < turnCount()) {
+            m_dirtyFrom = i + 1;
+            QTimer::singleShot(0, this, &ChatPanel::render);
+            return;
+        }
+    }
+    m_dirtyFrom = turnCount();
+    if (atEnd)
+        bar->setValue(bar->maximum());
+}
 
-    // Links "cite:T/I" become chips: the status symbol and the citation, coloured by status.
+// Links "cite:T/I" and "attr:T/I" from `from` on become chips: the status symbol and the
+// citation, coloured by status, or a grey "attributed" chip.
+void ChatPanel::styleChips(int from)
+{
     QTextDocument* doc = m_view->document();
-    for (QTextBlock b = doc->begin(); b.isValid(); b = b.next()) {
+    for (QTextBlock b = doc->findBlock(from); b.isValid(); b = b.next()) {
         std::vector<std::pair<int, int>> ranges; // position, length of each cite link
         for (auto it = b.begin(); !it.atEnd(); ++it) {
             const QTextFragment f = it.fragment();
@@ -332,8 +381,6 @@ void ChatPanel::render()
             }
         }
     }
-    if (atEnd)
-        bar->setValue(bar->maximum());
 }
 
 std::optional<CitationTarget> ChatPanel::citationTarget(int turn, int index) const

@@ -172,6 +172,9 @@ private:
     };
     void render();
     void scheduleRender();
+    void markDirty(int turn);
+    QString turnMarkdown(int turn) const;
+    void styleChips(int from);
     void onLink(const QUrl& url);
     QString answerHtml(const Turn& t, int turnIndex) const;
 
@@ -181,6 +184,8 @@ private:
     QPushButton* m_stop;
     QTimer* m_renderTimer;
     std::vector<Turn> m_turns;
+    std::vector<int> m_turnStarts; // document position where each rendered turn begins
+    int m_dirtyFrom = 0;           // first turn to (re)build at the next render()
     bool m_busy = false;
 };
 
