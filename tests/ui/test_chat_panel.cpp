@@ -181,7 +181,7 @@ private slots:
         t.restart();
         for (int i = 0; i < 20; ++i)
             panel.appendAnswerText(QString("word%1 ").arg(i));
-        QTRY_VERIFY(panel.transcript()->toPlainText().contains("word19"));
+        QTRY_VERIFY_WITH_TIMEOUT(panel.transcript()->toPlainText().contains("word19"), 30000);
         qInfo("streamed 20 pieces onto 60 answers in %lld ms", t.elapsed());
         QVERIFY(panel.transcript()->toHtml().contains("cite:59/0"));
     }
