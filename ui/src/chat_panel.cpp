@@ -301,11 +301,10 @@ void ChatPanel::render()
     const int from = std::min<int>(m_dirtyFrom, int(m_turnStarts.size()));
     if (from == 0) {
         doc->clear();
-    } else {
+    } else if (std::size_t(from) < m_turnStarts.size()) {
+        // Turns before `from` are clean; everything from where turn `from` began is rebuilt.
         QTextCursor c(doc);
-        c.setPosition(m_turnStarts[std::size_t(from)] < doc->characterCount()
-                          ? m_turnStarts[std::size_t(from)]
-                          : doc->characterCount() - 1);
+        c.setPosition(std::min(m_turnStarts[std::size_t(from)], doc->characterCount() - 1));
         c.movePosition(QTextCursor::End, QTextCursor::KeepAnchor);
         c.removeSelectedText();
     }
