@@ -14,9 +14,13 @@
 
 namespace quire::uitest {
 
-// Each test program keeps its QSettings under its own organization, cleared first.
+// Each test process keeps its QSettings in its own temporary folder (two runs at once, as with
+// ctest -j, never share them), under its own names, empty at the start.
 inline void isolateSettings(const char* name)
 {
+    static QTemporaryDir dir;
+    QSettings::setPath(QSettings::NativeFormat, QSettings::UserScope, dir.path());
+    QSettings::setPath(QSettings::IniFormat, QSettings::UserScope, dir.path());
     QCoreApplication::setOrganizationName("quire-tests");
     QCoreApplication::setApplicationName(name);
     QSettings().clear();

@@ -612,6 +612,8 @@ void MainWindow::createDocks()
     sources->raise();
 }
 
+// Shortcuts are spelled out rather than QKeySequence::StandardKey: some platform themes (the
+// offscreen one among them) leave standard keys such as Quit empty.
 void MainWindow::createActions()
 {
     auto add = [this](QMenu* menu, const QString& text, const QKeySequence& key, auto slot) {
@@ -622,11 +624,11 @@ void MainWindow::createActions()
         return a;
     };
     auto* file = menuBar()->addMenu(tr("&File"));
-    add(file, tr("&New workspace…"), QKeySequence::New, [this] {
+    add(file, tr("&New workspace…"), QKeySequence(Qt::CTRL | Qt::Key_N), [this] {
         const QString name = QInputDialog::getText(this, tr("New workspace"), tr("Name:"));
         createWorkspace(name);
     });
-    add(file, tr("Add &files…"), QKeySequence::Open, [this] { m_sources->addFiles(); });
+    add(file, tr("Add &files…"), QKeySequence(Qt::CTRL | Qt::Key_O), [this] { m_sources->addFiles(); });
     add(file, tr("Add fol&der…"), QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_O),
         [this] { m_sources->addFolder(); });
     file->addSeparator();
@@ -644,10 +646,10 @@ void MainWindow::createActions()
     });
     file->addSeparator();
     add(file, tr("&Settings…"), QKeySequence(Qt::CTRL | Qt::Key_Comma), [this] { showSettings(); });
-    add(file, tr("&Quit"), QKeySequence::Quit, [this] { close(); });
+    add(file, tr("&Quit"), QKeySequence(Qt::CTRL | Qt::Key_Q), [this] { close(); });
 
     auto* ws = menuBar()->addMenu(tr("&Workspace"));
-    add(ws, tr("&Refresh"), QKeySequence::Refresh, [this] {
+    add(ws, tr("&Refresh"), QKeySequence(Qt::Key_F5), [this] {
         refreshWorkspaces();
         if (!m_current.isEmpty())
             m_sourcesId = m_workspaces->listSources(m_current);
@@ -686,7 +688,7 @@ void MainWindow::createActions()
     add(chat, tr("Focus &question"), QKeySequence(Qt::CTRL | Qt::Key_L),
         [this] { m_chat->questionEdit()->setFocus(); });
     add(chat, tr("&Stop answer"), QKeySequence(Qt::CTRL | Qt::Key_Period), [this] { stopAnswer(); });
-    add(chat, tr("&Search the workspace"), QKeySequence::Find, [this] {
+    add(chat, tr("&Search the workspace"), QKeySequence(Qt::CTRL | Qt::Key_F), [this] {
         dock("searchDock")->raise();
         m_search->queryEdit()->setFocus();
         m_search->queryEdit()->selectAll();
