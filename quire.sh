@@ -23,7 +23,7 @@ model_sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
 apt_packages=(
   build-essential cmake ninja-build pkg-config git ca-certificates file dpkg-dev fakeroot
   python3 python3-pip
-  qt6-base-dev qt6-svg-dev libgl-dev
+  qt6-base-dev qt6-svg-dev qt6-multimedia-dev libgl-dev
   libsqlite3-dev libspdlog-dev libfmt-dev libzstd-dev libxxhash-dev libpcre2-dev
   libpoppler-cpp-dev libpoppler-qt6-dev libpoppler-private-dev poppler-utils
   libavformat-dev libavcodec-dev libavutil-dev libswresample-dev libswscale-dev

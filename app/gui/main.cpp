@@ -1,13 +1,17 @@
-// quire: the desktop application.
+// quire: the desktop application. Builds the service configuration (data folder, the library's
+// writer thread, engine settings) and hands it to the main window.
 #include <QApplication>
-#include <QCommandLineParser>
+#include <QMessageBox>
+#include <QSettings>
 
 #include <cstdio>
 
 #include "quire/app/logging.h"
 #include "quire/app/paths.h"
 #include "quire/app/version.h"
+#include "quire/storage/writer_thread.h"
 #include "quire/ui/main_window.h"
+#include "quire/ui/settings.h"
 
 int main(int argc, char** argv)
 {
@@ -19,12 +23,16 @@ int main(int argc, char** argv)
             return 0;
         }
         if (a == "--help" || a == "-h") {
-            std::printf("Usage: quire [--verbose]\n\nQuire %s: long-context document analysis.\n"
-                        "Headless use: quire-cli --help\n", QUIRE_VERSION);
+            std::printf(
+                "Usage: quire [--verbose] [--first-run]\n\nQuire %s: long-context document analysis.\n"
+                "--first-run sets up and opens the sample workspace again.\n"
+                "Headless use: quire-cli --help\n",
+                QUIRE_VERSION);
             return 0;
         }
     }
     QApplication app(argc, argv);
+    QApplication::setOrganizationName("quire");
     QApplication::setApplicationName("quire");
     QApplication::setApplicationDisplayName("Quire");
     QApplication::setApplicationVersion(QUIRE_VERSION);
@@ -33,12 +41,28 @@ int main(int argc, char** argv)
     const auto paths = quire::app::Paths::standard();
     QString error;
     const bool haveDirs = paths.ensureExists(&error);
-    quire::app::initLogging({haveDirs ? paths.logDir : QString(), app.arguments().contains("--verbose"), true});
+    quire::app::initLogging(
+        {haveDirs ? paths.logDir : QString(), app.arguments().contains("--verbose"), true});
     if (!haveDirs)
         quire::app::log()->warn("{}", error.toStdString());
     quire::app::log()->info("Quire {} starting", QUIRE_VERSION);
 
-    quire::ui::MainWindow window;
+    auto writer = quire::storage::WriterThread::start(paths.libraryDb.toStdString());
+    if (!writer) {
+        QMessageBox::critical(nullptr, "Quire",
+                              QObject::tr("Cannot open the library %1: %2")
+                                  .arg(paths.libraryDb, QString::fromStdString(writer.error().message)));
+        return 1;
+    }
+    quire::app::ServiceConfig config;
+    config.dataDir = paths.dataDir;
+    config.libraryPath = paths.libraryDb;
+    config.writer = std::shared_ptr<quire::storage::WriterThread>(std::move(*writer));
+
+    quire::ui::MainWindowOptions options;
+    options.firstRun =
+        !QSettings().value("firstRun/done").toBool() || app.arguments().contains("--first-run");
+    quire::ui::MainWindow window(config, quire::ui::EngineSettings::load(), options);
     window.show();
     return app.exec();
 }

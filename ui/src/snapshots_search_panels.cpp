@@ -1,0 +1,199 @@
+#include <algorithm>
+
+#include <QHBoxLayout>
+#include <QHeaderView>
+#include <QInputDialog>
+#include <QLabel>
+#include <QLineEdit>
+#include <QMessageBox>
+#include <QPushButton>
+#include <QTableView>
+#include <QTimer>
+#include <QVBoxLayout>
+
+#include "quire/ui/panels.h"
+
+namespace quire::ui {
+
+// ---- SnapshotsPanel ------------------------------------------------------------------------
+
+SnapshotsPanel::SnapshotsPanel(QWidget* parent) : QWidget(parent), m_model(new SnapshotModel(this))
+{
+    setObjectName("snapshotsPanel");
+    auto* layout = new QVBoxLayout(this);
+    m_view = new QTableView(this);
+    m_view->setObjectName("snapshotTable");
+    m_view->setModel(m_model);
+    m_view->verticalHeader()->hide();
+    m_view->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
+    m_view->horizontalHeader()->setSectionResizeMode(SnapshotModel::NameColumn, QHeaderView::Stretch);
+    m_view->setSelectionBehavior(QAbstractItemView::SelectRows);
+    m_view->setSelectionMode(QAbstractItemView::SingleSelection);
+    layout->addWidget(m_view, 1);
+    auto* row = new QHBoxLayout;
+    auto* refresh = new QPushButton(tr("Re&fresh"), this);
+    auto* restore = new QPushButton(tr("&Restore"), this);
+    auto* branch = new QPushButton(tr("&Branch…"), this);
+    auto* remove = new QPushButton(tr("&Delete"), this);
+    restore->setObjectName("restoreSnapshot");
+    branch->setObjectName("branchSnapshot");
+    remove->setObjectName("deleteSnapshot");
+    for (auto* b : {refresh, restore, branch, remove})
+        row->addWidget(b);
+    row->addStretch();
+    layout->addLayout(row);
+    m_message = new QLabel(tr("Snapshots are saved prefixes of the context's KV cache."), this);
+    m_message->setObjectName("snapshotMessage");
+    m_message->setWordWrap(true);
+    layout->addWidget(m_message);
+    connect(refresh, &QPushButton::clicked, this, &SnapshotsPanel::refreshRequested);
+    connect(restore, &QPushButton::clicked, this, &SnapshotsPanel::restoreSelected);
+    connect(branch, &QPushButton::clicked, this, &SnapshotsPanel::branchSelected);
+    connect(remove, &QPushButton::clicked, this, &SnapshotsPanel::deleteSelected);
+    m_confirm = [this](const QString& text) {
+        return QMessageBox::question(this, tr("Delete snapshot"), text) == QMessageBox::Yes;
+    };
+    m_prompt = [this] {
+        return QInputDialog::getText(this, tr("Branch from snapshot"),
+                                     tr("Name of the new line of questions:"));
+    };
+}
+
+QString SnapshotsPanel::message() const
+{
+    return m_message->text();
+}
+
+void SnapshotsPanel::setSnapshots(const app::SnapshotListing& listing)
+{
+    m_model->setSnapshots(listing.snapshots);
+    if (listing.snapshots.empty())
+        m_message->setText(tr("No snapshots in this workspace yet."));
+    else
+        m_message->setText(tr("%n snapshot(s).", nullptr, int(listing.snapshots.size())));
+}
+
+void SnapshotsPanel::showMessage(const QString& message)
+{
+    m_message->setText(message);
+}
+
+std::optional<storage::SnapshotRow> SnapshotsPanel::selected() const
+{
+    const auto rows = m_view->selectionModel()->selectedRows();
+    if (rows.isEmpty()) {
+        const_cast<SnapshotsPanel*>(this)->showMessage(tr("Select a snapshot first."));
+        return std::nullopt;
+    }
+    return m_model->at(rows.first().row());
+}
+
+void SnapshotsPanel::restoreSelected()
+{
+    if (auto s = selected())
+        emit restoreRequested(s->id);
+}
+
+void SnapshotsPanel::branchSelected()
+{
+    auto s = selected();
+    if (!s)
+        return;
+    const QString name = m_prompt();
+    if (!name.trimmed().isEmpty())
+        emit branchRequested(s->id, name.trimmed());
+}
+
+void SnapshotsPanel::deleteSelected()
+{
+    auto s = selected();
+    if (!s)
+        return;
+    if (m_confirm(tr("Delete the snapshot \"%1\"? Its blocks are freed when no other snapshot uses them.")
+                      .arg(QString::fromStdString(s->name))))
+        emit deleteRequested(s->id);
+}
+
+// ---- SearchPanel ---------------------------------------------------------------------------
+
+SearchPanel::SearchPanel(QWidget* parent) : QWidget(parent), m_model(new SearchModel(this))
+{
+    setObjectName("searchPanel");
+    auto* layout = new QVBoxLayout(this);
+    m_query = new QLineEdit(this);
+    m_query->setObjectName("searchBox");
+    m_query->setPlaceholderText(tr("Search the workspace (Ctrl+F)"));
+    m_query->setClearButtonEnabled(true);
+    layout->addWidget(m_query);
+    m_view = new QTableView(this);
+    m_view->setObjectName("searchResults");
+    m_view->setModel(m_model);
+    m_view->verticalHeader()->hide();
+    m_view->horizontalHeader()->setStretchLastSection(true);
+    m_view->setSelectionBehavior(QAbstractItemView::SelectRows);
+    m_view->setSelectionMode(QAbstractItemView::SingleSelection);
+    layout->addWidget(m_view, 1);
+    m_status = new QLabel(this);
+    layout->addWidget(m_status);
+    m_debounce = new QTimer(this);
+    m_debounce->setSingleShot(true);
+    m_debounce->setInterval(250);
+    connect(m_query, &QLineEdit::textChanged, m_debounce, qOverload<>(&QTimer::start));
+    connect(m_query, &QLineEdit::returnPressed, this, [this] {
+        m_debounce->stop();
+        if (!m_query->text().trimmed().isEmpty())
+            emit searchRequested(m_query->text().trimmed());
+    });
+    connect(m_debounce, &QTimer::timeout, this, [this] {
+        if (m_query->text().trimmed().size() >= 2)
+            emit searchRequested(m_query->text().trimmed());
+    });
+    connect(m_view, &QTableView::activated, this, [this](const QModelIndex& i) { activateRow(i.row()); });
+}
+
+CitationTarget SearchPanel::targetFor(const app::SearchResultLine& h)
+{
+    CitationTarget t;
+    t.documentId = h.hit.documentId;
+    t.docNumber = h.docNumber;
+    t.path = QString::fromStdString(h.hit.path);
+    t.title = QString::fromStdString(h.hit.title);
+    t.anchor = h.hit.anchor;
+    t.label = QString::fromStdString(h.mark);
+    // In a line range, show the lines of the first match rather than the whole segment.
+    auto* lines = std::get_if<ingest::LineAnchor>(&t.anchor.where);
+    if (lines && !h.hit.matches.empty()) {
+        const auto& m = h.hit.matches.front();
+        const std::string& text = h.hit.text;
+        const auto upTo = [&](std::int64_t offset) {
+            const auto end = text.begin() + std::clamp<std::int64_t>(offset, 0, std::int64_t(text.size()));
+            return int(std::count(text.begin(), end, '\n'));
+        };
+        const int first = lines->lineBegin + upTo(m.begin);
+        const int last = lines->lineBegin + upTo(std::max(m.begin, m.end - 1));
+        if (first <= lines->lineEnd)
+            *lines = ingest::LineAnchor{first, std::min(last, lines->lineEnd)};
+    }
+    return t;
+}
+
+void SearchPanel::setResults(const std::vector<app::SearchResultLine>& hits)
+{
+    m_model->setHits(hits);
+    m_view->resizeColumnToContents(SearchModel::PlaceColumn);
+    m_status->setText(tr("%n hit(s)", nullptr, int(hits.size())));
+}
+
+void SearchPanel::searchFailed(const QString& message)
+{
+    m_model->setHits({});
+    m_status->setText(message);
+}
+
+void SearchPanel::activateRow(int row)
+{
+    if (row >= 0 && row < m_model->rowCount())
+        emit hitActivated(targetFor(m_model->at(row)));
+}
+
+} // namespace quire::ui
