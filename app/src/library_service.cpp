@@ -63,11 +63,8 @@ LibraryService::~LibraryService() = default;
 
 quint64 LibraryService::post(std::function<void(LibraryWorker&, quint64)> job)
 {
-    const quint64 id = ++m_next;
-    auto* w = m_thread->worker();
-    QMetaObject::invokeMethod(
-        w, [w, id, job = std::move(job)] { job(*w, id); }, Qt::QueuedConnection);
-    return id;
+    return m_thread->post(
+        [job = std::move(job)](LibraryWorker& w, quint64 id, const std::atomic<bool>*) { job(w, id); });
 }
 
 quint64 LibraryService::document(std::int64_t documentId)

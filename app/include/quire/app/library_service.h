@@ -79,7 +79,6 @@ signals:
 
 private:
     quint64 post(std::function<void(LibraryWorker&, quint64)> job);
-    quint64 m_next = 0;
     std::unique_ptr<WorkerThread<LibraryWorker>> m_thread;
 };
 
