@@ -168,6 +168,7 @@ std::expected<AnswerOutcome, EngineError> AnswerEngine::ask(const AssembledConte
         return std::unexpected(EngineError{EngineError::Code::Cancelled, "cancelled during the prefill"});
     out.timings.contextTokens = pre->contextTokens;
     out.timings.reusedTokens = pre->reusedTokens;
+    out.notes = pre->notes;
     out.timings.questionTokens = std::int64_t(q.size());
 
     // The session holds exactly the context now; roll back to it whatever happens next.

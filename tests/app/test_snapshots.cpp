@@ -31,7 +31,7 @@ std::filesystem::path defaultModelPath()
     return env && std::filesystem::exists(env) ? std::filesystem::path(env) : std::filesystem::path();
 }
 
-std::shared_ptr<const inference::Model> tinyLlama4(const std::filesystem::path& dir,
+[[maybe_unused]] std::shared_ptr<const inference::Model> tinyLlama4(const std::filesystem::path& dir,
                                                    const inference::Llama4LoadOptions& o = {})
 {
     auto w = inference::loadLlama4ModelWeights(dir, o);

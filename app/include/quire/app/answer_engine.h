@@ -118,6 +118,7 @@ struct AnswerOutcome {
     AnswerCheck check;
     AnswerTimings timings;
     inference::StopReason stop = inference::StopReason::MaxTokens;
+    std::vector<std::string> notes; // from the prefix cache (restored, saved, refused snapshots)
 };
 
 // Receives answer text as it completes (UTF-8, whole characters).
