@@ -160,14 +160,13 @@ CREATE TABLE kv_snapshots (
 );
 )sql",
     // 2 (snapshots branch): the fields behind each model fingerprint, so a snapshot refused for
-    // another model can say which field differs; children of a block (tails, branches).
+    // another model can say which field differs.
     R"sql(
 CREATE TABLE kv_fingerprints (
   model_fingerprint BLOB PRIMARY KEY,
   fields TEXT NOT NULL,  -- "name=value" lines (inference::ModelFingerprint::text())
   created_unix INTEGER NOT NULL
 );
-CREATE INDEX kv_blocks_parent ON kv_blocks(model_fingerprint, parent_hash);
 )sql",
 };
 

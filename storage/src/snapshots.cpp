@@ -229,27 +229,6 @@ std::expected<GarbageReport, Error> BlockStore::collectGarbage()
     return report;
 }
 
-std::expected<std::vector<BlockInfo>, Error> BlockStore::children(const std::string& modelFingerprint,
-                                                               const std::string& parentHash)
-{
-    static const std::string kSelect = std::string("SELECT ") + detail::kBlockColumns +
-                                       " FROM kv.kv_blocks b WHERE b.model_fingerprint = ?1 AND "
-                                       "coalesce(b.parent_hash, x'') = ?2 ORDER BY b.token_end DESC, b.layer_group";
-    sqlite3* db = m_db.handle();
-    auto stmt = sql::prepare(db, kSelect.c_str());
-    if (!stmt)
-        return std::unexpected(stmt.error());
-    stmt->bindBlob(1, modelFingerprint);
-    stmt->bindBlob(2, parentHash);
-    std::vector<BlockInfo> out;
-    int rc;
-    while ((rc = stmt->step()) == SQLITE_ROW)
-        out.push_back(detail::readBlock(*stmt));
-    if (rc != SQLITE_DONE)
-        return std::unexpected(sql::errorFromCode(rc, db, "list child KV blocks"));
-    return out;
-}
-
 std::expected<void, Error> BlockStore::recordFingerprint(const std::string& modelFingerprint,
                                                          const std::string& fields)
 {

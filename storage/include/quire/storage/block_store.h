@@ -155,9 +155,6 @@ public:
     // collectGarbage().
     std::expected<void, Error> removeSnapshot(std::int64_t snapshotId);
 
-    // Blocks whose parent is `parentHash` (empty: first blocks) under `modelFingerprint`.
-    std::expected<std::vector<BlockInfo>, Error> children(const std::string& modelFingerprint,
-                                                          const std::string& parentHash);
     // The readable fields behind a fingerprint (recorded once per fingerprint; opaque here).
     std::expected<void, Error> recordFingerprint(const std::string& modelFingerprint, const std::string& fields);
     std::expected<std::optional<std::string>, Error> fingerprintFields(const std::string& modelFingerprint);
