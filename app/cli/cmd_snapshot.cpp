@@ -31,7 +31,8 @@ void printRow(const storage::SnapshotRow& s, const app::KvSnapshots& k)
 {
     char buf[512];
     std::snprintf(buf, sizeof buf, "%-16s %10s tokens  %4lld blocks  %10s  %s%s", s.name.c_str(),
-                  withThousands(s.tokenCount).c_str(), static_cast<long long>(s.blockCount), mib(s.bytes).c_str(),
+                  withThousands(s.tokenCount).c_str(), static_cast<long long>(s.blockCount),
+                  mib(s.bytes).c_str(),
                   s.modelFingerprint == k.fingerprintKey() ? "this model" : "another model",
                   s.complete ? "" : ", incomplete");
     printLine(buf);
@@ -118,8 +119,8 @@ int cmdSnapshot(const QStringList& args)
         printLine("note: " + n);
     char buf[256];
     std::snprintf(buf, sizeof buf, "restored %s tokens (%d blocks, %s) in %.2f s (%.0f MB/s)",
-                  withThousands(std::int64_t(r->tokens)).c_str(), r->blocks, mib(r->bytes).c_str(), r->seconds,
-                  r->seconds > 0 ? double(r->bytes) / 1e6 / r->seconds : 0.0);
+                  withThousands(std::int64_t(r->tokens)).c_str(), r->blocks, mib(r->bytes).c_str(),
+                  r->seconds, r->seconds > 0 ? double(r->bytes) / 1e6 / r->seconds : 0.0);
     printLine(buf);
     return r->notes.empty() ? Ok : Failure;
 }

@@ -414,7 +414,8 @@ void AnswerWorker::ask(quint64 id, const AskRequest& request, const std::atomic<
     if (!out)
         return failEngine(id, out.error());
     if (out->timings.contextTokens - out->timings.reusedTokens >= 64)
-        recordThroughput({out->timings.contextTokens, out->timings.reusedTokens,
+        recordThroughput({out->timings.contextTokens,
+                          out->timings.reusedTokens,
                           out->timings.contextTokens - out->timings.reusedTokens,
                           double(out->timings.prefillMs) / 1000.0,
                           double(out->timings.contextTokens - out->timings.reusedTokens) /

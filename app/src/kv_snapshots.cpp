@@ -18,7 +18,8 @@ double secondsSince(Clock::time_point t0)
 
 SnapshotError storageError(const storage::Error& e)
 {
-    return {e.code == storage::ErrorCode::NotFound ? SnapshotError::Code::NotFound : SnapshotError::Code::Storage,
+    return {e.code == storage::ErrorCode::NotFound ? SnapshotError::Code::NotFound
+                                                   : SnapshotError::Code::Storage,
             e.message};
 }
 
@@ -117,8 +118,8 @@ RestoreReport KvSnapshots::restore(inference::Session& session, std::span<const 
     if (chain.empty() && workspace > 0 && common == 0) {
         if (auto latest = store.snapshotNamed(workspace, kLatestSnapshot);
             latest && latest->modelFingerprint != m_key)
-            r.notes.push_back("the workspace's snapshot was not loaded: it was " + mismatch(latest->modelFingerprint) +
-                              "; the context is computed again");
+            r.notes.push_back("the workspace's snapshot was not loaded: it was " +
+                              mismatch(latest->modelFingerprint) + "; the context is computed again");
     }
 
     if (common >= storedEnd) { // memory already holds at least as much
@@ -178,12 +179,13 @@ std::expected<void, SnapshotError> KvSnapshots::flush()
 
 std::expected<PrefillReport, SnapshotError>
 KvSnapshots::prefill(inference::Session& session, std::span<const TokenId> tokens,
-                     const inference::ProgressFn& progress, const std::atomic<bool>* cancel, std::int64_t workspace,
-                     const std::string& snapshot)
+                     const inference::ProgressFn& progress, const std::atomic<bool>* cancel,
+                     std::int64_t workspace, const std::string& snapshot)
 {
     PrefillReport report;
     const std::size_t start = std::size_t(session.position());
-    if (start > tokens.size() || !std::equal(session.tokens().begin(), session.tokens().end(), tokens.begin()))
+    if (start > tokens.size() ||
+        !std::equal(session.tokens().begin(), session.tokens().end(), tokens.begin()))
         return std::unexpected(SnapshotError{SnapshotError::Code::Engine,
                                              "the session does not hold a prefix of the tokens to prefill"});
     const std::size_t B = std::size_t(m_block);
@@ -217,7 +219,8 @@ KvSnapshots::prefill(inference::Session& session, std::span<const TokenId> token
         }
         const std::size_t begin = (next - 1) / B * B;
         const std::string parent = prev; // the block ending at `begin` (empty for the first)
-        const std::string hash = inference::chainPrefixHash(parent, tokens.subspan(begin, next - begin), m_key);
+        const std::string hash =
+            inference::chainPrefixHash(parent, tokens.subspan(begin, next - begin), m_key);
         if (next % B == 0)
             prev = hash;
         pos = next;
@@ -250,14 +253,16 @@ KvSnapshots::prefill(inference::Session& session, std::span<const TokenId> token
         if (!writing)
             continue;
         m_pending.push_back(m_writer->submit(
-            [key, data, placement = storage::BlockPlacement{parent, std::int64_t(begin), std::int64_t(next)}, workspace,
-             snapshot, hash](storage::Database& db) -> std::expected<std::int64_t, storage::Error> {
+            [key, data, placement = storage::BlockPlacement{parent, std::int64_t(begin), std::int64_t(next)},
+             workspace, snapshot,
+             hash](storage::Database& db) -> std::expected<std::int64_t, storage::Error> {
                 storage::BlockStore s(db);
                 if (data)
                     if (auto put = s.put(key, placement, *data); !put)
                         return std::unexpected(put.error());
                 if (workspace > 0 && !snapshot.empty())
-                    return s.saveSnapshot(workspace, snapshot, key.modelFingerprint, hash, placement.tokenEnd);
+                    return s.saveSnapshot(workspace, snapshot, key.modelFingerprint, hash,
+                                          placement.tokenEnd);
                 return 0;
             }));
     }
@@ -276,8 +281,8 @@ std::expected<std::vector<storage::SnapshotRow>, SnapshotError> KvSnapshots::lis
     return *rows;
 }
 
-std::expected<storage::SnapshotRow, SnapshotError> KvSnapshots::copy(std::int64_t workspace, const std::string& from,
-                                                                     const std::string& to)
+std::expected<storage::SnapshotRow, SnapshotError>
+KvSnapshots::copy(std::int64_t workspace, const std::string& from, const std::string& to)
 {
     if (to.empty() || from == to)
         return std::unexpected(SnapshotError{SnapshotError::Code::NotFound, "give a new snapshot name"});
@@ -298,8 +303,8 @@ std::expected<storage::SnapshotRow, SnapshotError> KvSnapshots::copy(std::int64_
     return *row;
 }
 
-std::expected<RestoreReport, SnapshotError> KvSnapshots::restoreNamed(std::int64_t workspace, const std::string& name,
-                                                                      inference::Session& session)
+std::expected<RestoreReport, SnapshotError>
+KvSnapshots::restoreNamed(std::int64_t workspace, const std::string& name, inference::Session& session)
 {
     const auto t0 = Clock::now();
     storage::BlockStore store(*m_reader);
@@ -307,9 +312,9 @@ std::expected<RestoreReport, SnapshotError> KvSnapshots::restoreNamed(std::int64
     if (!row)
         return std::unexpected(storageError(row.error()));
     if (row->modelFingerprint != m_key)
-        return std::unexpected(SnapshotError{SnapshotError::Code::Mismatch,
-                                             "snapshot '" + name + "' was not loaded: it was " +
-                                                 mismatch(row->modelFingerprint)});
+        return std::unexpected(
+            SnapshotError{SnapshotError::Code::Mismatch, "snapshot '" + name + "' was not loaded: it was " +
+                                                             mismatch(row->modelFingerprint)});
     if (!row->complete)
         return std::unexpected(SnapshotError{SnapshotError::Code::NotFound,
                                              "snapshot '" + name + "' lacks some of its blocks (deleted?)"});
@@ -324,8 +329,9 @@ std::expected<RestoreReport, SnapshotError> KvSnapshots::restoreNamed(std::int64
         auto ok = store.read(b.key, buffer);
         if (!ok) {
             m_bad.insert(b.key.prefixHash);
-            r.notes.push_back("the block at token " + std::to_string(b.placement.tokenBegin) + " was not used (" +
-                              ok.error().message + "); prefill the context to compute it again");
+            r.notes.push_back("the block at token " + std::to_string(b.placement.tokenBegin) +
+                              " was not used (" + ok.error().message +
+                              "); prefill the context to compute it again");
             break;
         }
         if (auto imported = session.importBlock(buffer); !imported) {
@@ -341,19 +347,22 @@ std::expected<RestoreReport, SnapshotError> KvSnapshots::restoreNamed(std::int64
     return r;
 }
 
-std::expected<storage::GarbageReport, SnapshotError> KvSnapshots::remove(std::int64_t workspace, const std::string& name)
+std::expected<storage::GarbageReport, SnapshotError> KvSnapshots::remove(std::int64_t workspace,
+                                                                         const std::string& name)
 {
     auto row = storage::BlockStore(*m_reader).snapshotNamed(workspace, name);
     if (!row)
         return std::unexpected(storageError(row.error()));
-    auto gc = m_writer
-                  ->submit([id = row->id](storage::Database& db) -> std::expected<storage::GarbageReport, storage::Error> {
-                      storage::BlockStore s(db);
-                      if (auto ok = s.removeSnapshot(id); !ok)
-                          return std::unexpected(ok.error());
-                      return s.collectGarbage();
-                  })
-                  .get();
+    auto gc =
+        m_writer
+            ->submit([id = row->id](
+                         storage::Database& db) -> std::expected<storage::GarbageReport, storage::Error> {
+                storage::BlockStore s(db);
+                if (auto ok = s.removeSnapshot(id); !ok)
+                    return std::unexpected(ok.error());
+                return s.collectGarbage();
+            })
+            .get();
     if (!gc)
         return std::unexpected(storageError(gc.error()));
     return *gc;
@@ -361,8 +370,8 @@ std::expected<storage::GarbageReport, SnapshotError> KvSnapshots::remove(std::in
 
 // ---- StoredPrefixCache ----
 
-StoredPrefixCache::StoredPrefixCache(std::filesystem::path library, std::shared_ptr<storage::WriterThread> writer,
-                                     SnapshotOptions options)
+StoredPrefixCache::StoredPrefixCache(std::filesystem::path library,
+                                     std::shared_ptr<storage::WriterThread> writer, SnapshotOptions options)
     : m_library(std::move(library)), m_writer(std::move(writer)), m_options(options)
 {
 }
@@ -394,7 +403,8 @@ bool StoredPrefixCache::ensure(const inference::Session& session)
     return true;
 }
 
-std::size_t StoredPrefixCache::restore(inference::Session& session, std::span<const inference::TokenId> tokens)
+std::size_t StoredPrefixCache::restore(inference::Session& session,
+                                       std::span<const inference::TokenId> tokens)
 {
     if (!ensure(session))
         return InMemoryPrefixCache().restore(session, tokens);

@@ -67,7 +67,8 @@ std::expected<void, Error> Runner::appendUncomputed(std::span<const std::int32_t
     return std::unexpected(unsupportedKv(*this));
 }
 
-std::expected<void, Error> Runner::writeKv(int, int, int, std::span<const std::byte>, std::span<const std::byte>)
+std::expected<void, Error> Runner::writeKv(int, int, int, std::span<const std::byte>,
+                                           std::span<const std::byte>)
 {
     return std::unexpected(unsupportedKv(*this));
 }
@@ -89,7 +90,8 @@ template <typename T> T get(const std::byte* at)
 
 constexpr char kMagic[4] = {'Q', 'K', 'V', 'B'};
 
-std::size_t layerBytes(const KvLayout& l, int layer, std::int64_t begin, std::int64_t end, std::int64_t chunkedBegin)
+std::size_t layerBytes(const KvLayout& l, int layer, std::int64_t begin, std::int64_t end,
+                       std::int64_t chunkedBegin)
 {
     const std::int64_t from = l.isChunked(layer) ? chunkedBegin : begin;
     return 2 * std::size_t(end - from) * l.rowBytes();
@@ -122,9 +124,9 @@ std::expected<KvBlockHeader, Error> parseKvBlockHeader(std::span<const std::byte
     KvBlockHeader h;
     h.formatVersion = get<std::uint32_t>(p + 4);
     if (h.formatVersion != kKvBlockFormatVersion)
-        return std::unexpected(Error{ErrorCode::Format, "KV block format version " + std::to_string(h.formatVersion) +
-                                                            "; this build reads " +
-                                                            std::to_string(kKvBlockFormatVersion)});
+        return std::unexpected(
+            Error{ErrorCode::Format, "KV block format version " + std::to_string(h.formatVersion) +
+                                         "; this build reads " + std::to_string(kKvBlockFormatVersion)});
     h.dtype = KvDtype(get<std::uint32_t>(p + 8));
     h.nLayers = int(get<std::uint32_t>(p + 12));
     h.nKvHeads = int(get<std::uint32_t>(p + 16));
@@ -145,9 +147,9 @@ std::expected<std::vector<std::byte>, Error> Session::exportBlock(int begin, int
         return std::unexpected(layout.error());
     const KvLayout& l = *layout;
     if (begin < 0 || begin >= end || end > position())
-        return std::unexpected(Error{ErrorCode::InvalidArgument, "export: positions [" + std::to_string(begin) +
-                                                                     ", " + std::to_string(end) +
-                                                                     ") are not held"});
+        return std::unexpected(Error{ErrorCode::InvalidArgument, "export: positions [" +
+                                                                     std::to_string(begin) + ", " +
+                                                                     std::to_string(end) + ") are not held"});
     const std::int64_t cb = kvChunkedBegin(l, end);
     if (cb < end && end != position())
         return std::unexpected(Error{ErrorCode::InvalidArgument,
@@ -213,15 +215,14 @@ std::expected<void, Error> Session::importBlock(std::span<const std::byte> block
     const std::int64_t begin = position(), end = begin + std::int64_t(tokens.size());
     if (h.dtype != l.dtype || h.nLayers != l.nLayers || h.nKvHeads != l.nKvHeads || h.headDim != l.headDim ||
         h.chunkSize != l.chunkSize)
-        return std::unexpected(Error{ErrorCode::Format, "the KV block's layout (" + std::string(toString(h.dtype)) +
-                                                            ", " + std::to_string(h.nLayers) + " layers, " +
-                                                            std::to_string(h.nKvHeads) + "x" +
-                                                            std::to_string(h.headDim) +
-                                                            ") does not match this session's"});
+        return std::unexpected(Error{
+            ErrorCode::Format, "the KV block's layout (" + std::string(toString(h.dtype)) + ", " +
+                                   std::to_string(h.nLayers) + " layers, " + std::to_string(h.nKvHeads) +
+                                   "x" + std::to_string(h.headDim) + ") does not match this session's"});
     if (h.tokenBegin != begin || tokens.empty())
-        return std::unexpected(Error{ErrorCode::InvalidArgument,
-                                     "the KV block starts at token " + std::to_string(h.tokenBegin) +
-                                         ", the session holds " + std::to_string(begin)});
+        return std::unexpected(
+            Error{ErrorCode::InvalidArgument, "the KV block starts at token " + std::to_string(h.tokenBegin) +
+                                                  ", the session holds " + std::to_string(begin)});
     if (h.chunkedBegin != kvChunkedBegin(l, end) || block.size() != kvBlockBytes(l, begin, end))
         return std::unexpected(Error{ErrorCode::Format, "the KV block has the wrong size"});
     if (auto ok = m_runner->appendUncomputed(tokens); !ok)
@@ -232,7 +233,8 @@ std::expected<void, Error> Session::importBlock(std::span<const std::byte> block
         const std::size_t half = std::size_t(end - from) * l.rowBytes();
         if (half == 0)
             continue;
-        auto ok = m_runner->writeKv(layer, int(from), int(end), block.subspan(at, half), block.subspan(at + half, half));
+        auto ok = m_runner->writeKv(layer, int(from), int(end), block.subspan(at, half),
+                                    block.subspan(at + half, half));
         if (!ok) {
             m_runner->truncate(int(begin));
             return ok;

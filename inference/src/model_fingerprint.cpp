@@ -76,8 +76,8 @@ std::string llama4Quantization(const Llama4Weights& w)
     add(w.embedding);
     add(w.lmHead);
     for (const Llama4Layer& l : w.blocks) {
-        for (const WeightMatrix* m : {&l.wq, &l.wk, &l.wv, &l.wo, &l.sharedGate, &l.sharedUp, &l.sharedDown,
-                                      &l.gate, &l.up, &l.down})
+        for (const WeightMatrix* m :
+             {&l.wq, &l.wk, &l.wv, &l.wo, &l.sharedGate, &l.sharedUp, &l.sharedDown, &l.gate, &l.up, &l.down})
             add(*m);
         for (const auto* list : {&l.expertGate, &l.expertUp, &l.expertDown})
             for (const WeightMatrix& m : *list)
@@ -107,32 +107,36 @@ ModelFingerprint modelFingerprint(const Model& model, const KvLayout& kv)
 {
     const ModelConfig& c = model.config();
     ModelFingerprint f;
-    auto add = [&](std::string name, std::string value) { f.fields.emplace_back(std::move(name), std::move(value)); };
+    auto add = [&](std::string name, std::string value) {
+        f.fields.emplace_back(std::move(name), std::move(value));
+    };
     add("block_format", std::to_string(kKvBlockFormatVersion));
     add("architecture", c.archName);
     if (const Llama4Weights* l4 = asLlama4(*model.weights())) {
         const Llama4Config& x = l4->llama4;
         add("hyperparameters",
             "layers " + std::to_string(x.nLayers) + ", dim " + std::to_string(x.dim) + ", heads " +
-                std::to_string(x.nHeads) + "/" + std::to_string(x.nKvHeads) + "x" + std::to_string(x.headDim) +
-                ", vocab " + std::to_string(x.vocabSize) + ", experts " + std::to_string(x.nExperts) + "x" +
-                std::to_string(x.expertDim) + " top " + std::to_string(x.expertsPerToken) + ", dense " +
-                std::to_string(x.denseDim) + ", eps " + num(x.rmsEps) + ", qk_norm " +
-                std::to_string(x.qkNorm) + ", temperature " + std::to_string(x.temperatureTuning) + " " +
-                num(x.floorScale) + " " + num(x.attnScale) + ", moe " + bits(x.moe));
+                std::to_string(x.nHeads) + "/" + std::to_string(x.nKvHeads) + "x" +
+                std::to_string(x.headDim) + ", vocab " + std::to_string(x.vocabSize) + ", experts " +
+                std::to_string(x.nExperts) + "x" + std::to_string(x.expertDim) + " top " +
+                std::to_string(x.expertsPerToken) + ", dense " + std::to_string(x.denseDim) + ", eps " +
+                num(x.rmsEps) + ", qk_norm " + std::to_string(x.qkNorm) + ", temperature " +
+                std::to_string(x.temperatureTuning) + " " + num(x.floorScale) + " " + num(x.attnScale) +
+                ", moe " + bits(x.moe));
         add("attention", "chunk " + std::to_string(x.chunkSize) + ", chunked layers " + bits(x.chunked));
         add("rope", "theta " + num(x.ropeTheta) + ", " + ropeText(x.ropeScaling) + ", rope layers " +
                         bits(x.useRope) + ", frequencies " + floatsHash(l4->ropeFrequencies));
         add("quantization", llama4Quantization(*l4));
     } else {
         add("hyperparameters", "layers " + std::to_string(c.nLayers) + ", dim " + std::to_string(c.dim) +
-                                   ", ffn " + std::to_string(c.ffnDim) + ", heads " + std::to_string(c.nHeads) +
-                                   "/" + std::to_string(c.nKvHeads) + "x" + std::to_string(c.headDim) +
-                                   ", vocab " + std::to_string(c.vocabSize) + ", eps " + num(c.rmsEps) +
-                                   ", tied " + std::to_string(c.tiedEmbeddings));
+                                   ", ffn " + std::to_string(c.ffnDim) + ", heads " +
+                                   std::to_string(c.nHeads) + "/" + std::to_string(c.nKvHeads) + "x" +
+                                   std::to_string(c.headDim) + ", vocab " + std::to_string(c.vocabSize) +
+                                   ", eps " + num(c.rmsEps) + ", tied " + std::to_string(c.tiedEmbeddings));
         add("rope", "theta " + num(c.ropeTheta) + ", dim " + std::to_string(c.ropeDim) + ", " +
-                        (c.ropeStyle == RopeStyle::NeoX ? "neox" : "interleaved") + ", " + ropeText(c.ropeScaling) +
-                        ", freq factors " + floatsHash(model.weights()->ropeFreqFactors));
+                        (c.ropeStyle == RopeStyle::NeoX ? "neox" : "interleaved") + ", " +
+                        ropeText(c.ropeScaling) + ", freq factors " +
+                        floatsHash(model.weights()->ropeFreqFactors));
         add("quantization", denseQuantization(*model.weights()));
     }
     add("kv_dtype", std::string(toString(kv.dtype)) + " " + std::to_string(kv.nLayers) + " layers " +

@@ -232,8 +232,9 @@ std::expected<GarbageReport, Error> BlockStore::collectGarbage()
 std::expected<void, Error> BlockStore::recordFingerprint(const std::string& modelFingerprint,
                                                          const std::string& fields)
 {
-    static constexpr const char* kInsert = "INSERT OR IGNORE INTO kv.kv_fingerprints(model_fingerprint, fields, "
-                                           "created_unix) VALUES (?1, ?2, ?3)";
+    static constexpr const char* kInsert =
+        "INSERT OR IGNORE INTO kv.kv_fingerprints(model_fingerprint, fields, "
+        "created_unix) VALUES (?1, ?2, ?3)";
     sqlite3* db = m_db.handle();
     auto stmt = sql::prepare(db, kInsert);
     if (!stmt)
@@ -244,9 +245,11 @@ std::expected<void, Error> BlockStore::recordFingerprint(const std::string& mode
     return sql::run(db, *stmt, "record a model fingerprint");
 }
 
-std::expected<std::optional<std::string>, Error> BlockStore::fingerprintFields(const std::string& modelFingerprint)
+std::expected<std::optional<std::string>, Error>
+BlockStore::fingerprintFields(const std::string& modelFingerprint)
 {
-    static constexpr const char* kSelect = "SELECT fields FROM kv.kv_fingerprints WHERE model_fingerprint = ?1";
+    static constexpr const char* kSelect =
+        "SELECT fields FROM kv.kv_fingerprints WHERE model_fingerprint = ?1";
     sqlite3* db = m_db.handle();
     auto stmt = sql::prepare(db, kSelect);
     if (!stmt)

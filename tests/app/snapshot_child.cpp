@@ -19,7 +19,9 @@ using namespace quire;
 int main(int argc, char** argv)
 {
     if (argc < 6) {
-        std::fprintf(stderr, "usage: snapshot_child LIBRARY MODEL BLOCK TOKENS LOGITS [--vocab GGUF] [--delay-ms N]\n");
+        std::fprintf(
+            stderr,
+            "usage: snapshot_child LIBRARY MODEL BLOCK TOKENS LOGITS [--vocab GGUF] [--delay-ms N]\n");
         return 2;
     }
     const std::filesystem::path library = argv[1], modelPath = argv[2];
@@ -48,8 +50,8 @@ int main(int argc, char** argv)
         auto tok = inference::Tokenizer::fromGguf(*g);
         if (!tok)
             return std::fprintf(stderr, "%s\n", tok.error().message.c_str()), 1;
-        model = std::make_shared<const inference::Model>(*w, std::move(*tok), inference::ChatTemplate::detect("", "llama4"),
-                                                         "tiny", modelPath);
+        model = std::make_shared<const inference::Model>(
+            *w, std::move(*tok), inference::ChatTemplate::detect("", "llama4"), "tiny", modelPath);
     } else {
         auto m = inference::Model::load(modelPath);
         if (!m)

@@ -31,16 +31,16 @@ std::filesystem::path defaultModelPath()
     return env && std::filesystem::exists(env) ? std::filesystem::path(env) : std::filesystem::path();
 }
 
-[[maybe_unused]] std::shared_ptr<const inference::Model> tinyLlama4(const std::filesystem::path& dir,
-                                                   const inference::Llama4LoadOptions& o = {})
+[[maybe_unused]] std::shared_ptr<const inference::Model>
+tinyLlama4(const std::filesystem::path& dir, const inference::Llama4LoadOptions& o = {})
 {
     auto w = inference::loadLlama4ModelWeights(dir, o);
     auto g = inference::GgufFile::open(kVocab);
     if (!w || !g)
         qFatal("cannot load the tiny Llama 4");
     auto tok = inference::Tokenizer::fromGguf(*g);
-    return std::make_shared<const inference::Model>(*w, std::move(*tok), inference::ChatTemplate::detect("", "llama4"),
-                                                     "tiny", dir);
+    return std::make_shared<const inference::Model>(
+        *w, std::move(*tok), inference::ChatTemplate::detect("", "llama4"), "tiny", dir);
 }
 
 std::unique_ptr<inference::Session> newSession(std::shared_ptr<const inference::Model> m, int block)
@@ -151,7 +151,8 @@ ChildRun runChild(const std::filesystem::path& lib, const std::filesystem::path&
 
 bool sameBits(const std::vector<float>& a, const std::vector<float>& b)
 {
-    return !a.empty() && a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+    return !a.empty() && a.size() == b.size() &&
+           std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
 }
 
 std::int64_t blockCount(const std::filesystem::path& lib)
@@ -226,8 +227,14 @@ class TestSnapshots : public QObject {
     Q_OBJECT
 private slots:
 #ifndef QUIRE_DEFAULT_MODEL_TESTS
-    void llama4ExactAcrossProcesses() { exactAcrossProcesses(kLlama4, true, 16, 37, 20, 4096); }
-    void llama4KillAndResume() { killAndResume(kLlama4, true, 16, 160, 4096, 150); }
+    void llama4ExactAcrossProcesses()
+    {
+        exactAcrossProcesses(kLlama4, true, 16, 37, 20, 4096);
+    }
+    void llama4KillAndResume()
+    {
+        killAndResume(kLlama4, true, 16, 160, 4096, 150);
+    }
 
     void refusedUnderAnotherFingerprint()
     {
@@ -295,10 +302,12 @@ private slots:
         // Flip a byte inside the second block's payload (its row keeps its size).
         {
             sqlite3* db = nullptr;
-            QCOMPARE(sqlite3_open((lib.dir.path() + "/library.kv.sqlite").toUtf8().constData(), &db), SQLITE_OK);
-            const char* sql = "UPDATE kv_payload SET data = substr(data, 1, 500) || x'5A5A5A5A' || substr(data, 505) "
-                              "WHERE id = (SELECT r.payload_id FROM kv_rows r JOIN kv_blocks b ON b.id = r.block_id "
-                              "WHERE b.token_begin = 16)";
+            QCOMPARE(sqlite3_open((lib.dir.path() + "/library.kv.sqlite").toUtf8().constData(), &db),
+                     SQLITE_OK);
+            const char* sql =
+                "UPDATE kv_payload SET data = substr(data, 1, 500) || x'5A5A5A5A' || substr(data, 505) "
+                "WHERE id = (SELECT r.payload_id FROM kv_rows r JOIN kv_blocks b ON b.id = r.block_id "
+                "WHERE b.token_begin = 16)";
             QCOMPARE(sqlite3_exec(db, sql, nullptr, nullptr, nullptr), SQLITE_OK);
             QCOMPARE(sqlite3_changes(db), 1);
             sqlite3_close(db);
@@ -394,8 +403,8 @@ private slots:
         QVERIFY(g.has_value());
         auto spm = inference::Tokenizer::fromGguf(*g);
         QVERIFY(spm.has_value());
-        auto other = std::make_shared<const inference::Model>((*smol)->weights(), std::move(*spm),
-                                                              (*smol)->chatTemplate(), "other", (*smol)->path());
+        auto other = std::make_shared<const inference::Model>(
+            (*smol)->weights(), std::move(*spm), (*smol)->chatTemplate(), "other", (*smol)->path());
         const auto otherIds = other->tokenizer().encode(text);
         QVERIFY(otherIds != ids);
         auto s = newSession(other, 16);

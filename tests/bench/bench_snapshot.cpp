@@ -54,8 +54,9 @@ int main()
         return std::printf("model: %s\n", model.error().message.c_str()), 1;
     std::vector<inference::TokenId> tokens;
     // Real text, repeated to length (ids need not be random for timing; text keeps it realistic).
-    const std::string text = "Quire keeps the KV cache of a long context in SQLite blocks, so a prefill that took an "
-                             "hour can be resumed in seconds tomorrow, for new questions about the same documents. ";
+    const std::string text =
+        "Quire keeps the KV cache of a long context in SQLite blocks, so a prefill that took an "
+        "hour can be resumed in seconds tomorrow, for new questions about the same documents. ";
     while (int(tokens.size()) < n) {
         const auto ids = (*model)->tokenizer().encode(text + std::to_string(tokens.size()));
         tokens.insert(tokens.end(), ids.begin(), ids.end());
@@ -78,13 +79,15 @@ int main()
         return std::printf("library: %s\n", writer.error().message.c_str()), 1;
     std::shared_ptr<storage::WriterThread> w(std::move(*writer));
     app::SnapshotOptions opt; // 256-token blocks
-    const std::int64_t workspace = *w->submit([](storage::Database& db) { return db.createWorkspace("bench"); }).get();
+    const std::int64_t workspace =
+        *w->submit([](storage::Database& db) { return db.createWorkspace("bench"); }).get();
 
     auto s1 = makeSession();
     auto k1 = app::KvSnapshots::open(library, w, *s1, opt);
     if (!k1)
         return std::printf("snapshots: %s\n", k1.error().message.c_str()), 1;
-    std::printf("prefilling %d tokens of %s in %d-token blocks...\n", n, (*model)->name().c_str(), (*k1)->blockTokens());
+    std::printf("prefilling %d tokens of %s in %d-token blocks...\n", n, (*model)->name().c_str(),
+                (*k1)->blockTokens());
     std::fflush(stdout);
     auto t0 = Clock::now();
     auto pre = (*k1)->prefill(*s1, tokens, {}, nullptr, workspace);
@@ -94,7 +97,8 @@ int main()
     const double checkpoint = pre->exportSeconds + pre->waitSeconds;
     const double prefill = prefillAll - checkpoint;
     const double mb = double(pre->bytesWritten) / 1e6;
-    std::printf("prefill %.2f s (%.1f tokens/s) + checkpoint work on the engine thread %.3f s (%.2f%%: export %.3f s, "
+    std::printf("prefill %.2f s (%.1f tokens/s) + checkpoint work on the engine thread %.3f s (%.2f%%: "
+                "export %.3f s, "
                 "waiting for the writer %.3f s); %d blocks, %.1f MB\n",
                 prefill, n / prefill, checkpoint, 100.0 * checkpoint / prefillAll, pre->exportSeconds,
                 pre->waitSeconds, pre->blocksWritten, mb);
@@ -131,8 +135,9 @@ int main()
         const auto t = Clock::now();
         auto r = (*k2)->restore(*s2, tokens);
         const double seconds = since(t);
-        std::printf("restore (%s): %zu tokens, %d blocks, %.1f MB in %.3f s: import %.0f MB/s\n", what, r.tokens,
-                    r.blocks, double(r.bytes) / 1e6, seconds, double(r.bytes) / 1e6 / std::max(1e-9, seconds));
+        std::printf("restore (%s): %zu tokens, %d blocks, %.1f MB in %.3f s: import %.0f MB/s\n", what,
+                    r.tokens, r.blocks, double(r.bytes) / 1e6, seconds,
+                    double(r.bytes) / 1e6 / std::max(1e-9, seconds));
         // The restored session continues exactly like the original.
         const inference::TokenId next[1] = {tokens[0]};
         (void)s2->prefill(next);
@@ -147,11 +152,13 @@ int main()
                       std::memcmp(sc->logits().data(), s1->logits().data(), s1->logits().size_bytes()) == 0;
     std::printf("check: next-token logits after restore %s those of the prefilled session\n",
                 same ? "equal (bit for bit)" : "DIFFER from");
-    std::printf("BENCH snapshot_restore ours=%.3f s baseline=%.3f s (prefill of the same %d tokens from scratch, "
-                "CPU backend, %s) ratio=%.4f\n",
-                cold, prefill, n, (*model)->name().c_str(), cold / prefill);
-    std::printf("BENCH snapshot_restore_warm ours=%.3f s baseline=%.3f s (the same, block store in the page cache) "
-                "ratio=%.4f\n",
-                warm, prefill, warm / prefill);
+    std::printf(
+        "BENCH snapshot_restore ours=%.3f s baseline=%.3f s (prefill of the same %d tokens from scratch, "
+        "CPU backend, %s) ratio=%.4f\n",
+        cold, prefill, n, (*model)->name().c_str(), cold / prefill);
+    std::printf(
+        "BENCH snapshot_restore_warm ours=%.3f s baseline=%.3f s (the same, block store in the page cache) "
+        "ratio=%.4f\n",
+        warm, prefill, warm / prefill);
     return same ? 0 : 1;
 }

@@ -14,8 +14,8 @@ using namespace quire::inference;
 namespace {
 
 const std::filesystem::path kLlama4 = std::filesystem::path(QUIRE_TEST_DATA_DIR) / "llama4" / "moe_chunked";
-const std::filesystem::path kVocab = std::filesystem::path(QUIRE_SHARED_DIR) / "testdata" / "tokenizers" /
-                                     "ggml-vocab-gpt-2.gguf";
+const std::filesystem::path kVocab =
+    std::filesystem::path(QUIRE_SHARED_DIR) / "testdata" / "tokenizers" / "ggml-vocab-gpt-2.gguf";
 
 std::shared_ptr<const Model> tinyLlama4(const Llama4LoadOptions& options = {})
 {
@@ -28,8 +28,8 @@ std::shared_ptr<const Model> tinyLlama4(const Llama4LoadOptions& options = {})
     auto tok = Tokenizer::fromGguf(*gguf);
     if (!tok)
         qFatal("%s", tok.error().message.c_str());
-    return std::make_shared<const Model>(*w, std::move(*tok), ChatTemplate::detect("", "llama4"), "tiny-llama4",
-                                         kLlama4);
+    return std::make_shared<const Model>(*w, std::move(*tok), ChatTemplate::detect("", "llama4"),
+                                         "tiny-llama4", kLlama4);
 }
 
 std::shared_ptr<const Model> defaultModel()
@@ -51,7 +51,8 @@ std::vector<TokenId> someTokens(int n, int vocab, unsigned seed)
     return t;
 }
 
-std::unique_ptr<Session> session(std::shared_ptr<const Model> m, const char* backend, int block, int ctx = 1024)
+std::unique_ptr<Session> session(std::shared_ptr<const Model> m, const char* backend, int block,
+                                 int ctx = 1024)
 {
     SessionOptions o;
     o.backend = backend;
@@ -66,7 +67,8 @@ std::unique_ptr<Session> session(std::shared_ptr<const Model> m, const char* bac
 
 bool sameBits(std::span<const float> a, std::span<const float> b)
 {
-    return a.size() == b.size() && !a.empty() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+    return a.size() == b.size() && !a.empty() &&
+           std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
 }
 
 // Prefills A in blocks of `block`, exports them (the last may end mid-chunk), imports them into
@@ -74,7 +76,8 @@ bool sameBits(std::span<const float> a, std::span<const float> b)
 void roundTrip(const std::shared_ptr<const Model>& m, const char* backend, int block, int nA, int nB)
 {
     const auto tokens = someTokens(nA + nB, m->config().vocabSize, 7);
-    const std::span<const TokenId> all(tokens), a = all.first(std::size_t(nA)), b = all.subspan(std::size_t(nA));
+    const std::span<const TokenId> all(tokens), a = all.first(std::size_t(nA)),
+                                                b = all.subspan(std::size_t(nA));
     auto s1 = session(m, backend, block);
     QVERIFY(s1->prefill(a).has_value());
     std::vector<std::vector<std::byte>> blocks;

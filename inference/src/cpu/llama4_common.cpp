@@ -195,8 +195,8 @@ std::expected<void, Error> Llama4RunnerBase::readKv(int layer, int begin, int en
 std::expected<void, Error> Llama4RunnerBase::appendUncomputed(std::span<const std::int32_t> tokens)
 {
     if (m_computed != int(m_tokens.size()))
-        return std::unexpected(
-            Error{ErrorCode::InvalidArgument, "KV import: the cache is waiting for a replay after a rollback"});
+        return std::unexpected(Error{ErrorCode::InvalidArgument,
+                                     "KV import: the cache is waiting for a replay after a rollback"});
     for (const std::int32_t t : tokens)
         if (t < 0 || t >= m_c.vocabSize)
             return std::unexpected(Error{ErrorCode::InvalidArgument,
@@ -211,7 +211,8 @@ std::expected<void, Error> Llama4RunnerBase::appendUncomputed(std::span<const st
     return {};
 }
 
-std::expected<void, Error> Llama4RunnerBase::writeKv(int layer, int begin, int end, std::span<const std::byte> k,
+std::expected<void, Error> Llama4RunnerBase::writeKv(int layer, int begin, int end,
+                                                     std::span<const std::byte> k,
                                                      std::span<const std::byte> v)
 {
     if (auto ok = checkCopy(layer, begin, end, k.size(), v.size()); !ok)

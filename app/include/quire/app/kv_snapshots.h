@@ -59,11 +59,11 @@ struct SnapshotError {
 };
 
 struct RestoreReport {
-    std::size_t tokens = 0;        // the session holds this many tokens of the request now
-    std::size_t fromStore = 0;     // of which imported from the block store
-    int blocks = 0;                // blocks imported
-    std::int64_t bytes = 0;        // their size
-    double seconds = 0;            // reading and importing
+    std::size_t tokens = 0;         // the session holds this many tokens of the request now
+    std::size_t fromStore = 0;      // of which imported from the block store
+    int blocks = 0;                 // blocks imported
+    std::int64_t bytes = 0;         // their size
+    double seconds = 0;             // reading and importing
     std::vector<std::string> notes; // why stored KV was not (all) used
 };
 
@@ -95,12 +95,10 @@ public:
     // Prefills tokens[session.position():] (the session must hold a prefix of `tokens`) block by
     // block, saving each; moves `snapshot` of `workspace` along when both are given. Cancelling
     // keeps the blocks already done (queued writes finish).
-    std::expected<PrefillReport, SnapshotError> prefill(inference::Session& session,
-                                                         std::span<const inference::TokenId> tokens,
-                                                         const inference::ProgressFn& progress = {},
-                                                         const std::atomic<bool>* cancel = nullptr,
-                                                         std::int64_t workspace = 0,
-                                                         const std::string& snapshot = kLatestSnapshot);
+    std::expected<PrefillReport, SnapshotError>
+    prefill(inference::Session& session, std::span<const inference::TokenId> tokens,
+            const inference::ProgressFn& progress = {}, const std::atomic<bool>* cancel = nullptr,
+            std::int64_t workspace = 0, const std::string& snapshot = kLatestSnapshot);
 
     // Named snapshots of a workspace.
     std::expected<std::vector<storage::SnapshotRow>, SnapshotError> list(std::int64_t workspace);
@@ -111,7 +109,8 @@ public:
     std::expected<RestoreReport, SnapshotError> restoreNamed(std::int64_t workspace, const std::string& name,
                                                              inference::Session& session);
     // Deletes the snapshot, then every block no snapshot uses.
-    std::expected<storage::GarbageReport, SnapshotError> remove(std::int64_t workspace, const std::string& name);
+    std::expected<storage::GarbageReport, SnapshotError> remove(std::int64_t workspace,
+                                                                const std::string& name);
     // Why a snapshot under `storedKey` does not fit this model: one line per differing field.
     std::string mismatch(const std::string& storedKey);
 

@@ -156,7 +156,8 @@ public:
     std::expected<void, Error> removeSnapshot(std::int64_t snapshotId);
 
     // The readable fields behind a fingerprint (recorded once per fingerprint; opaque here).
-    std::expected<void, Error> recordFingerprint(const std::string& modelFingerprint, const std::string& fields);
+    std::expected<void, Error> recordFingerprint(const std::string& modelFingerprint,
+                                                 const std::string& fields);
     std::expected<std::optional<std::string>, Error> fingerprintFields(const std::string& modelFingerprint);
     // The snapshot `name` of `workspace`; NotFound when absent.
     std::expected<SnapshotRow, Error> snapshotNamed(std::int64_t workspace, const std::string& name);
