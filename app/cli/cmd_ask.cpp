@@ -16,7 +16,8 @@ int cmdAsk(const QStringList& args)
         "Usage: quire-cli ask WORKSPACE \"QUESTION\" [--session ID | --new-session] [--max-tokens N] "
         "[--json]\n"
         "                     [engine options]\n"
-        "Prefills the workspace context (reusing what this process holds), streams the answer, then\n"
+        "Prefills the workspace context (restoring the longest prefix stored in the library's KV\n"
+        "snapshots and saving new blocks), streams the answer, then\n"
         "lists each citation with its verification. The turn joins the workspace's latest session\n"
         "for this model unless --session or --new-session says otherwise.\n"
         "--json prints one JSON object (answer, citations, attributions, timings) instead.\n"
@@ -85,6 +86,8 @@ int cmdAsk(const QStringList& args)
         } else {
             printLine("\n");
             printCheckedAnswer(r);
+            for (const auto& n : r.outcome.notes)
+                printLine("note: " + n);
         }
         wait.finish(Ok);
     });

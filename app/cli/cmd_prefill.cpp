@@ -11,8 +11,9 @@ int cmdPrefill(const QStringList& args)
     constexpr const char* cmd = "prefill";
     constexpr const char* kUsage =
         "Usage: quire-cli prefill WORKSPACE [engine options]\n"
-        "Prefills the workspace's context and reports the speed. The KV cache lives in this process\n"
-        "only (snapshots on disk are not available yet): `ask` prefills again in its own process.\n"
+        "Prefills the workspace's context and reports the speed. The KV cache is saved block by block\n"
+        "in the library (snapshot \"latest\"): a later prefill or ask restores the longest stored\n"
+        "prefix, and a killed prefill resumes from its last block. See `quire-cli snapshot`.\n"
         "Engine options: --model PATH, --backend NAME, --threads N, --ctx N (default 8192)\n";
     if (args.contains("--help")) {
         std::fputs(kUsage, stdout);
@@ -44,6 +45,8 @@ int cmdPrefill(const QStringList& args)
                       withThousands(s.computedTokens).c_str(), s.seconds, s.tokensPerSecond,
                       withThousands(s.reusedTokens).c_str());
         printLine(buf);
+        for (const auto& n : s.notes)
+            printLine("note: " + n);
         wait.finish(Ok);
     });
     id = service.prefill(a.positional.first());

@@ -3,7 +3,8 @@
 namespace quire::cli {
 
 int cmdExtract(const QStringList& args); // cmd_extract.cpp
-int cmdInfo(const QStringList& args);    // cmd_info.cpp
+int cmdInfo(const QStringList& args);     // cmd_info.cpp
+int cmdSnapshot(const QStringList& args); // cmd_snapshot.cpp
 
 const std::vector<Command>& commands()
 {
@@ -13,6 +14,7 @@ const std::vector<Command>& commands()
         {"ingest", "rescan a workspace's files and ingest what changed", cmdIngest},
         {"budget", "token budget of a workspace's context: counts, window, KV memory, time", cmdBudget},
         {"prefill", "prefill a workspace's context and measure the speed", cmdPrefill},
+        {"snapshot", "KV snapshots of a workspace: list, save, restore, branch, delete", cmdSnapshot},
         {"ask", "ask a question; the answer streams, then its checked citations", cmdAsk},
         {"search", "full-text search over a workspace", cmdSearch},
         {"export", "a session's questions, answers and citations as Markdown or JSON", cmdExport},

@@ -1,8 +1,5 @@
 #include "quire/app/answer_engine.h"
 
-#include <QCryptographicHash>
-#include <QFileInfo>
-
 #include <algorithm>
 
 namespace quire::app {
@@ -16,20 +13,23 @@ std::int64_t msSince(Clock::time_point t0)
     return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
 }
 
-std::string fingerprintOf(const inference::Model& model, const EngineOptions& o)
+// The model's fingerprint (architecture, hyperparameters, weight files, quantization, KV dtype,
+// RoPE, tokenizer) and the backend, as 32 hex digits.
+std::string fingerprintOf(const inference::Session& session, const EngineOptions& o)
 {
-    const auto& c = model.config();
-    const QFileInfo fi(QString::fromStdString(model.path().string()));
-    const std::string desc =
-        model.name() + "|" + fi.absoluteFilePath().toStdString() + "|" + std::to_string(fi.size()) + "|" +
-        std::to_string(fi.lastModified().toMSecsSinceEpoch()) + "|" + c.archName + "|" +
-        std::to_string(c.nLayers) + "x" + std::to_string(c.dim) + "|kv" + std::to_string(c.nKvHeads) + "x" +
-        std::to_string(c.headDim) + "|ctx" + std::to_string(c.contextLength) + "|rope" +
-        std::to_string(c.ropeTheta) + "|" + o.backend;
-    return QCryptographicHash::hash(QByteArray::fromStdString(desc), QCryptographicHash::Sha256)
-        .toHex()
-        .left(32)
-        .toStdString();
+    inference::KvLayout kv;
+    if (auto l = session.kvLayout())
+        kv = *l;
+    else { // a backend without KV export: describe its cache by the model's shape
+        const auto& c = session.model().config();
+        kv.nLayers = c.nLayers;
+        kv.nKvHeads = c.nKvHeads;
+        kv.headDim = c.headDim;
+    }
+    inference::Hasher128 h;
+    h.update(inference::modelFingerprint(session.model(), kv).text());
+    h.update("backend=" + o.backend);
+    return inference::toHex(h.digest());
 }
 
 EngineError fromInference(const inference::Error& e)
@@ -40,6 +40,21 @@ EngineError fromInference(const inference::Error& e)
 }
 
 } // namespace
+
+std::expected<void, inference::Error> PrefixCache::prefill(inference::Session& session,
+                                                           std::span<const inference::TokenId> context,
+                                                           const inference::ProgressFn& progress,
+                                                           const std::atomic<bool>* cancel)
+{
+    const std::size_t held = std::size_t(session.position());
+    return session.prefill(
+        context.subspan(held),
+        [&](std::int64_t done, std::int64_t) {
+            if (progress)
+                progress(std::int64_t(held) + done, std::int64_t(context.size()));
+        },
+        cancel);
+}
 
 std::size_t InMemoryPrefixCache::restore(inference::Session& session,
                                          std::span<const inference::TokenId> tokens)
@@ -78,7 +93,7 @@ AnswerEngine::open(const EngineOptions& options, std::unique_ptr<PrefixCache> ca
     e->m_model = std::move(*model);
     e->m_session = std::move(*session);
     e->m_cache = cache ? std::move(cache) : std::make_unique<InMemoryPrefixCache>();
-    e->m_fingerprint = fingerprintOf(*e->m_model, options);
+    e->m_fingerprint = fingerprintOf(*e->m_session, options);
     return e;
 }
 
@@ -110,13 +125,10 @@ std::expected<PrefillStats, EngineError> AnswerEngine::prefill(std::span<const i
     st.reusedTokens = std::int64_t(reused);
     const auto rest = context.subspan(reused);
     if (!rest.empty()) {
-        auto wrapped = [&](std::int64_t done, std::int64_t) {
-            if (progress)
-                progress(std::int64_t(reused) + done, std::int64_t(context.size()));
-        };
-        auto ok = m_session->prefill(rest, wrapped, cancel);
+        auto ok = m_cache->prefill(*m_session, context, progress, cancel);
         st.computedTokens = m_session->position() - std::int64_t(reused);
         m_cache->store(*m_session);
+        st.notes = m_cache->takeNotes();
         if (!ok) {
             if (ok.error().code == inference::ErrorCode::Cancelled) {
                 st.cancelled = true;
@@ -128,6 +140,8 @@ std::expected<PrefillStats, EngineError> AnswerEngine::prefill(std::span<const i
     } else if (progress) {
         progress(std::int64_t(context.size()), std::int64_t(context.size()));
     }
+    if (rest.empty())
+        st.notes = m_cache->takeNotes();
     st.seconds = double(msSince(t0)) / 1000.0;
     if (st.computedTokens > 0 && st.seconds > 0)
         st.tokensPerSecond = double(st.computedTokens) / st.seconds;
@@ -154,6 +168,7 @@ std::expected<AnswerOutcome, EngineError> AnswerEngine::ask(const AssembledConte
         return std::unexpected(EngineError{EngineError::Code::Cancelled, "cancelled during the prefill"});
     out.timings.contextTokens = pre->contextTokens;
     out.timings.reusedTokens = pre->reusedTokens;
+    out.notes = pre->notes;
     out.timings.questionTokens = std::int64_t(q.size());
 
     // The session holds exactly the context now; roll back to it whatever happens next.

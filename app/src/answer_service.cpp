@@ -9,6 +9,7 @@
 #include <mutex>
 
 #include "quire/app/answer_json.h"
+#include "quire/app/kv_snapshots.h"
 #include "quire/storage/catalog.h"
 #include "quire/storage/conversations.h"
 
@@ -151,7 +152,13 @@ bool AnswerWorker::ensureEngine(quint64 id)
 {
     if (m_engine)
         return true;
-    auto e = AnswerEngine::open(m_config.engine);
+    std::unique_ptr<PrefixCache> cache;
+    if (m_config.writer && !m_config.libraryPath.isEmpty()) {
+        SnapshotOptions so;
+        so.denseBlockTokens = m_config.engine.prefillBlock;
+        cache = std::make_unique<StoredPrefixCache>(m_config.libraryPath.toStdString(), m_config.writer, so);
+    }
+    auto e = AnswerEngine::open(m_config.engine, std::move(cache));
     if (!e) {
         failEngine(id, e.error());
         return false;
@@ -190,6 +197,7 @@ std::optional<AnswerWorker::Prepared> AnswerWorker::prepare(quint64 id, const st
     }
     if (!ensureEngine(id))
         return std::nullopt;
+    m_engine->setWorkspace(ws->id);
     // The context depends on the preset, the workspace name and each included document's id,
     // number, batch and segment count (a re-ingested document gets a new id).
     std::string key =
@@ -387,12 +395,14 @@ void AnswerWorker::ask(quint64 id, const AskRequest& request, const std::atomic<
     if (!out)
         return failEngine(id, out.error());
     if (out->timings.contextTokens - out->timings.reusedTokens >= 64)
-        recordThroughput({out->timings.contextTokens, out->timings.reusedTokens,
+        recordThroughput({out->timings.contextTokens,
+                          out->timings.reusedTokens,
                           out->timings.contextTokens - out->timings.reusedTokens,
                           double(out->timings.prefillMs) / 1000.0,
                           double(out->timings.contextTokens - out->timings.reusedTokens) /
                               std::max(0.001, double(out->timings.prefillMs) / 1000.0),
-                          false});
+                          false,
+                          {}});
 
     AnswerRecord rec;
     rec.workspace = wsId;

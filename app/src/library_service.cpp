@@ -52,6 +52,7 @@ LibraryService::LibraryService(ServiceConfig config, QObject* parent)
     auto* w = m_thread->worker();
     connect(w, &LibraryWorker::documentLoaded, this, &LibraryService::documentLoaded);
     connect(w, &LibraryWorker::snapshotsListed, this, &LibraryService::snapshotsListed);
+    connect(w, &LibraryWorker::snapshotBranched, this, &LibraryService::snapshotBranched);
     connect(w, &LibraryWorker::snapshotRemoved, this, &LibraryService::snapshotRemoved);
     connect(w, &LibraryWorker::sessionsListed, this, &LibraryService::sessionsListed);
     connect(w, &LibraryWorker::historyLoaded, this, &LibraryService::historyLoaded);
@@ -120,8 +121,14 @@ quint64 LibraryService::removeSnapshot(std::int64_t snapshotId)
     return post([snapshotId](LibraryWorker& w, quint64 id) {
         auto r = w.config()
                      .writer
-                     ->submit([snapshotId](storage::Database& d) {
-                         return storage::BlockStore(d).removeSnapshot(snapshotId);
+                     ->submit([snapshotId](storage::Database& d) -> std::expected<void, storage::Error> {
+                         storage::BlockStore store(d);
+                         if (auto r = store.removeSnapshot(snapshotId); !r)
+                             return r;
+                         // Blocks still used by another snapshot (a branch, "latest") stay.
+                         if (auto g = store.collectGarbage(); !g)
+                             return std::unexpected(g.error());
+                         return {};
                      })
                      .get();
         if (!r)
@@ -133,20 +140,40 @@ quint64 LibraryService::removeSnapshot(std::int64_t snapshotId)
 quint64 LibraryService::restoreSnapshot(std::int64_t snapshotId)
 {
     return post([snapshotId](LibraryWorker& w, quint64 id) {
-        emit w.failed(id, QString("Restoring snapshot %1 needs the engine to load KV blocks from the "
-                                  "store, which is not available in this build yet (issue 6). A "
-                                  "prefill recomputes the context instead.")
+        emit w.failed(id, QString("Snapshot %1: Prefill and Ask restore the longest stored prefix of "
+                                  "this workspace's context by themselves. Loading an older named "
+                                  "snapshot into this window's session is not available here yet; "
+                                  "use `quire-cli snapshot restore`.")
                               .arg(snapshotId));
     });
 }
 
 quint64 LibraryService::branchSnapshot(std::int64_t snapshotId, const QString& name)
 {
-    return post([snapshotId, name](LibraryWorker& w, quint64 id) {
-        emit w.failed(id, QString("Branching \"%1\" from snapshot %2 needs the engine to load KV blocks "
-                                  "from the store, which is not available in this build yet (issue 6).")
-                              .arg(name)
-                              .arg(snapshotId));
+    return post([snapshotId, name = name.trimmed().toStdString()](LibraryWorker& w, quint64 id) {
+        if (name.empty())
+            return emit w.failed(id, "Give the branch a name.");
+        auto db = w.db();
+        if (!db)
+            return emit w.failed(id, QString::fromStdString(db.error()));
+        auto src = storage::BlockStore(**db).snapshot(snapshotId);
+        if (!src)
+            return emit w.failed(id, QString::fromStdString(src.error().message));
+        if (src->name == name)
+            return emit w.failed(id, "A branch needs a name other than its snapshot's.");
+        if (storage::BlockStore(**db).snapshotNamed(src->workspace, name))
+            return emit w.failed(id, QString("This workspace already has a snapshot named \"%1\".")
+                                         .arg(QString::fromStdString(name)));
+        auto r = w.config()
+                     .writer
+                     ->submit([row = *src, name](storage::Database& d) {
+                         return storage::BlockStore(d).saveSnapshot(row.workspace, name, row.modelFingerprint,
+                                                                    row.lastPrefixHash, row.tokenCount);
+                     })
+                     .get();
+        if (!r)
+            return emit w.failed(id, QString::fromStdString(r.error().message));
+        emit w.snapshotBranched(id, *r, QString::fromStdString(name));
     });
 }
 

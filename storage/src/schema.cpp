@@ -113,7 +113,7 @@ CREATE TABLE turns (
 };
 
 //   kv_blocks.codec: 0 raw (the only one written; see block_store.cpp for why not zstd)
-constexpr std::array<const char*, 1> kBlockStore = {
+constexpr std::array<const char*, 2> kBlockStore = {
     R"sql(
 CREATE TABLE kv_blocks (
   id INTEGER PRIMARY KEY,
@@ -157,6 +157,15 @@ CREATE TABLE kv_snapshots (
   token_count INTEGER NOT NULL,
   created_unix INTEGER NOT NULL,
   UNIQUE (workspace_id, name)
+);
+)sql",
+    // 2 (snapshots branch): the fields behind each model fingerprint, so a snapshot refused for
+    // another model can say which field differs.
+    R"sql(
+CREATE TABLE kv_fingerprints (
+  model_fingerprint BLOB PRIMARY KEY,
+  fields TEXT NOT NULL,  -- "name=value" lines (inference::ModelFingerprint::text())
+  created_unix INTEGER NOT NULL
 );
 )sql",
 };

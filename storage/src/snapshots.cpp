@@ -229,4 +229,59 @@ std::expected<GarbageReport, Error> BlockStore::collectGarbage()
     return report;
 }
 
+std::expected<void, Error> BlockStore::recordFingerprint(const std::string& modelFingerprint,
+                                                         const std::string& fields)
+{
+    static constexpr const char* kInsert =
+        "INSERT OR IGNORE INTO kv.kv_fingerprints(model_fingerprint, fields, "
+        "created_unix) VALUES (?1, ?2, ?3)";
+    sqlite3* db = m_db.handle();
+    auto stmt = sql::prepare(db, kInsert);
+    if (!stmt)
+        return std::unexpected(stmt.error());
+    stmt->bindBlob(1, modelFingerprint);
+    stmt->bind(2, fields);
+    stmt->bind(3, sql::unixNow());
+    return sql::run(db, *stmt, "record a model fingerprint");
+}
+
+std::expected<std::optional<std::string>, Error>
+BlockStore::fingerprintFields(const std::string& modelFingerprint)
+{
+    static constexpr const char* kSelect =
+        "SELECT fields FROM kv.kv_fingerprints WHERE model_fingerprint = ?1";
+    sqlite3* db = m_db.handle();
+    auto stmt = sql::prepare(db, kSelect);
+    if (!stmt)
+        return std::unexpected(stmt.error());
+    stmt->bindBlob(1, modelFingerprint);
+    const int rc = stmt->step();
+    if (rc == SQLITE_DONE)
+        return std::optional<std::string>();
+    if (rc != SQLITE_ROW)
+        return std::unexpected(sql::errorFromCode(rc, db, "read a model fingerprint"));
+    return std::optional<std::string>(stmt->text(0));
+}
+
+std::expected<SnapshotRow, Error> BlockStore::snapshotNamed(std::int64_t workspace, const std::string& name)
+{
+    static const std::string kSelect = std::string("SELECT ") + kSnapshotColumns +
+                                       " FROM kv.kv_snapshots WHERE workspace_id = ?1 AND name = ?2";
+    sqlite3* db = m_db.handle();
+    sql::ReadTransaction snapshot(db);
+    auto stmt = sql::prepare(db, kSelect.c_str());
+    if (!stmt)
+        return std::unexpected(stmt.error());
+    stmt->bind(1, workspace);
+    stmt->bind(2, name);
+    const int rc = stmt->step();
+    if (rc == SQLITE_DONE)
+        return std::unexpected(Error{ErrorCode::NotFound, "no snapshot named '" + name + "'"});
+    if (rc != SQLITE_ROW)
+        return std::unexpected(sql::errorFromCode(rc, db, "read KV snapshot '" + name + "'"));
+    auto row = readSnapshot(*stmt);
+    stmt->reset();
+    return withChain(db, std::move(row));
+}
+
 } // namespace quire::storage

@@ -211,6 +211,30 @@ private slots:
         QCOMPARE(store.read(key("a"), out).error().code, ErrorCode::NotFound);
     }
 
+    void fingerprintFieldsAndSnapshotsByName()
+    {
+        QTemporaryDir dir;
+        auto db = Database::open(libraryIn(dir));
+        QUIRE_VERIFY_OK(db);
+        const auto ws = db->createWorkspace("w").value();
+        BlockStore store(*db);
+        auto none = store.fingerprintFields("model-A");
+        QUIRE_VERIFY_OK(none);
+        QVERIFY(!none->has_value());
+        QUIRE_VERIFY_OK(store.recordFingerprint("model-A", "architecture=llama\n"));
+        QUIRE_VERIFY_OK(store.recordFingerprint("model-A", "ignored: recorded once\n"));
+        auto fields = store.fingerprintFields("model-A");
+        QUIRE_VERIFY_OK(fields);
+        QCOMPARE(fields->value_or(""), std::string("architecture=llama\n"));
+        QUIRE_VERIFY_OK(store.put(key("h1"), {"", 0, 8}, pattern(100, 1)));
+        QUIRE_VERIFY_OK(store.saveSnapshot(ws, "main", "model-A", "h1", 8));
+        auto row = store.snapshotNamed(ws, "main");
+        QUIRE_VERIFY_OK(row);
+        QCOMPARE(row->tokenCount, std::int64_t(8));
+        QVERIFY(row->complete);
+        QCOMPARE(store.snapshotNamed(ws, "other").error().code, ErrorCode::NotFound);
+    }
+
     void snapshotsCountReferencesAndGarbageIsCollected()
     {
         QTemporaryDir dir;

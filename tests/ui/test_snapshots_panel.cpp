@@ -1,6 +1,7 @@
 // The snapshots panel over LibraryService and storage's block store: a saved snapshot is listed
-// with its name, tokens, size and date; delete asks first and removes it; restore and branch say
-// plainly that they are not available yet (issue 6) instead of pretending.
+// with its name, tokens, size and date; branch gives a second name to the same blocks; delete asks
+// first, removes the name and frees only blocks no other snapshot uses; restore of a named
+// snapshot into the window's session says plainly that it is not available there yet.
 #include <QAbstractItemModelTester>
 #include <QSignalSpy>
 #include <QTableView>
@@ -61,7 +62,14 @@ private slots:
                 [&](qint64 id) { library.removeSnapshot(id); });
         connect(&panel, &SnapshotsPanel::restoreRequested, &library,
                 [&](qint64 id) { library.restoreSnapshot(id); });
+        connect(&panel, &SnapshotsPanel::branchRequested, &library,
+                [&](qint64 id, const QString& name) { library.branchSnapshot(id, name); });
         connect(&library, &app::LibraryService::snapshotRemoved, &panel, [&] { library.snapshots("snap"); });
+        connect(&library, &app::LibraryService::snapshotBranched, &panel, [&] { library.snapshots("snap"); });
+        auto storedBlocks = [&]() -> std::int64_t {
+            auto t = m_config->writer->submit([](storage::Database& d) { return storage::BlockStore(d).totals(); }).get();
+            return t ? t->blocks : -1;
+        };
 
         emit panel.refreshRequested();
         QTRY_COMPARE(panel.model()->rowCount(), 1);
@@ -86,14 +94,41 @@ private slots:
         panel.restoreSelected();
         QTRY_VERIFY(panel.message().contains("not available"));
 
+        // Branch: a second row over the same single block.
+        panel.setNamePrompt([] { return QString("second line"); });
+        panel.view()->selectRow(0);
+        panel.branchSelected();
+        QTRY_COMPARE(panel.model()->rowCount(), 2);
+        QCOMPARE(storedBlocks(), std::int64_t(1));
+        // The same name again is refused with a message, not moved.
+        panel.view()->selectRow(0);
+        panel.branchSelected();
+        QTRY_VERIFY(panel.message().contains("already has a snapshot"));
+        QCOMPARE(panel.model()->rowCount(), 2);
+
+        auto rowNamed = [&](const QString& name) {
+            for (int r = 0; r < panel.model()->rowCount(); ++r)
+                if (panel.model()->index(r, SnapshotModel::NameColumn).data().toString() == name)
+                    return r;
+            return -1;
+        };
+        panel.view()->selectRow(rowNamed("after contract"));
         panel.deleteSelected(); // declined
         QVERIFY(asked);
         QTest::qWait(200);
-        QCOMPARE(panel.model()->rowCount(), 1);
+        QCOMPARE(panel.model()->rowCount(), 2);
         panel.setConfirm([](const QString&) { return true; });
+        panel.deleteSelected();
+        QTRY_COMPARE(panel.model()->rowCount(), 1);
+        // The branch still uses the block: it stays.
+        QCOMPARE(storedBlocks(), std::int64_t(1));
+        QCOMPARE(panel.model()->index(0, SnapshotModel::NameColumn).data().toString(), QString("second line"));
+        panel.view()->selectRow(0);
         panel.deleteSelected();
         QTRY_COMPARE(panel.model()->rowCount(), 0);
         QVERIFY(panel.message().contains("No snapshots"));
+        // Nothing uses it now: collected.
+        QCOMPARE(storedBlocks(), std::int64_t(0));
     }
 };
 

@@ -256,9 +256,14 @@ void MainWindow::createServices()
                                .arg(QString::fromStdString(h.session.name)));
             });
     connect(m_library.get(), &app::LibraryService::snapshotRemoved, this, [this](quint64, qint64) {
-        m_snapshots->showMessage(tr("Snapshot deleted."));
+        m_snapshots->showMessage(tr("Snapshot deleted; blocks no other snapshot uses were freed."));
         refreshSnapshots();
     });
+    connect(m_library.get(), &app::LibraryService::snapshotBranched, this,
+            [this](quint64, qint64, const QString& name) {
+                m_snapshots->showMessage(tr("Branch \"%1\" made: it shares the snapshot's blocks.").arg(name));
+                refreshSnapshots();
+            });
     connect(m_library.get(), &app::LibraryService::sessionExported, this,
             [this](quint64 id, const QString& md, int turns) {
                 if (id != m_exportId)

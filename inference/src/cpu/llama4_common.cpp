@@ -1,8 +1,10 @@
 // The Llama 4 KV cache, scratch sizes and the shared Runner logic (checks, history, replay).
 #include <algorithm>
+#include <cstring>
 #include <string>
 
 #include "cpu/llama4_runner.h"
+#include "cpu/llama_common.h"
 
 namespace quire::inference::cpu {
 
@@ -139,6 +141,85 @@ std::expected<void, Error> Llama4RunnerBase::forward(std::span<const std::int32_
         run(step, a, out, allLogits && a >= firstNew);
         m_computed = b;
         a = b;
+    }
+    return {};
+}
+
+std::expected<KvLayout, Error> Llama4RunnerBase::kvLayout() const
+{
+    KvLayout l;
+    l.dtype = KvDtype::F32;
+    l.nLayers = m_c.nLayers;
+    l.nKvHeads = m_c.nKvHeads;
+    l.headDim = m_c.headDim;
+    if (m_c.chunkSize > 0 && m_c.chunkedLayerCount() > 0) {
+        l.chunkSize = m_c.chunkSize;
+        l.chunked = m_c.chunked;
+    }
+    return l;
+}
+
+std::expected<void, Error> Llama4RunnerBase::checkCopy(int layer, int begin, int end, std::size_t kBytes,
+                                                       std::size_t vBytes) const
+{
+    if (m_computed != int(m_tokens.size()))
+        return std::unexpected(
+            Error{ErrorCode::InvalidArgument, "KV copy: the cache is waiting for a replay after a rollback"});
+    const std::size_t row = std::size_t(m_cache.kvDim()) * sizeof(float);
+    if (auto ok = checkKvCopy(layer, m_c.nLayers, begin, end, m_computed, kBytes, vBytes, row); !ok)
+        return ok;
+    if (m_cache.chunked(layer) && end > begin) {
+        const int C = m_c.chunkSize;
+        const int chunkStart = (m_computed - 1) / C * C;
+        if (begin < chunkStart)
+            return std::unexpected(Error{ErrorCode::InvalidArgument,
+                                         "KV copy: chunked layer " + std::to_string(layer) +
+                                             " holds only positions from " + std::to_string(chunkStart)});
+    }
+    return {};
+}
+
+std::expected<void, Error> Llama4RunnerBase::readKv(int layer, int begin, int end, std::span<std::byte> k,
+                                                    std::span<std::byte> v) const
+{
+    if (auto ok = checkCopy(layer, begin, end, k.size(), v.size()); !ok)
+        return ok;
+    // A range inside one chunk sits in consecutive ring slots; global layers are contiguous.
+    if (end > begin) {
+        std::memcpy(k.data(), m_cache.k(layer, begin), k.size());
+        std::memcpy(v.data(), m_cache.v(layer, begin), v.size());
+    }
+    return {};
+}
+
+std::expected<void, Error> Llama4RunnerBase::appendUncomputed(std::span<const std::int32_t> tokens)
+{
+    if (m_computed != int(m_tokens.size()))
+        return std::unexpected(Error{ErrorCode::InvalidArgument,
+                                     "KV import: the cache is waiting for a replay after a rollback"});
+    for (const std::int32_t t : tokens)
+        if (t < 0 || t >= m_c.vocabSize)
+            return std::unexpected(Error{ErrorCode::InvalidArgument,
+                                         "token id " + std::to_string(t) + " is outside the vocabulary"});
+    const std::size_t end = m_tokens.size() + tokens.size();
+    if (end > std::size_t(m_cache.maxTokens()) || !m_cache.reserve(int(end)))
+        return std::unexpected(Error{ErrorCode::InvalidArgument, "context full: " + std::to_string(end) +
+                                                                     " tokens exceed " +
+                                                                     std::to_string(m_cache.maxTokens())});
+    m_tokens.insert(m_tokens.end(), tokens.begin(), tokens.end());
+    m_computed = int(end);
+    return {};
+}
+
+std::expected<void, Error> Llama4RunnerBase::writeKv(int layer, int begin, int end,
+                                                     std::span<const std::byte> k,
+                                                     std::span<const std::byte> v)
+{
+    if (auto ok = checkCopy(layer, begin, end, k.size(), v.size()); !ok)
+        return ok;
+    if (end > begin) {
+        std::memcpy(m_cache.k(layer, begin), k.data(), k.size());
+        std::memcpy(m_cache.v(layer, begin), v.data(), v.size());
     }
     return {};
 }

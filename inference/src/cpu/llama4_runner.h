@@ -26,6 +26,10 @@ public:
     bool reserve(int tokens); // false past maxTokens
     float* k(int layer, int pos) { return slot(m_k, layer, pos); }
     float* v(int layer, int pos) { return slot(m_v, layer, pos); }
+    const float* k(int layer, int pos) const { return const_cast<Llama4KvCache*>(this)->k(layer, pos); }
+    const float* v(int layer, int pos) const { return const_cast<Llama4KvCache*>(this)->v(layer, pos); }
+    bool chunked(int layer) const { return m_chunked[std::size_t(layer)] != 0; }
+    int kvDim() const { return m_kvDim; }
     // K/V of the first position visible to a query at `pos` in `layer`; later positions follow
     // at kvDim strides up to `pos`.
     int firstVisible(int layer, int pos) const;
@@ -73,6 +77,15 @@ public:
     int maxContext() const final { return m_cache.maxTokens(); }
     void truncate(int position) final;
 
+    // KV export/import: global layers any held position; chunked layers only the chunk that
+    // holds position() - 1 (the ring).
+    std::expected<KvLayout, Error> kvLayout() const final;
+    std::expected<void, Error> readKv(int layer, int begin, int end, std::span<std::byte> k,
+                                      std::span<std::byte> v) const final;
+    std::expected<void, Error> appendUncomputed(std::span<const std::int32_t> tokens) final;
+    std::expected<void, Error> writeKv(int layer, int begin, int end, std::span<const std::byte> k,
+                                       std::span<const std::byte> v) final;
+
 protected:
     // Runs `tokens` at positions pos0.. (never across a chunk boundary of a chunked layer);
     // writes logits rows for every token (allLogits) or the last one into `logits` (may be null).
@@ -84,6 +97,9 @@ protected:
     Llama4KvCache m_cache;
 
 private:
+    // Checks a KV copy of [begin, end) in `layer` against what the cache holds.
+    std::expected<void, Error> checkCopy(int layer, int begin, int end, std::size_t kBytes,
+                                         std::size_t vBytes) const;
     std::vector<std::int32_t> m_tokens; // every token in the context
     int m_computed = 0;                 // tokens whose K/V are in the cache (the rest: replay)
 };

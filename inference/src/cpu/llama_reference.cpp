@@ -54,6 +54,25 @@ public:
     int maxContext() const override { return m_cache.maxTokens(); }
     void truncate(int position) override { m_pos = std::clamp(position, 0, m_pos); }
 
+    std::expected<KvLayout, Error> kvLayout() const override { return denseKvLayout(m_w->config); }
+    std::expected<void, Error> readKv(int layer, int begin, int end, std::span<std::byte> k,
+                                      std::span<std::byte> v) const override
+    {
+        return readDenseKv(m_cache, m_pos, layer, begin, end, k, v);
+    }
+    std::expected<void, Error> appendUncomputed(std::span<const std::int32_t> tokens) override
+    {
+        if (auto ok = reserveUncomputed(m_cache, m_pos, tokens, m_w->config.vocabSize); !ok)
+            return ok;
+        m_pos += int(tokens.size());
+        return {};
+    }
+    std::expected<void, Error> writeKv(int layer, int begin, int end, std::span<const std::byte> k,
+                                       std::span<const std::byte> v) override
+    {
+        return writeDenseKv(m_cache, m_pos, layer, begin, end, k, v);
+    }
+
     std::expected<void, Error> forward(std::span<const std::int32_t> tokens, std::span<float> logits,
                                        bool allLogits) override
     {

@@ -3,11 +3,10 @@
 // question appended after the context, the answer streamed token by token, then its citations
 // parsed, resolved and verified (citation.h), with timings.
 //
-// Prefix reuse goes through PrefixCache. Today the only implementation keeps the KV in memory in
-// this process (the session's own cache: a second question, or a context with documents
-// appended, recomputes only what follows the common prefix). Snapshots (the KV block store,
-// issue 6) slot in as another PrefixCache that restores the longest stored block-aligned prefix
-// from SQLite into the session and saves finished blocks; nothing else changes.
+// Prefix reuse goes through PrefixCache. InMemoryPrefixCache keeps the KV in memory in this
+// process (the session's own cache: a second question, or a context with documents appended,
+// recomputes only what follows the common prefix). StoredPrefixCache (kv_snapshots.h) also
+// restores the longest stored prefix from the KV block store and saves each prefilled block.
 //
 // Never truncates: a context that does not fit the session's window with room for the question
 // and the answer is refused (EngineError::DoesNotFit) with the numbers, so the user can leave
@@ -27,6 +26,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "quire/app/citation.h"
 #include "quire/app/context_assembly.h"
@@ -59,6 +59,16 @@ public:
     // The session now holds `tokens` (a finished or cancelled prefill); a persistent cache saves
     // what it does not have yet.
     virtual void store(inference::Session& session) = 0;
+    // Prefills context[session.position():]; progress counts tokens of the whole context. A
+    // persistent cache saves blocks as they finish.
+    virtual std::expected<void, inference::Error> prefill(inference::Session& session,
+                                                          std::span<const inference::TokenId> context,
+                                                          const inference::ProgressFn& progress,
+                                                          const std::atomic<bool>* cancel);
+    // The workspace the next contexts belong to (persistent caches name snapshots per workspace).
+    virtual void setWorkspace(std::int64_t) {}
+    // Messages for the user since the last call (e.g. why a stored snapshot was not loaded).
+    virtual std::vector<std::string> takeNotes() { return {}; }
 };
 
 // The session's own KV, in memory, for the life of the process.
@@ -76,6 +86,7 @@ struct PrefillStats {
     double seconds = 0;
     double tokensPerSecond = 0; // of the computed part (0 when nothing was computed)
     bool cancelled = false;
+    std::vector<std::string> notes; // from the prefix cache
 };
 
 struct AskOptions {
@@ -107,6 +118,7 @@ struct AnswerOutcome {
     AnswerCheck check;
     AnswerTimings timings;
     inference::StopReason stop = inference::StopReason::MaxTokens;
+    std::vector<std::string> notes; // from the prefix cache (restored, saved, refused snapshots)
 };
 
 // Receives answer text as it completes (UTF-8, whole characters).
@@ -122,9 +134,11 @@ public:
     const inference::ChatTemplate& chatTemplate() const { return m_model->chatTemplate(); }
     const EngineOptions& options() const { return m_options; }
     int contextWindow() const { return m_session->maxContext(); }
-    // Identifies the model, its file and the backend (sessions in storage record it).
+    // Identifies the model (inference::modelFingerprint) and the backend (sessions in storage
+    // record it).
     const std::string& fingerprint() const { return m_fingerprint; }
     const PrefixCache& prefixCache() const { return *m_cache; }
+    void setWorkspace(std::int64_t workspace) { m_cache->setWorkspace(workspace); }
     // Context tokens the session holds now.
     std::int64_t heldTokens() const { return m_session->position(); }
 

@@ -4,9 +4,11 @@
 // services it works on its own thread with its own read connection; writes (deleting a snapshot)
 // go through the writer thread. Calls return a request id; results come back as queued signals.
 //
-// Restoring and branching a snapshot need the engine to load KV blocks from the store (issue 6);
-// until that exists restoreSnapshot() and branchSnapshot() answer failed() with a message that
-// says so, never a pretend success.
+// Branching gives a snapshot a second name pointing at the same blocks (nothing is copied);
+// deleting one also collects the blocks no snapshot uses any more. Restoring happens on the
+// engine's thread: a prefill or a question restores the longest stored prefix of the workspace's
+// context by itself (AnswerService, kv_snapshots.h); restoreSnapshot() answers failed() with a
+// message saying so for a snapshot other than the current context, never a pretend success.
 //
 // Threads: create, call and destroy on one thread (the UI thread).
 #pragma once
@@ -72,6 +74,7 @@ signals:
     void documentLoaded(quint64 id, const quire::app::DocumentContent& document);
     void snapshotsListed(quint64 id, const quire::app::SnapshotListing& listing);
     void snapshotRemoved(quint64 id, qint64 snapshotId);
+    void snapshotBranched(quint64 id, qint64 snapshotId, const QString& name);
     void sessionsListed(quint64 id, const quire::app::SessionListing& listing);
     void historyLoaded(quint64 id, const quire::app::SessionHistory& history);
     void sessionExported(quint64 id, const QString& markdown, int turns);
@@ -93,6 +96,7 @@ signals:
     void documentLoaded(quint64 id, const quire::app::DocumentContent& document);
     void snapshotsListed(quint64 id, const quire::app::SnapshotListing& listing);
     void snapshotRemoved(quint64 id, qint64 snapshotId);
+    void snapshotBranched(quint64 id, qint64 snapshotId, const QString& name);
     void sessionsListed(quint64 id, const quire::app::SessionListing& listing);
     void historyLoaded(quint64 id, const quire::app::SessionHistory& history);
     void sessionExported(quint64 id, const QString& markdown, int turns);

@@ -22,6 +22,26 @@
 
 namespace quire::inference {
 
+// How a Runner holds its KV cache, for export to and import from the KV block store.
+enum class KvDtype : std::uint8_t { F32 = 1, F16 = 2, BF16 = 3, Fp8E4M3 = 4 }; // persisted: never reuse
+std::size_t kvDtypeBytes(KvDtype dtype);
+std::string_view toString(KvDtype dtype);
+
+struct KvLayout {
+    KvDtype dtype = KvDtype::F32;
+    int nLayers = 0;
+    int nKvHeads = 0;
+    int headDim = 0;
+    // Layers with chunked attention keep only the current chunk of chunkSize positions (a ring);
+    // the other layers keep every position. Empty `chunked`: no chunked layer.
+    int chunkSize = 0;
+    std::vector<std::uint8_t> chunked;
+
+    int kvDim() const { return nKvHeads * headDim; }
+    bool isChunked(int layer) const { return !chunked.empty() && chunked[std::size_t(layer)] != 0; }
+    std::size_t rowBytes() const { return std::size_t(kvDim()) * kvDtypeBytes(dtype); } // one position
+};
+
 struct RunnerOptions {
     int maxContext = 0; // tokens the KV cache may hold; 0 = the model's context length
     int threads = 0;    // CPU worker threads; 0 = hardware concurrency
@@ -42,6 +62,21 @@ public:
     virtual int maxContext() const = 0;
     // Forgets every token at or after `position` (for re-generation and rollback).
     virtual void truncate(int position) = 0;
+
+    // KV export and import (the snapshot store). A backend that cannot do it yet keeps these
+    // defaults, which return ErrorCode::Unsupported naming the backend.
+    virtual std::expected<KvLayout, Error> kvLayout() const;
+    // Copies K and V of positions [begin, end) of `layer` ([end - begin][kvDim] each, in the
+    // layout's dtype) into `k` and `v`. Positions must be held: below position(), and for a
+    // chunked layer inside the chunk that holds position() - 1.
+    virtual std::expected<void, Error> readKv(int layer, int begin, int end, std::span<std::byte> k,
+                                              std::span<std::byte> v) const;
+    // Appends `tokens` at position() without running the model; the caller must then fill their
+    // K/V with writeKv() (every non-chunked layer; chunked layers for the positions of the last
+    // chunk) before the next forward(). On any failure the caller truncates back.
+    virtual std::expected<void, Error> appendUncomputed(std::span<const std::int32_t> tokens);
+    virtual std::expected<void, Error> writeKv(int layer, int begin, int end, std::span<const std::byte> k,
+                                               std::span<const std::byte> v);
 };
 
 class Backend {

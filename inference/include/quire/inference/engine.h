@@ -5,7 +5,8 @@
 //
 // Long calls take a progress callback and a cancel flag and check them once per prefill block
 // or generated token. Every failure comes back as an Error; nothing is thrown across this API.
-// (KV export/import for the snapshot store will join Session as exportBlocks/importBlocks.)
+// exportBlock()/importBlock() move the KV of a token range out of and into a Session in the
+// block format of kv_blocks.h (the snapshot store).
 #pragma once
 
 #include <atomic>
@@ -22,6 +23,7 @@
 #include "quire/inference/backend.h"
 #include "quire/inference/chat_template.h"
 #include "quire/inference/error.h"
+#include "quire/inference/kv_blocks.h"
 #include "quire/inference/llama4.h"
 #include "quire/inference/model_weights.h"
 #include "quire/inference/sampler.h"
@@ -113,6 +115,17 @@ public:
     const std::vector<TokenId>& tokens() const { return m_tokens; }
     // Forgets the context from `position` on; logits are gone until the next prefill.
     void truncate(int position);
+
+    // KV blocks (kv_blocks.h). kvLayout() fails with ErrorCode::Unsupported on a backend that
+    // cannot export yet.
+    std::expected<KvLayout, Error> kvLayout() const { return m_runner->kvLayout(); }
+    // The KV of positions [begin, end) (end <= position()) as one block; for a model with
+    // chunked attention, `end` must be position() when it falls inside a chunk.
+    std::expected<std::vector<std::byte>, Error> exportBlock(int begin, int end) const;
+    // Appends the block's tokens with its KV (exported at this position under the same model
+    // fingerprint) instead of computing them. On failure the session is as before. Logits stay
+    // empty until the next prefill.
+    std::expected<void, Error> importBlock(std::span<const std::byte> block);
 
     const Model& model() const { return *m_model; }
     std::string_view backendName() const { return m_runner->backendName(); }

@@ -155,6 +155,13 @@ public:
     // collectGarbage().
     std::expected<void, Error> removeSnapshot(std::int64_t snapshotId);
 
+    // The readable fields behind a fingerprint (recorded once per fingerprint; opaque here).
+    std::expected<void, Error> recordFingerprint(const std::string& modelFingerprint,
+                                                 const std::string& fields);
+    std::expected<std::optional<std::string>, Error> fingerprintFields(const std::string& modelFingerprint);
+    // The snapshot `name` of `workspace`; NotFound when absent.
+    std::expected<SnapshotRow, Error> snapshotNamed(std::int64_t workspace, const std::string& name);
+
     // Deletes every block no snapshot uses. Blocks of a prefill that has not saved a snapshot yet
     // are unused too: the app collects garbage when no prefill is running, or keeps a snapshot
     // of the prefill in progress moved along after each block.
