@@ -104,6 +104,12 @@ std::int64_t AnswerEngine::reserveTokens(const Preset& preset, int maxAnswerToke
     return std::int64_t(frame.size()) + 128 + maxAnswerTokens;
 }
 
+std::expected<std::string, std::string> PrefixCache::restoreNamed(inference::Session&, std::int64_t,
+                                                                  const std::string& name)
+{
+    return std::unexpected("snapshot \"" + name + "\" cannot be restored: the prefix cache is " + describe());
+}
+
 std::expected<PrefillStats, EngineError> AnswerEngine::prefill(std::span<const inference::TokenId> context,
                                                                std::int64_t reserve,
                                                                const inference::ProgressFn& progress,

@@ -78,6 +78,7 @@ AnswerService::AnswerService(ServiceConfig config, QObject* parent)
     connect(w, &AnswerWorker::prefilled, this, &AnswerService::prefilled);
     connect(w, &AnswerWorker::answerText, this, &AnswerService::answerText);
     connect(w, &AnswerWorker::answered, this, &AnswerService::answered);
+    connect(w, &AnswerWorker::snapshotRestored, this, &AnswerService::snapshotRestored);
     connect(w, &AnswerWorker::failed, this, &AnswerService::failed);
 }
 
@@ -107,6 +108,14 @@ quint64 AnswerService::ask(const AskRequest& request)
 {
     return post(
         [request](AnswerWorker& w, quint64 id, const std::atomic<bool>* c) { w.ask(id, request, c); });
+}
+
+quint64 AnswerService::restoreSnapshot(const QString& workspace, const QString& name)
+{
+    return post([ws = workspace.toStdString(), n = name.toStdString()](AnswerWorker& w, quint64 id,
+                                                                        const std::atomic<bool>*) {
+        w.restoreSnapshot(id, ws, n);
+    });
 }
 
 // ---- worker --------------------------------------------------------------------------------
@@ -314,6 +323,23 @@ void AnswerWorker::budget(quint64 id, const std::string& workspace, bool measure
     r.backend = m_engine->options().backend;
     r.prefixCache = m_engine->prefixCache().describe();
     emit budgetReady(id, r);
+}
+
+void AnswerWorker::restoreSnapshot(quint64 id, const std::string& workspace, const std::string& name)
+{
+    auto d = db();
+    if (!d)
+        return fail(id, d.error());
+    auto ws = findWorkspace(**d, workspace);
+    if (!ws)
+        return fail(id, ws.error());
+    if (!ensureEngine(id))
+        return;
+    m_engine->setWorkspace(ws->id);
+    auto r = m_engine->restoreSnapshot(ws->id, name);
+    if (!r)
+        return fail(id, r.error());
+    emit snapshotRestored(id, QString::fromStdString(*r), m_engine->heldTokens());
 }
 
 void AnswerWorker::prefill(quint64 id, const std::string& workspace, const std::atomic<bool>* cancel)

@@ -417,6 +417,23 @@ std::size_t StoredPrefixCache::restore(inference::Session& session,
     return r.tokens;
 }
 
+std::expected<std::string, std::string> StoredPrefixCache::restoreNamed(inference::Session& session,
+                                                                        std::int64_t workspace,
+                                                                        const std::string& name)
+{
+    if (!ensure(session))
+        return std::unexpected("snapshots are not available: " + m_unavailable);
+    auto r = m_snapshots->restoreNamed(workspace, name, session);
+    if (!r)
+        return std::unexpected(r.error().message);
+    std::string text = "restored \"" + name + "\": " + std::to_string(r->tokens) + " tokens (" +
+                       std::to_string(r->blocks) + " blocks, " + std::to_string(r->bytes >> 20) + " MiB) in " +
+                       std::to_string(int(r->seconds * 1000)) + " ms";
+    for (const auto& n : r->notes)
+        text += "; " + n;
+    return text;
+}
+
 std::expected<void, inference::Error> StoredPrefixCache::prefill(inference::Session& session,
                                                                  std::span<const inference::TokenId> context,
                                                                  const inference::ProgressFn& progress,

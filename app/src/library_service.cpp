@@ -137,17 +137,6 @@ quint64 LibraryService::removeSnapshot(std::int64_t snapshotId)
     });
 }
 
-quint64 LibraryService::restoreSnapshot(std::int64_t snapshotId)
-{
-    return post([snapshotId](LibraryWorker& w, quint64 id) {
-        emit w.failed(id, QString("Snapshot %1: Prefill and Ask restore the longest stored prefix of "
-                                  "this workspace's context by themselves. Loading an older named "
-                                  "snapshot into this window's session is not available here yet; "
-                                  "use `quire-cli snapshot restore`.")
-                              .arg(snapshotId));
-    });
-}
-
 quint64 LibraryService::branchSnapshot(std::int64_t snapshotId, const QString& name)
 {
     return post([snapshotId, name = name.trimmed().toStdString()](LibraryWorker& w, quint64 id) {

@@ -11,6 +11,7 @@
 #include <QProgressBar>
 #include <QSettings>
 #include <QSignalSpy>
+#include <QTableView>
 #include <QTest>
 #include <QTextBrowser>
 #include <QTimer>
@@ -268,8 +269,25 @@ private slots:
         QTRY_COMPARE_WITH_TIMEOUT(again.chatPanel()->turnCount(), 1, 20000);
         QCOMPARE(again.chatPanel()->answerText(0), answer);
         QVERIFY(again.chatPanel()->transcript()->toHtml().contains(link));
-        w.dock("snapshotsDock")->raise();
-        QVERIFY(uitest::screenshot(&w, "e2e_snapshots"));
+
+        // ---- the prefill saved a snapshot; restoring it loads its KV into the new window's engine --
+        SnapshotsPanel* snaps = again.snapshotsPanel();
+        QTRY_VERIFY_WITH_TIMEOUT(snaps->model()->rowCount() >= 1, 20000);
+        int latest = -1;
+        for (int r = 0; r < snaps->model()->rowCount(); ++r) {
+            if (snaps->model()->at(r).name == "latest")
+                latest = r;
+        }
+        QVERIFY(latest >= 0);
+        const qint64 stored = snaps->model()->at(latest).tokenCount;
+        QVERIFY(stored > 0);
+        snaps->view()->selectRow(latest);
+        snaps->restoreSelected();
+        QTRY_VERIFY_WITH_TIMEOUT(snaps->message().startsWith("restored"), 120000);
+        qInfo("%s", qPrintable(snaps->message()));
+        QVERIFY(snaps->message().contains(QString::number(stored) + " tokens"));
+        again.dock("snapshotsDock")->raise();
+        QVERIFY(uitest::screenshot(&again, "e2e_snapshots"));
     }
 };
 

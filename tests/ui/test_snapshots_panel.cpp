@@ -1,7 +1,7 @@
 // The snapshots panel over LibraryService and storage's block store: a saved snapshot is listed
 // with its name, tokens, size and date; branch gives a second name to the same blocks; delete asks
-// first, removes the name and frees only blocks no other snapshot uses; restore of a named
-// snapshot into the window's session says plainly that it is not available there yet.
+// first, removes the name and frees only blocks no other snapshot uses. (Restore goes through the
+// engine: tests/ui/test_gui_end_to_end.cpp.)
 #include <QAbstractItemModelTester>
 #include <QSignalSpy>
 #include <QTableView>
@@ -60,8 +60,6 @@ private slots:
         connect(&panel, &SnapshotsPanel::refreshRequested, &library, [&] { library.snapshots("snap"); });
         connect(&panel, &SnapshotsPanel::deleteRequested, &library,
                 [&](qint64 id) { library.removeSnapshot(id); });
-        connect(&panel, &SnapshotsPanel::restoreRequested, &library,
-                [&](qint64 id) { library.restoreSnapshot(id); });
         connect(&panel, &SnapshotsPanel::branchRequested, &library,
                 [&](qint64 id, const QString& name) { library.branchSnapshot(id, name); });
         connect(&library, &app::LibraryService::snapshotRemoved, &panel, [&] { library.snapshots("snap"); });
@@ -89,10 +87,6 @@ private slots:
         panel.deleteSelected();
         QVERIFY(!asked);
         QVERIFY(panel.message().contains("Select"));
-
-        panel.view()->selectRow(0);
-        panel.restoreSelected();
-        QTRY_VERIFY(panel.message().contains("not available"));
 
         // Branch: a second row over the same single block.
         panel.setNamePrompt([] { return QString("second line"); });

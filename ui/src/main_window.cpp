@@ -118,8 +118,19 @@ MainWindow::MainWindow(app::ServiceConfig config, EngineSettings engine, MainWin
     connect(m_snapshots, &SnapshotsPanel::refreshRequested, this, &MainWindow::refreshSnapshots);
     connect(m_snapshots, &SnapshotsPanel::deleteRequested, this,
             [this](qint64 id) { m_library->removeSnapshot(id); });
-    connect(m_snapshots, &SnapshotsPanel::restoreRequested, this,
-            [this](qint64 id) { m_library->restoreSnapshot(id); });
+    connect(m_snapshots, &SnapshotsPanel::restoreRequested, this, [this](qint64 id) {
+        QString name;
+        for (int r = 0; r < m_snapshots->model()->rowCount(); ++r) {
+            if (m_snapshots->model()->at(r).id == id)
+                name = QString::fromStdString(m_snapshots->model()->at(r).name);
+        }
+        if (name.isEmpty() || m_current.isEmpty() || !m_answers) {
+            m_snapshots->showMessage(tr("Open a workspace and select one of its snapshots."));
+            return;
+        }
+        m_snapshots->showMessage(tr("Restoring \"%1\"…").arg(name));
+        m_restoreId = m_answers->restoreSnapshot(m_current, name);
+    });
     connect(m_snapshots, &SnapshotsPanel::branchRequested, this,
             [this](qint64 id, const QString& name) { m_library->branchSnapshot(id, name); });
 
@@ -345,6 +356,14 @@ void MainWindow::createAnswerService()
                    .arg(r.outcome.check.usableCitations())
                    .arg(r.outcome.check.flaggedCitations()));
     });
+    connect(a, &app::AnswerService::snapshotRestored, this,
+            [this](quint64 id, const QString& message, qint64 held) {
+                if (id != m_restoreId)
+                    return;
+                m_restoreId = 0;
+                m_snapshots->showMessage(message);
+                status(tr("The session holds %n context token(s) from the snapshot", nullptr, int(held)));
+            });
     connect(a, &app::AnswerService::failed, this, &MainWindow::onAnswerFailed);
 }
 
@@ -374,6 +393,9 @@ void MainWindow::onAnswerFailed(quint64 id, const QString& message, int kind)
     } else if (id == m_askId) {
         m_askId = 0;
         m_chat->answerFailed(kind == app::AnswerService::Cancelled ? tr("Stopped.") : message);
+    } else if (id == m_restoreId) {
+        m_restoreId = 0;
+        m_snapshots->showMessage(message);
     }
     status(message);
 }

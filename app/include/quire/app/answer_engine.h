@@ -69,6 +69,10 @@ public:
     virtual void setWorkspace(std::int64_t) {}
     // Messages for the user since the last call (e.g. why a stored snapshot was not loaded).
     virtual std::vector<std::string> takeNotes() { return {}; }
+    // Replaces the session's context with the named snapshot of `workspace`; returns what was
+    // restored, in words. A cache without stored snapshots says so.
+    virtual std::expected<std::string, std::string> restoreNamed(inference::Session&, std::int64_t workspace,
+                                                                 const std::string& name);
 };
 
 // The session's own KV, in memory, for the life of the process.
@@ -141,6 +145,11 @@ public:
     void setWorkspace(std::int64_t workspace) { m_cache->setWorkspace(workspace); }
     // Context tokens the session holds now.
     std::int64_t heldTokens() const { return m_session->position(); }
+    // The session holds the named snapshot of `workspace` afterwards (see PrefixCache).
+    std::expected<std::string, std::string> restoreSnapshot(std::int64_t workspace, const std::string& name)
+    {
+        return m_cache->restoreNamed(*m_session, workspace, name);
+    }
 
     // Tokens a question and its answer need after the context (a conservative bound).
     std::int64_t reserveTokens(const Preset& preset, int maxAnswerTokens) const;

@@ -46,6 +46,8 @@ public:
     quint64 budget(const QString& workspace, bool measure = true);
     quint64 prefill(const QString& workspace);
     quint64 ask(const AskRequest& request);
+    // Loads the workspace's named KV snapshot into the engine's session (checks the model).
+    quint64 restoreSnapshot(const QString& workspace, const QString& name);
     void cancel(quint64 id = 0);
 
     // Exit-code-like classes of failure, for the CLI.
@@ -58,6 +60,7 @@ signals:
     void prefilled(quint64 id, const quire::app::PrefillResult& result);
     void answerText(quint64 id, const QString& text);
     void answered(quint64 id, const quire::app::AnswerRecord& record);
+    void snapshotRestored(quint64 id, const QString& message, qint64 heldTokens);
     void failed(quint64 id, const QString& message, int kind);
 
 private:
@@ -73,6 +76,7 @@ public:
     void budget(quint64 id, const std::string& workspace, bool measure, const std::atomic<bool>* cancel);
     void prefill(quint64 id, const std::string& workspace, const std::atomic<bool>* cancel);
     void ask(quint64 id, const AskRequest& request, const std::atomic<bool>* cancel);
+    void restoreSnapshot(quint64 id, const std::string& workspace, const std::string& name);
 
 signals:
     void modelLoaded(quint64 id, const QString& name, int contextWindow);
@@ -81,6 +85,7 @@ signals:
     void prefilled(quint64 id, const quire::app::PrefillResult& result);
     void answerText(quint64 id, const QString& text);
     void answered(quint64 id, const quire::app::AnswerRecord& record);
+    void snapshotRestored(quint64 id, const QString& message, qint64 heldTokens);
     void failed(quint64 id, const QString& message, int kind);
 
 private:

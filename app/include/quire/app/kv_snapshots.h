@@ -147,6 +147,8 @@ public:
                                                   const std::atomic<bool>* cancel) override;
     void setWorkspace(std::int64_t workspace) override { m_workspace = workspace; }
     std::vector<std::string> takeNotes() override;
+    std::expected<std::string, std::string> restoreNamed(inference::Session& session, std::int64_t workspace,
+                                                         const std::string& name) override;
 
 private:
     bool ensure(const inference::Session& session);

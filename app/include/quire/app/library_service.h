@@ -5,10 +5,9 @@
 // go through the writer thread. Calls return a request id; results come back as queued signals.
 //
 // Branching gives a snapshot a second name pointing at the same blocks (nothing is copied);
-// deleting one also collects the blocks no snapshot uses any more. Restoring happens on the
-// engine's thread: a prefill or a question restores the longest stored prefix of the workspace's
-// context by itself (AnswerService, kv_snapshots.h); restoreSnapshot() answers failed() with a
-// message saying so for a snapshot other than the current context, never a pretend success.
+// deleting one also collects the blocks no snapshot uses any more. Restoring needs the engine, so
+// it is AnswerService::restoreSnapshot() (a prefill or a question also restores the longest
+// stored prefix of the workspace's context by itself, kv_snapshots.h).
 //
 // Threads: create, call and destroy on one thread (the UI thread).
 #pragma once
@@ -63,7 +62,6 @@ public:
     quint64 document(std::int64_t documentId);
     quint64 snapshots(const QString& workspace);
     quint64 removeSnapshot(std::int64_t snapshotId);
-    quint64 restoreSnapshot(std::int64_t snapshotId);
     quint64 branchSnapshot(std::int64_t snapshotId, const QString& name);
     quint64 sessions(const QString& workspace);
     quint64 history(const QString& workspace);

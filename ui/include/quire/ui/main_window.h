@@ -124,7 +124,7 @@ private:
 
     QString m_current;
     QString m_pendingSelect;
-    quint64 m_listId = 0, m_sourcesId = 0, m_ingestId = 0, m_budgetId = 0, m_prefillId = 0, m_askId = 0,
+    quint64 m_listId = 0, m_sourcesId = 0, m_ingestId = 0, m_budgetId = 0, m_prefillId = 0, m_askId = 0, m_restoreId = 0,
             m_searchId = 0, m_snapshotsId = 0, m_exportId = 0, m_createId = 0, m_historyId = 0;
     QString m_exportPath;
     bool m_pausing = false;
