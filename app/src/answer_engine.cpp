@@ -76,7 +76,13 @@ AnswerEngine::open(const EngineOptions& options, std::unique_ptr<PrefixCache> ca
         return std::unexpected(
             EngineError{EngineError::Code::Model, "model not found: " + options.modelPath.string() +
                                                       " (run ./quire.sh setup, or pass --model)"});
-    auto model = inference::Model::load(options.modelPath);
+    auto quantization = inference::Llama4Quantization::preset(options.quantization);
+    if (!quantization)
+        return std::unexpected(EngineError{EngineError::Code::Invalid, quantization.error().message});
+    inference::Llama4LoadOptions load;
+    load.quantization = *quantization;
+    load.threads = options.threads;
+    auto model = inference::Model::load(options.modelPath, load);
     if (!model)
         return std::unexpected(EngineError{EngineError::Code::Model, model.error().message});
     inference::SessionOptions so;

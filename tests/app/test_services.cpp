@@ -12,6 +12,7 @@
 
 #include <algorithm>
 
+#include "quire/app/answer_engine.h"
 #include "quire/app/answer_service.h"
 #include "quire/app/context_assembly.h"
 #include "quire/app/samples.h"
@@ -307,6 +308,28 @@ private slots:
         QVERIFY(waitFor(failed, missing).at(1).toString().contains("no workspace"));
         const auto empty = a.ask({"notes", "   ", 0, false, 10});
         QVERIFY(waitFor(failed, empty).at(1).toString().contains("empty"));
+    }
+
+    void unknownQuantizationIsRefusedBeforeLoading()
+    {
+        QTemporaryDir dir;
+        const auto file = (dir.path() + "/model.gguf").toStdString();
+        QFile f(QString::fromStdString(file));
+        QVERIFY(f.open(QIODevice::WriteOnly));
+        f.write("not a model");
+        f.close();
+        EngineOptions o;
+        o.modelPath = file;
+        o.quantization = "int3";
+        auto e = AnswerEngine::open(o);
+        QVERIFY(!e.has_value());
+        QCOMPARE(e.error().code, EngineError::Code::Invalid);
+        QVERIFY(e.error().message.find("unknown quantization") != std::string::npos);
+        // A known preset gets as far as reading the file.
+        o.quantization = "int4-fp8";
+        e = AnswerEngine::open(o);
+        QVERIFY(!e.has_value());
+        QCOMPARE(e.error().code, EngineError::Code::Model);
     }
 
     void samplesInstallOnce()

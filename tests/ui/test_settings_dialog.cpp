@@ -22,6 +22,7 @@ private slots:
         s.threads = 3;
         s.contextTokens = 4096;
         s.kvDtype = "f16";
+        s.quantization = "int8";
         s.maxAnswerTokens = 64;
         s.save();
         const EngineSettings back = EngineSettings::load();
@@ -31,6 +32,8 @@ private slots:
         QCOMPARE(o.threads, 3);
         QCOMPARE(o.maxContext, 4096);
         QVERIFY(back.unsupportedNote().contains("KV dtype"));
+        QVERIFY(!back.unsupportedNote().contains("quantization"));
+        QCOMPARE(o.quantization, back.quantization.toStdString());
         QVERIFY(EngineSettings{}.unsupportedNote().isEmpty());
         QVERIFY(!QString::fromStdString(EngineSettings{}.toEngineOptions().modelPath.string()).isEmpty());
     }
@@ -39,12 +42,14 @@ private slots:
     {
         EngineSettings s;
         s.threads = 2;
-        s.quantization = "int4";
+        s.quantization = "int4-fp8";
+        s.kvDtype = "fp8";
         SettingsDialog d(s);
         d.show();
         QVERIFY(QTest::qWaitForWindowExposed(&d));
         QCOMPARE(d.settings(), s);
-        QVERIFY(d.noteText().contains("quantization on load"));
+        QVERIFY(d.noteText().contains("KV dtype"));
+        QVERIFY(!d.noteText().contains("quantization"));
         d.findChild<QLineEdit*>("modelPath")->setText("/m/y.gguf");
         d.findChild<QSpinBox*>("threads")->setValue(1);
         auto* kv = d.findChild<QComboBox*>("kvDtype");

@@ -43,6 +43,7 @@ app::EngineOptions EngineSettings::toEngineOptions() const
     o.backend = backend.toStdString();
     o.threads = threads;
     o.maxContext = contextTokens;
+    o.quantization = quantization.toStdString();
     return o;
 }
 
@@ -53,8 +54,6 @@ QString EngineSettings::unsupportedNote() const
         parts << QObject::tr("GPU memory budget");
     if (kvDtype != "auto")
         parts << QObject::tr("KV dtype");
-    if (quantization != "none")
-        parts << QObject::tr("quantization on load");
     if (parts.isEmpty())
         return {};
     return QObject::tr("Saved, but not applied by this build's engine yet: %1.").arg(parts.join(", "));

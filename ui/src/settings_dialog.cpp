@@ -69,10 +69,13 @@ SettingsDialog::SettingsDialog(const EngineSettings& settings, QWidget* parent) 
     form->addRow(tr("&KV cache type:"), m_kvDtype);
     m_quant = new QComboBox(this);
     m_quant->setObjectName("quantization");
-    m_quant->addItem(tr("None"), "none");
-    m_quant->addItem(tr("int4 (group-wise)"), "int4");
+    m_quant->addItem(tr("None (as stored)"), "none");
+    m_quant->addItem(tr("int4 experts, fp8 attention"), "int4-fp8");
+    m_quant->addItem(tr("int4 experts, int8 attention"), "int4-int8");
+    m_quant->addItem(tr("int8"), "int8");
     m_quant->addItem(tr("fp8"), "fp8");
-    form->addRow(tr("&Quantize on load:"), m_quant);
+    m_quant->setToolTip(tr("Llama 4 models only; other models load as stored."));
+    form->addRow(tr("&Quantize on load (Llama 4):"), m_quant);
     m_answerTokens = new QSpinBox(this);
     m_answerTokens->setObjectName("answerTokens");
     m_answerTokens->setRange(16, 8192);

@@ -40,6 +40,9 @@ struct EngineOptions {
     int threads = 0;        // 0: all cores
     int maxContext = 0;     // 0: the model's context length
     int prefillBlock = 256; // tokens per prefill step (progress and cancel granularity)
+    // Llama 4 models: quantization on load, a Llama4Quantization preset ("none", "int4-fp8",
+    // "int4-int8", "int8", "fp8"); other models load as stored.
+    std::string quantization = "none";
 };
 
 struct EngineError {
