@@ -146,15 +146,7 @@ void AnswerWorker::failEngine(quint64 id, const EngineError& e)
 
 std::expected<storage::Database*, std::string> AnswerWorker::db()
 {
-    if (!m_db) {
-        storage::OpenOptions o;
-        o.mode = storage::OpenMode::ReadOnly;
-        auto d = storage::Database::open(m_config.libraryPath.toStdString(), o);
-        if (!d)
-            return std::unexpected(d.error().message);
-        m_db.emplace(std::move(*d));
-    }
-    return &*m_db;
+    return readConnection(m_db, m_config.libraryPath);
 }
 
 bool AnswerWorker::ensureEngine(quint64 id)

@@ -34,15 +34,7 @@ std::string resolveSession(storage::Conversations& conv, std::int64_t workspace,
 
 std::expected<storage::Database*, std::string> LibraryWorker::db()
 {
-    if (!m_db) {
-        storage::OpenOptions o;
-        o.mode = storage::OpenMode::ReadOnly;
-        auto d = storage::Database::open(m_config.libraryPath.toStdString(), o);
-        if (!d)
-            return std::unexpected(d.error().message);
-        m_db.emplace(std::move(*d));
-    }
-    return &*m_db;
+    return readConnection(m_db, m_config.libraryPath);
 }
 
 LibraryService::LibraryService(ServiceConfig config, QObject* parent)

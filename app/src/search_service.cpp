@@ -26,25 +26,20 @@ quint64 SearchService::search(const QString& workspace, const QString& query, in
 void SearchWorker::search(quint64 id, const std::string& workspace, const std::string& query, int limit,
                           bool ftsSyntax)
 {
-    if (!m_db) {
-        storage::OpenOptions o;
-        o.mode = storage::OpenMode::ReadOnly;
-        auto d = storage::Database::open(m_config.libraryPath.toStdString(), o);
-        if (!d)
-            return emit failed(id, QString::fromStdString(d.error().message));
-        m_db.emplace(std::move(*d));
-    }
-    auto ws = findWorkspace(*m_db, workspace);
+    auto db = readConnection(m_db, m_config.libraryPath);
+    if (!db)
+        return emit failed(id, QString::fromStdString(db.error()));
+    auto ws = findWorkspace(**db, workspace);
     if (!ws)
         return emit failed(id, QString::fromStdString(ws.error()));
     storage::SearchOptions so;
     so.limit = limit;
     so.ftsSyntax = ftsSyntax;
-    auto hits = storage::FullTextSearch(*m_db).search(ws->id, query, so);
+    auto hits = storage::FullTextSearch(**db).search(ws->id, query, so);
     if (!hits)
         return emit failed(id, QString::fromStdString(hits.error().message));
     auto layout = WorkspaceLayout::load(m_config.dataDir, ws->id, ws->name);
-    storage::Catalog catalog(*m_db);
+    storage::Catalog catalog(**db);
     std::vector<SearchResultLine> out;
     for (auto& h : *hits) {
         SearchResultLine line;

@@ -16,15 +16,7 @@ std::vector<std::string> toStd(const QStringList& l)
 
 std::expected<storage::Database*, std::string> WorkspaceWorker::db()
 {
-    if (!m_db) {
-        storage::OpenOptions o;
-        o.mode = storage::OpenMode::ReadOnly;
-        auto d = storage::Database::open(m_config.libraryPath.toStdString(), o);
-        if (!d)
-            return std::unexpected(d.error().message);
-        m_db.emplace(std::move(*d));
-    }
-    return &*m_db;
+    return readConnection(m_db, m_config.libraryPath);
 }
 
 WorkspaceService::WorkspaceService(ServiceConfig config, QObject* parent)

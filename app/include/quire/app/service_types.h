@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <expected>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -18,6 +19,7 @@
 #include "quire/app/answer_engine.h"
 #include "quire/app/budget.h"
 #include "quire/ingest/ingestor.h"
+#include "quire/storage/database.h"
 #include "quire/storage/search.h"
 #include "quire/storage/writer_thread.h"
 
@@ -31,6 +33,11 @@ struct ServiceConfig {
     ingest::IngestOptions ingest;
     EngineOptions engine;
 };
+
+// A worker's read connection to the library, opened on first use in `slot` (ReadOnly: writes go
+// through the writer thread). Call on the worker's thread.
+std::expected<storage::Database*, std::string> readConnection(std::optional<storage::Database>& slot,
+                                                              const QString& libraryPath);
 
 struct WorkspaceSummary {
     std::int64_t id = 0;
