@@ -32,6 +32,22 @@ std::string resolveSession(storage::Conversations& conv, std::int64_t workspace,
 
 } // namespace
 
+std::optional<std::pair<storage::Database*, storage::WorkspaceRow>>
+LibraryWorker::openWorkspace(quint64 id, const std::string& workspace)
+{
+    auto d = db();
+    if (!d) {
+        emit failed(id, QString::fromStdString(d.error()));
+        return std::nullopt;
+    }
+    auto row = findWorkspace(**d, workspace);
+    if (!row) {
+        emit failed(id, QString::fromStdString(row.error()));
+        return std::nullopt;
+    }
+    return std::pair{*d, std::move(*row)};
+}
+
 std::expected<storage::Database*, std::string> LibraryWorker::db()
 {
     return readConnection(m_db, m_config.libraryPath);
@@ -92,16 +108,14 @@ quint64 LibraryService::document(std::int64_t documentId)
 quint64 LibraryService::snapshots(const QString& workspace)
 {
     return post([ws = workspace.toStdString()](LibraryWorker& w, quint64 id) {
-        auto db = w.db();
-        if (!db)
-            return emit w.failed(id, QString::fromStdString(db.error()));
-        auto row = findWorkspace(**db, ws);
-        if (!row)
-            return emit w.failed(id, QString::fromStdString(row.error()));
-        auto snaps = storage::BlockStore(**db).snapshots(row->id);
+        auto opened = w.openWorkspace(id, ws);
+        if (!opened)
+            return;
+        auto& [db, row] = *opened;
+        auto snaps = storage::BlockStore(*db).snapshots(row.id);
         if (!snaps)
             return emit w.failed(id, QString::fromStdString(snaps.error().message));
-        SnapshotListing out{row->id, std::move(*snaps)};
+        SnapshotListing out{row.id, std::move(*snaps)};
         std::stable_sort(out.snapshots.begin(), out.snapshots.end(),
                          [](const auto& a, const auto& b) { return a.createdUnix > b.createdUnix; });
         emit w.snapshotsListed(id, out);
@@ -161,16 +175,14 @@ quint64 LibraryService::branchSnapshot(std::int64_t snapshotId, const QString& n
 quint64 LibraryService::sessions(const QString& workspace)
 {
     return post([ws = workspace.toStdString()](LibraryWorker& w, quint64 id) {
-        auto db = w.db();
-        if (!db)
-            return emit w.failed(id, QString::fromStdString(db.error()));
-        auto row = findWorkspace(**db, ws);
-        if (!row)
-            return emit w.failed(id, QString::fromStdString(row.error()));
-        auto all = storage::Conversations(**db).sessions(row->id);
+        auto opened = w.openWorkspace(id, ws);
+        if (!opened)
+            return;
+        auto& [db, row] = *opened;
+        auto all = storage::Conversations(*db).sessions(row.id);
         if (!all)
             return emit w.failed(id, QString::fromStdString(all.error().message));
-        SessionListing out{row->id, std::move(*all)};
+        SessionListing out{row.id, std::move(*all)};
         std::stable_sort(out.sessions.begin(), out.sessions.end(),
                          [](const auto& a, const auto& b) { return a.id > b.id; });
         emit w.sessionsListed(id, out);
@@ -180,19 +192,17 @@ quint64 LibraryService::sessions(const QString& workspace)
 quint64 LibraryService::history(const QString& workspace)
 {
     return post([ws = workspace.toStdString()](LibraryWorker& w, quint64 id) {
-        auto db = w.db();
-        if (!db)
-            return emit w.failed(id, QString::fromStdString(db.error()));
-        auto row = findWorkspace(**db, ws);
-        if (!row)
-            return emit w.failed(id, QString::fromStdString(row.error()));
-        storage::Conversations conv(**db);
+        auto opened = w.openWorkspace(id, ws);
+        if (!opened)
+            return;
+        auto& [db, row] = *opened;
+        storage::Conversations conv(*db);
         SessionHistory out;
-        out.workspace = row->id;
-        auto all = conv.sessions(row->id);
+        out.workspace = row.id;
+        auto all = conv.sessions(row.id);
         if (!all)
             return emit w.failed(id, QString::fromStdString(all.error().message));
-        if (!all->empty() && resolveSession(conv, row->id, 0, out.session).empty()) {
+        if (!all->empty() && resolveSession(conv, row.id, 0, out.session).empty()) {
             auto turns = conv.turns(out.session.id);
             if (!turns)
                 return emit w.failed(id, QString::fromStdString(turns.error().message));
@@ -205,16 +215,14 @@ quint64 LibraryService::history(const QString& workspace)
 quint64 LibraryService::exportSession(const QString& workspace, std::int64_t session)
 {
     return post([ws = workspace.toStdString(), session](LibraryWorker& w, quint64 id) {
-        auto db = w.db();
-        if (!db)
-            return emit w.failed(id, QString::fromStdString(db.error()));
-        auto row = findWorkspace(**db, ws);
-        if (!row)
-            return emit w.failed(id, QString::fromStdString(row.error()));
-        storage::Conversations conv(**db);
+        auto opened = w.openWorkspace(id, ws);
+        if (!opened)
+            return;
+        auto& [db, row] = *opened;
+        storage::Conversations conv(*db);
         SessionExport e;
-        e.workspace = row->name;
-        if (auto err = resolveSession(conv, row->id, session, e.session); !err.empty())
+        e.workspace = row.name;
+        if (auto err = resolveSession(conv, row.id, session, e.session); !err.empty())
             return emit w.failed(id, QString::fromStdString(err));
         auto turns = conv.turns(e.session.id);
         if (!turns)

@@ -17,6 +17,7 @@
 
 #include <memory>
 #include <optional>
+#include <utility>
 #include <vector>
 
 #include "quire/app/service_types.h"
@@ -88,6 +89,9 @@ class LibraryWorker : public QObject {
 public:
     explicit LibraryWorker(ServiceConfig config) : m_config(std::move(config)) {}
     std::expected<storage::Database*, std::string> db();
+    // The read connection and the named workspace; on failure failed(id, …) is emitted.
+    std::optional<std::pair<storage::Database*, storage::WorkspaceRow>> openWorkspace(quint64 id,
+                                                                                      const std::string& workspace);
     const ServiceConfig& config() const { return m_config; }
 
 signals:
