@@ -187,6 +187,8 @@ std::expected<std::unique_ptr<Session>, Error> Session::create(std::shared_ptr<c
     RunnerOptions ro;
     ro.maxContext = options.maxContext;
     ro.threads = options.threads;
+    ro.kvDtype = options.kvDtype;
+    ro.deviceMemoryBudget = options.deviceMemoryBudget;
     auto runner = (*backend)->createRunner(model->weights(), ro);
     if (!runner)
         return std::unexpected(runner.error());

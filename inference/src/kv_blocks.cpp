@@ -42,6 +42,19 @@ std::string_view toString(KvDtype dtype)
     return "unknown";
 }
 
+std::optional<KvDtype> parseKvDtype(std::string_view text)
+{
+    if (text == "f32")
+        return KvDtype::F32;
+    if (text == "f16")
+        return KvDtype::F16;
+    if (text == "bf16")
+        return KvDtype::BF16;
+    if (text == "fp8" || text == "fp8e4m3")
+        return KvDtype::Fp8E4M3;
+    return std::nullopt;
+}
+
 namespace {
 
 Error unsupportedKv(const Runner& r)

@@ -12,6 +12,7 @@
 #include <expected>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -26,6 +27,8 @@ namespace quire::inference {
 enum class KvDtype : std::uint8_t { F32 = 1, F16 = 2, BF16 = 3, Fp8E4M3 = 4 }; // persisted: never reuse
 std::size_t kvDtypeBytes(KvDtype dtype);
 std::string_view toString(KvDtype dtype);
+// "f32", "f16", "bf16", "fp8" (or "fp8e4m3"); nullopt for any other text.
+std::optional<KvDtype> parseKvDtype(std::string_view text);
 
 struct KvLayout {
     KvDtype dtype = KvDtype::F32;
@@ -45,6 +48,13 @@ struct KvLayout {
 struct RunnerOptions {
     int maxContext = 0; // tokens the KV cache may hold; 0 = the model's context length
     int threads = 0;    // CPU worker threads; 0 = hardware concurrency
+    // How the KV cache holds K and V. nullopt: the backend's default (CPU: f32; CUDA: bf16, and
+    // fp8 for the global layers of Llama 4). A dtype the runner cannot hold is refused with
+    // ErrorCode::Unsupported naming the dtype and the backend, never silently replaced.
+    std::optional<KvDtype> kvDtype;
+    // Device memory the runner may allocate, in bytes; 0: all that is free. A device backend
+    // plans its context within it and refuses a longer request; CPU backends ignore it.
+    std::uint64_t deviceMemoryBudget = 0;
 };
 
 class Runner {

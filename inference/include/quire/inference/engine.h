@@ -68,6 +68,8 @@ struct SessionOptions {
     int maxContext = 0;          // 0: the model's context length
     int threads = 0;             // CPU threads; 0: all cores
     int prefillBlock = 256;      // tokens per prefill step (progress and cancel granularity)
+    std::optional<KvDtype> kvDtype;        // RunnerOptions::kvDtype
+    std::uint64_t deviceMemoryBudget = 0;  // RunnerOptions::deviceMemoryBudget
 };
 
 // Progress of a long call: units done of total (tokens for prefill).
