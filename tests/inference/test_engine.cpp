@@ -195,7 +195,10 @@ private slots:
         const auto t64 = ints(*golden->tensor("p2.tokens"));
         const std::vector<TokenId> tokens(t64.begin(), t64.end());
         const int vocab = m_model->config().vocabSize;
-        auto runner = cpuReferenceBackend()->createRunner(m_model->weights(), RunnerOptions{.maxContext = 64, .threads = 1});
+        RunnerOptions ro;
+        ro.maxContext = 64;
+        ro.threads = 1;
+        auto runner = cpuReferenceBackend()->createRunner(m_model->weights(), ro);
         QVERIFY(runner.has_value());
         std::vector<float> logits(tokens.size() * std::size_t(vocab), NAN);
         QVERIFY((*runner)->forward(tokens, logits, true).has_value());
