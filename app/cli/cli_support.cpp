@@ -86,7 +86,7 @@ int usage(const char* command, const char* text)
     return Usage;
 }
 
-const QStringList kEngineOptions = {"--model", "--backend", "--threads", "--ctx"};
+const QStringList kEngineOptions = {"--model", "--backend", "--threads", "--ctx", "--kv-dtype", "--gpu-memory"};
 
 QString defaultModelPath()
 {
@@ -105,6 +105,9 @@ app::EngineOptions engineOptions(const ParsedArgs& a)
     // A default window of 8192 tokens keeps the CPU KV cache modest; --ctx raises it up to the
     // model's own length.
     o.maxContext = a.value("--ctx").value_or("8192").toInt();
+    o.kvDtype = a.value("--kv-dtype").value_or("auto").toStdString();
+    // MiB, like the desktop app's setting.
+    o.gpuMemoryBytes = a.value("--gpu-memory").value_or("0").toULongLong() << 20;
     return o;
 }
 

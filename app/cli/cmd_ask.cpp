@@ -21,7 +21,8 @@ int cmdAsk(const QStringList& args)
         "lists each citation with its verification. The turn joins the workspace's latest session\n"
         "for this model unless --session or --new-session says otherwise.\n"
         "--json prints one JSON object (answer, citations, attributions, timings) instead.\n"
-        "Engine options: --model PATH, --backend NAME, --threads N, --ctx N (default 8192)\n";
+        "Engine options: --model PATH, --backend NAME, --threads N, --ctx N (default 8192),\n"
+        "  --kv-dtype auto|f32|f16|bf16|fp8, --gpu-memory MIB (device backends; default: all free)\n";
     if (args.contains("--help")) {
         std::fputs(kUsage, stdout);
         return Ok;

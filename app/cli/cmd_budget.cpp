@@ -16,7 +16,8 @@ int cmdBudget(const QStringList& args)
         "estimated prefill time. --exclude/--include change which documents the context leaves out\n"
         "(remembered). Without a measured speed, the first 256 tokens are prefilled to measure it\n"
         "(--no-measure skips that).\n"
-        "Engine options: --model PATH, --backend NAME, --threads N, --ctx N (default 8192)\n";
+        "Engine options: --model PATH, --backend NAME, --threads N, --ctx N (default 8192),\n"
+        "  --kv-dtype auto|f32|f16|bf16|fp8, --gpu-memory MIB (device backends; default: all free)\n";
     if (args.contains("--help")) {
         std::fputs(kUsage, stdout);
         return Ok;

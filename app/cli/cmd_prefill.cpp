@@ -14,7 +14,8 @@ int cmdPrefill(const QStringList& args)
         "Prefills the workspace's context and reports the speed. The KV cache is saved block by block\n"
         "in the library (snapshot \"latest\"): a later prefill or ask restores the longest stored\n"
         "prefix, and a killed prefill resumes from its last block. See `quire-cli snapshot`.\n"
-        "Engine options: --model PATH, --backend NAME, --threads N, --ctx N (default 8192)\n";
+        "Engine options: --model PATH, --backend NAME, --threads N, --ctx N (default 8192),\n"
+        "  --kv-dtype auto|f32|f16|bf16|fp8, --gpu-memory MIB (device backends; default: all free)\n";
     if (args.contains("--help")) {
         std::fputs(kUsage, stdout);
         return Ok;

@@ -18,7 +18,8 @@ constexpr const char* kUsage =
     "       quire-cli snapshot restore WORKSPACE NAME     load it into a session (checks the model)\n"
     "       quire-cli snapshot branch WORKSPACE FROM NEW  a second name for the same blocks\n"
     "       quire-cli snapshot delete WORKSPACE NAME      delete it, then blocks no snapshot uses\n"
-    "Engine options: --model PATH, --backend NAME, --threads N, --ctx N (default 8192)\n";
+    "Engine options: --model PATH, --backend NAME, --threads N, --ctx N (default 8192),\n"
+    "  --kv-dtype auto|f32|f16|bf16|fp8, --gpu-memory MIB (device backends; default: all free)\n";
 
 std::string mib(std::int64_t bytes)
 {

@@ -29,6 +29,8 @@ std::string fingerprintOf(const inference::Session& session, const EngineOptions
     inference::Hasher128 h;
     h.update(inference::modelFingerprint(session.model(), kv).text());
     h.update("backend=" + o.backend);
+    if (!session.kvLayout()) // the layout above is a guess: the requested dtype tells caches apart
+        h.update("kv=" + o.kvDtype);
     return inference::toHex(h.digest());
 }
 
@@ -79,6 +81,14 @@ AnswerEngine::open(const EngineOptions& options, std::unique_ptr<PrefixCache> ca
     auto quantization = inference::Llama4Quantization::preset(options.quantization);
     if (!quantization)
         return std::unexpected(EngineError{EngineError::Code::Invalid, quantization.error().message});
+    std::optional<inference::KvDtype> kvDtype;
+    if (options.kvDtype != "auto" && !options.kvDtype.empty()) {
+        kvDtype = inference::parseKvDtype(options.kvDtype);
+        if (!kvDtype)
+            return std::unexpected(EngineError{EngineError::Code::Invalid,
+                                               "unknown KV dtype \"" + options.kvDtype +
+                                                   "\" (have: auto, f32, f16, bf16, fp8)"});
+    }
     inference::Llama4LoadOptions load;
     load.quantization = *quantization;
     load.threads = options.threads;
@@ -91,6 +101,8 @@ AnswerEngine::open(const EngineOptions& options, std::unique_ptr<PrefixCache> ca
     so.maxContext = options.maxContext > 0 ? std::min(options.maxContext, (*model)->config().contextLength)
                                            : (*model)->config().contextLength;
     so.prefillBlock = options.prefillBlock;
+    so.kvDtype = kvDtype;
+    so.deviceMemoryBudget = options.gpuMemoryBytes;
     auto session = inference::Session::create(*model, so);
     if (!session)
         return std::unexpected(EngineError{EngineError::Code::Model, session.error().message});

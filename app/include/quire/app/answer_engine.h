@@ -43,6 +43,11 @@ struct EngineOptions {
     // Llama 4 models: quantization on load, a Llama4Quantization preset ("none", "int4-fp8",
     // "int4-int8", "int8", "fp8"); other models load as stored.
     std::string quantization = "none";
+    // How the engine holds its KV cache: "auto" (the backend's default), "f32", "f16", "bf16",
+    // "fp8". A dtype the backend cannot hold is refused when the engine opens, by name.
+    std::string kvDtype = "auto";
+    // Device memory the engine may use, bytes; 0: all that is free. Device backends only.
+    std::uint64_t gpuMemoryBytes = 0;
 };
 
 struct EngineError {
