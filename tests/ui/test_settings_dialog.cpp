@@ -31,10 +31,24 @@ private slots:
         QCOMPARE(QString::fromStdString(o.modelPath.string()), QString("/models/x.gguf"));
         QCOMPARE(o.threads, 3);
         QCOMPARE(o.maxContext, 4096);
-        QVERIFY(back.unsupportedNote().contains("KV dtype"));
-        QVERIFY(!back.unsupportedNote().contains("quantization"));
         QCOMPARE(o.quantization, back.quantization.toStdString());
-        QVERIFY(EngineSettings{}.unsupportedNote().isEmpty());
+        QCOMPARE(o.kvDtype, std::string("f16"));
+        QCOMPARE(o.gpuMemoryBytes, std::uint64_t(0));
+        QVERIFY(back.backendNote().isEmpty()); // f16 on the CPU backend applies
+        QVERIFY(EngineSettings{}.backendNote().isEmpty());
+
+        // Every setting reaches the engine's options; the note names what the backend will not use.
+        EngineSettings g;
+        g.gpuMemoryMiB = 20480;
+        g.kvDtype = "fp8";
+        QCOMPARE(g.toEngineOptions().gpuMemoryBytes, std::uint64_t(20480) << 20);
+        QCOMPARE(g.toEngineOptions().kvDtype, std::string("fp8"));
+        QVERIFY(g.backendNote().contains("CUDA backend only"));
+        QVERIFY(g.backendNote().contains("fp8 will be refused"));
+        g.backend = "cuda";
+        QVERIFY(g.backendNote().isEmpty());
+        g.kvDtype = "f32";
+        QVERIFY(g.backendNote().contains("bf16"));
         QVERIFY(!QString::fromStdString(EngineSettings{}.toEngineOptions().modelPath.string()).isEmpty());
     }
 
@@ -48,7 +62,7 @@ private slots:
         d.show();
         QVERIFY(QTest::qWaitForWindowExposed(&d));
         QCOMPARE(d.settings(), s);
-        QVERIFY(d.noteText().contains("KV dtype"));
+        QVERIFY(d.noteText().contains("fp8 will be refused")); // on the CPU backend
         QVERIFY(!d.noteText().contains("quantization"));
         d.findChild<QLineEdit*>("modelPath")->setText("/m/y.gguf");
         d.findChild<QSpinBox*>("threads")->setValue(1);
@@ -58,6 +72,7 @@ private slots:
         QCOMPARE(out.modelPath, QString("/m/y.gguf"));
         QCOMPARE(out.threads, 1);
         QCOMPARE(out.kvDtype, QString("bf16"));
+        QVERIFY(!d.noteText().contains("refused")); // the note follows the choice
         QVERIFY(availableBackends().contains("cpu"));
         QVERIFY(quire::uitest::screenshot(&d, "settings_dialog"));
     }

@@ -2,6 +2,8 @@
 
 #include <QSettings>
 
+#include <algorithm>
+
 #include "quire/app/paths.h"
 #include "quire/inference/backend.h"
 
@@ -44,19 +46,32 @@ app::EngineOptions EngineSettings::toEngineOptions() const
     o.threads = threads;
     o.maxContext = contextTokens;
     o.quantization = quantization.toStdString();
+    o.kvDtype = kvDtype.toStdString();
+    o.gpuMemoryBytes = std::uint64_t(std::max(0, gpuMemoryMiB)) << 20;
     return o;
 }
 
-QString EngineSettings::unsupportedNote() const
+QString EngineSettings::backendNote() const
 {
+    // Mirrors what the runners hold (inference/src/cpu, inference/cuda/src): a hint shown before
+    // loading; the engine refuses by name whatever this table gets wrong.
     QStringList parts;
-    if (gpuMemoryMiB > 0)
-        parts << QObject::tr("GPU memory budget");
-    if (kvDtype != "auto")
-        parts << QObject::tr("KV dtype");
+    const bool cpu = backend.startsWith("cpu");
+    if (cpu && gpuMemoryMiB > 0)
+        parts << QObject::tr("the GPU memory budget applies to the CUDA backend only");
+    if (backend == "cpu-reference" && kvDtype != "auto" && kvDtype != "f32")
+        parts << QObject::tr("the reference backend holds its KV cache in f32 only; %1 will be refused").arg(kvDtype);
+    else if (cpu && kvDtype == "fp8")
+        parts << QObject::tr("the CPU backend holds its KV cache in f32, f16 or bf16; fp8 will be refused");
+    else if (backend == "cuda" && (kvDtype == "f32" || kvDtype == "f16"))
+        parts << QObject::tr("the CUDA backend holds its KV cache in bf16 (fp8 for Llama 4's global layers); %1 "
+                             "will be refused")
+                     .arg(kvDtype);
     if (parts.isEmpty())
         return {};
-    return QObject::tr("Saved, but not applied by this build's engine yet: %1.").arg(parts.join(", "));
+    QString note = parts.join("; ");
+    note[0] = note[0].toUpper();
+    return note + ".";
 }
 
 QString defaultModelPath()

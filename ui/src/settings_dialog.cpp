@@ -137,7 +137,7 @@ void SettingsDialog::updateNote()
     QString note;
     if (m_backend->findData("cuda") < 0)
         note = tr("CUDA is not available in this build or on this machine; the CPU backend is used. ");
-    note += settings().unsupportedNote();
+    note += settings().backendNote();
     m_note->setText(note);
 }
 

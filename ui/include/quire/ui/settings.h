@@ -1,8 +1,8 @@
 // The GUI's typed settings, each with its default at the declaration, kept in QSettings (the
 // platform's settings store; tests set their own organization name so a user's stay untouched).
-// EngineSettings becomes the app's EngineOptions; the fields the engine does not read yet (GPU
-// memory budget, KV dtype, quantization on load) are kept and shown, and listed by
-// unsupportedNote() so the settings dialog can say so.
+// EngineSettings becomes the app's EngineOptions, every field applied when the engine loads.
+// backendNote() says in advance which chosen settings the chosen backend will not use or will
+// refuse (the engine itself is the authority: it refuses an unsupported KV dtype by name).
 //
 // Plain values; load()/save() use QSettings and run on the UI thread.
 #pragma once
@@ -27,8 +27,8 @@ struct EngineSettings {
     static EngineSettings load();
     void save() const;
     app::EngineOptions toEngineOptions() const;
-    // Which of the chosen settings the engine of this build does not apply yet ("" when none).
-    QString unsupportedNote() const;
+    // What the chosen backend does not use or will refuse among these settings ("" when all apply).
+    QString backendNote() const;
     bool operator==(const EngineSettings&) const = default;
 };
 
