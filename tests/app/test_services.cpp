@@ -332,6 +332,39 @@ private slots:
         QCOMPARE(e.error().code, EngineError::Code::Model);
     }
 
+    void kvDtypeIsCheckedByNameAndByTheBackend()
+    {
+        EngineOptions o;
+        o.modelPath = qEnvironmentVariable("QUIRE_DEFAULT_MODEL").toStdString();
+        if (o.modelPath.empty() || !std::filesystem::exists(o.modelPath)) {
+            // Without the model the name check still runs before anything is read.
+            const QString file = m_dir.path() + "/fake-model.gguf";
+            QFile f(file);
+            QVERIFY(f.open(QIODevice::WriteOnly));
+            f.write("not a model");
+            o.modelPath = file.toStdString();
+        }
+        o.maxContext = 256;
+        o.kvDtype = "q4";
+        auto e = AnswerEngine::open(o);
+        QVERIFY(!e.has_value());
+        QCOMPARE(e.error().code, EngineError::Code::Invalid);
+        QVERIFY(e.error().message.find("unknown KV dtype \"q4\"") != std::string::npos);
+        if (o.modelPath.filename() == "fake-model.gguf")
+            QSKIP("QUIRE_DEFAULT_MODEL not set: the backend's own refusal is not exercised");
+        // The CPU backend holds no fp8 KV: refused when the session is made, naming the dtype.
+        o.kvDtype = "fp8";
+        e = AnswerEngine::open(o);
+        QVERIFY(!e.has_value());
+        QVERIFY2(e.error().message.find("fp8") != std::string::npos, e.error().message.c_str());
+        QVERIFY2(e.error().message.find("cpu") != std::string::npos, e.error().message.c_str());
+        // The GPU budget is for device backends: the CPU engine opens with one set.
+        o.kvDtype = "auto";
+        o.gpuMemoryBytes = std::uint64_t(1) << 30;
+        e = AnswerEngine::open(o);
+        QVERIFY2(e.has_value(), e ? "" : e.error().message.c_str());
+    }
+
     void samplesInstallOnce()
     {
         const QString data = m_dir.path() + "/sample-data";
