@@ -167,24 +167,11 @@ void printCheckedAnswer(const app::AnswerRecord& r)
 
 void connectPrefillProgress(app::AnswerService& service, const quint64& id)
 {
-    if (!isatty(STDERR_FILENO))
-        return;
-    auto start = std::make_shared<std::chrono::steady_clock::time_point>(std::chrono::steady_clock::now());
-    QObject::connect(
-        &service, &app::AnswerService::prefillProgress, [&id, start](quint64 rid, qint64 done, qint64 total) {
-            if (rid != id || total <= 0)
-                return;
-            const double secs =
-                std::chrono::duration<double>(std::chrono::steady_clock::now() - *start).count();
-            const double rate = secs > 0 ? double(done) / secs : 0;
-            std::fprintf(stderr, "\r\033[Kprefill: %lld/%lld tokens (%.0f%%)", static_cast<long long>(done),
-                         static_cast<long long>(total), 100.0 * double(done) / double(total));
-            if (rate > 0 && done < total)
-                std::fprintf(stderr, ", ETA %s", app::formatDuration(double(total - done) / rate).c_str());
-            if (done >= total)
-                std::fputs("\r\033[K", stderr);
-            std::fflush(stderr);
-        });
+    auto line = std::make_shared<ProgressLine>("prefill");
+    QObject::connect(&service, &app::AnswerService::prefillProgress, [&id, line](quint64 rid, qint64 done, qint64 total) {
+        if (rid == id)
+            line->update(done, total);
+    });
 }
 
 } // namespace quire::cli

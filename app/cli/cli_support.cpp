@@ -5,6 +5,7 @@
 #include <QRegularExpression>
 
 #include <csignal>
+#include <unistd.h>
 
 #include "quire/app/paths.h"
 #include "quire/storage/writer_thread.h"
@@ -18,6 +19,13 @@ std::atomic<int> g_interrupts{0};
 extern "C" void onSigint(int)
 {
     g_interrupts.fetch_add(1);
+}
+
+std::atomic<bool> g_interruptFlag{false};
+
+extern "C" void onSigintFlag(int)
+{
+    g_interruptFlag.store(true);
 }
 
 } // namespace
@@ -145,6 +153,48 @@ Wait::Wait(std::function<void()> onInterrupt) : m_onInterrupt(std::move(onInterr
         }
     });
     m_poll.start();
+}
+
+InterruptFlag::InterruptFlag()
+{
+    g_interruptFlag.store(false);
+    std::signal(SIGINT, onSigintFlag);
+}
+
+InterruptFlag::~InterruptFlag()
+{
+    std::signal(SIGINT, SIG_DFL);
+}
+
+const std::atomic<bool>* InterruptFlag::flag() const
+{
+    return &g_interruptFlag;
+}
+
+ProgressLine::ProgressLine(std::string what)
+    : m_what(std::move(what)), m_tty(isatty(STDERR_FILENO) != 0), m_start(std::chrono::steady_clock::now())
+{
+}
+
+void ProgressLine::update(std::int64_t done, std::int64_t total)
+{
+    if (!m_tty || total <= 0)
+        return;
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - m_start).count();
+    const double rate = secs > 0 ? double(done) / secs : 0;
+    std::fprintf(stderr, "\r\033[K%s: %lld/%lld tokens (%.0f%%)", m_what.c_str(), static_cast<long long>(done),
+                 static_cast<long long>(total), 100.0 * double(done) / double(total));
+    if (rate > 0 && done < total)
+        std::fprintf(stderr, ", ETA %s", app::formatDuration(double(total - done) / rate).c_str());
+    if (done >= total)
+        std::fputs("\r\033[K", stderr);
+    std::fflush(stderr);
+}
+
+void ProgressLine::clear()
+{
+    if (m_tty)
+        std::fputs("\r\033[K", stderr);
 }
 
 Wait::~Wait()

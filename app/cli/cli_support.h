@@ -3,6 +3,9 @@
 // engine options), waiting on a service request with Ctrl-C wired to cancel, and printing.
 #pragma once
 
+#include <atomic>
+#include <chrono>
+
 #include <QCoreApplication>
 #include <QEventLoop>
 #include <QStringList>
@@ -63,6 +66,30 @@ private:
     std::function<void()> m_onInterrupt;
     int m_code = Ok;
     bool m_finished = false;
+};
+
+// While alive, Ctrl-C sets flag() instead of ending the process (for work on this thread).
+class InterruptFlag {
+public:
+    InterruptFlag();
+    ~InterruptFlag();
+    InterruptFlag(const InterruptFlag&) = delete;
+    InterruptFlag& operator=(const InterruptFlag&) = delete;
+    const std::atomic<bool>* flag() const;
+};
+
+// "<what>: done/total tokens (p%), ETA …" on one rewritten stderr line when it is a terminal;
+// cleared when done reaches total.
+class ProgressLine {
+public:
+    explicit ProgressLine(std::string what);
+    void update(std::int64_t done, std::int64_t total);
+    void clear(); // ends the line early (cancelled, failed)
+
+private:
+    std::string m_what;
+    bool m_tty;
+    std::chrono::steady_clock::time_point m_start;
 };
 
 std::string withThousands(std::int64_t n);

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <string>
 
+#include "cli_support.h"
 #include "commands.h"
 #include "quire/app/paths.h"
 #include "quire/inference/engine.h"
@@ -33,21 +34,6 @@ constexpr const char* kUsage =
     "  --repeat-penalty R  --presence-penalty P  --frequency-penalty P\n"
     "  --seed N              random seed for sampling (default 0x5EED)\n"
     "  --stats               print token counts and speed to stderr\n";
-
-std::atomic<bool> g_cancel{false};
-
-extern "C" void onInterrupt(int)
-{
-    g_cancel.store(true);
-}
-
-QString defaultModelPath()
-{
-    const QString env = qEnvironmentVariable("QUIRE_DEFAULT_MODEL");
-    if (!env.isEmpty())
-        return env;
-    return app::Paths::standard().modelDir + "/SmolLM2-135M-Instruct.Q4_1.gguf";
-}
 
 } // namespace
 
@@ -157,9 +143,10 @@ int cmdGenerate(const QStringList& args)
         tokens = (*model)->encodeChat(messages);
     }
 
-    std::signal(SIGINT, onInterrupt);
+    const InterruptFlag interrupt;
+    const std::atomic<bool>* cancel = interrupt.flag();
     const auto t1 = std::chrono::steady_clock::now();
-    if (auto ok = (*session)->prefill(tokens, {}, &g_cancel); !ok) {
+    if (auto ok = (*session)->prefill(tokens, {}, cancel); !ok) {
         std::fprintf(stderr, "quire-cli generate: %s\n", ok.error().message.c_str());
         return ok.error().code == inference::ErrorCode::Cancelled ? Cancelled : Failure;
     }
@@ -175,8 +162,7 @@ int cmdGenerate(const QStringList& args)
             std::fflush(stdout);
             return true;
         },
-        &g_cancel);
-    std::signal(SIGINT, SIG_DFL);
+        cancel);
     std::fputc('\n', stdout);
     if (!result) {
         std::fprintf(stderr, "quire-cli generate: %s\n", result.error().message.c_str());

@@ -113,7 +113,13 @@ int cmdSnapshot(const QStringList& args)
                   " unused blocks (" + mib(gc->bytes) + ")");
         return Ok;
     }
-    auto r = snaps.restoreNamed(ws->id, p[2].toStdString(), **session);
+    const InterruptFlag interrupt;
+    ProgressLine line("restore");
+    auto r = snaps.restoreNamed(
+        ws->id, p[2].toStdString(), **session, [&](std::int64_t done, std::int64_t total) { line.update(done, total); },
+        interrupt.flag());
+    if (!r || r->cancelled)
+        line.clear();
     if (!r)
         return fail(kCmd, r.error().message);
     for (const auto& n : r->notes)
@@ -123,7 +129,7 @@ int cmdSnapshot(const QStringList& args)
                   withThousands(std::int64_t(r->tokens)).c_str(), r->blocks, mib(r->bytes).c_str(),
                   r->seconds, r->seconds > 0 ? double(r->bytes) / 1e6 / r->seconds : 0.0);
     printLine(buf);
-    return r->notes.empty() ? Ok : Failure;
+    return r->cancelled ? Cancelled : r->notes.empty() ? Ok : Failure;
 }
 
 } // namespace quire::cli

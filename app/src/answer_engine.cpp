@@ -59,7 +59,8 @@ std::expected<void, inference::Error> PrefixCache::prefill(inference::Session& s
 }
 
 std::size_t InMemoryPrefixCache::restore(inference::Session& session,
-                                         std::span<const inference::TokenId> tokens)
+                                         std::span<const inference::TokenId> tokens, const inference::ProgressFn&,
+                                         const std::atomic<bool>*)
 {
     const auto& held = session.tokens();
     const std::size_t limit = std::min({held.size(), tokens.size(), std::size_t(session.position())});
@@ -123,7 +124,9 @@ std::int64_t AnswerEngine::reserveTokens(const Preset& preset, int maxAnswerToke
 }
 
 std::expected<std::string, std::string> PrefixCache::restoreNamed(inference::Session&, std::int64_t,
-                                                                  const std::string& name)
+                                                                  const std::string& name,
+                                                                  const inference::ProgressFn&,
+                                                                  const std::atomic<bool>*)
 {
     return std::unexpected("snapshot \"" + name + "\" cannot be restored: the prefix cache is " + describe());
 }
@@ -145,7 +148,7 @@ std::expected<PrefillStats, EngineError> AnswerEngine::prefill(std::span<const i
     PrefillStats st;
     st.contextTokens = std::int64_t(context.size());
     const auto t0 = Clock::now();
-    const std::size_t reused = m_cache->restore(*m_session, context);
+    const std::size_t reused = m_cache->restore(*m_session, context, progress, cancel);
     st.reusedTokens = std::int64_t(reused);
     const auto rest = context.subspan(reused);
     if (!rest.empty()) {

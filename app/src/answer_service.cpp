@@ -113,8 +113,8 @@ quint64 AnswerService::ask(const AskRequest& request)
 quint64 AnswerService::restoreSnapshot(const QString& workspace, const QString& name)
 {
     return post([ws = workspace.toStdString(), n = name.toStdString()](AnswerWorker& w, quint64 id,
-                                                                        const std::atomic<bool>*) {
-        w.restoreSnapshot(id, ws, n);
+                                                                        const std::atomic<bool>* c) {
+        w.restoreSnapshot(id, ws, n, c);
     });
 }
 
@@ -317,7 +317,8 @@ void AnswerWorker::budget(quint64 id, const std::string& workspace, bool measure
     emit budgetReady(id, r);
 }
 
-void AnswerWorker::restoreSnapshot(quint64 id, const std::string& workspace, const std::string& name)
+void AnswerWorker::restoreSnapshot(quint64 id, const std::string& workspace, const std::string& name,
+                                   const std::atomic<bool>* cancel)
 {
     auto d = db();
     if (!d)
@@ -328,9 +329,13 @@ void AnswerWorker::restoreSnapshot(quint64 id, const std::string& workspace, con
     if (!ensureEngine(id))
         return;
     m_engine->setWorkspace(ws->id);
-    auto r = m_engine->restoreSnapshot(ws->id, name);
+    auto r = m_engine->restoreSnapshot(
+        ws->id, name, [&](std::int64_t done, std::int64_t total) { emit prefillProgress(id, done, total); },
+        cancel);
     if (!r)
         return fail(id, r.error());
+    if (cancel && cancel->load())
+        return fail(id, *r, AnswerService::Cancelled);
     emit snapshotRestored(id, QString::fromStdString(*r), m_engine->heldTokens());
 }
 

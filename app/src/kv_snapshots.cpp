@@ -80,7 +80,8 @@ std::string KvSnapshots::mismatch(const std::string& storedKey)
 }
 
 RestoreReport KvSnapshots::restore(inference::Session& session, std::span<const TokenId> tokens,
-                                   std::int64_t workspace)
+                                   std::int64_t workspace, const inference::ProgressFn& progress,
+                                   const std::atomic<bool>* cancel)
 {
     const auto t0 = Clock::now();
     RestoreReport r;
@@ -134,6 +135,10 @@ RestoreReport KvSnapshots::restore(inference::Session& session, std::span<const 
     session.truncate(int(first * B));
     std::vector<std::byte> buffer;
     for (std::size_t i = first; i < chain.size(); ++i) {
+        if (cancel && cancel->load(std::memory_order_relaxed)) {
+            r.cancelled = true;
+            break;
+        }
         const storage::BlockKey key{m_key, chain[i].hash, 0};
         buffer.resize(std::size_t(chain[i].bytes));
         auto ok = store.read(key, buffer);
@@ -152,6 +157,8 @@ RestoreReport KvSnapshots::restore(inference::Session& session, std::span<const 
         }
         ++r.blocks;
         r.bytes += chain[i].bytes;
+        if (progress)
+            progress(session.position(), std::int64_t(tokens.size()));
     }
     r.tokens = std::size_t(session.position());
     r.fromStore = r.tokens - std::min(r.tokens, first * B);
@@ -304,7 +311,8 @@ KvSnapshots::copy(std::int64_t workspace, const std::string& from, const std::st
 }
 
 std::expected<RestoreReport, SnapshotError>
-KvSnapshots::restoreNamed(std::int64_t workspace, const std::string& name, inference::Session& session)
+KvSnapshots::restoreNamed(std::int64_t workspace, const std::string& name, inference::Session& session,
+                          const inference::ProgressFn& progress, const std::atomic<bool>* cancel)
 {
     const auto t0 = Clock::now();
     storage::BlockStore store(*m_reader);
@@ -324,7 +332,14 @@ KvSnapshots::restoreNamed(std::int64_t workspace, const std::string& name, infer
     RestoreReport r;
     session.truncate(0);
     std::vector<std::byte> buffer;
+    const std::int64_t total = blocks->empty() ? 0 : blocks->back().placement.tokenEnd;
     for (const auto& b : *blocks) {
+        if (cancel && cancel->load(std::memory_order_relaxed)) {
+            r.cancelled = true;
+            r.notes.push_back("cancelled at token " + std::to_string(session.position()) + " of " +
+                              std::to_string(total) + "; the session holds what was restored");
+            break;
+        }
         buffer.resize(std::size_t(b.bytes));
         auto ok = store.read(b.key, buffer);
         if (!ok) {
@@ -341,6 +356,8 @@ KvSnapshots::restoreNamed(std::int64_t workspace, const std::string& name, infer
         }
         ++r.blocks;
         r.bytes += b.bytes;
+        if (progress)
+            progress(session.position(), total);
     }
     r.tokens = r.fromStore = std::size_t(session.position());
     r.seconds = secondsSince(t0);
@@ -404,12 +421,15 @@ bool StoredPrefixCache::ensure(const inference::Session& session)
 }
 
 std::size_t StoredPrefixCache::restore(inference::Session& session,
-                                       std::span<const inference::TokenId> tokens)
+                                       std::span<const inference::TokenId> tokens,
+                                       const inference::ProgressFn& progress, const std::atomic<bool>* cancel)
 {
     if (!ensure(session))
-        return InMemoryPrefixCache().restore(session, tokens);
-    auto r = m_snapshots->restore(session, tokens, m_workspace);
+        return InMemoryPrefixCache().restore(session, tokens, progress, cancel);
+    auto r = m_snapshots->restore(session, tokens, m_workspace, progress, cancel);
     m_notes.insert(m_notes.end(), r.notes.begin(), r.notes.end());
+    if (r.cancelled)
+        m_notes.push_back("restore cancelled after " + std::to_string(r.tokens) + " tokens");
     if (r.fromStore > 0)
         m_notes.push_back("restored " + std::to_string(r.fromStore) + " tokens (" + std::to_string(r.blocks) +
                           " blocks, " + std::to_string(r.bytes >> 20) + " MiB) from KV snapshots in " +
@@ -419,11 +439,13 @@ std::size_t StoredPrefixCache::restore(inference::Session& session,
 
 std::expected<std::string, std::string> StoredPrefixCache::restoreNamed(inference::Session& session,
                                                                         std::int64_t workspace,
-                                                                        const std::string& name)
+                                                                        const std::string& name,
+                                                                        const inference::ProgressFn& progress,
+                                                                        const std::atomic<bool>* cancel)
 {
     if (!ensure(session))
         return std::unexpected("snapshots are not available: " + m_unavailable);
-    auto r = m_snapshots->restoreNamed(workspace, name, session);
+    auto r = m_snapshots->restoreNamed(workspace, name, session, progress, cancel);
     if (!r)
         return std::unexpected(r.error().message);
     std::string text = "restored \"" + name + "\": " + std::to_string(r->tokens) + " tokens (" +

@@ -332,6 +332,81 @@ private slots:
         QCOMPARE(bad->size(), std::size_t(0));
     }
 
+    void restoreReportsProgressAndStopsWhenCancelled()
+    {
+        Library lib;
+        auto model = tinyLlama4(kLlama4);
+        const auto tokens = someTokens(64, 4096, 5);
+        {
+            auto s = newSession(model, 16);
+            auto k = openSnapshots(lib, *s, 16);
+            QVERIFY(k->prefill(*s, tokens, {}, nullptr, lib.workspace).has_value());
+        }
+        // Progress after each block, in tokens held of the tokens asked for.
+        {
+            auto s = newSession(model, 16);
+            auto k = openSnapshots(lib, *s, 16);
+            std::vector<std::pair<std::int64_t, std::int64_t>> seen;
+            auto r = k->restore(*s, tokens, lib.workspace,
+                                [&](std::int64_t done, std::int64_t total) { seen.emplace_back(done, total); });
+            QCOMPARE(r.tokens, std::size_t(64));
+            QVERIFY(!r.cancelled);
+            QCOMPARE(seen.size(), std::size_t(4));
+            for (std::size_t i = 0; i < seen.size(); ++i)
+                QCOMPARE(seen[i], std::make_pair(std::int64_t(16 * (i + 1)), std::int64_t(64)));
+        }
+        // Cancelled after the second block: the session holds two whole blocks, and the next
+        // restore imports only the rest (the held prefix is kept), ending with the same logits.
+        {
+            auto s = newSession(model, 16);
+            auto k = openSnapshots(lib, *s, 16);
+            std::atomic<bool> cancel{false};
+            auto r = k->restore(
+                *s, tokens, lib.workspace,
+                [&](std::int64_t done, std::int64_t) {
+                    if (done >= 32)
+                        cancel = true;
+                },
+                &cancel);
+            QVERIFY(r.cancelled);
+            QCOMPARE(r.tokens, std::size_t(32));
+            QCOMPARE(s->position(), 32);
+            auto rest = k->restore(*s, tokens, lib.workspace);
+            QVERIFY(!rest.cancelled);
+            QCOMPARE(rest.tokens, std::size_t(64));
+            QCOMPARE(rest.blocks, 2);
+            auto whole = newSession(model, 16);
+            QCOMPARE(k->restore(*whole, tokens, lib.workspace).tokens, std::size_t(64));
+            const std::vector<inference::TokenId> next{7};
+            QVERIFY(s->prefill(next).has_value());
+            QVERIFY(whole->prefill(next).has_value());
+            QCOMPARE(s->logits().size(), whole->logits().size());
+            QVERIFY(std::memcmp(s->logits().data(), whole->logits().data(), s->logits().size_bytes()) == 0);
+        }
+        // A named restore: progress against the snapshot's length; cancelled says so and keeps
+        // what was imported.
+        {
+            auto s = newSession(model, 16);
+            auto k = openSnapshots(lib, *s, 16);
+            std::atomic<bool> cancel{false};
+            std::int64_t last = 0, total = 0;
+            auto r = k->restoreNamed(
+                lib.workspace, app::kLatestSnapshot, *s,
+                [&](std::int64_t done, std::int64_t t) {
+                    last = done;
+                    total = t;
+                    cancel = done >= 16;
+                },
+                &cancel);
+            QVERIFY(r.has_value());
+            QVERIFY(r->cancelled);
+            QCOMPARE(total, std::int64_t(64));
+            QCOMPARE(last, std::int64_t(16));
+            QCOMPARE(s->position(), 16);
+            QVERIFY(contains(r->notes, "cancelled at token 16 of 64"));
+        }
+    }
+
     void branchSharesBlocksAndDeleteCollects()
     {
         Library lib;

@@ -62,8 +62,10 @@ public:
     virtual ~PrefixCache() = default;
     virtual std::string describe() const = 0;
     // Leaves `session` holding the longest prefix of `tokens` this cache can provide (possibly
-    // none) and returns its length. Tokens the session holds beyond it are dropped.
-    virtual std::size_t restore(inference::Session& session, std::span<const inference::TokenId> tokens) = 0;
+    // none) and returns its length. Tokens the session holds beyond it are dropped. A cache that
+    // reads from storage reports progress (tokens of `tokens` held) and stops early when cancelled.
+    virtual std::size_t restore(inference::Session& session, std::span<const inference::TokenId> tokens,
+                                const inference::ProgressFn& progress, const std::atomic<bool>* cancel) = 0;
     // The session now holds `tokens` (a finished or cancelled prefill); a persistent cache saves
     // what it does not have yet.
     virtual void store(inference::Session& session) = 0;
@@ -79,15 +81,19 @@ public:
     virtual std::vector<std::string> takeNotes() { return {}; }
     // Replaces the session's context with the named snapshot of `workspace`; returns what was
     // restored, in words. A cache without stored snapshots says so.
+    // Progress counts tokens of the snapshot; a cancelled restore keeps what it imported and says so.
     virtual std::expected<std::string, std::string> restoreNamed(inference::Session&, std::int64_t workspace,
-                                                                 const std::string& name);
+                                                                 const std::string& name,
+                                                                 const inference::ProgressFn& progress,
+                                                                 const std::atomic<bool>* cancel);
 };
 
 // The session's own KV, in memory, for the life of the process.
 class InMemoryPrefixCache : public PrefixCache {
 public:
     std::string describe() const override { return "in memory (this process)"; }
-    std::size_t restore(inference::Session& session, std::span<const inference::TokenId> tokens) override;
+    std::size_t restore(inference::Session& session, std::span<const inference::TokenId> tokens,
+                        const inference::ProgressFn& progress, const std::atomic<bool>* cancel) override;
     void store(inference::Session&) override {}
 };
 
@@ -154,9 +160,11 @@ public:
     // Context tokens the session holds now.
     std::int64_t heldTokens() const { return m_session->position(); }
     // The session holds the named snapshot of `workspace` afterwards (see PrefixCache).
-    std::expected<std::string, std::string> restoreSnapshot(std::int64_t workspace, const std::string& name)
+    std::expected<std::string, std::string> restoreSnapshot(std::int64_t workspace, const std::string& name,
+                                                            const inference::ProgressFn& progress = {},
+                                                            const std::atomic<bool>* cancel = nullptr)
     {
-        return m_cache->restoreNamed(*m_session, workspace, name);
+        return m_cache->restoreNamed(*m_session, workspace, name, progress, cancel);
     }
 
     // Tokens a question and its answer need after the context (a conservative bound).

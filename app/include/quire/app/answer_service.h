@@ -47,6 +47,8 @@ public:
     quint64 prefill(const QString& workspace);
     quint64 ask(const AskRequest& request);
     // Loads the workspace's named KV snapshot into the engine's session (checks the model).
+    // Reports prefillProgress(id, tokens held, snapshot tokens) after each block; cancel(id)
+    // stops between blocks (failed(..., Cancelled), the session keeps what was imported).
     quint64 restoreSnapshot(const QString& workspace, const QString& name);
     void cancel(quint64 id = 0);
 
@@ -76,7 +78,8 @@ public:
     void budget(quint64 id, const std::string& workspace, bool measure, const std::atomic<bool>* cancel);
     void prefill(quint64 id, const std::string& workspace, const std::atomic<bool>* cancel);
     void ask(quint64 id, const AskRequest& request, const std::atomic<bool>* cancel);
-    void restoreSnapshot(quint64 id, const std::string& workspace, const std::string& name);
+    void restoreSnapshot(quint64 id, const std::string& workspace, const std::string& name,
+                         const std::atomic<bool>* cancel);
 
 signals:
     void modelLoaded(quint64 id, const QString& name, int contextWindow);

@@ -16,7 +16,9 @@
 //   tokens end. (Continuing after a restored tail would split that chunk's computation into other
 //   steps than one uninterrupted prefill does; the Llama 4 fast path is not bit-identical across
 //   such splits, so the partial chunk is recomputed instead.) A block that is missing or fails its
-//   checksum ends the restore there; the next prefill() computes and rewrites it.
+//   checksum ends the restore there; the next prefill() computes and rewrites it. Restores report
+//   progress after each block (tokens held of the tokens asked for) and stop between blocks when
+//   cancelled, leaving the session holding the whole blocks imported so far.
 // - Named snapshots point at a block; branching copies the pointer, never the blocks. Deleting a
 //   snapshot collects blocks no snapshot uses. A snapshot made under another fingerprint is never
 //   loaded: the message names each differing field (the fields are stored beside the blocks).
@@ -65,6 +67,7 @@ struct RestoreReport {
     std::int64_t bytes = 0;         // their size
     double seconds = 0;             // reading and importing
     std::vector<std::string> notes; // why stored KV was not (all) used
+    bool cancelled = false;         // stopped by the cancel flag; the session keeps what was imported
 };
 
 struct PrefillReport {
@@ -91,7 +94,8 @@ public:
     // See the header comment. `workspace` (0: none) lets a miss be explained: when that
     // workspace's "latest" snapshot was made under another fingerprint, a note says which field.
     RestoreReport restore(inference::Session& session, std::span<const inference::TokenId> tokens,
-                          std::int64_t workspace = 0);
+                          std::int64_t workspace = 0, const inference::ProgressFn& progress = {},
+                          const std::atomic<bool>* cancel = nullptr);
     // Prefills tokens[session.position():] (the session must hold a prefix of `tokens`) block by
     // block, saving each; moves `snapshot` of `workspace` along when both are given. Cancelling
     // keeps the blocks already done (queued writes finish).
@@ -107,7 +111,9 @@ public:
                                                             const std::string& to);
     // Replaces the session's context with the snapshot's tokens and KV.
     std::expected<RestoreReport, SnapshotError> restoreNamed(std::int64_t workspace, const std::string& name,
-                                                             inference::Session& session);
+                                                             inference::Session& session,
+                                                             const inference::ProgressFn& progress = {},
+                                                             const std::atomic<bool>* cancel = nullptr);
     // Deletes the snapshot, then every block no snapshot uses.
     std::expected<storage::GarbageReport, SnapshotError> remove(std::int64_t workspace,
                                                                 const std::string& name);
@@ -139,7 +145,8 @@ public:
                       SnapshotOptions options = {});
     ~StoredPrefixCache() override;
     std::string describe() const override;
-    std::size_t restore(inference::Session& session, std::span<const inference::TokenId> tokens) override;
+    std::size_t restore(inference::Session& session, std::span<const inference::TokenId> tokens,
+                        const inference::ProgressFn& progress, const std::atomic<bool>* cancel) override;
     void store(inference::Session&) override {}
     std::expected<void, inference::Error> prefill(inference::Session& session,
                                                   std::span<const inference::TokenId> context,
@@ -148,7 +155,9 @@ public:
     void setWorkspace(std::int64_t workspace) override { m_workspace = workspace; }
     std::vector<std::string> takeNotes() override;
     std::expected<std::string, std::string> restoreNamed(inference::Session& session, std::int64_t workspace,
-                                                         const std::string& name) override;
+                                                         const std::string& name,
+                                                         const inference::ProgressFn& progress,
+                                                         const std::atomic<bool>* cancel) override;
 
 private:
     bool ensure(const inference::Session& session);
