@@ -235,7 +235,10 @@ std::expected<DeviceBuffer, Error> Llama4CudaRunner::uploadFloats(const std::vec
     auto b = deviceBytes(v.size() * 4, "weights");
     if (!b)
         return std::unexpected(b.error());
-    L4_CUDA_TRY(cudaMemcpy(b->data(), v.data(), v.size() * 4, cudaMemcpyHostToDevice), "upload");
+    // On the runner's stream (non-blocking: a plain cudaMemcpy on the legacy stream may return before its DMA
+    // lands, and nothing orders it with this stream's kernels), then waited for: `v` may be a temporary.
+    L4_CUDA_TRY(cudaMemcpyAsync(b->data(), v.data(), v.size() * 4, cudaMemcpyHostToDevice, stream()), "upload");
+    L4_CUDA_TRY(cudaStreamSynchronize(stream()), "upload");
     return b;
 }
 
@@ -256,7 +259,10 @@ std::expected<void, Error> Llama4CudaRunner::uploadExperts(const Llama4Layer& sr
                           : stackBf16({&src.expertDown[std::size_t(e)]});
             if (host.size() != std::size_t(n[part]) * std::size_t(k[part]))
                 return std::unexpected(Error{ErrorCode::Format, "expert weights are misshapen"});
-            L4_CUDA_TRY(cudaMemcpy(staging->data(), host.data(), host.size() * 2, cudaMemcpyHostToDevice),
+            // The quantize kernel below reads `staging` on the runner's (non-blocking) stream: the copy goes on
+            // that stream too, so the kernel is ordered after it.
+            L4_CUDA_TRY(cudaMemcpyAsync(staging->data(), host.data(), host.size() * 2, cudaMemcpyHostToDevice,
+                                        stream()),
                         "upload");
             L4_CUDA_TRY(
                 launchInt4Quantize(
@@ -413,8 +419,10 @@ std::expected<void, Error> Llama4CudaRunner::init(int maxContext, int multiproce
         if (!t)
             return std::unexpected(t.error());
         *buf = std::move(*t);
-        L4_CUDA_TRY(cudaMemcpy(buf->data(), table.data(), table.size() * 4, cudaMemcpyHostToDevice),
-                    "upload");
+        L4_CUDA_TRY(
+            cudaMemcpyAsync(buf->data(), table.data(), table.size() * 4, cudaMemcpyHostToDevice, stream()),
+            "upload");
+        L4_CUDA_TRY(cudaStreamSynchronize(stream()), "upload"); // `table` dies here
     }
     if (m_tiled) {
         m_splitTokens = decodeSplitTokens(1, c.nKvHeads, m_maxContext, 0, m_multiprocessors);
