@@ -18,7 +18,7 @@ class TestDeviceBudget : public QObject {
 private slots:
     void budgetCapsTheFreeMemory()
     {
-        QCOMPARE(budgetedFreeBytes(80 * kMiB, 0), 80 * kMiB);       // no budget: all that is free
+        QCOMPARE(budgetedFreeBytes(80 * kMiB, 0), 80 * kMiB);         // no budget: all that is free
         QCOMPARE(budgetedFreeBytes(80 * kMiB, 30 * kMiB), 30 * kMiB); // a smaller budget wins
         QCOMPARE(budgetedFreeBytes(80 * kMiB, 90 * kMiB), 80 * kMiB); // never more than is free
     }
@@ -34,7 +34,8 @@ private slots:
 
     void contextBytesRoundUpToTheGranularity()
     {
-        const DeviceContextCost c{.availableBytes = 0, .fixedBytes = 1000, .bytesPerToken = 10, .granularity = 64};
+        const DeviceContextCost c{
+            .availableBytes = 0, .fixedBytes = 1000, .bytesPerToken = 10, .granularity = 64};
         QCOMPARE(contextBytes(c, 1), std::uint64_t(1000 + 64 * 10));
         QCOMPARE(contextBytes(c, 64), std::uint64_t(1000 + 64 * 10));
         QCOMPARE(contextBytes(c, 65), std::uint64_t(1000 + 128 * 10));
@@ -43,7 +44,8 @@ private slots:
 
     void longestContextFitsTheBudget()
     {
-        DeviceContextCost c{.availableBytes = 100000, .fixedBytes = 20000, .bytesPerToken = 100, .granularity = 64};
+        DeviceContextCost c{
+            .availableBytes = 100000, .fixedBytes = 20000, .bytesPerToken = 100, .granularity = 64};
         // (100000 - 20000) / 100 = 800 tokens, down to a multiple of 64: 768.
         QCOMPARE(longestContext(c, 0), std::int64_t(768));
         QVERIFY(contextBytes(c, 768) <= c.availableBytes);
@@ -58,8 +60,8 @@ private slots:
 
     void chooseTakesTheRequestOrTheLongestAndRefusesWithNumbers()
     {
-        const DeviceContextCost c{.availableBytes = 64 * kMiB, .fixedBytes = 16 * kMiB, .bytesPerToken = 23040,
-                                  .granularity = 64};
+        const DeviceContextCost c{
+            .availableBytes = 64 * kMiB, .fixedBytes = 16 * kMiB, .bytesPerToken = 23040, .granularity = 64};
         // 48 MiB / 23040 B = 2184.5 -> 2176 tokens.
         auto d = chooseDeviceContext(c, 0, 8192, "the cuda backend's KV cache");
         QVERIFY(d.has_value());
@@ -76,7 +78,8 @@ private slots:
         QVERIFY2(m.contains("at most 2176 tokens"), qPrintable(m));
         QVERIFY2(m.startsWith("the cuda backend's KV cache"), qPrintable(m));
         // No room at all.
-        const DeviceContextCost full{.availableBytes = kMiB, .fixedBytes = 2 * kMiB, .bytesPerToken = 1, .granularity = 1};
+        const DeviceContextCost full{
+            .availableBytes = kMiB, .fixedBytes = 2 * kMiB, .bytesPerToken = 1, .granularity = 1};
         auto none = chooseDeviceContext(full, 0, 8192, "x");
         QVERIFY(!none.has_value());
         QVERIFY(QString::fromStdString(none.error().message).contains("no context fits"));

@@ -237,7 +237,8 @@ std::expected<DeviceBuffer, Error> Llama4CudaRunner::uploadFloats(const std::vec
         return std::unexpected(b.error());
     // On the runner's stream (non-blocking: a plain cudaMemcpy on the legacy stream may return before its DMA
     // lands, and nothing orders it with this stream's kernels), then waited for: `v` may be a temporary.
-    L4_CUDA_TRY(cudaMemcpyAsync(b->data(), v.data(), v.size() * 4, cudaMemcpyHostToDevice, stream()), "upload");
+    L4_CUDA_TRY(cudaMemcpyAsync(b->data(), v.data(), v.size() * 4, cudaMemcpyHostToDevice, stream()),
+                "upload");
     L4_CUDA_TRY(cudaStreamSynchronize(stream()), "upload");
     return b;
 }
@@ -259,8 +260,8 @@ std::expected<void, Error> Llama4CudaRunner::uploadExperts(const Llama4Layer& sr
                           : stackBf16({&src.expertDown[std::size_t(e)]});
             if (host.size() != std::size_t(n[part]) * std::size_t(k[part]))
                 return std::unexpected(Error{ErrorCode::Format, "expert weights are misshapen"});
-            // The quantize kernel below reads `staging` on the runner's (non-blocking) stream: the copy goes on
-            // that stream too, so the kernel is ordered after it.
+            // The quantize kernel below reads `staging` on the runner's (non-blocking) stream: the copy goes
+            // on that stream too, so the kernel is ordered after it.
             L4_CUDA_TRY(cudaMemcpyAsync(staging->data(), host.data(), host.size() * 2, cudaMemcpyHostToDevice,
                                         stream()),
                         "upload");
