@@ -149,8 +149,12 @@ public:
     void truncate(int position) override
     {
         position = std::clamp(position, 0, m_pos);
-        if (m_ring < m_maxContext && position < ringStart() && position % m_ring != 0)
-            m_ringLost = position;
+        // Resumable: a chunk start (the ring starts afresh), or a position inside the chunk the ring holds.
+        // Decided against the chunk the ring holds (m_ringChunk), not the one of m_pos: m_pos may sit at the
+        // next chunk's start while the ring still holds the previous chunk, and a second truncate after a
+        // refused one must be judged the same way.
+        if (m_ring < m_maxContext)
+            m_ringLost = position % m_ring == 0 || position / m_ring == m_ringChunk ? -1 : position;
         m_pos = position;
     }
 
@@ -184,7 +188,9 @@ private:
     bool m_tiled = false; // head dim 64 or 128: the tiled attention kernels
     int m_splitTokens = 0;
     int m_multiprocessors = 0;
-    int m_ringLost = -1; // a truncation position the ring cannot resume from, or -1
+    int m_ringLost = -1;       // a truncation position the ring cannot resume from, or -1
+    int m_ringChunk = -1;      // the attention chunk whose keys the ring holds (-1: none yet)
+    int m_splitTokensRing = 0; // the tiled decode kernel's split for the ring (the chunk, not the context)
 
     std::vector<Layer> m_layers;
     DeviceBuffer m_embed, m_outNorm, m_invFreq, m_pageTable;
@@ -640,7 +646,7 @@ std::expected<void, Error> Llama4CudaRunner::forward(std::span<const std::int32_
         return std::unexpected(
             Error{ErrorCode::OutOfMemory, "the context would hold " + std::to_string(m_pos + total) +
                                               " tokens; the KV cache holds " + std::to_string(m_maxContext)});
-    if (m_ringLost >= 0 && m_pos == m_ringLost)
+    if (m_ringLost >= 0)
         return std::unexpected(
             Error{ErrorCode::InvalidArgument,
                   "the context was cut back to token " + std::to_string(m_pos) +
@@ -673,6 +679,8 @@ std::expected<void, Error> Llama4CudaRunner::forward(std::span<const std::int32_
                          : logits.data() + (allRows ? std::size_t(done) * V : 0);
         L4_TRY(runLayers(T, allRows, out));
         L4_CUDA_TRY(cudaStreamSynchronize(s), "forward");
+        if (m_ring < m_maxContext)
+            m_ringChunk = (m_pos + T - 1) / m_ring;
         m_pos += T;
         done += T;
     }
