@@ -387,6 +387,7 @@ std::expected<void, Error> Llama4CudaRunner::init(int maxContext, int multiproce
         m_layers.push_back(std::move(L));
     }
 
+    const bool anyFp8 = std::any_of(m_layers.begin(), m_layers.end(), [](const Layer& L) { return L.fp8; });
     const std::size_t B = std::size_t(m_pass), Dm = std::size_t(c.dim);
     struct Want {
         DeviceBuffer* buf;
@@ -405,9 +406,11 @@ std::expected<void, Error> Llama4CudaRunner::init(int maxContext, int multiproce
         {&m_logits, std::size_t(kLogitRows) * std::size_t(c.vocabSize) * 4},
         {&m_step, (3 * B + 2) * 4},
         {&m_moeScratch, moeScratchBytes(m_pass, std::max(c.nExperts, 1), c.dim, std::max(c.expertDim, 8))},
-        {&m_gatherK, std::size_t(m_maxContext) * std::size_t(kvDim) * 2},
-        {&m_gatherV, std::size_t(m_maxContext) * std::size_t(kvDim) * 2},
-        {&m_fp8Workspace, fp8DecodeWorkspaceBytes(1, c.nHeads, c.headDim, m_maxContext)},
+        // Only with fp8 pages: prefill reads a global layer's keys and values through this bf16 copy, and
+        // decode keeps its split partials here (the bf16 caches need neither).
+        {&m_gatherK, anyFp8 ? std::size_t(m_maxContext) * std::size_t(kvDim) * 2 : 0},
+        {&m_gatherV, anyFp8 ? std::size_t(m_maxContext) * std::size_t(kvDim) * 2 : 0},
+        {&m_fp8Workspace, anyFp8 ? fp8DecodeWorkspaceBytes(1, c.nHeads, c.headDim, m_maxContext) : 0},
     };
     for (const Want& want : wants) {
         auto b = deviceBytes(want.bytes, "activations");
