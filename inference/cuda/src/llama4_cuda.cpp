@@ -435,9 +435,14 @@ std::expected<void, Error> Llama4CudaRunner::init(int maxContext, int multiproce
         L4_CUDA_TRY(cudaStreamSynchronize(stream()), "upload"); // `table` dies here
     }
     if (m_tiled) {
+        // Splits sized for the span each layer reads: the whole context (global layers), or the ring (chunked
+        // layers: split for the context, a ring of 8192 would make one block per KV head).
         m_splitTokens = decodeSplitTokens(1, c.nKvHeads, m_maxContext, 0, m_multiprocessors);
-        auto ws = deviceBytes(decodeWorkspaceBytes(1, c.nHeads, c.headDim, m_maxContext, 0, m_splitTokens),
-                              "attention workspace");
+        m_splitTokensRing = decodeSplitTokens(1, c.nKvHeads, m_ring, 0, m_multiprocessors);
+        auto ws =
+            deviceBytes(std::max(decodeWorkspaceBytes(1, c.nHeads, c.headDim, m_maxContext, 0, m_splitTokens),
+                                 decodeWorkspaceBytes(1, c.nHeads, c.headDim, m_ring, 0, m_splitTokensRing)),
+                        "attention workspace");
         if (!ws)
             return std::unexpected(ws.error());
         m_decodeWorkspace = std::move(*ws);
@@ -523,9 +528,9 @@ std::expected<void, Error> Llama4CudaRunner::attention(const Layer& L, int T)
         a.headDim = c.headDim;
         a.pageSize = kBf16Page;
         a.maxPagesPerSeq = (m_maxContext + kBf16Page - 1) / kBf16Page;
-        a.maxSeqLen = m_maxContext;
+        a.maxSeqLen = ringRows ? m_ring : m_maxContext;
         a.chunkSize = chunkRule;
-        a.splitTokens = m_splitTokens;
+        a.splitTokens = ringRows ? m_splitTokensRing : m_splitTokens;
         a.scale = scale;
         a.workspace = static_cast<float*>(m_decodeWorkspace.data());
         L4_CUDA_TRY(launchAttentionDecode(a, s), "decode attention");
