@@ -11,7 +11,7 @@
 //   chunked layers: k, v into a bf16 ring of one attention chunk (a pass never crosses a chunk boundary,
 //     so the ring's row 0 is the chunk's first token); attention over the query's chunk
 //   global layers: k, v appended to fp8 e4m3 pages with per-page scales (or a bf16 cache when
-//     QUIRE_LLAMA4_GLOBAL_KV=bf16); decode attends over the pages (split-K), prefill over the pages
+//     RunnerOptions::kvDtype is bf16); decode attends over the pages (split-K), prefill over the pages
 //     gathered back to bf16
 //   delta = att . Wo^T;  xn = rmsnorm(x += delta) * ffn_norm
 //   MoE layers: shared = swiglu(xn . [Wg | Wu]^T) . Wd^T; delta = routed experts (top-1 sigmoid, input
@@ -26,8 +26,7 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
-#include <cstring>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -48,6 +47,7 @@
 #include "quire/inference/cuda/kernels/rope.cuh"
 #include "quire/inference/cuda/kernels/swiglu.cuh"
 #include "quire/inference/cuda/stream.h"
+#include "quire/inference/device_budget.h"
 #include "quire/inference/llama4.h"
 #include "quire/inference/llama4_memory_plan.h"
 
@@ -60,14 +60,32 @@ constexpr int kLogitRows = 256; // rows of logits computed per LM-head product
 constexpr int kPage = 128;      // tokens per fp8 KV page
 constexpr int kBf16Page = 64;   // the tiled decode kernel's view of a contiguous bf16 cache
 
-// Global layers keep fp8 pages unless QUIRE_LLAMA4_GLOBAL_KV=bf16 (or the fp8 kernels cannot serve the
-// head shape).
-bool fp8GlobalKv(const Llama4Config& c)
+// Whether the global layers keep fp8 pages: the default (no dtype) and Fp8E4M3 when the fp8 kernels serve
+// the head shape (the default falls back to bf16 otherwise, an explicit fp8 is refused), BF16 never; the
+// chunked layers' ring is bf16 either way. Any other dtype is refused by name.
+std::expected<bool, Error> fp8GlobalKv(const Llama4Config& c, std::optional<KvDtype> dtype)
 {
-    const char* kv = std::getenv("QUIRE_LLAMA4_GLOBAL_KV");
-    return !(kv && std::strcmp(kv, "bf16") == 0) &&
-           (c.headDim == 32 || c.headDim == 64 || c.headDim == 128) && c.nKvHeads > 0 &&
-           c.nHeads / c.nKvHeads <= kFp8DecodeMaxGroup;
+    const bool served = (c.headDim == 32 || c.headDim == 64 || c.headDim == 128) && c.nKvHeads > 0 &&
+                        c.nHeads / c.nKvHeads <= kFp8DecodeMaxGroup;
+    if (!dtype)
+        return served;
+    switch (*dtype) {
+    case KvDtype::BF16:
+        return false;
+    case KvDtype::Fp8E4M3:
+        if (!served)
+            return std::unexpected(
+                Error{ErrorCode::Unsupported,
+                      "the cuda backend's fp8 KV kernels take head dims 32, 64 or 128 and up to " +
+                          std::to_string(kFp8DecodeMaxGroup) +
+                          " query heads per KV head; use the bf16 KV cache for this model"});
+        return true;
+    default:
+        return std::unexpected(
+            Error{ErrorCode::Unsupported, "the cuda backend holds a Llama 4 KV cache in bf16 (and "
+                                          "fp8 for the global layers), not " +
+                                              std::string(toString(*dtype))});
+    }
 }
 
 Error cudaFailure(cudaError_t e, const std::string& what)
@@ -127,7 +145,7 @@ struct Layer {
     Bf16Matrix gateUp, down;                          // shared expert (MoE layers) or the dense MLP
     DeviceBuffer router, expertQ[2], expertScales[2]; // [0] gate|up, [1] down
     MoeLayerWeights moeWeights;
-    // KV: bf16 [maxContext][kvDim] (chunked layers, or global ones with QUIRE_LLAMA4_GLOBAL_KV=bf16);
+    // KV: bf16 [maxContext][kvDim] (chunked layers, or global ones with a bf16 KV dtype);
     // fp8 pages for global layers.
     DeviceBuffer kCache, vCache, kScales, vScales;
     bool fp8 = false;
@@ -158,7 +176,7 @@ public:
         m_pos = position;
     }
 
-    std::expected<void, Error> init(int maxContext, int multiprocessors);
+    std::expected<void, Error> init(int maxContext, bool fp8Global, int multiprocessors);
     std::expected<void, Error> forward(std::span<const std::int32_t> tokens, std::span<float> logits,
                                        bool allLogits) override;
 
@@ -301,7 +319,7 @@ std::expected<void, Error> Llama4CudaRunner::uploadExperts(const Llama4Layer& sr
     return {};
 }
 
-std::expected<void, Error> Llama4CudaRunner::init(int maxContext, int multiprocessors)
+std::expected<void, Error> Llama4CudaRunner::init(int maxContext, bool fp8Global, int multiprocessors)
 {
     m_multiprocessors = multiprocessors;
     const Llama4Config& c = m_c;
@@ -315,7 +333,6 @@ std::expected<void, Error> Llama4CudaRunner::init(int maxContext, int multiproce
                                      "the CUDA backend needs hidden and expert widths that "
                                      "are multiples of 64"});
     m_maxContext = ((maxContext + kPage - 1) / kPage) * kPage;
-    const bool fp8Global = fp8GlobalKv(c);
     const int kvDim = c.kvDim(), qDim = c.qDim();
     m_ffnWidth = std::max(c.expertDim, c.denseDim);
     m_pass = std::min(kMaxPass, m_maxContext);
@@ -718,8 +735,12 @@ makeLlama4CudaRunner(std::shared_ptr<const ModelWeights> weights, const RunnerOp
     std::size_t freeBytes = 0, totalBytes = 0;
     L4_CUDA_TRY(cudaMemGetInfo(&freeBytes, &totalBytes), "cudaMemGetInfo");
     Llama4MemoryPlanOptions planOptions;
-    planOptions.deviceFreeBytes = freeBytes;
-    planOptions.globalKvBytes = fp8GlobalKv(config) ? 1 : 2;
+    const auto fp8Global = fp8GlobalKv(config, options.kvDtype);
+    if (!fp8Global)
+        return std::unexpected(fp8Global.error());
+    // A budget (RunnerOptions::deviceMemoryBudget) stands for the free memory when it is smaller.
+    planOptions.deviceFreeBytes = budgetedFreeBytes(freeBytes, options.deviceMemoryBudget);
+    planOptions.globalKvBytes = *fp8Global ? 1 : 2;
     const Llama4MemoryPlan plan = planLlama4Memory(config, planOptions);
     const std::int64_t fits = config.contextLength > 0
                                   ? std::min<std::int64_t>(plan.maxContextGpu, config.contextLength)
@@ -736,7 +757,7 @@ makeLlama4CudaRunner(std::shared_ptr<const ModelWeights> weights, const RunnerOp
         return std::unexpected(info.error());
     auto runner =
         std::make_unique<Llama4CudaRunner>(std::move(weights), std::move(*stream), std::move(*blas));
-    if (auto ok = runner->init(maxContext, info->multiprocessors); !ok)
+    if (auto ok = runner->init(maxContext, *fp8Global, info->multiprocessors); !ok)
         return std::unexpected(ok.error());
     return runner;
 }
