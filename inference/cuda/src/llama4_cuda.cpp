@@ -334,7 +334,12 @@ std::expected<void, Error> Llama4CudaRunner::init(int maxContext, bool fp8Global
                                      "are multiples of 64"});
     m_maxContext = ((maxContext + kPage - 1) / kPage) * kPage;
     const int kvDim = c.kvDim(), qDim = c.qDim();
-    m_ffnWidth = std::max(c.expertDim, c.denseDim);
+    // The widest FFN a layer runs here: the shared expert's width (MoE layers) or the dense MLP's (dense
+    // layers). Not the dense width of a model without dense layers: Scout's config names 16384 but never
+    // uses it, and 3 x 8192 extra bf16 values per token of an 8192-token pass are 400 MB.
+    const bool anyMoe = std::find(c.moe.begin(), c.moe.end(), 1) != c.moe.end();
+    const bool anyDense = std::find(c.moe.begin(), c.moe.end(), 0) != c.moe.end();
+    m_ffnWidth = std::max(anyMoe ? c.expertDim : 0, anyDense ? c.denseDim : 0);
     m_pass = std::min(kMaxPass, m_maxContext);
     m_ring = c.chunkSize > 0 && c.chunkSize < m_maxContext ? c.chunkSize : m_maxContext;
     m_tiled = c.headDim == 64 || c.headDim == 128;
