@@ -30,6 +30,7 @@
 #include <string>
 #include <vector>
 
+#include "kv_copy.h"
 #include "llama4_formats.h" // l4::decodeRow (inference/src)
 #include "quire/inference/cuda/bf16.h"
 #include "quire/inference/cuda/blas.h"
@@ -177,6 +178,16 @@ public:
     }
 
     std::expected<void, Error> init(int maxContext, bool fp8Global, int multiprocessors);
+
+    // KV export and import (bf16 caches only: fp8 pages with per-page scales are not exported). Chunked
+    // layers hold the chunk of position() - 1 (ring rows from the chunk's start), global layers every
+    // position.
+    std::expected<KvLayout, Error> kvLayout() const override;
+    std::expected<void, Error> readKv(int layer, int begin, int end, std::span<std::byte> k,
+                                      std::span<std::byte> v) const override;
+    std::expected<void, Error> appendUncomputed(std::span<const std::int32_t> tokens) override;
+    std::expected<void, Error> writeKv(int layer, int begin, int end, std::span<const std::byte> k,
+                                       std::span<const std::byte> v) override;
     std::expected<void, Error> forward(std::span<const std::int32_t> tokens, std::span<float> logits,
                                        bool allLogits) override;
 
@@ -192,6 +203,9 @@ private:
     }
     std::expected<void, Error> runLayers(int T, bool allRows, float* logitsOut);
     std::expected<void, Error> attention(const Layer& L, int T);
+    // Checks a KV copy and gives the cache row of position `begin` in `layer`.
+    std::expected<std::size_t, Error> kvRow(int layer, int begin, int end, std::size_t kBytes,
+                                            std::size_t vBytes) const;
 
     std::shared_ptr<const ModelWeights> m_weights;
     const Llama4Weights& m_w;
@@ -663,6 +677,101 @@ std::expected<void, Error> Llama4CudaRunner::runLayers(int T, bool allRows, floa
                     "logits download");
     }
     return {};
+}
+
+std::expected<KvLayout, Error> Llama4CudaRunner::kvLayout() const
+{
+    if (std::any_of(m_layers.begin(), m_layers.end(), [](const Layer& L) { return L.fp8; }))
+        return std::unexpected(
+            Error{ErrorCode::Unsupported,
+                  "the cuda backend does not export fp8 KV pages (per-page scales) of the global "
+                  "layers; create the runner with the bf16 KV dtype to export or import KV"});
+    KvLayout l;
+    l.dtype = KvDtype::BF16;
+    l.nLayers = m_c.nLayers;
+    l.nKvHeads = m_c.nKvHeads;
+    l.headDim = m_c.headDim;
+    if (m_c.chunkSize > 0 && m_c.chunkedLayerCount() > 0) {
+        l.chunkSize = m_c.chunkSize;
+        l.chunked = m_c.chunked;
+    }
+    return l;
+}
+
+std::expected<std::size_t, Error> Llama4CudaRunner::kvRow(int layer, int begin, int end, std::size_t kBytes,
+                                                          std::size_t vBytes) const
+{
+    if (auto layout = kvLayout(); !layout)
+        return std::unexpected(layout.error());
+    if (m_ringLost >= 0)
+        return std::unexpected(Error{ErrorCode::InvalidArgument,
+                                     "KV copy: the context was cut back inside an "
+                                     "earlier attention chunk whose keys are gone"});
+    const std::size_t row = std::size_t(m_c.kvDim()) * 2;
+    if (auto ok = checkKvRange(layer, m_c.nLayers, begin, end, m_pos, kBytes, vBytes, row); !ok)
+        return std::unexpected(ok.error());
+    const Layer& L = m_layers[std::size_t(layer)];
+    if (!L.chunked || end == begin)
+        return std::size_t(begin);
+    const int chunkStart = (m_pos - 1) / m_c.chunkSize * m_c.chunkSize;
+    if (begin < chunkStart)
+        return std::unexpected(Error{ErrorCode::InvalidArgument,
+                                     "KV copy: chunked layer " + std::to_string(layer) +
+                                         " holds only positions from " + std::to_string(chunkStart)});
+    return std::size_t(m_ring < m_maxContext ? begin - chunkStart : begin);
+}
+
+std::expected<void, Error> Llama4CudaRunner::readKv(int layer, int begin, int end, std::span<std::byte> k,
+                                                    std::span<std::byte> v) const
+{
+    const auto row = kvRow(layer, begin, end, k.size(), v.size());
+    if (!row)
+        return std::unexpected(row.error());
+    const Layer& L = m_layers[std::size_t(layer)];
+    const std::size_t at = *row * std::size_t(m_c.kvDim()) * 2;
+    L4_TRY(copyKv(k.data(), static_cast<const std::byte*>(L.kCache.data()) + at, k.size(),
+                  cudaMemcpyDeviceToHost, stream()));
+    return copyKv(v.data(), static_cast<const std::byte*>(L.vCache.data()) + at, v.size(),
+                  cudaMemcpyDeviceToHost, stream());
+}
+
+std::expected<void, Error> Llama4CudaRunner::appendUncomputed(std::span<const std::int32_t> tokens)
+{
+    if (auto layout = kvLayout(); !layout)
+        return std::unexpected(layout.error());
+    if (m_ringLost >= 0)
+        return std::unexpected(Error{ErrorCode::InvalidArgument,
+                                     "KV import: the context was cut back inside an earlier attention chunk; "
+                                     "truncate to " +
+                                         std::to_string((m_pos / m_ring) * m_ring) + " first"});
+    for (const std::int32_t t : tokens)
+        if (t < 0 || t >= m_c.vocabSize)
+            return std::unexpected(Error{ErrorCode::InvalidArgument,
+                                         "token id " + std::to_string(t) + " is outside the vocabulary"});
+    if (std::size_t(m_pos) + tokens.size() > std::size_t(m_maxContext))
+        return std::unexpected(
+            Error{ErrorCode::InvalidArgument, "context full: " + std::to_string(m_pos + tokens.size()) +
+                                                  " tokens exceed " + std::to_string(m_maxContext)});
+    m_pos += int(tokens.size());
+    // The caller writes the chunked layers' keys of the last chunk: the ring holds that chunk from now on.
+    if (m_ring < m_maxContext && m_pos > 0)
+        m_ringChunk = (m_pos - 1) / m_ring;
+    return {};
+}
+
+std::expected<void, Error> Llama4CudaRunner::writeKv(int layer, int begin, int end,
+                                                     std::span<const std::byte> k,
+                                                     std::span<const std::byte> v)
+{
+    const auto row = kvRow(layer, begin, end, k.size(), v.size());
+    if (!row)
+        return std::unexpected(row.error());
+    Layer& L = m_layers[std::size_t(layer)];
+    const std::size_t at = *row * std::size_t(m_c.kvDim()) * 2;
+    L4_TRY(copyKv(static_cast<std::byte*>(L.kCache.data()) + at, k.data(), k.size(), cudaMemcpyHostToDevice,
+                  stream()));
+    return copyKv(static_cast<std::byte*>(L.vCache.data()) + at, v.data(), v.size(), cudaMemcpyHostToDevice,
+                  stream());
 }
 
 std::expected<void, Error> Llama4CudaRunner::forward(std::span<const std::int32_t> tokens,

@@ -27,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "kv_copy.h"
 #include "quire/inference/cuda/blas.h"
 #include "quire/inference/cuda/device.h"
 #include "quire/inference/cuda/kernels/attention_decode.cuh"
@@ -253,6 +254,54 @@ public:
     int position() const override { return m_pos; }
     int maxContext() const override { return m_maxContext; }
     void truncate(int position) override { m_pos = std::clamp(position, 0, m_pos); }
+
+    // KV export and import: bf16, every layer keeps every position ([cacheTokens][kvDim] per layer).
+    std::expected<KvLayout, Error> kvLayout() const override
+    {
+        KvLayout l;
+        l.dtype = KvDtype::BF16;
+        l.nLayers = m_c.nLayers;
+        l.nKvHeads = m_c.nKvHeads;
+        l.headDim = m_c.headDim;
+        return l;
+    }
+    std::expected<void, Error> readKv(int layer, int begin, int end, std::span<std::byte> k,
+                                      std::span<std::byte> v) const override
+    {
+        const std::size_t row = std::size_t(m_c.kvDim()) * 2;
+        QUIRE_TRY(checkKvRange(layer, m_c.nLayers, begin, end, m_pos, k.size(), v.size(), row));
+        const Layer& L = m_layers[std::size_t(layer)];
+        const std::size_t at = std::size_t(begin) * row;
+        QUIRE_TRY(copyKv(k.data(), static_cast<const std::byte*>(L.kCache.data()) + at, k.size(),
+                         cudaMemcpyDeviceToHost, stream()));
+        return copyKv(v.data(), static_cast<const std::byte*>(L.vCache.data()) + at, v.size(),
+                      cudaMemcpyDeviceToHost, stream());
+    }
+    std::expected<void, Error> appendUncomputed(std::span<const std::int32_t> tokens) override
+    {
+        for (const std::int32_t t : tokens)
+            if (t < 0 || t >= m_c.vocabSize)
+                return std::unexpected(Error{ErrorCode::InvalidArgument,
+                                             "token id " + std::to_string(t) + " is outside the vocabulary"});
+        if (std::size_t(m_pos) + tokens.size() > std::size_t(m_maxContext))
+            return std::unexpected(
+                Error{ErrorCode::InvalidArgument, "context full: " + std::to_string(m_pos + tokens.size()) +
+                                                      " tokens exceed " + std::to_string(m_maxContext)});
+        m_pos += int(tokens.size());
+        return {};
+    }
+    std::expected<void, Error> writeKv(int layer, int begin, int end, std::span<const std::byte> k,
+                                       std::span<const std::byte> v) override
+    {
+        const std::size_t row = std::size_t(m_c.kvDim()) * 2;
+        QUIRE_TRY(checkKvRange(layer, m_c.nLayers, begin, end, m_pos, k.size(), v.size(), row));
+        Layer& L = m_layers[std::size_t(layer)];
+        const std::size_t at = std::size_t(begin) * row;
+        QUIRE_TRY(copyKv(static_cast<std::byte*>(L.kCache.data()) + at, k.data(), k.size(),
+                         cudaMemcpyHostToDevice, stream()));
+        return copyKv(static_cast<std::byte*>(L.vCache.data()) + at, v.data(), v.size(),
+                      cudaMemcpyHostToDevice, stream());
+    }
 
     std::expected<void, Error> forward(std::span<const std::int32_t> tokens, std::span<float> logits,
                                        bool allLogits) override
