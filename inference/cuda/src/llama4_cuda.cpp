@@ -792,6 +792,12 @@ std::expected<void, Error> Llama4CudaRunner::forward(std::span<const std::int32_
                       ", inside an earlier attention chunk whose keys are gone; truncate to " +
                       std::to_string((m_pos / m_ring) * m_ring) + " and feed the rest again"});
     m_ringLost = -1;
+    // The embedding kernel would give a zero row for an id outside the table: refuse it, as the dense runner
+    // does.
+    for (const std::int32_t t : tokens)
+        if (t < 0 || t >= m_c.vocabSize)
+            return std::unexpected(Error{ErrorCode::InvalidArgument,
+                                         "token id " + std::to_string(t) + " is outside the vocabulary"});
     if (!logits.empty() && logits.size() < (allLogits ? std::size_t(total) : 1) * V)
         return std::unexpected(Error{ErrorCode::InvalidArgument, "the logits buffer is too small"});
     cudaStream_t s = stream();
