@@ -7,6 +7,7 @@
 #include <sstream>
 #include <string>
 
+#include "quire/inference/device_budget.h"
 #include "quire/inference/llama4_memory_plan.h"
 
 using namespace quire::inference;
@@ -118,6 +119,27 @@ private slots:
         // 16 GiB: floor(17179869184 / 3146496) = 5460 host pages, their device part 5460 x 534688 =
         // 2919396480 B, then floor((7582101504 - 2919396480) / 3681184) = 1266 device pages: (1266 + 5460) x 128.
         QCOMPARE(planLlama4Memory(scout(), h100(16)).maxContextTotal, std::int64_t((1266 + 5460) * 128));
+    }
+
+    // RunnerOptions::deviceMemoryBudget: the CUDA runner plans with min(free, budget) (device_budget.h).
+    void aBudgetShrinksTheContext()
+    {
+        const auto full = planLlama4Memory(scout(), h100());
+        const std::uint64_t perPage = full.globalKvBytesPerPage + full.stagingBytesPerPage +
+                                      full.decodeWorkspaceBytesPerPage; // 3681184 B
+        auto o = h100();
+        o.deviceFreeBytes = budgetedFreeBytes(79 * kGiB, full.fixedBytes + 100 * perPage + perPage - 1);
+        const auto p = planLlama4Memory(scout(), o);
+        QCOMPARE(p.gpuPages, std::int64_t(100));
+        QCOMPARE(p.maxContextGpu, std::int64_t(100 * 128));
+        QVERIFY(checkLlama4Context(p, 100 * 128).has_value());
+        const auto r = checkLlama4Context(p, 100 * 128 + 1);
+        QVERIFY(!r.has_value());
+        QVERIFY2(QString::fromStdString(r.error().message).contains("room for 12800 tokens"),
+                 qPrintable(QString::fromStdString(r.error().message)));
+        // A budget over the free memory changes nothing.
+        o.deviceFreeBytes = budgetedFreeBytes(79 * kGiB, 200 * kGiB);
+        QCOMPARE(planLlama4Memory(scout(), o).maxContextGpu, full.maxContextGpu);
     }
 
     void tooLongContextIsRefusedWithNumbers()
