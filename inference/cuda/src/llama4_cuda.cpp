@@ -521,7 +521,10 @@ std::expected<void, Error> Llama4CudaRunner::attention(const Layer& L, int T)
             d.batch = 1;
             d.numQHeads = c.nHeads;
             d.maxPagesPerSeq = m_maxContext / kPage;
-            d.maxSeqLen = m_maxContext;
+            // The grid covers the splits of the keys held now, not of the whole context: with a long context
+            // and a short sequence nearly every block would exit at once (no CUDA graph here, so the host
+            // knows the length; the workspace is sized for the whole context).
+            d.maxSeqLen = m_pos + T;
             d.scale = scale;
             d.workspace = static_cast<float*>(m_fp8Workspace.data());
             L4_CUDA_TRY(launchAttentionDecodeFp8(d, s), "fp8 decode attention");
@@ -564,7 +567,7 @@ std::expected<void, Error> Llama4CudaRunner::attention(const Layer& L, int T)
         a.headDim = c.headDim;
         a.pageSize = kBf16Page;
         a.maxPagesPerSeq = (m_maxContext + kBf16Page - 1) / kBf16Page;
-        a.maxSeqLen = ringRows ? m_ring : m_maxContext;
+        a.maxSeqLen = held; // the keys held now (see the fp8 decode above)
         a.chunkSize = chunkRule;
         a.splitTokens = ringRows ? m_splitTokensRing : m_splitTokens;
         a.scale = scale;
