@@ -117,7 +117,8 @@ private slots:
         QCOMPARE(h.maxContextTotal, std::int64_t(1815040));
         QVERIFY(checkLlama4Context(h, 1 << 20).has_value());
         // 16 GiB: floor(17179869184 / 3146496) = 5460 host pages, their device part 5460 x 534688 =
-        // 2919396480 B, then floor((7582101504 - 2919396480) / 3681184) = 1266 device pages: (1266 + 5460) x 128.
+        // 2919396480 B, then floor((7582101504 - 2919396480) / 3681184) = 1266 device pages: (1266 + 5460) x
+        // 128.
         QCOMPARE(planLlama4Memory(scout(), h100(16)).maxContextTotal, std::int64_t((1266 + 5460) * 128));
     }
 
