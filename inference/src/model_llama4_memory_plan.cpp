@@ -78,17 +78,30 @@ Llama4MemoryPlan planLlama4Memory(const Llama4Config& c, const Llama4MemoryPlanO
         p.globalKvBytesPerToken * std::uint64_t(p.kvPageTokens) + p.globalKvScaleBytesPerPage;
     if (o.prefillStaging && o.globalKvBytes == 1 && p.globalLayers > 0)
         p.stagingBytesPerPage = 2 * KV * 2 * std::uint64_t(p.kvPageTokens);
+    // fp8 decode: f32 partial output and (max, sum) per query head and split of fp8DecodeSplit keys.
+    if (o.globalKvBytes == 1 && p.globalLayers > 0) {
+        const std::uint64_t split = std::uint64_t(std::max(o.fp8DecodeSplit, 1));
+        p.decodeWorkspaceBytesPerPage =
+            (H * (std::uint64_t(c.headDim) + 2) * 4 * std::uint64_t(p.kvPageTokens) + split - 1) / split;
+    }
     // Chunked layers: a ring of one chunk each, allocated whole when the session starts.
     p.chunkedRingBytes = std::uint64_t(p.chunkedLayers) * 2 * KV * std::uint64_t(o.chunkedKvBytes) *
                          std::uint64_t(std::max(c.chunkSize, 0));
 
-    // Working memory per prefill token. bf16 activations: the residual, its norm, the FFN output,
-    // the permuted expert input and the expert output [D each]; q and the attention output [Q
-    // each]; k and v [KV each]; gate|up [2I] and the SwiGLU product [I] (the shared expert reuses
-    // them). Routing: f32 router logits [E], expert id, routing weight and permutation index (4 B
-    // each). Attention: f32 running max and sum per query head.
-    p.workingBytesPerToken = 2 * (5 * D + 2 * Q + 2 * KV + 3 * I) + 4 * E + 3 * 4 + 2 * 4 * H;
-    p.workingBytes = p.workingBytesPerToken * std::uint64_t(p.prefillChunk) + 4 * V + p.reserveBytes;
+    // Working memory per prefill token, the CUDA runner's buffers (llama4_cuda.cpp). The f32 residual
+    // [D]. bf16: the norm output, the attention delta, the shared expert's output and the FFN output
+    // [D each]; q|k|v [Q + 2 KV] and the attention output [Q]; gate|up [2I] and the SwiGLU product [I]
+    // (the widest FFN a layer has: the shared expert's, or a dense layer's) for the shared expert. The MoE's
+    // own: the scaled, permuted input and the expert output [D each], gate|up [2I] and the SwiGLU product
+    // [I], f32 router logits [E], expert id, score and slot (4 B each). Step inputs: id, position and ring
+    // position (4 B each).
+    const bool anyMoe = std::find(c.moe.begin(), c.moe.end(), 1) != c.moe.end();
+    const bool anyDense = std::find(c.moe.begin(), c.moe.end(), 0) != c.moe.end();
+    const std::uint64_t ffn = std::uint64_t(std::max(anyMoe ? c.expertDim : 0, anyDense ? c.denseDim : 0));
+    p.workingBytesPerToken =
+        4 * D + 2 * (4 * D + Q + 2 * KV + Q + 3 * ffn) + 2 * (2 * D + 3 * I) + 4 * E + 3 * 4 + 3 * 4;
+    p.workingBytes = p.workingBytesPerToken * std::uint64_t(p.prefillChunk) +
+                     std::uint64_t(std::max(o.logitRows, 1)) * 4 * V + p.reserveBytes;
 
     p.fixedBytes = p.weightBytes + p.chunkedRingBytes + p.workingBytes;
     p.weightsFit = p.fixedBytes <= p.deviceFreeBytes;
@@ -97,13 +110,13 @@ Llama4MemoryPlan planLlama4Memory(const Llama4Config& c, const Llama4MemoryPlanO
     // there, and its staging on the device.
     std::int64_t gpuPagesWithHost = 0;
     if (p.globalKvBytesPerPage > 0) {
-        const std::uint64_t onDevice = p.globalKvBytesPerPage + p.stagingBytesPerPage;
+        const std::uint64_t deviceOnly = p.stagingBytesPerPage + p.decodeWorkspaceBytesPerPage;
+        const std::uint64_t onDevice = p.globalKvBytesPerPage + deviceOnly;
         p.gpuPages = std::int64_t(p.gpuKvBytes / onDevice);
         p.hostPages = std::int64_t(p.hostKvBytes / p.globalKvBytesPerPage);
-        if (p.stagingBytesPerPage > 0)
-            p.hostPages = std::min<std::int64_t>(p.hostPages, std::int64_t(p.gpuKvBytes / p.stagingBytesPerPage));
-        gpuPagesWithHost =
-            std::int64_t((p.gpuKvBytes - std::uint64_t(p.hostPages) * p.stagingBytesPerPage) / onDevice);
+        if (deviceOnly > 0)
+            p.hostPages = std::min<std::int64_t>(p.hostPages, std::int64_t(p.gpuKvBytes / deviceOnly));
+        gpuPagesWithHost = std::int64_t((p.gpuKvBytes - std::uint64_t(p.hostPages) * deviceOnly) / onDevice);
     }
     const auto cap = [&](std::int64_t tokens) {
         return p.maxPositions > 0 ? std::min(tokens, p.maxPositions) : tokens;
@@ -140,6 +153,9 @@ std::string Llama4MemoryPlan::describe() const
     if (stagingBytesPerPage > 0)
         s += line("prefill staging        %llu B/token  (bf16 keys and values of one global layer)\n",
                   static_cast<unsigned long long>(stagingBytesPerPage / std::uint64_t(kvPageTokens)));
+    if (decodeWorkspaceBytesPerPage > 0)
+        s += line("fp8 decode partials    %llu B/page  (f32 per query head and split of keys)\n",
+                  static_cast<unsigned long long>(decodeWorkspaceBytesPerPage));
     if (deviceFreeBytes == 0) {
         s += "no device memory figure (no CUDA device found and none given): no maximum context\n";
         return s;
@@ -183,19 +199,20 @@ std::expected<void, Error> checkLlama4Context(const Llama4MemoryPlan& p, std::in
     const std::uint64_t need = p.globalKvBytes(tokens);
     const std::uint64_t staging =
         std::uint64_t((tokens + p.kvPageTokens - 1) / p.kvPageTokens) * p.stagingBytesPerPage;
-    std::string message = line(
-        "a context of %lld tokens needs %.2f GiB of KV for the %d global layers", static_cast<long long>(tokens),
-        gib(need), p.globalLayers);
+    std::string message = line("a context of %lld tokens needs %.2f GiB of KV for the %d global layers",
+                               static_cast<long long>(tokens), gib(need), p.globalLayers);
     if (staging > 0)
         message += line(" (and %.2f GiB of bf16 staging on the GPU for prefill)", gib(staging));
-    message += line("; the GPU has %.2f GiB left after the weights (%.2f GiB), working memory and chunked-layer "
-                    "ring (%.2f GiB), room for %lld tokens",
-                    gib(p.gpuKvBytes), gib(p.weightBytes), gib(p.workingBytes + p.chunkedRingBytes),
-                    static_cast<long long>(p.maxContextGpu));
+    message +=
+        line("; the GPU has %.2f GiB left after the weights (%.2f GiB), working memory and chunked-layer "
+             "ring (%.2f GiB), room for %lld tokens",
+             gib(p.gpuKvBytes), gib(p.weightBytes), gib(p.workingBytes + p.chunkedRingBytes),
+             static_cast<long long>(p.maxContextGpu));
     if (p.hostKvBytes > 0)
         message += line(", %lld with %.2f GiB of host memory", static_cast<long long>(p.maxContextTotal),
                         gib(p.hostKvBytes));
-    message += line("; shorten the context to at most %lld tokens", static_cast<long long>(p.maxContextTotal));
+    message +=
+        line("; shorten the context to at most %lld tokens", static_cast<long long>(p.maxContextTotal));
     if (std::uint64_t(p.hostPages + 1) * p.stagingBytesPerPage <= p.gpuKvBytes)
         message += " or configure more host memory (--host-memory)";
     return std::unexpected(Error{ErrorCode::OutOfMemory, message});

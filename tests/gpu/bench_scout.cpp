@@ -251,8 +251,12 @@ Work makeWork()
     return w;
 }
 
+// The copies run on the legacy stream while the benchmark's kernels run on a non-blocking one: nothing
+// orders them, so wait for every stream before (no kernel still reads the old positions) and after (a
+// pageable cudaMemcpy may return before its DMA has landed).
 void setPositions(const Work& w, int p0, int tokens)
 {
+    check(cudaDeviceSynchronize(), "positions");
     std::vector<std::int32_t> pos(static_cast<std::size_t>(tokens)), ring(pos.size());
     for (int i = 0; i < tokens; ++i) {
         pos[static_cast<std::size_t>(i)] = p0 + i;
@@ -262,6 +266,7 @@ void setPositions(const Work& w, int p0, int tokens)
     check(cudaMemcpy(w.ringPositions, ring.data(), ring.size() * 4, cudaMemcpyHostToDevice), "positions");
     const std::int32_t len = p0 + tokens;
     check(cudaMemcpy(w.seqLen, &len, 4, cudaMemcpyHostToDevice), "seqLen");
+    check(cudaDeviceSynchronize(), "positions");
 }
 
 struct Runner {

@@ -7,6 +7,7 @@
 #include <sstream>
 #include <string>
 
+#include "quire/inference/device_budget.h"
 #include "quire/inference/llama4_memory_plan.h"
 
 using namespace quire::inference;
@@ -74,40 +75,72 @@ private slots:
         QCOMPARE(p.stagingBytesPerPage, std::uint64_t(2 * 1024 * 2 * 128));
         // The bf16 ring of one 8192-token chunk in each of 36 layers: 1.125 GiB.
         QCOMPARE(p.chunkedRingBytes, std::uint64_t(36) * 2 * 1024 * 2 * 8192);
-        // Per prefill token: 2 x (5x5120 + 2x5120 + 2x1024 + 3x8192) B of bf16 activations
-        // = 124928, + 16 f32 router logits (64) + 12 B of routing + 40 heads x 8 B = 125324 B.
-        QCOMPARE(p.workingBytesPerToken, std::uint64_t(125324));
-        // x 8192 tokens + f32 logits of one row (202048 x 4) + 512 MiB reserve.
-        QCOMPARE(p.workingBytes, std::uint64_t(125324) * 8192 + 202048 * 4 + 512 * (1 << 20));
-        QCOMPARE(p.workingBytes, std::uint64_t(1564333312));
+        // fp8 decode partials: 40 query heads x (128 + 2) f32 per split of 256 keys, 10400 B per page.
+        QCOMPARE(p.decodeWorkspaceBytesPerPage, std::uint64_t(40 * 130 * 4 * 128 / 256));
+        // Per prefill token, the CUDA runner's buffers: the f32 residual 4 x 5120; bf16 norm output,
+        // attention delta, shared-expert output and FFN output 4 x 5120, q|k|v 5120 + 2 x 1024, attention
+        // output 5120, shared gate|up and SwiGLU 3 x 8192 (Scout has no dense layer: its 16384-wide
+        // intermediate_size_mlp is not counted); the MoE's permuted input and output 2 x 5120, gate|up and
+        // SwiGLU 3 x 8192; 16 f32 router logits (64), id, score, slot (12) and the step inputs (12).
+        QCOMPARE(p.workingBytesPerToken,
+                 std::uint64_t(4 * 5120 + 2 * (4 * 5120 + 5120 + 2 * 1024 + 5120 + 3 * 8192) +
+                               2 * (2 * 5120 + 3 * 8192) + 64 + 12 + 12));
+        QCOMPARE(p.workingBytesPerToken, std::uint64_t(204888));
+        // x 8192 tokens + 256 rows of f32 logits (256 x 202048 x 4) + 512 MiB reserve.
+        QCOMPARE(p.workingBytes, std::uint64_t(204888) * 8192 + 256 * 202048 * 4 + 512 * (1 << 20));
+        QCOMPARE(p.workingBytes, std::uint64_t(2422210560));
     }
 
     void scoutMaxContextOnH100()
     {
         const auto p = planLlama4Memory(scout(), h100());
         QVERIFY(p.weightsFit);
-        // 79 GiB - 73613332480 - 1207959552 - 1564333312 = 8439978752 B (7.86 GiB) for pages of
-        // 3146496 B + 524288 B of staging: floor(8439978752 / 3670784) = 2299 pages = 294272 tokens.
-        QCOMPARE(p.fixedBytes, std::uint64_t(73613332480) + 1207959552 + 1564333312);
-        QCOMPARE(p.gpuKvBytes, std::uint64_t(8439978752));
-        QCOMPARE(p.gpuPages, std::int64_t(2299));
-        QCOMPARE(p.maxContextGpu, std::int64_t(294272));
-        QCOMPARE(p.maxContextTotal, std::int64_t(294272)); // no host memory configured
-        QCOMPARE(p.globalKvBytes(294272), std::uint64_t(2299) * 3146496);
-        QVERIFY(checkLlama4Context(p, 294272).has_value());
+        // 79 GiB - 73613332480 - 1207959552 - 2422210560 = 7582101504 B (7.06 GiB) for pages of
+        // 3146496 B + 524288 B of staging + 10400 B of decode partials: floor(7582101504 / 3681184) = 2059
+        // pages = 263552 tokens.
+        QCOMPARE(p.fixedBytes, std::uint64_t(73613332480) + 1207959552 + 2422210560);
+        QCOMPARE(p.gpuKvBytes, std::uint64_t(7582101504));
+        QCOMPARE(p.gpuPages, std::int64_t(2059));
+        QCOMPARE(p.maxContextGpu, std::int64_t(263552));
+        QCOMPARE(p.maxContextTotal, std::int64_t(263552)); // no host memory configured
+        QCOMPARE(p.globalKvBytes(263552), std::uint64_t(2059) * 3146496);
+        QVERIFY(checkLlama4Context(p, 263552).has_value());
+        QVERIFY(!checkLlama4Context(p, 263552 + 128).has_value());
         QVERIFY(checkLlama4Context(p, 131072).has_value());
 
-        // 64 GiB of host memory hold floor(68719476736 / 3146496) = 21840 pages, but their staging on the
-        // GPU is limited to floor(8439978752 / 524288) = 16097 pages, which leaves no room for pages on the
-        // GPU: 16097 x 128 = 2060416 tokens.
+        // 64 GiB of host memory hold floor(68719476736 / 3146496) = 21840 pages, but their staging and
+        // decode partials on the GPU are limited to floor(7582101504 / (524288 + 10400)) = 14180 pages, which
+        // leaves no room for pages on the GPU: 14180 x 128 = 1815040 tokens.
         const auto h = planLlama4Memory(scout(), h100(64));
-        QCOMPARE(h.hostPages, std::int64_t(16097));
-        QCOMPARE(h.maxContextGpu, std::int64_t(294272));
-        QCOMPARE(h.maxContextTotal, std::int64_t(2060416));
+        QCOMPARE(h.hostPages, std::int64_t(14180));
+        QCOMPARE(h.maxContextGpu, std::int64_t(263552));
+        QCOMPARE(h.maxContextTotal, std::int64_t(1815040));
         QVERIFY(checkLlama4Context(h, 1 << 20).has_value());
-        // 16 GiB: floor(17179869184 / 3146496) = 5460 host pages, staging 5460 x 524288 = 2862612480 B,
-        // then floor((8439978752 - 2862612480) / 3670784) = 1519 device pages: (1519 + 5460) x 128.
-        QCOMPARE(planLlama4Memory(scout(), h100(16)).maxContextTotal, std::int64_t((1519 + 5460) * 128));
+        // 16 GiB: floor(17179869184 / 3146496) = 5460 host pages, their device part 5460 x 534688 =
+        // 2919396480 B, then floor((7582101504 - 2919396480) / 3681184) = 1266 device pages: (1266 + 5460) x
+        // 128.
+        QCOMPARE(planLlama4Memory(scout(), h100(16)).maxContextTotal, std::int64_t((1266 + 5460) * 128));
+    }
+
+    // RunnerOptions::deviceMemoryBudget: the CUDA runner plans with min(free, budget) (device_budget.h).
+    void aBudgetShrinksTheContext()
+    {
+        const auto full = planLlama4Memory(scout(), h100());
+        const std::uint64_t perPage = full.globalKvBytesPerPage + full.stagingBytesPerPage +
+                                      full.decodeWorkspaceBytesPerPage; // 3681184 B
+        auto o = h100();
+        o.deviceFreeBytes = budgetedFreeBytes(79 * kGiB, full.fixedBytes + 100 * perPage + perPage - 1);
+        const auto p = planLlama4Memory(scout(), o);
+        QCOMPARE(p.gpuPages, std::int64_t(100));
+        QCOMPARE(p.maxContextGpu, std::int64_t(100 * 128));
+        QVERIFY(checkLlama4Context(p, 100 * 128).has_value());
+        const auto r = checkLlama4Context(p, 100 * 128 + 1);
+        QVERIFY(!r.has_value());
+        QVERIFY2(QString::fromStdString(r.error().message).contains("room for 12800 tokens"),
+                 qPrintable(QString::fromStdString(r.error().message)));
+        // A budget over the free memory changes nothing.
+        o.deviceFreeBytes = budgetedFreeBytes(79 * kGiB, 200 * kGiB);
+        QCOMPARE(planLlama4Memory(scout(), o).maxContextGpu, full.maxContextGpu);
     }
 
     void tooLongContextIsRefusedWithNumbers()
@@ -118,8 +151,8 @@ private slots:
         QCOMPARE(r.error().code, ErrorCode::OutOfMemory);
         const QString m = QString::fromStdString(r.error().message);
         QVERIFY2(m.contains("1048576 tokens"), qPrintable(m));
-        QVERIFY2(m.contains("room for 294272 tokens"), qPrintable(m));
-        QVERIFY2(m.contains("at most 294272"), qPrintable(m));
+        QVERIFY2(m.contains("room for 263552 tokens"), qPrintable(m));
+        QVERIFY2(m.contains("at most 263552"), qPrintable(m));
         QVERIFY2(m.contains("24.01 GiB"), qPrintable(m)); // 8192 pages x 3146496 B
         QVERIFY2(m.contains("4.00 GiB of bf16 staging"), qPrintable(m));
         QVERIFY2(m.contains("--host-memory"), qPrintable(m));
@@ -151,14 +184,15 @@ private slots:
         // The int4-fp8 preset (shared expert int4 too) leaves more room for KV than the default.
         auto small = h100();
         small.quantization = *Llama4Quantization::preset("int4-fp8");
-        QVERIFY(planLlama4Memory(scout(), small).maxContextGpu > 294272);
-        // bf16 global KV: 48 KiB per token, no staging.
+        QVERIFY(planLlama4Memory(scout(), small).maxContextGpu > 263552);
+        // bf16 global KV: 48 KiB per token, no staging, no fp8 decode partials.
         auto wide = h100();
         wide.globalKvBytes = 2;
         const auto w = planLlama4Memory(scout(), wide);
         QCOMPARE(w.stagingBytesPerPage, std::uint64_t(0));
+        QCOMPARE(w.decodeWorkspaceBytesPerPage, std::uint64_t(0));
         QCOMPARE(w.globalKvBytesPerPage, std::uint64_t(12 * 2 * 1024 * 2 * 128 + 768));
-        QCOMPARE(w.gpuPages, std::int64_t(8439978752 / (12 * 2 * 1024 * 2 * 128 + 768)));
+        QCOMPARE(w.gpuPages, std::int64_t(7582101504 / (12 * 2 * 1024 * 2 * 128 + 768)));
     }
 };
 

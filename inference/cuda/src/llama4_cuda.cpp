@@ -11,7 +11,7 @@
 //   chunked layers: k, v into a bf16 ring of one attention chunk (a pass never crosses a chunk boundary,
 //     so the ring's row 0 is the chunk's first token); attention over the query's chunk
 //   global layers: k, v appended to fp8 e4m3 pages with per-page scales (or a bf16 cache when
-//     QUIRE_LLAMA4_GLOBAL_KV=bf16); decode attends over the pages (split-K), prefill over the pages
+//     RunnerOptions::kvDtype is bf16); decode attends over the pages (split-K), prefill over the pages
 //     gathered back to bf16
 //   delta = att . Wo^T;  xn = rmsnorm(x += delta) * ffn_norm
 //   MoE layers: shared = swiglu(xn . [Wg | Wu]^T) . Wd^T; delta = routed experts (top-1 sigmoid, input
@@ -26,11 +26,11 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
-#include <cstring>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "kv_copy.h"
 #include "llama4_formats.h" // l4::decodeRow (inference/src)
 #include "quire/inference/cuda/bf16.h"
 #include "quire/inference/cuda/blas.h"
@@ -48,6 +48,7 @@
 #include "quire/inference/cuda/kernels/rope.cuh"
 #include "quire/inference/cuda/kernels/swiglu.cuh"
 #include "quire/inference/cuda/stream.h"
+#include "quire/inference/device_budget.h"
 #include "quire/inference/llama4.h"
 #include "quire/inference/llama4_memory_plan.h"
 
@@ -60,14 +61,32 @@ constexpr int kLogitRows = 256; // rows of logits computed per LM-head product
 constexpr int kPage = 128;      // tokens per fp8 KV page
 constexpr int kBf16Page = 64;   // the tiled decode kernel's view of a contiguous bf16 cache
 
-// Global layers keep fp8 pages unless QUIRE_LLAMA4_GLOBAL_KV=bf16 (or the fp8 kernels cannot serve the
-// head shape).
-bool fp8GlobalKv(const Llama4Config& c)
+// Whether the global layers keep fp8 pages: the default (no dtype) and Fp8E4M3 when the fp8 kernels serve
+// the head shape (the default falls back to bf16 otherwise, an explicit fp8 is refused), BF16 never; the
+// chunked layers' ring is bf16 either way. Any other dtype is refused by name.
+std::expected<bool, Error> fp8GlobalKv(const Llama4Config& c, std::optional<KvDtype> dtype)
 {
-    const char* kv = std::getenv("QUIRE_LLAMA4_GLOBAL_KV");
-    return !(kv && std::strcmp(kv, "bf16") == 0) &&
-           (c.headDim == 32 || c.headDim == 64 || c.headDim == 128) && c.nKvHeads > 0 &&
-           c.nHeads / c.nKvHeads <= kFp8DecodeMaxGroup;
+    const bool served = (c.headDim == 32 || c.headDim == 64 || c.headDim == 128) && c.nKvHeads > 0 &&
+                        c.nHeads / c.nKvHeads <= kFp8DecodeMaxGroup;
+    if (!dtype)
+        return served;
+    switch (*dtype) {
+    case KvDtype::BF16:
+        return false;
+    case KvDtype::Fp8E4M3:
+        if (!served)
+            return std::unexpected(
+                Error{ErrorCode::Unsupported,
+                      "the cuda backend's fp8 KV kernels take head dims 32, 64 or 128 and up to " +
+                          std::to_string(kFp8DecodeMaxGroup) +
+                          " query heads per KV head; use the bf16 KV cache for this model"});
+        return true;
+    default:
+        return std::unexpected(
+            Error{ErrorCode::Unsupported, "the cuda backend holds a Llama 4 KV cache in bf16 (and "
+                                          "fp8 for the global layers), not " +
+                                              std::string(toString(*dtype))});
+    }
 }
 
 Error cudaFailure(cudaError_t e, const std::string& what)
@@ -127,7 +146,7 @@ struct Layer {
     Bf16Matrix gateUp, down;                          // shared expert (MoE layers) or the dense MLP
     DeviceBuffer router, expertQ[2], expertScales[2]; // [0] gate|up, [1] down
     MoeLayerWeights moeWeights;
-    // KV: bf16 [maxContext][kvDim] (chunked layers, or global ones with QUIRE_LLAMA4_GLOBAL_KV=bf16);
+    // KV: bf16 [maxContext][kvDim] (chunked layers, or global ones with a bf16 KV dtype);
     // fp8 pages for global layers.
     DeviceBuffer kCache, vCache, kScales, vScales;
     bool fp8 = false;
@@ -149,12 +168,26 @@ public:
     void truncate(int position) override
     {
         position = std::clamp(position, 0, m_pos);
-        if (m_ring < m_maxContext && position < ringStart() && position % m_ring != 0)
-            m_ringLost = position;
+        // Resumable: a chunk start (the ring starts afresh), or a position inside the chunk the ring holds.
+        // Decided against the chunk the ring holds (m_ringChunk), not the one of m_pos: m_pos may sit at the
+        // next chunk's start while the ring still holds the previous chunk, and a second truncate after a
+        // refused one must be judged the same way.
+        if (m_ring < m_maxContext)
+            m_ringLost = position % m_ring == 0 || position / m_ring == m_ringChunk ? -1 : position;
         m_pos = position;
     }
 
-    std::expected<void, Error> init(int maxContext, int multiprocessors);
+    std::expected<void, Error> init(int maxContext, bool fp8Global, int multiprocessors);
+
+    // KV export and import (bf16 caches only: fp8 pages with per-page scales are not exported). Chunked
+    // layers hold the chunk of position() - 1 (ring rows from the chunk's start), global layers every
+    // position.
+    std::expected<KvLayout, Error> kvLayout() const override;
+    std::expected<void, Error> readKv(int layer, int begin, int end, std::span<std::byte> k,
+                                      std::span<std::byte> v) const override;
+    std::expected<void, Error> appendUncomputed(std::span<const std::int32_t> tokens) override;
+    std::expected<void, Error> writeKv(int layer, int begin, int end, std::span<const std::byte> k,
+                                       std::span<const std::byte> v) override;
     std::expected<void, Error> forward(std::span<const std::int32_t> tokens, std::span<float> logits,
                                        bool allLogits) override;
 
@@ -170,6 +203,9 @@ private:
     }
     std::expected<void, Error> runLayers(int T, bool allRows, float* logitsOut);
     std::expected<void, Error> attention(const Layer& L, int T);
+    // Checks a KV copy and gives the cache row of position `begin` in `layer`.
+    std::expected<std::size_t, Error> kvRow(int layer, int begin, int end, std::size_t kBytes,
+                                            std::size_t vBytes) const;
 
     std::shared_ptr<const ModelWeights> m_weights;
     const Llama4Weights& m_w;
@@ -184,7 +220,9 @@ private:
     bool m_tiled = false; // head dim 64 or 128: the tiled attention kernels
     int m_splitTokens = 0;
     int m_multiprocessors = 0;
-    int m_ringLost = -1; // a truncation position the ring cannot resume from, or -1
+    int m_ringLost = -1;       // a truncation position the ring cannot resume from, or -1
+    int m_ringChunk = -1;      // the attention chunk whose keys the ring holds (-1: none yet)
+    int m_splitTokensRing = 0; // the tiled decode kernel's split for the ring (the chunk, not the context)
 
     std::vector<Layer> m_layers;
     DeviceBuffer m_embed, m_outNorm, m_invFreq, m_pageTable;
@@ -235,7 +273,11 @@ std::expected<DeviceBuffer, Error> Llama4CudaRunner::uploadFloats(const std::vec
     auto b = deviceBytes(v.size() * 4, "weights");
     if (!b)
         return std::unexpected(b.error());
-    L4_CUDA_TRY(cudaMemcpy(b->data(), v.data(), v.size() * 4, cudaMemcpyHostToDevice), "upload");
+    // On the runner's stream (non-blocking: a plain cudaMemcpy on the legacy stream may return before its DMA
+    // lands, and nothing orders it with this stream's kernels), then waited for: `v` may be a temporary.
+    L4_CUDA_TRY(cudaMemcpyAsync(b->data(), v.data(), v.size() * 4, cudaMemcpyHostToDevice, stream()),
+                "upload");
+    L4_CUDA_TRY(cudaStreamSynchronize(stream()), "upload");
     return b;
 }
 
@@ -256,7 +298,10 @@ std::expected<void, Error> Llama4CudaRunner::uploadExperts(const Llama4Layer& sr
                           : stackBf16({&src.expertDown[std::size_t(e)]});
             if (host.size() != std::size_t(n[part]) * std::size_t(k[part]))
                 return std::unexpected(Error{ErrorCode::Format, "expert weights are misshapen"});
-            L4_CUDA_TRY(cudaMemcpy(staging->data(), host.data(), host.size() * 2, cudaMemcpyHostToDevice),
+            // The quantize kernel below reads `staging` on the runner's (non-blocking) stream: the copy goes
+            // on that stream too, so the kernel is ordered after it.
+            L4_CUDA_TRY(cudaMemcpyAsync(staging->data(), host.data(), host.size() * 2, cudaMemcpyHostToDevice,
+                                        stream()),
                         "upload");
             L4_CUDA_TRY(
                 launchInt4Quantize(
@@ -288,7 +333,7 @@ std::expected<void, Error> Llama4CudaRunner::uploadExperts(const Llama4Layer& sr
     return {};
 }
 
-std::expected<void, Error> Llama4CudaRunner::init(int maxContext, int multiprocessors)
+std::expected<void, Error> Llama4CudaRunner::init(int maxContext, bool fp8Global, int multiprocessors)
 {
     m_multiprocessors = multiprocessors;
     const Llama4Config& c = m_c;
@@ -302,9 +347,13 @@ std::expected<void, Error> Llama4CudaRunner::init(int maxContext, int multiproce
                                      "the CUDA backend needs hidden and expert widths that "
                                      "are multiples of 64"});
     m_maxContext = ((maxContext + kPage - 1) / kPage) * kPage;
-    const bool fp8Global = fp8GlobalKv(c);
     const int kvDim = c.kvDim(), qDim = c.qDim();
-    m_ffnWidth = std::max(c.expertDim, c.denseDim);
+    // The widest FFN a layer runs here: the shared expert's width (MoE layers) or the dense MLP's (dense
+    // layers). Not the dense width of a model without dense layers: Scout's config names 16384 but never
+    // uses it, and 3 x 8192 extra bf16 values per token of an 8192-token pass are 400 MB.
+    const bool anyMoe = std::find(c.moe.begin(), c.moe.end(), 1) != c.moe.end();
+    const bool anyDense = std::find(c.moe.begin(), c.moe.end(), 0) != c.moe.end();
+    m_ffnWidth = std::max(anyMoe ? c.expertDim : 0, anyDense ? c.denseDim : 0);
     m_pass = std::min(kMaxPass, m_maxContext);
     m_ring = c.chunkSize > 0 && c.chunkSize < m_maxContext ? c.chunkSize : m_maxContext;
     m_tiled = c.headDim == 64 || c.headDim == 128;
@@ -374,6 +423,7 @@ std::expected<void, Error> Llama4CudaRunner::init(int maxContext, int multiproce
         m_layers.push_back(std::move(L));
     }
 
+    const bool anyFp8 = std::any_of(m_layers.begin(), m_layers.end(), [](const Layer& L) { return L.fp8; });
     const std::size_t B = std::size_t(m_pass), Dm = std::size_t(c.dim);
     struct Want {
         DeviceBuffer* buf;
@@ -392,9 +442,11 @@ std::expected<void, Error> Llama4CudaRunner::init(int maxContext, int multiproce
         {&m_logits, std::size_t(kLogitRows) * std::size_t(c.vocabSize) * 4},
         {&m_step, (3 * B + 2) * 4},
         {&m_moeScratch, moeScratchBytes(m_pass, std::max(c.nExperts, 1), c.dim, std::max(c.expertDim, 8))},
-        {&m_gatherK, std::size_t(m_maxContext) * std::size_t(kvDim) * 2},
-        {&m_gatherV, std::size_t(m_maxContext) * std::size_t(kvDim) * 2},
-        {&m_fp8Workspace, fp8DecodeWorkspaceBytes(1, c.nHeads, c.headDim, m_maxContext)},
+        // Only with fp8 pages: prefill reads a global layer's keys and values through this bf16 copy, and
+        // decode keeps its split partials here (the bf16 caches need neither).
+        {&m_gatherK, anyFp8 ? std::size_t(m_maxContext) * std::size_t(kvDim) * 2 : 0},
+        {&m_gatherV, anyFp8 ? std::size_t(m_maxContext) * std::size_t(kvDim) * 2 : 0},
+        {&m_fp8Workspace, anyFp8 ? fp8DecodeWorkspaceBytes(1, c.nHeads, c.headDim, m_maxContext) : 0},
     };
     for (const Want& want : wants) {
         auto b = deviceBytes(want.bytes, "activations");
@@ -413,13 +465,20 @@ std::expected<void, Error> Llama4CudaRunner::init(int maxContext, int multiproce
         if (!t)
             return std::unexpected(t.error());
         *buf = std::move(*t);
-        L4_CUDA_TRY(cudaMemcpy(buf->data(), table.data(), table.size() * 4, cudaMemcpyHostToDevice),
-                    "upload");
+        L4_CUDA_TRY(
+            cudaMemcpyAsync(buf->data(), table.data(), table.size() * 4, cudaMemcpyHostToDevice, stream()),
+            "upload");
+        L4_CUDA_TRY(cudaStreamSynchronize(stream()), "upload"); // `table` dies here
     }
     if (m_tiled) {
+        // Splits sized for the span each layer reads: the whole context (global layers), or the ring (chunked
+        // layers: split for the context, a ring of 8192 would make one block per KV head).
         m_splitTokens = decodeSplitTokens(1, c.nKvHeads, m_maxContext, 0, m_multiprocessors);
-        auto ws = deviceBytes(decodeWorkspaceBytes(1, c.nHeads, c.headDim, m_maxContext, 0, m_splitTokens),
-                              "attention workspace");
+        m_splitTokensRing = decodeSplitTokens(1, c.nKvHeads, m_ring, 0, m_multiprocessors);
+        auto ws =
+            deviceBytes(std::max(decodeWorkspaceBytes(1, c.nHeads, c.headDim, m_maxContext, 0, m_splitTokens),
+                                 decodeWorkspaceBytes(1, c.nHeads, c.headDim, m_ring, 0, m_splitTokensRing)),
+                        "attention workspace");
         if (!ws)
             return std::unexpected(ws.error());
         m_decodeWorkspace = std::move(*ws);
@@ -462,7 +521,10 @@ std::expected<void, Error> Llama4CudaRunner::attention(const Layer& L, int T)
             d.batch = 1;
             d.numQHeads = c.nHeads;
             d.maxPagesPerSeq = m_maxContext / kPage;
-            d.maxSeqLen = m_maxContext;
+            // The grid covers the splits of the keys held now, not of the whole context: with a long context
+            // and a short sequence nearly every block would exit at once (no CUDA graph here, so the host
+            // knows the length; the workspace is sized for the whole context).
+            d.maxSeqLen = m_pos + T;
             d.scale = scale;
             d.workspace = static_cast<float*>(m_fp8Workspace.data());
             L4_CUDA_TRY(launchAttentionDecodeFp8(d, s), "fp8 decode attention");
@@ -505,9 +567,9 @@ std::expected<void, Error> Llama4CudaRunner::attention(const Layer& L, int T)
         a.headDim = c.headDim;
         a.pageSize = kBf16Page;
         a.maxPagesPerSeq = (m_maxContext + kBf16Page - 1) / kBf16Page;
-        a.maxSeqLen = m_maxContext;
+        a.maxSeqLen = held; // the keys held now (see the fp8 decode above)
         a.chunkSize = chunkRule;
-        a.splitTokens = m_splitTokens;
+        a.splitTokens = ringRows ? m_splitTokensRing : m_splitTokens;
         a.scale = scale;
         a.workspace = static_cast<float*>(m_decodeWorkspace.data());
         L4_CUDA_TRY(launchAttentionDecode(a, s), "decode attention");
@@ -620,6 +682,101 @@ std::expected<void, Error> Llama4CudaRunner::runLayers(int T, bool allRows, floa
     return {};
 }
 
+std::expected<KvLayout, Error> Llama4CudaRunner::kvLayout() const
+{
+    if (std::any_of(m_layers.begin(), m_layers.end(), [](const Layer& L) { return L.fp8; }))
+        return std::unexpected(
+            Error{ErrorCode::Unsupported,
+                  "the cuda backend does not export fp8 KV pages (per-page scales) of the global "
+                  "layers; create the runner with the bf16 KV dtype to export or import KV"});
+    KvLayout l;
+    l.dtype = KvDtype::BF16;
+    l.nLayers = m_c.nLayers;
+    l.nKvHeads = m_c.nKvHeads;
+    l.headDim = m_c.headDim;
+    if (m_c.chunkSize > 0 && m_c.chunkedLayerCount() > 0) {
+        l.chunkSize = m_c.chunkSize;
+        l.chunked = m_c.chunked;
+    }
+    return l;
+}
+
+std::expected<std::size_t, Error> Llama4CudaRunner::kvRow(int layer, int begin, int end, std::size_t kBytes,
+                                                          std::size_t vBytes) const
+{
+    if (auto layout = kvLayout(); !layout)
+        return std::unexpected(layout.error());
+    if (m_ringLost >= 0)
+        return std::unexpected(Error{ErrorCode::InvalidArgument,
+                                     "KV copy: the context was cut back inside an "
+                                     "earlier attention chunk whose keys are gone"});
+    const std::size_t row = std::size_t(m_c.kvDim()) * 2;
+    if (auto ok = checkKvRange(layer, m_c.nLayers, begin, end, m_pos, kBytes, vBytes, row); !ok)
+        return std::unexpected(ok.error());
+    const Layer& L = m_layers[std::size_t(layer)];
+    if (!L.chunked || end == begin)
+        return std::size_t(begin);
+    const int chunkStart = (m_pos - 1) / m_c.chunkSize * m_c.chunkSize;
+    if (begin < chunkStart)
+        return std::unexpected(Error{ErrorCode::InvalidArgument,
+                                     "KV copy: chunked layer " + std::to_string(layer) +
+                                         " holds only positions from " + std::to_string(chunkStart)});
+    return std::size_t(m_ring < m_maxContext ? begin - chunkStart : begin);
+}
+
+std::expected<void, Error> Llama4CudaRunner::readKv(int layer, int begin, int end, std::span<std::byte> k,
+                                                    std::span<std::byte> v) const
+{
+    const auto row = kvRow(layer, begin, end, k.size(), v.size());
+    if (!row)
+        return std::unexpected(row.error());
+    const Layer& L = m_layers[std::size_t(layer)];
+    const std::size_t at = *row * std::size_t(m_c.kvDim()) * 2;
+    L4_TRY(copyKv(k.data(), static_cast<const std::byte*>(L.kCache.data()) + at, k.size(),
+                  cudaMemcpyDeviceToHost, stream()));
+    return copyKv(v.data(), static_cast<const std::byte*>(L.vCache.data()) + at, v.size(),
+                  cudaMemcpyDeviceToHost, stream());
+}
+
+std::expected<void, Error> Llama4CudaRunner::appendUncomputed(std::span<const std::int32_t> tokens)
+{
+    if (auto layout = kvLayout(); !layout)
+        return std::unexpected(layout.error());
+    if (m_ringLost >= 0)
+        return std::unexpected(Error{ErrorCode::InvalidArgument,
+                                     "KV import: the context was cut back inside an earlier attention chunk; "
+                                     "truncate to " +
+                                         std::to_string((m_pos / m_ring) * m_ring) + " first"});
+    for (const std::int32_t t : tokens)
+        if (t < 0 || t >= m_c.vocabSize)
+            return std::unexpected(Error{ErrorCode::InvalidArgument,
+                                         "token id " + std::to_string(t) + " is outside the vocabulary"});
+    if (std::size_t(m_pos) + tokens.size() > std::size_t(m_maxContext))
+        return std::unexpected(
+            Error{ErrorCode::InvalidArgument, "context full: " + std::to_string(m_pos + tokens.size()) +
+                                                  " tokens exceed " + std::to_string(m_maxContext)});
+    m_pos += int(tokens.size());
+    // The caller writes the chunked layers' keys of the last chunk: the ring holds that chunk from now on.
+    if (m_ring < m_maxContext && m_pos > 0)
+        m_ringChunk = (m_pos - 1) / m_ring;
+    return {};
+}
+
+std::expected<void, Error> Llama4CudaRunner::writeKv(int layer, int begin, int end,
+                                                     std::span<const std::byte> k,
+                                                     std::span<const std::byte> v)
+{
+    const auto row = kvRow(layer, begin, end, k.size(), v.size());
+    if (!row)
+        return std::unexpected(row.error());
+    Layer& L = m_layers[std::size_t(layer)];
+    const std::size_t at = *row * std::size_t(m_c.kvDim()) * 2;
+    L4_TRY(copyKv(static_cast<std::byte*>(L.kCache.data()) + at, k.data(), k.size(), cudaMemcpyHostToDevice,
+                  stream()));
+    return copyKv(static_cast<std::byte*>(L.vCache.data()) + at, v.data(), v.size(), cudaMemcpyHostToDevice,
+                  stream());
+}
+
 std::expected<void, Error> Llama4CudaRunner::forward(std::span<const std::int32_t> tokens,
                                                      std::span<float> logits, bool allLogits)
 {
@@ -631,13 +788,19 @@ std::expected<void, Error> Llama4CudaRunner::forward(std::span<const std::int32_
         return std::unexpected(
             Error{ErrorCode::OutOfMemory, "the context would hold " + std::to_string(m_pos + total) +
                                               " tokens; the KV cache holds " + std::to_string(m_maxContext)});
-    if (m_ringLost >= 0 && m_pos == m_ringLost)
+    if (m_ringLost >= 0)
         return std::unexpected(
             Error{ErrorCode::InvalidArgument,
                   "the context was cut back to token " + std::to_string(m_pos) +
                       ", inside an earlier attention chunk whose keys are gone; truncate to " +
                       std::to_string((m_pos / m_ring) * m_ring) + " and feed the rest again"});
     m_ringLost = -1;
+    // The embedding kernel would give a zero row for an id outside the table: refuse it, as the dense runner
+    // does.
+    for (const std::int32_t t : tokens)
+        if (t < 0 || t >= m_c.vocabSize)
+            return std::unexpected(Error{ErrorCode::InvalidArgument,
+                                         "token id " + std::to_string(t) + " is outside the vocabulary"});
     if (!logits.empty() && logits.size() < (allLogits ? std::size_t(total) : 1) * V)
         return std::unexpected(Error{ErrorCode::InvalidArgument, "the logits buffer is too small"});
     cudaStream_t s = stream();
@@ -664,6 +827,8 @@ std::expected<void, Error> Llama4CudaRunner::forward(std::span<const std::int32_
                          : logits.data() + (allRows ? std::size_t(done) * V : 0);
         L4_TRY(runLayers(T, allRows, out));
         L4_CUDA_TRY(cudaStreamSynchronize(s), "forward");
+        if (m_ring < m_maxContext)
+            m_ringChunk = (m_pos + T - 1) / m_ring;
         m_pos += T;
         done += T;
     }
@@ -693,8 +858,12 @@ makeLlama4CudaRunner(std::shared_ptr<const ModelWeights> weights, const RunnerOp
     std::size_t freeBytes = 0, totalBytes = 0;
     L4_CUDA_TRY(cudaMemGetInfo(&freeBytes, &totalBytes), "cudaMemGetInfo");
     Llama4MemoryPlanOptions planOptions;
-    planOptions.deviceFreeBytes = freeBytes;
-    planOptions.globalKvBytes = fp8GlobalKv(config) ? 1 : 2;
+    const auto fp8Global = fp8GlobalKv(config, options.kvDtype);
+    if (!fp8Global)
+        return std::unexpected(fp8Global.error());
+    // A budget (RunnerOptions::deviceMemoryBudget) stands for the free memory when it is smaller.
+    planOptions.deviceFreeBytes = budgetedFreeBytes(freeBytes, options.deviceMemoryBudget);
+    planOptions.globalKvBytes = *fp8Global ? 1 : 2;
     const Llama4MemoryPlan plan = planLlama4Memory(config, planOptions);
     const std::int64_t fits = config.contextLength > 0
                                   ? std::min<std::int64_t>(plan.maxContextGpu, config.contextLength)
@@ -711,7 +880,7 @@ makeLlama4CudaRunner(std::shared_ptr<const ModelWeights> weights, const RunnerOp
         return std::unexpected(info.error());
     auto runner =
         std::make_unique<Llama4CudaRunner>(std::move(weights), std::move(*stream), std::move(*blas));
-    if (auto ok = runner->init(maxContext, info->multiprocessors); !ok)
+    if (auto ok = runner->init(maxContext, *fp8Global, info->multiprocessors); !ok)
         return std::unexpected(ok.error());
     return runner;
 }

@@ -27,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "kv_copy.h"
 #include "quire/inference/cuda/blas.h"
 #include "quire/inference/cuda/device.h"
 #include "quire/inference/cuda/kernels/attention_decode.cuh"
@@ -39,6 +40,7 @@
 #include "quire/inference/cuda/kernels/rope.cuh"
 #include "quire/inference/cuda/kernels/swiglu.cuh"
 #include "quire/inference/cuda/stream.h"
+#include "quire/inference/device_budget.h"
 #include "quire/inference/llama4.h"
 #include "quire/inference/quant.h"
 
@@ -242,12 +244,64 @@ public:
     LlamaCudaRunner(const LlamaCudaRunner&) = delete;
     LlamaCudaRunner& operator=(const LlamaCudaRunner&) = delete;
 
-    std::expected<void, Error> init(int maxContext, int multiprocessors);
+    // Uploads the weights, then sizes the KV cache: `requested` tokens (0: the longest that fits, capped at
+    // the model's length) within what is left of `budget` (0: all free memory) once the weights are
+    // on the device; freeBefore is cudaMemGetInfo's free figure before the runner allocated anything.
+    std::expected<void, Error> init(int requested, std::uint64_t budget, std::uint64_t freeBefore,
+                                    int multiprocessors);
 
     std::string_view backendName() const override { return "cuda"; }
     int position() const override { return m_pos; }
     int maxContext() const override { return m_maxContext; }
     void truncate(int position) override { m_pos = std::clamp(position, 0, m_pos); }
+
+    // KV export and import: bf16, every layer keeps every position ([cacheTokens][kvDim] per layer).
+    std::expected<KvLayout, Error> kvLayout() const override
+    {
+        KvLayout l;
+        l.dtype = KvDtype::BF16;
+        l.nLayers = m_c.nLayers;
+        l.nKvHeads = m_c.nKvHeads;
+        l.headDim = m_c.headDim;
+        return l;
+    }
+    std::expected<void, Error> readKv(int layer, int begin, int end, std::span<std::byte> k,
+                                      std::span<std::byte> v) const override
+    {
+        const std::size_t row = std::size_t(m_c.kvDim()) * 2;
+        QUIRE_TRY(checkKvRange(layer, m_c.nLayers, begin, end, m_pos, k.size(), v.size(), row));
+        const Layer& L = m_layers[std::size_t(layer)];
+        const std::size_t at = std::size_t(begin) * row;
+        QUIRE_TRY(copyKv(k.data(), static_cast<const std::byte*>(L.kCache.data()) + at, k.size(),
+                         cudaMemcpyDeviceToHost, stream()));
+        return copyKv(v.data(), static_cast<const std::byte*>(L.vCache.data()) + at, v.size(),
+                      cudaMemcpyDeviceToHost, stream());
+    }
+    std::expected<void, Error> appendUncomputed(std::span<const std::int32_t> tokens) override
+    {
+        for (const std::int32_t t : tokens)
+            if (t < 0 || t >= m_c.vocabSize)
+                return std::unexpected(Error{ErrorCode::InvalidArgument,
+                                             "token id " + std::to_string(t) + " is outside the vocabulary"});
+        if (std::size_t(m_pos) + tokens.size() > std::size_t(m_maxContext))
+            return std::unexpected(
+                Error{ErrorCode::InvalidArgument, "context full: " + std::to_string(m_pos + tokens.size()) +
+                                                      " tokens exceed " + std::to_string(m_maxContext)});
+        m_pos += int(tokens.size());
+        return {};
+    }
+    std::expected<void, Error> writeKv(int layer, int begin, int end, std::span<const std::byte> k,
+                                       std::span<const std::byte> v) override
+    {
+        const std::size_t row = std::size_t(m_c.kvDim()) * 2;
+        QUIRE_TRY(checkKvRange(layer, m_c.nLayers, begin, end, m_pos, k.size(), v.size(), row));
+        Layer& L = m_layers[std::size_t(layer)];
+        const std::size_t at = std::size_t(begin) * row;
+        QUIRE_TRY(copyKv(static_cast<std::byte*>(L.kCache.data()) + at, k.data(), k.size(),
+                         cudaMemcpyHostToDevice, stream()));
+        return copyKv(static_cast<std::byte*>(L.vCache.data()) + at, v.data(), v.size(),
+                      cudaMemcpyHostToDevice, stream());
+    }
 
     std::expected<void, Error> forward(std::span<const std::int32_t> tokens, std::span<float> logits,
                                        bool allLogits) override
@@ -317,7 +371,8 @@ private:
     int m_timedSteps = 0;
 };
 
-std::expected<void, Error> LlamaCudaRunner::init(int maxContext, int multiprocessors)
+std::expected<void, Error> LlamaCudaRunner::init(int requested, std::uint64_t budget,
+                                                 std::uint64_t freeBefore, int multiprocessors)
 {
     const ModelConfig& c = m_c;
     cudaStream_t s = stream();
@@ -329,8 +384,6 @@ std::expected<void, Error> LlamaCudaRunner::init(int maxContext, int multiproces
             Error{ErrorCode::Unsupported,
                   "the CUDA backend rotates whole heads of even width up to 256 (head dim " +
                       std::to_string(c.headDim) + ", rope dim " + std::to_string(c.ropeDim) + ")"});
-    m_maxContext = maxContext;
-    m_cacheTokens = (maxContext + kCachePage - 1) / kCachePage * kCachePage;
     m_ropeMode = c.ropeStyle == RopeStyle::Interleaved ? RopeMode::InterleavedPairs : RopeMode::NeoxHalves;
     m_tiledAttention = c.headDim == 64 || c.headDim == 128;
 
@@ -432,19 +485,12 @@ std::expected<void, Error> LlamaCudaRunner::init(int maxContext, int multiproces
             layer.oBias = std::move(*b);
             layer.hasOBias = true;
         }
-        const std::size_t cacheBytes = std::size_t(m_cacheTokens) * std::size_t(c.kvDim()) * 2;
-        auto kc = allocate(cacheBytes, "KV cache");
-        auto vc = allocate(cacheBytes, "KV cache");
-        if (!kc)
-            return std::unexpected(kc.error());
-        if (!vc)
-            return std::unexpected(vc.error());
-        layer.kCache = std::move(*kc);
-        layer.vCache = std::move(*vc);
         m_layers.push_back(std::move(layer));
     }
 
-    // Activations for up to kMaxChunk tokens.
+    // The KV cache gets what the weights left of the budget, less the working memory below: activations for
+    // up to kMaxChunk tokens, the decode attention's partials (at most one split per multiprocessor and KV
+    // head: decodeSplitTokens), and 2 MiB of allocation granularity per buffer still to allocate.
     const std::size_t B = kMaxChunk;
     struct Want {
         DeviceBuffer* buf;
@@ -461,6 +507,41 @@ std::expected<void, Error> LlamaCudaRunner::init(int maxContext, int multiproces
         {&m_logits, B * std::size_t(c.vocabSize) * 4},
         {&m_step, (2 * B + 1) * 4},
     };
+    std::size_t freeAfter = 0, total = 0;
+    QUIRE_CUDA_TRY(cudaStreamSynchronize(s), "model upload");
+    QUIRE_CUDA_TRY(cudaMemGetInfo(&freeAfter, &total), "cudaMemGetInfo");
+    const std::uint64_t weightBytes = freeBefore > freeAfter ? freeBefore - freeAfter : 0;
+    DeviceContextCost cost;
+    cost.availableBytes =
+        budget > 0 ? (budget > weightBytes ? std::min<std::uint64_t>(budget - weightBytes, freeAfter) : 0)
+                   : freeAfter;
+    cost.bytesPerToken =
+        kvBytesPerToken(c.nLayers, c.kvDim(), KvDtype::BF16) + 1; // + the page table (4 B / 64)
+    cost.granularity = kCachePage;
+    const std::uint64_t granuleSlack = std::uint64_t(2) << 20;
+    cost.fixedBytes = granuleSlack * (std::size(wants) + 2 * std::size_t(c.nLayers) + 2) +
+                      std::uint64_t(c.nHeads) * std::uint64_t(std::max(1, multiprocessors / c.nKvHeads) + 1) *
+                          std::uint64_t(c.headDim + 2) * 4;
+    for (const Want& want : wants)
+        cost.fixedBytes += want.bytes;
+    auto context = chooseDeviceContext(cost, requested, c.contextLength,
+                                       "the cuda backend's KV cache (" + std::to_string(weightBytes >> 20) +
+                                           " MiB of weights on the device)");
+    if (!context)
+        return std::unexpected(context.error());
+    m_maxContext = *context;
+    m_cacheTokens = (m_maxContext + kCachePage - 1) / kCachePage * kCachePage;
+    for (Layer& layer : m_layers) {
+        const std::size_t cacheBytes = std::size_t(m_cacheTokens) * std::size_t(c.kvDim()) * 2;
+        auto kc = allocate(cacheBytes, "KV cache");
+        auto vc = allocate(cacheBytes, "KV cache");
+        if (!kc)
+            return std::unexpected(kc.error());
+        if (!vc)
+            return std::unexpected(vc.error());
+        layer.kCache = std::move(*kc);
+        layer.vCache = std::move(*vc);
+    }
     for (const Want& want : wants) {
         auto b = allocate(want.bytes, "activations");
         if (!b)
@@ -698,23 +779,31 @@ public:
 std::expected<std::unique_ptr<Runner>, Error> makeLlamaCudaRunner(std::shared_ptr<const ModelWeights> weights,
                                                                   const RunnerOptions& options)
 {
+    if (options.kvDtype && *options.kvDtype != KvDtype::BF16)
+        return std::unexpected(
+            Error{ErrorCode::Unsupported, "the cuda backend holds this model's KV cache in bf16 "
+                                          "only, not " +
+                                              std::string(toString(*options.kvDtype))});
     if (deviceCount() == 0)
         return std::unexpected(Error{ErrorCode::Device, "the CUDA backend found no CUDA device"});
     auto info = deviceInfo(0);
     if (!info)
         return std::unexpected(info.error());
     QUIRE_CUDA_TRY(cudaSetDevice(0), "cudaSetDevice");
+    std::size_t freeBefore = 0, totalBytes = 0; // before this runner's stream, cuBLAS workspace and weights
+    QUIRE_CUDA_TRY(cudaMemGetInfo(&freeBefore, &totalBytes), "cudaMemGetInfo");
     auto stream = Stream::create();
     if (!stream)
         return std::unexpected(stream.error());
     auto blas = Blas::create();
     if (!blas)
         return std::unexpected(blas.error());
-    const int maxContext = options.maxContext > 0 ? options.maxContext : weights->config.contextLength;
-    if (maxContext <= 0)
+    if (options.maxContext <= 0 && weights->config.contextLength <= 0)
         return std::unexpected(Error{ErrorCode::InvalidArgument, "the model names no context length"});
     auto runner = std::make_unique<LlamaCudaRunner>(std::move(weights), std::move(*stream), std::move(*blas));
-    if (auto ok = runner->init(maxContext, info->multiprocessors); !ok)
+    if (auto ok =
+            runner->init(options.maxContext, options.deviceMemoryBudget, freeBefore, info->multiprocessors);
+        !ok)
         return std::unexpected(ok.error());
     return runner;
 }

@@ -35,6 +35,11 @@ struct Llama4MemoryPlanOptions {
     // and values (the CUDA runner does): 2 x kvDim x 2 bytes of device memory per token of context,
     // host-held pages included. Only with fp8 pages (globalKvBytes == 1).
     bool prefillStaging = true;
+    // Rows of logits the LM head computes per product (f32 [logitRows][vocab] on the device).
+    int logitRows = 256;
+    // Keys per split of the fp8 decode attention: its f32 partials ([heads][splits][headDim + 2]) grow
+    // with the context. Only with fp8 pages.
+    int fp8DecodeSplit = 256;
 
     // The default, what the CUDA runner runs: routed experts int4 (group 128, an f32 scale per group),
     // everything else bf16 (attention, the shared expert, the embedding, the LM head). The int4-fp8
@@ -56,12 +61,14 @@ struct Llama4MemoryPlan {
     int kvPageTokens = 0;
     std::uint64_t globalKvBytesPerToken = 0; // data only
     std::uint64_t globalKvScaleBytesPerPage = 0;
-    std::uint64_t globalKvBytesPerPage = 0; // data of kvPageTokens tokens + scales
-    std::uint64_t stagingBytesPerPage = 0;  // device bf16 staging for prefill, per page of context
-    std::uint64_t chunkedRingBytes = 0;     // every chunked layer's ring of one chunk (fixed)
+    std::uint64_t globalKvBytesPerPage = 0;        // data of kvPageTokens tokens + scales
+    std::uint64_t stagingBytesPerPage = 0;         // device bf16 staging for prefill, per page of context
+    std::uint64_t decodeWorkspaceBytesPerPage = 0; // fp8 decode partials, per page of context
+    std::uint64_t chunkedRingBytes = 0;            // every chunked layer's ring of one chunk (fixed)
 
-    // Working memory of one prefill chunk: bf16 activations, routing buffers and attention row
-    // statistics per token, last-token logits, and the fixed reserve.
+    // Working memory of one prefill chunk, as the CUDA runner allocates it: the f32 residual, bf16
+    // activations, the MoE's permuted copies and routing buffers and the step inputs per token, the
+    // LM head's rows of f32 logits, and the fixed reserve.
     int prefillChunk = 0;
     std::uint64_t workingBytesPerToken = 0;
     std::uint64_t workingBytes = 0;
