@@ -84,10 +84,11 @@ void MainWindow::createActions()
         dock("budgetDock")->raise();
         requestBudget();
     });
-    add(ws, tr("&Prefill / resume"), QKeySequence(Qt::CTRL | Qt::Key_P), [this] {
+    const QAction* prefill = add(ws, tr("&Prefill / resume"), QKeySequence(Qt::CTRL | Qt::Key_P), [this] {
         dock("budgetDock")->raise();
         startPrefill();
     });
+    m_budget->setPrefillShortcut(prefill->shortcut());
     add(ws, tr("P&ause prefill"), QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_P), [this] { pausePrefill(); });
     add(ws, tr("Cancel pre&fill"), QKeySequence(Qt::CTRL | Qt::ALT | Qt::Key_P), [this] { cancelPrefill(); });
 
