@@ -271,6 +271,7 @@ QList<int> DocumentViewer::highlightedRows() const
 
 void DocumentViewer::open(const CitationTarget& target)
 {
+    m_spanPlayer->stop(); // the span of the previous target
     m_target = target;
     m_ready = false;
     m_highlight = {};
