@@ -29,7 +29,7 @@ apt_packages=(
   libavformat-dev libavcodec-dev libavutil-dev libswresample-dev libswscale-dev
   libtesseract-dev tesseract-ocr-eng libpocketsphinx-dev pocketsphinx-en-us
   libzip-dev libxml2-dev
-  xvfb xauth espeak-ng desktop-file-utils
+  xvfb xauth espeak-ng desktop-file-utils pulseaudio
   ffmpeg qpdf
 )
 

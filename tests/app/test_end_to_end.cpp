@@ -19,8 +19,8 @@
 #include <QTest>
 
 #include <cstdio>
-#include <fstream>
 
+#include "common/generated_corpus.h"
 #include "ingest/pdf_writer.h"
 #include "quire/app/answer_json.h"
 #include "quire/app/answer_service.h"
@@ -30,19 +30,14 @@
 using namespace quire;
 using namespace quire::app;
 namespace pdf = quire::ingest::test;
+using quire::test::clausePage;
+using quire::test::writeFile;
 
 namespace {
 
 QString modelPath()
 {
     return qEnvironmentVariable("QUIRE_DEFAULT_MODEL");
-}
-
-void writeFile(const QString& path, const std::string& bytes)
-{
-    QDir().mkpath(QFileInfo(path).absolutePath());
-    std::ofstream f(path.toStdString(), std::ios::binary);
-    f << bytes;
 }
 
 QList<QVariant> waitFor(QSignalSpy& spy, quint64 id, int timeoutMs)
@@ -57,33 +52,6 @@ QList<QVariant> waitFor(QSignalSpy& spy, quint64 id, int timeoutMs)
         spy.wait(200);
     }
     return {};
-}
-
-// Clause paragraphs -> a page, wrapped at ~80 characters.
-pdf::PdfPage clausePage(const std::vector<std::string>& clauses)
-{
-    std::vector<std::vector<std::string>> paragraphs;
-    for (const auto& c : clauses) {
-        std::vector<std::string> lines;
-        std::string line;
-        std::size_t start = 0;
-        while (start < c.size()) {
-            std::size_t end = c.find(' ', start);
-            if (end == std::string::npos)
-                end = c.size();
-            const std::string word = c.substr(start, end - start);
-            if (!line.empty() && line.size() + 1 + word.size() > 80) {
-                lines.push_back(line);
-                line.clear();
-            }
-            line += (line.empty() ? "" : " ") + word;
-            start = end + 1;
-        }
-        if (!line.empty())
-            lines.push_back(line);
-        paragraphs.push_back(lines);
-    }
-    return pdf::textPage(paragraphs);
 }
 
 } // namespace

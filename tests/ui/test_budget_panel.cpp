@@ -14,7 +14,7 @@ using namespace quire::ui;
 
 namespace {
 
-app::BudgetResult budget(std::int64_t window)
+app::BudgetResult budget(std::int64_t window, bool measured = true)
 {
     app::BudgetInput in;
     for (int i = 1; i <= 3; ++i) {
@@ -33,8 +33,12 @@ app::BudgetResult budget(std::int64_t window)
     in.config.nLayers = 2;
     in.config.nKvHeads = 2;
     in.config.headDim = 8;
-    in.prefillTokensPerSecond = 500;
-    in.throughputNote = "measured";
+    if (measured) {
+        in.prefillTokensPerSecond = 500;
+        in.throughputNote = "measured";
+    } else {
+        in.throughputNote = "not measured yet (run quire-cli prefill once)"; // the app's note
+    }
     app::BudgetResult r;
     r.report = app::computeBudget(in);
     r.modelName = "TestModel";
@@ -86,6 +90,25 @@ private slots:
         panel.setBudget(budget(4096));
         QCOMPARE(panel.contextBar()->value(), 1000);
         QVERIFY(panel.contextBar()->text().contains("over the window"));
+    }
+
+    // Before the first prefill the speed is unknown: the panel points to its own Prefill and the
+    // window's shortcut for it, not to the command line.
+    void unmeasuredSpeedPointsToPrefill()
+    {
+        BudgetPanel panel;
+        panel.setBudget(budget(8192));
+        QVERIFY2(panel.estimateText().contains("measured"), qPrintable(panel.estimateText()));
+        QVERIFY(!panel.estimateText().contains("unknown"));
+        panel.setBudget(budget(8192, false));
+        QVERIFY2(!panel.estimateText().contains("quire-cli"), qPrintable(panel.estimateText()));
+        QVERIFY(panel.estimateText().contains("unknown"));
+        QVERIFY(panel.estimateText().contains("Prefill below"));
+        panel.setPrefillShortcut(QKeySequence(Qt::CTRL | Qt::Key_P));
+        panel.setBudget(budget(8192, false));
+        const QString key = QKeySequence(Qt::CTRL | Qt::Key_P).toString(QKeySequence::NativeText);
+        QVERIFY2(panel.estimateText().contains("Prefill below (" + key + ")"),
+                 qPrintable(panel.estimateText()));
     }
 
     void prefillStates()

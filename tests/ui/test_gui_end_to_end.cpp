@@ -16,8 +16,7 @@
 #include <QTextBrowser>
 #include <QTimer>
 
-#include <fstream>
-
+#include "common/generated_corpus.h"
 #include "ingest/pdf_writer.h"
 #include "quire/ui/document_viewer.h"
 #include "quire/ui/main_window.h"
@@ -27,6 +26,8 @@
 using namespace quire;
 using namespace quire::ui;
 namespace pdf = quire::ingest::test;
+using quire::test::clausePage;
+using quire::test::writeFile;
 
 namespace {
 
@@ -77,32 +78,6 @@ private:
     const char* m_worstPhase = "";
 };
 
-pdf::PdfPage clausePage(const std::vector<std::string>& clauses)
-{
-    std::vector<std::vector<std::string>> paragraphs;
-    for (const auto& c : clauses) {
-        std::vector<std::string> lines;
-        std::string line;
-        std::size_t start = 0;
-        while (start < c.size()) {
-            std::size_t end = c.find(' ', start);
-            if (end == std::string::npos)
-                end = c.size();
-            const std::string word = c.substr(start, end - start);
-            if (!line.empty() && line.size() + 1 + word.size() > 80) {
-                lines.push_back(line);
-                line.clear();
-            }
-            line += (line.empty() ? "" : " ") + word;
-            start = end + 1;
-        }
-        if (!line.empty())
-            lines.push_back(line);
-        paragraphs.push_back(lines);
-    }
-    return pdf::textPage(paragraphs);
-}
-
 } // namespace
 
 class TestGuiEndToEnd : public QObject {
@@ -125,23 +100,24 @@ private slots:
         m_engine.contextTokens = 2048;
         m_engine.maxAnswerTokens = 48;
         const QString corpus = m_dir.path() + "/corpus";
-        QDir().mkpath(corpus + "/code");
-        std::ofstream(corpus.toStdString() + "/contract.pdf", std::ios::binary) << pdf::writePdf(
-            {clausePage({"SOFTWARE MAINTENANCE AGREEMENT",
-                         "1. Services. The Supplier shall maintain the Customer's route planning "
-                         "software and correct reported defects.",
-                         "2. Fees. The Customer shall pay a fixed fee of EUR 4,800 per month, "
-                         "invoiced monthly in advance.",
-                         "3. Term. This Agreement runs for twenty-four (24) months."})});
-        std::ofstream(corpus.toStdString() + "/code/route.py")
-            << "def shortest_route(stops):\n    \"\"\"Order delivery stops by distance.\"\"\"\n"
-               "    return sorted(stops, key=lambda s: s.distance)\n";
+        QVERIFY(writeFile(corpus + "/contract.pdf",
+                          pdf::writePdf({clausePage(
+                              {"SOFTWARE MAINTENANCE AGREEMENT",
+                               "1. Services. The Supplier shall maintain the Customer's route planning "
+                               "software and correct reported defects.",
+                               "2. Fees. The Customer shall pay a fixed fee of EUR 4,800 per month, "
+                               "invoiced monthly in advance.",
+                               "3. Term. This Agreement runs for twenty-four (24) months."})})));
+        QVERIFY(writeFile(corpus + "/code/route.py",
+                          "def shortest_route(stops):\n    \"\"\"Order delivery stops by distance.\"\"\"\n"
+                          "    return sorted(stops, key=lambda s: s.distance)\n"));
         // Enough text for a few prefill blocks, so a pause lands between two of them.
-        std::ofstream notes(corpus.toStdString() + "/code/NOTES.md");
-        notes << "# Route planner notes\n\n";
+        std::string notes = "# Route planner notes\n\n";
         for (int i = 1; i <= 14; ++i)
-            notes << "- Depot " << i << " opens at " << (5 + i % 4) << " am and serves " << (10 * i)
-                  << " stops in the " << (i % 2 ? "north" : "south") << " district on weekdays.\n";
+            notes += "- Depot " + std::to_string(i) + " opens at " + std::to_string(5 + i % 4) +
+                     " am and serves " + std::to_string(10 * i) + " stops in the " +
+                     (i % 2 ? "north" : "south") + " district on weekdays.\n";
+        QVERIFY(writeFile(corpus + "/code/NOTES.md", notes));
     }
 
     void endToEnd()

@@ -139,6 +139,19 @@ private slots:
             }
         }
         QVERIFY(actions >= 30);
+        // The budget panel names the Prefill action's shortcut where the speed is not measured yet.
+        QAction* prefill = nullptr;
+        for (QAction* menu : w.menuBar()->actions())
+            for (QAction* a : menu->menu()->actions())
+                if (a->text().startsWith("&Prefill"))
+                    prefill = a;
+        QVERIFY(prefill);
+        app::BudgetResult unmeasured;
+        unmeasured.report.input.throughputNote = "not measured yet";
+        w.budgetPanel()->setBudget(unmeasured);
+        QVERIFY2(
+            w.budgetPanel()->estimateText().contains(prefill->shortcut().toString(QKeySequence::NativeText)),
+            qPrintable(w.budgetPanel()->estimateText()));
 
         // HiDPI: run with QT_SCALE_FACTOR=2 (ui_main_window_hidpi), the grab has twice the pixels.
         const QImage shot = w.grab().toImage();

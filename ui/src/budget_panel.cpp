@@ -96,6 +96,16 @@ BudgetPanel::BudgetPanel(QWidget* parent) : QWidget(parent), m_model(new BudgetM
     updateButtons();
 }
 
+void BudgetPanel::setPrefillShortcut(const QKeySequence& key)
+{
+    m_prefillShortcut = key;
+}
+
+QString BudgetPanel::estimateText() const
+{
+    return m_estimate->text();
+}
+
 QString BudgetPanel::summaryText() const
 {
     return m_summary->text();
@@ -160,13 +170,23 @@ void BudgetPanel::setBudget(const app::BudgetResult& r)
     m_kv->setText(tr("KV memory: %1 (%2)")
                       .arg(QString::fromStdString(app::formatBytes(rep.kv.totalBytes)),
                            QString::fromStdString(rep.kv.formula)));
-    if (rep.prefillSeconds)
+    if (rep.prefillSeconds) {
         m_estimate->setText(tr("Prefill estimate: %1 (%2)")
                                 .arg(QString::fromStdString(app::formatDuration(*rep.prefillSeconds)),
                                      QString::fromStdString(rep.input.throughputNote)));
-    else
+    } else if (!rep.input.prefillTokensPerSecond) {
+        // The app's note names the CLI; here the panel's own Prefill measures the speed.
+        const QString key = m_prefillShortcut.toString(QKeySequence::NativeText);
+        m_estimate->setText(key.isEmpty()
+                                ? tr("Prefill estimate: unknown until this model's speed is measured: "
+                                     "Prefill below measures it.")
+                                : tr("Prefill estimate: unknown until this model's speed is measured: "
+                                     "Prefill below (%1) measures it.")
+                                      .arg(key));
+    } else {
         m_estimate->setText(
             tr("Prefill estimate: unknown (%1)").arg(QString::fromStdString(rep.input.throughputNote)));
+    }
     if (!rep.fits && !rep.suggestExclude.empty()) {
         QStringList docs;
         for (int n : rep.suggestExclude)

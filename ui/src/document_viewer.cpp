@@ -2,7 +2,6 @@
 
 #include <algorithm>
 
-#include <QDesktopServices>
 #include <QFile>
 #include <QFutureWatcher>
 #include <QLabel>
@@ -19,12 +18,8 @@
 
 #include <poppler-qt6.h>
 
-#if QUIRE_HAVE_MULTIMEDIA
-#include <QAudioOutput>
-#include <QMediaPlayer>
-#endif
-
 #include "quire/app/library_service.h"
+#include "quire/ui/span_player.h"
 
 namespace quire::ui {
 
@@ -178,6 +173,17 @@ DocumentViewer::DocumentViewer(app::LibraryService* library, QWidget* parent)
     m_play->setObjectName("playButton");
     m_play->setVisible(false);
     connect(m_play, &QPushButton::clicked, this, &DocumentViewer::play);
+    m_spanPlayer = new SpanPlayer(this);
+    connect(
+        m_spanPlayer, &SpanPlayer::handedToSystemPlayer, this, [this](const QString&, const QString& reason) {
+            const auto* time = std::get_if<ingest::TimeAnchor>(&m_target.anchor.where);
+            const QString span =
+                time ? tr(" (the span is %1 to %2)").arg(timeText(time->beginMs), timeText(time->endMs))
+                     : QString();
+            m_heading->setText(m_heading->text().section(QStringLiteral(" — cannot play here"), 0, 0) +
+                               " — " +
+                               tr("cannot play here: %1; opened in the system player%2").arg(reason, span));
+        });
     top->addWidget(m_heading, 1);
     top->addWidget(m_play);
     layout->addLayout(top);
@@ -265,6 +271,7 @@ QList<int> DocumentViewer::highlightedRows() const
 
 void DocumentViewer::open(const CitationTarget& target)
 {
+    m_spanPlayer->stop(); // the span of the previous target
     m_target = target;
     m_ready = false;
     m_highlight = {};
@@ -389,36 +396,8 @@ void DocumentViewer::showDocument(const app::DocumentContent& doc)
 void DocumentViewer::play()
 {
     const auto* time = std::get_if<ingest::TimeAnchor>(&m_target.anchor.where);
-    if (!time)
-        return;
-#if QUIRE_HAVE_MULTIMEDIA
-    auto* player = qobject_cast<QMediaPlayer*>(m_player);
-    if (!player) {
-        player = new QMediaPlayer(this);
-        player->setAudioOutput(new QAudioOutput(player));
-        m_player = player;
-    }
-    player->disconnect(this);
-    const qint64 begin = time->beginMs, end = std::max(time->endMs, time->beginMs + 1000);
-    player->setSource(QUrl::fromLocalFile(m_target.path));
-    connect(player, &QMediaPlayer::positionChanged, this, [player, end](qint64 pos) {
-        if (pos >= end)
-            player->pause();
-    });
-    connect(player, &QMediaPlayer::mediaStatusChanged, this, [player, begin](QMediaPlayer::MediaStatus s) {
-        if (s == QMediaPlayer::LoadedMedia) {
-            player->setPosition(begin);
-            player->play();
-        }
-    });
-    connect(player, &QMediaPlayer::errorOccurred, this, [this](QMediaPlayer::Error, const QString& msg) {
-        m_heading->setText(m_heading->text() + " — " +
-                           tr("cannot play: %1; opening the system player").arg(msg));
-        QDesktopServices::openUrl(QUrl::fromLocalFile(m_target.path));
-    });
-#else
-    QDesktopServices::openUrl(QUrl::fromLocalFile(m_target.path));
-#endif
+    if (time)
+        m_spanPlayer->play(m_target.path, time->beginMs, time->endMs);
 }
 
 } // namespace quire::ui

@@ -1,8 +1,8 @@
 // The document viewer: opens a cited or found place. A PDF page is rendered with poppler-qt6
 // (on a worker through QtConcurrent, never on the UI thread) with the cited box highlighted;
 // code and text show line numbers with the cited range highlighted; transcripts list their
-// segments with time stamps, the cited span highlighted and playable (Qt Multimedia when the
-// build has it, else the system player through QDesktopServices); DOCX paragraphs like a
+// segments with time stamps, the cited span highlighted and playable from its start to its end
+// (SpanPlayer: Qt Multimedia when the build has it, else the system player); DOCX paragraphs like a
 // transcript without times. Reads what it needs through LibraryService or off the UI thread.
 #pragma once
 
@@ -23,6 +23,8 @@ struct DocumentContent;
 } // namespace quire::app
 
 namespace quire::ui {
+
+class SpanPlayer;
 
 // Plain text with a line-number gutter and one highlighted line range.
 class CodeView : public QPlainTextEdit {
@@ -63,8 +65,10 @@ public:
     QList<int> highlightedRows() const;
     bool isReady() const { return m_ready; }
     QString heading() const;
+    SpanPlayer* spanPlayer() const { return m_spanPlayer; }
 
 public slots:
+    // Plays the cited time span of a transcript's recording; nothing for other targets.
     void play();
 
 signals:
@@ -96,7 +100,7 @@ private:
     QLabel* m_pdfLabel;
     CodeView* m_code;
     QListWidget* m_segments;
-    QObject* m_player = nullptr; // QMediaPlayer when built with Qt Multimedia
+    SpanPlayer* m_spanPlayer;
 };
 
 } // namespace quire::ui

@@ -11,6 +11,7 @@
 #include <QMainWindow>
 
 #include <memory>
+#include <vector>
 
 #include "quire/app/service_types.h"
 #include "quire/ui/settings.h"
@@ -93,14 +94,22 @@ protected:
     void dropEvent(QDropEvent* event) override;
 
 private:
+    // Service wiring (main_window_wiring.cpp): each service's queued signals to the panels.
     void createServices();
+    void connectWorkspaceService();
+    void connectLibraryService();
     void createAnswerService();
+    void connectPanels();
+    void onWorkspacesListed(const std::vector<app::WorkspaceSummary>& all);
+    void onWorkspaceFailed(quint64 id, const QString& message);
+    void onAnswerFailed(quint64 id, const QString& message, int kind);
+    void writeExport(const QString& markdown, int turns);
+    // Layout and its persistence (main_window_layout.cpp); menus and shortcuts
+    // (main_window_actions.cpp).
     void createDocks();
     void createActions();
     void restoreLayout();
     void startFirstRun();
-    void onWorkspaceFailed(quint64 id, const QString& message);
-    void onAnswerFailed(quint64 id, const QString& message, int kind);
     void status(const QString& message);
 
     app::ServiceConfig m_config;
@@ -124,8 +133,9 @@ private:
 
     QString m_current;
     QString m_pendingSelect;
-    quint64 m_listId = 0, m_sourcesId = 0, m_ingestId = 0, m_budgetId = 0, m_prefillId = 0, m_askId = 0, m_restoreId = 0,
-            m_searchId = 0, m_snapshotsId = 0, m_exportId = 0, m_createId = 0, m_historyId = 0;
+    quint64 m_listId = 0, m_sourcesId = 0, m_ingestId = 0, m_budgetId = 0, m_prefillId = 0, m_askId = 0,
+            m_restoreId = 0, m_searchId = 0, m_snapshotsId = 0, m_exportId = 0, m_createId = 0,
+            m_historyId = 0;
     QString m_exportPath;
     bool m_pausing = false;
     bool m_firstRunPending = false;

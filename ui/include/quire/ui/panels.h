@@ -5,6 +5,7 @@
 #pragma once
 
 #include <QElapsedTimer>
+#include <QKeySequence>
 #include <QWidget>
 
 #include <functional>
@@ -81,6 +82,9 @@ public:
     PrefillState prefillState() const { return m_state; }
     QString summaryText() const;
     QString etaText() const;
+    QString estimateText() const;
+    // The main window's shortcut for its Prefill action, named where the panel points to it.
+    void setPrefillShortcut(const QKeySequence& key);
 
 public slots:
     void setBudgetPending();
@@ -117,6 +121,7 @@ private:
     QPushButton* m_pause;
     QPushButton* m_cancel;
     PrefillState m_state = PrefillState::Idle;
+    QKeySequence m_prefillShortcut;
     QElapsedTimer m_clock;
     qint64 m_firstDone = -1;
     qint64 m_lastDone = 0;
