@@ -258,8 +258,17 @@ private slots:
         const qint64 stored = snaps->model()->at(latest).tokenCount;
         QVERIFY(stored > 0);
         snaps->view()->selectRow(latest);
+        auto* bar = snaps->findChild<QProgressBar*>("restoreProgress");
+        QVERIFY(bar);
+        QSignalSpy barValues(bar, &QProgressBar::valueChanged);
         snaps->restoreSelected();
+        QVERIFY(snaps->restoring());
         QTRY_VERIFY_WITH_TIMEOUT(snaps->message().startsWith("restored"), 120000);
+        QVERIFY(!snaps->restoring());
+        // The bar followed the blocks up to the snapshot's length.
+        QVERIFY(!barValues.isEmpty());
+        QCOMPARE(barValues.last().at(0).toLongLong(), stored);
+        QCOMPARE(qint64(bar->maximum()), stored);
         qInfo("%s", qPrintable(snaps->message()));
         QVERIFY(snaps->message().contains(QString::number(stored) + " tokens"));
         again.dock("snapshotsDock")->raise();

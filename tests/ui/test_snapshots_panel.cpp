@@ -3,6 +3,8 @@
 // first, removes the name and frees only blocks no other snapshot uses. (Restore goes through the
 // engine: tests/ui/test_gui_end_to_end.cpp.)
 #include <QAbstractItemModelTester>
+#include <QProgressBar>
+#include <QPushButton>
 #include <QSignalSpy>
 #include <QTableView>
 #include <QTest>
@@ -26,6 +28,45 @@ private slots:
         qRegisterMetaType<app::SnapshotListing>();
         m_config = uitest::makeConfig(m_dir.path());
         QVERIFY(m_config);
+    }
+
+    void restoreShowsProgressAndStops()
+    {
+        SnapshotsPanel panel;
+        panel.resize(600, 300);
+        panel.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&panel));
+        panel.activateWindow();
+        QVERIFY(QTest::qWaitForWindowActive(&panel));
+        auto* bar = panel.findChild<QProgressBar*>("restoreProgress");
+        auto* stop = panel.findChild<QPushButton*>("stopRestore");
+        QVERIFY(bar && stop);
+        QVERIFY(!panel.restoring());
+        QVERIFY(!bar->isVisible() && !stop->isVisible());
+        QSignalSpy stops(&panel, &SnapshotsPanel::stopRestoreRequested);
+        QTest::keyClick(&panel, Qt::Key_Escape); // nothing to stop
+        QCOMPARE(stops.count(), 0);
+
+        panel.restoreStarted("latest");
+        QVERIFY(panel.restoring());
+        QVERIFY(bar->isVisible() && stop->isVisible());
+        QVERIFY(panel.message().contains("latest"));
+        panel.restoreProgress(512, 2048);
+        QCOMPARE(bar->maximum(), 2048);
+        QCOMPARE(bar->value(), 512);
+        QVERIFY(uitest::screenshot(&panel, "snapshots_restoring"));
+        QTest::mouseClick(stop, Qt::LeftButton);
+        QCOMPARE(stops.count(), 1);
+        panel.view()->setFocus();
+        QTest::keyClick(panel.view(), Qt::Key_Escape);
+        QCOMPARE(stops.count(), 2);
+        // Ten million tokens and more still fit the bar.
+        panel.restoreProgress(6'000'000'000, 12'000'000'000);
+        QCOMPARE(bar->value() * 2, bar->maximum());
+        panel.restoreEnded("Restore stopped: cancelled at token 512 of 2048");
+        QVERIFY(!panel.restoring());
+        QVERIFY(!bar->isVisible() && !stop->isVisible());
+        QCOMPARE(panel.message(), QString("Restore stopped: cancelled at token 512 of 2048"));
     }
 
     void listDeleteRestore()

@@ -209,6 +209,8 @@ void MainWindow::createAnswerService()
             m_budget->prefillProgress(done, total);
         else if (id == m_askId)
             status(tr("Preparing the context: %1 of %2 tokens").arg(done).arg(total));
+        else if (id == m_restoreId)
+            m_snapshots->restoreProgress(done, total);
     });
     connect(a, &app::AnswerService::prefilled, this, [this](quint64 id, const app::PrefillResult& r) {
         if (id != m_prefillId)
@@ -238,7 +240,7 @@ void MainWindow::createAnswerService()
                 if (id != m_restoreId)
                     return;
                 m_restoreId = 0;
-                m_snapshots->showMessage(message);
+                m_snapshots->restoreEnded(message);
                 status(tr("The session holds %n context token(s) from the snapshot", nullptr, int(held)));
             });
     connect(a, &app::AnswerService::failed, this, &MainWindow::onAnswerFailed);
@@ -272,7 +274,8 @@ void MainWindow::onAnswerFailed(quint64 id, const QString& message, int kind)
         m_chat->answerFailed(kind == app::AnswerService::Cancelled ? tr("Stopped.") : message);
     } else if (id == m_restoreId) {
         m_restoreId = 0;
-        m_snapshots->showMessage(message);
+        m_snapshots->restoreEnded(kind == app::AnswerService::Cancelled ? tr("Restore stopped: %1").arg(message)
+                                                                         : message);
     }
     status(message);
 }
@@ -317,8 +320,14 @@ void MainWindow::connectPanels()
             m_snapshots->showMessage(tr("Open a workspace and select one of its snapshots."));
             return;
         }
-        m_snapshots->showMessage(tr("Restoring \"%1\"…").arg(name));
+        if (m_restoreId != 0)
+            return; // one restore at a time
+        m_snapshots->restoreStarted(name);
         m_restoreId = m_answers->restoreSnapshot(m_current, name);
+    });
+    connect(m_snapshots, &SnapshotsPanel::stopRestoreRequested, this, [this] {
+        if (m_restoreId != 0 && m_answers)
+            m_answers->cancel(m_restoreId);
     });
     connect(m_snapshots, &SnapshotsPanel::branchRequested, this,
             [this](qint64 id, const QString& name) { m_library->branchSnapshot(id, name); });

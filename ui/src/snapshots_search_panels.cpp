@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <limits>
 
 #include <QHBoxLayout>
 #include <QHeaderView>
@@ -6,6 +7,8 @@
 #include <QLabel>
 #include <QLineEdit>
 #include <QMessageBox>
+#include <QProgressBar>
+#include <QShortcut>
 #include <QPushButton>
 #include <QTableView>
 #include <QTimer>
@@ -42,6 +45,24 @@ SnapshotsPanel::SnapshotsPanel(QWidget* parent) : QWidget(parent), m_model(new S
         row->addWidget(b);
     row->addStretch();
     layout->addLayout(row);
+    auto* progressRow = new QHBoxLayout;
+    m_progress = new QProgressBar(this);
+    m_progress->setObjectName("restoreProgress");
+    m_progress->setFormat(tr("%v of %m tokens"));
+    m_stop = new QPushButton(tr("&Stop"), this);
+    m_stop->setObjectName("stopRestore");
+    m_stop->setToolTip(tr("Stop restoring (Esc); the session keeps the blocks restored so far"));
+    progressRow->addWidget(m_progress, 1);
+    progressRow->addWidget(m_stop);
+    layout->addLayout(progressRow);
+    m_progress->hide();
+    m_stop->hide();
+    auto* esc = new QShortcut(QKeySequence(Qt::Key_Escape), this, nullptr, nullptr, Qt::WidgetWithChildrenShortcut);
+    connect(esc, &QShortcut::activated, this, [this] {
+        if (restoring())
+            emit stopRestoreRequested();
+    });
+    connect(m_stop, &QPushButton::clicked, this, &SnapshotsPanel::stopRestoreRequested);
     m_message = new QLabel(tr("Snapshots are saved prefixes of the context's KV cache."), this);
     m_message->setObjectName("snapshotMessage");
     m_message->setWordWrap(true);
@@ -75,6 +96,35 @@ void SnapshotsPanel::setSnapshots(const app::SnapshotListing& listing)
 
 void SnapshotsPanel::showMessage(const QString& message)
 {
+    m_message->setText(message);
+}
+
+bool SnapshotsPanel::restoring() const
+{
+    return !m_stop->isHidden();
+}
+
+void SnapshotsPanel::restoreStarted(const QString& name)
+{
+    m_message->setText(tr("Restoring \"%1\"…").arg(name));
+    m_progress->setRange(0, 0); // busy until the first block reports its total
+    m_progress->show();
+    m_stop->show();
+    m_stop->setEnabled(true);
+}
+
+void SnapshotsPanel::restoreProgress(qint64 done, qint64 total)
+{
+    // Token counts fit an int up to 2^31: past that, the bar counts thousands.
+    const int scale = total > std::numeric_limits<int>::max() ? 1000 : 1;
+    m_progress->setRange(0, int(total / scale));
+    m_progress->setValue(int(done / scale));
+}
+
+void SnapshotsPanel::restoreEnded(const QString& message)
+{
+    m_progress->hide();
+    m_stop->hide();
     m_message->setText(message);
 }
 

@@ -201,6 +201,7 @@ public:
     SnapshotModel* model() const { return m_model; }
     QTableView* view() const { return m_view; }
     QString message() const;
+    bool restoring() const;
     // Replaces the confirmation dialog (tests).
     void setConfirm(std::function<bool(const QString&)> confirm) { m_confirm = std::move(confirm); }
     void setNamePrompt(std::function<QString()> prompt) { m_prompt = std::move(prompt); }
@@ -211,10 +212,15 @@ public slots:
     void restoreSelected();
     void branchSelected();
     void deleteSelected();
+    // A restore in progress: a bar of tokens restored and a Stop button (Esc) until it ends.
+    void restoreStarted(const QString& name);
+    void restoreProgress(qint64 done, qint64 total);
+    void restoreEnded(const QString& message);
 
 signals:
     void refreshRequested();
     void restoreRequested(qint64 snapshotId);
+    void stopRestoreRequested();
     void branchRequested(qint64 snapshotId, const QString& name);
     void deleteRequested(qint64 snapshotId);
 
@@ -223,6 +229,8 @@ private:
     SnapshotModel* m_model;
     QTableView* m_view;
     QLabel* m_message;
+    QProgressBar* m_progress;
+    QPushButton* m_stop;
     std::function<bool(const QString&)> m_confirm;
     std::function<QString()> m_prompt;
 };
