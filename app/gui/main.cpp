@@ -31,6 +31,11 @@ int main(int argc, char** argv)
             return 0;
         }
     }
+    // Cited audio plays through Qt Multimedia's FFmpeg backend: FFmpeg already decodes every
+    // format ingest reads, while the GStreamer backend needs plugin packages a machine may lack
+    // (then it neither plays nor reports an error). A user's own choice is kept.
+    if (qEnvironmentVariableIsEmpty("QT_MEDIA_BACKEND"))
+        qputenv("QT_MEDIA_BACKEND", "ffmpeg");
     QApplication app(argc, argv);
     QApplication::setOrganizationName("quire");
     QApplication::setApplicationName("quire");
