@@ -127,7 +127,8 @@ Llama4Scratch llama4Scratch(const Llama4Config& c, int tokens, std::int64_t cont
 
 Llama4RunnerBase::Llama4RunnerBase(std::shared_ptr<const ModelWeights> owner, const Llama4Weights& weights,
                                    int maxContext, KvDtype kvDtype)
-    : m_owner(std::move(owner)), m_w(weights), m_c(weights.llama4), m_cache(weights.llama4, maxContext, kvDtype)
+    : m_owner(std::move(owner)), m_w(weights), m_c(weights.llama4),
+      m_cache(weights.llama4, maxContext, kvDtype)
 {
 }
 

@@ -85,7 +85,8 @@ void withKvAttention(Llama4Kernels& t, const Kernels& k)
 const Llama4Kernels& llama4ScalarKernels()
 {
     static const Llama4Kernels k = [] {
-        Llama4Kernels t{"scalar", decodeRowsScalar, gemmScalar, gemmPackedScalar, nullptr, dotScalar, axpyScalar};
+        Llama4Kernels t{"scalar", decodeRowsScalar, gemmScalar, gemmPackedScalar,
+                        nullptr,  dotScalar,        axpyScalar};
         withKvAttention(t, scalarKernels());
         return t;
     }();

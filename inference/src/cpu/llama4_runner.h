@@ -32,13 +32,25 @@ public:
     const float* k(int layer, int pos) const { return const_cast<Llama4KvCache*>(this)->k(layer, pos); }
     const float* v(int layer, int pos) const { return const_cast<Llama4KvCache*>(this)->v(layer, pos); }
     // f16/bf16 caches only.
-    const std::uint16_t* k16(int layer, int pos) const { return m_k16[std::size_t(layer)].data() + slot(layer, pos); }
-    const std::uint16_t* v16(int layer, int pos) const { return m_v16[std::size_t(layer)].data() + slot(layer, pos); }
+    const std::uint16_t* k16(int layer, int pos) const
+    {
+        return m_k16[std::size_t(layer)].data() + slot(layer, pos);
+    }
+    const std::uint16_t* v16(int layer, int pos) const
+    {
+        return m_v16[std::size_t(layer)].data() + slot(layer, pos);
+    }
     // Any dtype: the bytes of position `pos`'s row.
     std::byte* kBytes(int layer, int pos);
     std::byte* vBytes(int layer, int pos);
-    const std::byte* kBytes(int layer, int pos) const { return const_cast<Llama4KvCache*>(this)->kBytes(layer, pos); }
-    const std::byte* vBytes(int layer, int pos) const { return const_cast<Llama4KvCache*>(this)->vBytes(layer, pos); }
+    const std::byte* kBytes(int layer, int pos) const
+    {
+        return const_cast<Llama4KvCache*>(this)->kBytes(layer, pos);
+    }
+    const std::byte* vBytes(int layer, int pos) const
+    {
+        return const_cast<Llama4KvCache*>(this)->vBytes(layer, pos);
+    }
     // Stores one position's K and V (f32) converted to the cache's dtype.
     void store(int layer, int pos, const float* k, const float* v);
 
@@ -64,7 +76,7 @@ private:
     int m_kvDim = 0;
     int m_maxTokens = 0;
     KvDtype m_dtype = KvDtype::F32;
-    int m_capacity = 0; // global layers
+    int m_capacity = 0;                                   // global layers
     std::vector<std::vector<float>> m_k, m_v;             // f32: one per layer, else empty
     std::vector<std::vector<std::uint16_t>> m_k16, m_v16; // f16/bf16: one per layer, else empty
 };

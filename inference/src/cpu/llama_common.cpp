@@ -97,10 +97,10 @@ std::expected<KvDtype, Error> checkKvDtype(const std::optional<KvDtype>& dtype, 
     const KvDtype d = dtype.value_or(KvDtype::F32);
     if (d == KvDtype::F32 || (halfSupported && (d == KvDtype::F16 || d == KvDtype::BF16)))
         return d;
-    return std::unexpected(Error{ErrorCode::Unsupported,
-                                 "KV dtype " + std::string(toString(d)) + " is not supported by the " +
-                                     std::string(backend) + " backend (it holds its KV cache in " +
-                                     (halfSupported ? "f32, f16 or bf16" : "f32 only") + ")"});
+    return std::unexpected(
+        Error{ErrorCode::Unsupported, "KV dtype " + std::string(toString(d)) + " is not supported by the " +
+                                          std::string(backend) + " backend (it holds its KV cache in " +
+                                          (halfSupported ? "f32, f16 or bf16" : "f32 only") + ")"});
 }
 
 void RopeTable::compute(const std::vector<float>& freqs, int firstPos, int count)

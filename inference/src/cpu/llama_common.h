@@ -4,8 +4,8 @@
 #include <cstdint>
 #include <expected>
 #include <optional>
-#include <string_view>
 #include <span>
+#include <string_view>
 #include <vector>
 
 #include "quire/inference/backend.h"
@@ -28,13 +28,25 @@ public:
     const float* k(int layer, int pos) const { return const_cast<KvCache*>(this)->k(layer, pos); }
     const float* v(int layer, int pos) const { return const_cast<KvCache*>(this)->v(layer, pos); }
     // f16/bf16 caches only.
-    const std::uint16_t* k16(int layer, int pos) const { return m_k16[std::size_t(layer)].data() + offset(pos); }
-    const std::uint16_t* v16(int layer, int pos) const { return m_v16[std::size_t(layer)].data() + offset(pos); }
+    const std::uint16_t* k16(int layer, int pos) const
+    {
+        return m_k16[std::size_t(layer)].data() + offset(pos);
+    }
+    const std::uint16_t* v16(int layer, int pos) const
+    {
+        return m_v16[std::size_t(layer)].data() + offset(pos);
+    }
     // Any dtype: the bytes of row `pos` (rows of a layer are contiguous).
     std::byte* kBytes(int layer, int pos);
     std::byte* vBytes(int layer, int pos);
-    const std::byte* kBytes(int layer, int pos) const { return const_cast<KvCache*>(this)->kBytes(layer, pos); }
-    const std::byte* vBytes(int layer, int pos) const { return const_cast<KvCache*>(this)->vBytes(layer, pos); }
+    const std::byte* kBytes(int layer, int pos) const
+    {
+        return const_cast<KvCache*>(this)->kBytes(layer, pos);
+    }
+    const std::byte* vBytes(int layer, int pos) const
+    {
+        return const_cast<KvCache*>(this)->vBytes(layer, pos);
+    }
     // Stores `rows` rows of K and V (f32, `ld` floats apart) at positions pos.. of `layer`,
     // converted to the cache's dtype.
     void store(int layer, int pos, int rows, const float* k, const float* v, std::size_t ld);
@@ -53,8 +65,8 @@ private:
     int m_maxTokens;
     KvDtype m_dtype;
     int m_capacity = 0;
-    std::vector<std::vector<float>> m_k, m_v;               // f32: one per layer, else empty
-    std::vector<std::vector<std::uint16_t>> m_k16, m_v16;   // f16/bf16: one per layer, else empty
+    std::vector<std::vector<float>> m_k, m_v;             // f32: one per layer, else empty
+    std::vector<std::vector<std::uint16_t>> m_k16, m_v16; // f16/bf16: one per layer, else empty
 };
 
 // Converts n floats to a 16-bit KV dtype (f16 or bf16), rounding to nearest even.

@@ -42,7 +42,10 @@ public:
     int maxContext() const override { return m_cache.maxTokens(); }
     void truncate(int position) override { m_pos = std::clamp(position, 0, m_pos); }
 
-    std::expected<KvLayout, Error> kvLayout() const override { return denseKvLayout(m_w->config, m_cache.dtype()); }
+    std::expected<KvLayout, Error> kvLayout() const override
+    {
+        return denseKvLayout(m_w->config, m_cache.dtype());
+    }
     std::expected<void, Error> readKv(int layer, int begin, int end, std::span<std::byte> k,
                                       std::span<std::byte> v) const override
     {
@@ -259,8 +262,8 @@ private:
             });
             if (!f32)
                 forTokens(T, [&](int b, int e) {
-                    m_cache.store(l, pos0 + b, e - b, kOut + std::size_t(b) * kvDim, vOut + std::size_t(b) * kvDim,
-                                  kvDim);
+                    m_cache.store(l, pos0 + b, e - b, kOut + std::size_t(b) * kvDim,
+                                  vOut + std::size_t(b) * kvDim, kvDim);
                 });
 
             // att [T][qDim]; x += Wo att (+ bias)

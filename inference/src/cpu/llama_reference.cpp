@@ -54,7 +54,10 @@ public:
     int maxContext() const override { return m_cache.maxTokens(); }
     void truncate(int position) override { m_pos = std::clamp(position, 0, m_pos); }
 
-    std::expected<KvLayout, Error> kvLayout() const override { return denseKvLayout(m_w->config, KvDtype::F32); }
+    std::expected<KvLayout, Error> kvLayout() const override
+    {
+        return denseKvLayout(m_w->config, KvDtype::F32);
+    }
     std::expected<void, Error> readKv(int layer, int begin, int end, std::span<std::byte> k,
                                       std::span<std::byte> v) const override
     {
