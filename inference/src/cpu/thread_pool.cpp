@@ -31,7 +31,7 @@ bool backoff(int spin)
     }
     return false;
 }
-} // namespace
+}  // namespace
 
 ThreadPool::ThreadPool(int threads) : m_threads(std::max(1, threads))
 {
