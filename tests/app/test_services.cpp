@@ -11,6 +11,8 @@
 #include <QThread>
 
 #include <algorithm>
+#include <cstdlib>
+#include <filesystem>
 
 #include "quire/app/answer_engine.h"
 #include "quire/app/answer_service.h"
@@ -363,6 +365,38 @@ private slots:
         o.gpuMemoryBytes = std::uint64_t(1) << 30;
         e = AnswerEngine::open(o);
         QVERIFY2(e.has_value(), e ? "" : e.error().message.c_str());
+    }
+
+    // EngineOptions::kvDtype reaches the CPU runner: "f16" opens on the default model and holds a
+    // context (a cache distinct from the f32 one); "fp8" is refused by name when the engine opens.
+    void kvDtypeF16OnTheDefaultModel()
+    {
+        const char* model = std::getenv("QUIRE_DEFAULT_MODEL");
+        if (!model || !std::filesystem::exists(model))
+            QSKIP("QUIRE_DEFAULT_MODEL not set or missing");
+        EngineOptions o;
+        o.modelPath = model;
+        o.threads = 2;
+        o.maxContext = 512;
+        o.kvDtype = "f16";
+        auto e = AnswerEngine::open(o);
+        QVERIFY2(e.has_value(), e ? "" : e.error().message.c_str());
+        const auto context =
+            (*e)->tokenizer().encode("The tenant pays the rent on the first day of each month.");
+        auto stats = (*e)->prefill(context, 64, {}, nullptr);
+        QVERIFY2(stats.has_value(), stats ? "" : stats.error().message.c_str());
+        QCOMPARE(stats->computedTokens, std::int64_t(context.size()));
+        QCOMPARE((*e)->heldTokens(), std::int64_t(context.size()));
+        o.kvDtype = "f32";
+        auto f32 = AnswerEngine::open(o);
+        QVERIFY(f32.has_value());
+        QVERIFY((*f32)->fingerprint() != (*e)->fingerprint());
+        o.kvDtype = "fp8";
+        auto fp8 = AnswerEngine::open(o);
+        QVERIFY(!fp8.has_value());
+        QVERIFY2(fp8.error().message.find("fp8") != std::string::npos &&
+                     fp8.error().message.find("cpu") != std::string::npos,
+                 fp8.error().message.c_str());
     }
 
     void samplesInstallOnce()

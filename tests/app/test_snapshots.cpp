@@ -11,6 +11,7 @@
 #include <csignal>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <thread>
 
 #include "quire/app/kv_snapshots.h"
@@ -43,12 +44,14 @@ tinyLlama4(const std::filesystem::path& dir, const inference::Llama4LoadOptions&
         *w, std::move(*tok), inference::ChatTemplate::detect("", "llama4"), "tiny", dir);
 }
 
-std::unique_ptr<inference::Session> newSession(std::shared_ptr<const inference::Model> m, int block)
+std::unique_ptr<inference::Session> newSession(std::shared_ptr<const inference::Model> m, int block,
+                                               std::optional<inference::KvDtype> kvDtype = {})
 {
     inference::SessionOptions o;
     o.maxContext = 2048;
     o.threads = 2;
     o.prefillBlock = block;
+    o.kvDtype = kvDtype;
     auto s = inference::Session::create(std::move(m), o);
     if (!s)
         qFatal("%s", s.error().message.c_str());
@@ -250,8 +253,9 @@ private slots:
             QVERIFY(k->prefill(*s, tokens, {}, nullptr, lib.workspace).has_value());
             QVERIFY(k->copy(lib.workspace, app::kLatestSnapshot, "base").has_value());
         }
-        auto expectRefused = [&](std::shared_ptr<const inference::Model> m, const char* field) {
-            auto s = newSession(std::move(m), 16);
+        auto expectRefused = [&](std::shared_ptr<const inference::Model> m, const char* field,
+                                 std::optional<inference::KvDtype> kvDtype = {}) {
+            auto s = newSession(std::move(m), 16, kvDtype);
             auto k = openSnapshots(lib, *s, 16);
             auto r = k->restoreNamed(lib.workspace, "base", *s);
             QVERIFY(!r.has_value());
@@ -276,7 +280,12 @@ private slots:
             QVERIFY(m.has_value());
             expectRefused(*m, "architecture");
         }
-        // A KV dtype change is named too (no CPU runner holds another dtype yet).
+        // The snapshot was made with the f32 cache: an f16 session refuses it, naming the KV dtype
+        // (the weight file's time set back to when the snapshot was made).
+        std::filesystem::last_write_time(dir / "model.safetensors",
+                                         std::filesystem::last_write_time(dir / "model.safetensors") -
+                                             std::chrono::seconds(5));
+        expectRefused(tinyLlama4(dir), "kv_dtype", inference::KvDtype::F16);
         auto s = newSession(tinyLlama4(dir), 16);
         auto layout = *s->kvLayout();
         auto bf16 = layout;

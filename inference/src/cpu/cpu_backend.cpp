@@ -19,10 +19,7 @@ public:
     {
         if (!weights)
             return std::unexpected(Error{ErrorCode::InvalidArgument, "no model weights"});
-        if (options.kvDtype && *options.kvDtype != KvDtype::F32)
-            return std::unexpected(Error{ErrorCode::Unsupported, "the " + std::string(name()) +
-                                                                     " backend holds its KV cache in f32 only, not " +
-                                                                     std::string(toString(*options.kvDtype))});
+        // Each runner checks options.kvDtype: the fast ones hold f32/f16/bf16, the references f32.
         if (weights->config.arch == ModelArch::Llama4)
             return m_reference ? cpu::makeLlama4ReferenceRunner(std::move(weights), options)
                                : cpu::makeLlama4CpuRunner(std::move(weights), options);

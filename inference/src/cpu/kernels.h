@@ -57,6 +57,16 @@ struct Kernels {
     void (*attnScores)(const float* q, const float* k, std::size_t stride, int n, int hd, float scale,
                        float* scores) = nullptr;
     void (*attnMix)(const float* p, const float* v, std::size_t stride, int n, int hd, float* out) = nullptr;
+    // The same over a KV cache held in f16 or bf16: rows `stride` elements apart, widened to f32
+    // as they are read (f16 by the F16C conversion, bf16 by a 16-bit shift).
+    void (*attnScoresF16)(const float* q, const std::uint16_t* k, std::size_t stride, int n, int hd,
+                          float scale, float* scores) = nullptr;
+    void (*attnMixF16)(const float* p, const std::uint16_t* v, std::size_t stride, int n, int hd,
+                       float* out) = nullptr;
+    void (*attnScoresBf16)(const float* q, const std::uint16_t* k, std::size_t stride, int n, int hd,
+                           float scale, float* scores) = nullptr;
+    void (*attnMixBf16)(const float* p, const std::uint16_t* v, std::size_t stride, int n, int hd,
+                        float* out) = nullptr;
     // Indexed by GgmlType value; null where the type has no kernel of that kind.
     MatmulFn matmulQ16A[32] = {};
     MatmulFn matmulF32[32] = {};

@@ -251,6 +251,117 @@ void attnMix(const float* p, const float* v, std::size_t stride, int n, int hd, 
         axpy(p[j], v + std::size_t(j) * stride, out, hd);
 }
 
+// ---- attention over a 16-bit KV cache: rows widened to f32 eight at a time ----
+
+struct LoadF16 {
+    static __m256 load8(const std::uint16_t* p)
+    {
+        return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+    }
+    static float load1(std::uint16_t h) { return _cvtsh_ss(h); }
+};
+
+struct LoadBf16 {
+    static __m256 load8(const std::uint16_t* p)
+    {
+        const __m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+        return _mm256_castsi256_ps(_mm256_slli_epi32(w, 16));
+    }
+    static float load1(std::uint16_t h) // not quant.h's inline bf16ToFp32: see the file comment
+    {
+        return _mm_cvtss_f32(_mm_castsi128_ps(_mm_cvtsi32_si128(int(std::uint32_t(h) << 16))));
+    }
+};
+
+template <typename L> float dot16(const float* q, const std::uint16_t* k, int hd)
+{
+    __m256 a = _mm256_setzero_ps();
+    int i = 0;
+    for (; i + 8 <= hd; i += 8)
+        a = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), L::load8(k + i), a);
+    float s = hsum(a);
+    for (; i < hd; ++i)
+        s += q[i] * L::load1(k[i]);
+    return s;
+}
+
+template <typename L, int HD8>
+void attnScores16Fixed(const float* q, const std::uint16_t* k, std::size_t stride, int n, float scale,
+                       float* scores)
+{
+    __m256 qv[HD8];
+    for (int c = 0; c < HD8; ++c)
+        qv[c] = _mm256_loadu_ps(q + 8 * c);
+    const __m128 vscale = _mm_set1_ps(scale);
+    int j = 0;
+    for (; j + 4 <= n; j += 4) {
+        const std::uint16_t* k0 = k + std::size_t(j) * stride;
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        for (int c = 0; c < HD8; ++c) {
+            a0 = _mm256_fmadd_ps(qv[c], L::load8(k0 + 8 * c), a0);
+            a1 = _mm256_fmadd_ps(qv[c], L::load8(k0 + stride + 8 * c), a1);
+            a2 = _mm256_fmadd_ps(qv[c], L::load8(k0 + 2 * stride + 8 * c), a2);
+            a3 = _mm256_fmadd_ps(qv[c], L::load8(k0 + 3 * stride + 8 * c), a3);
+        }
+        _mm_storeu_ps(scores + j, _mm_mul_ps(hsum4(a0, a1, a2, a3), vscale));
+    }
+    for (; j < n; ++j) {
+        const std::uint16_t* kj = k + std::size_t(j) * stride;
+        __m256 a = _mm256_setzero_ps();
+        for (int c = 0; c < HD8; ++c)
+            a = _mm256_fmadd_ps(qv[c], L::load8(kj + 8 * c), a);
+        scores[j] = scale * hsum(a);
+    }
+}
+
+template <typename L>
+void attnScores16(const float* q, const std::uint16_t* k, std::size_t stride, int n, int hd, float scale,
+                  float* scores)
+{
+    if (hd == 64)
+        return attnScores16Fixed<L, 8>(q, k, stride, n, scale, scores);
+    if (hd == 128)
+        return attnScores16Fixed<L, 16>(q, k, stride, n, scale, scores);
+    for (int j = 0; j < n; ++j)
+        scores[j] = scale * dot16<L>(q, k + std::size_t(j) * stride, hd);
+}
+
+template <typename L, int HD8>
+void attnMix16Fixed(const float* p, const std::uint16_t* v, std::size_t stride, int n, float* out)
+{
+    __m256 o[HD8];
+    for (int c = 0; c < HD8; ++c)
+        o[c] = _mm256_setzero_ps();
+    for (int j = 0; j < n; ++j) {
+        const __m256 pj = _mm256_set1_ps(p[j]);
+        const std::uint16_t* vj = v + std::size_t(j) * stride;
+        for (int c = 0; c < HD8; ++c)
+            o[c] = _mm256_fmadd_ps(pj, L::load8(vj + 8 * c), o[c]);
+    }
+    for (int c = 0; c < HD8; ++c)
+        _mm256_storeu_ps(out + 8 * c, o[c]);
+}
+
+template <typename L>
+void attnMix16(const float* p, const std::uint16_t* v, std::size_t stride, int n, int hd, float* out)
+{
+    if (hd == 64)
+        return attnMix16Fixed<L, 8>(p, v, stride, n, out);
+    if (hd == 128)
+        return attnMix16Fixed<L, 16>(p, v, stride, n, out);
+    for (int i = 0; i < hd; ++i)
+        out[i] = 0.0f;
+    for (int j = 0; j < n; ++j) {
+        const std::uint16_t* vj = v + std::size_t(j) * stride;
+        const __m256 pj = _mm256_set1_ps(p[j]);
+        int i = 0;
+        for (; i + 8 <= hd; i += 8)
+            _mm256_storeu_ps(out + i, _mm256_fmadd_ps(pj, L::load8(vj + i), _mm256_loadu_ps(out + i)));
+        for (; i < hd; ++i)
+            out[i] += p[j] * L::load1(vj[i]);
+    }
+}
+
 // ---- micro-kernels: one weight row r against NT token rows starting at t0 ----
 
 template <int NT> struct Rows {
@@ -519,6 +630,10 @@ Kernels makeAvx2()
     k.siluMul = siluMul;
     k.attnScores = attnScores;
     k.attnMix = attnMix;
+    k.attnScoresF16 = attnScores16<LoadF16>;
+    k.attnMixF16 = attnMix16<LoadF16>;
+    k.attnScoresBf16 = attnScores16<LoadBf16>;
+    k.attnMixBf16 = attnMix16<LoadBf16>;
     k.matmulQ16A[int(GgmlType::Q4_0)] = matmulTiled<KQ4<false>>;
     k.matmulQ16A[int(GgmlType::Q4_1)] = matmulTiled<KQ4<true>>;
     k.matmulQ16A[int(GgmlType::Q8_0)] = matmulTiled<KQ8_0>;

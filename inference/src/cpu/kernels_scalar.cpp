@@ -76,6 +76,31 @@ void attnMix(const float* p, const float* v, std::size_t stride, int n, int hd, 
         axpy(p[j], v + std::size_t(j) * stride, out, hd);
 }
 
+// Attention over 16-bit K/V rows: each element widened with the format's exact conversion.
+template <float (*ToF32)(std::uint16_t)>
+void attnScores16(const float* q, const std::uint16_t* k, std::size_t stride, int n, int hd, float scale,
+                  float* scores)
+{
+    for (int j = 0; j < n; ++j) {
+        const std::uint16_t* kj = k + std::size_t(j) * stride;
+        float sum = 0;
+        for (int i = 0; i < hd; ++i)
+            sum += q[i] * ToF32(kj[i]);
+        scores[j] = scale * sum;
+    }
+}
+
+template <float (*ToF32)(std::uint16_t)>
+void attnMix16(const float* p, const std::uint16_t* v, std::size_t stride, int n, int hd, float* out)
+{
+    std::fill(out, out + hd, 0.0f);
+    for (int j = 0; j < n; ++j) {
+        const std::uint16_t* vj = v + std::size_t(j) * stride;
+        for (int i = 0; i < hd; ++i)
+            out[i] += p[j] * ToF32(vj[i]);
+    }
+}
+
 // One weight row against one activation row, per format.
 float dotQ4_0(const std::byte* w, const BlockQ16A* x, std::int64_t nb)
 {
@@ -231,6 +256,10 @@ Kernels makeScalar()
     k.siluMul = siluMul;
     k.attnScores = attnScores;
     k.attnMix = attnMix;
+    k.attnScoresF16 = attnScores16<fp16ToFp32>;
+    k.attnMixF16 = attnMix16<fp16ToFp32>;
+    k.attnScoresBf16 = attnScores16<bf16ToFp32>;
+    k.attnMixBf16 = attnMix16<bf16ToFp32>;
     k.matmulQ16A[int(GgmlType::Q4_0)] = matmulQ16A<dotQ4_0>;
     k.matmulQ16A[int(GgmlType::Q4_1)] = matmulQ16A<dotQ4_1>;
     k.matmulQ16A[int(GgmlType::Q8_0)] = matmulQ16A<dotQ8_0>;

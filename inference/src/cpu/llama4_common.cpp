@@ -14,16 +14,32 @@ constexpr int kMaxStep = 512; // tokens per internal forward step
 
 } // namespace
 
-Llama4KvCache::Llama4KvCache(const Llama4Config& c, int maxTokens)
-    : m_chunked(c.chunked), m_chunk(c.chunkSize), m_kvDim(c.kvDim()), m_maxTokens(maxTokens),
-      m_k(std::size_t(c.nLayers)), m_v(std::size_t(c.nLayers))
+Llama4KvCache::Llama4KvCache(const Llama4Config& c, int maxTokens, KvDtype dtype)
+    : m_chunked(c.chunked), m_chunk(c.chunkSize), m_kvDim(c.kvDim()), m_maxTokens(maxTokens), m_dtype(dtype)
 {
+    const auto n = std::size_t(c.nLayers);
+    if (dtype == KvDtype::F32) {
+        m_k.resize(n);
+        m_v.resize(n);
+    } else {
+        m_k16.resize(n);
+        m_v16.resize(n);
+    }
     const std::size_t ring = std::size_t(std::min(m_chunk, maxTokens)) * std::size_t(m_kvDim);
     for (std::size_t l = 0; l < m_chunked.size(); ++l)
-        if (m_chunked[l]) {
-            m_k[l].resize(ring);
-            m_v[l].resize(ring);
-        }
+        if (m_chunked[l])
+            resizeLayer(l, ring);
+}
+
+void Llama4KvCache::resizeLayer(std::size_t l, std::size_t elements)
+{
+    if (m_dtype == KvDtype::F32) {
+        m_k[l].resize(elements);
+        m_v[l].resize(elements);
+    } else {
+        m_k16[l].resize(elements);
+        m_v16[l].resize(elements);
+    }
 }
 
 bool Llama4KvCache::reserve(int tokens)
@@ -34,12 +50,37 @@ bool Llama4KvCache::reserve(int tokens)
         return true;
     const int capacity = std::min(m_maxTokens, std::max({tokens, 2 * m_capacity, 256}));
     for (std::size_t l = 0; l < m_chunked.size(); ++l)
-        if (!m_chunked[l]) {
-            m_k[l].resize(std::size_t(capacity) * std::size_t(m_kvDim));
-            m_v[l].resize(std::size_t(capacity) * std::size_t(m_kvDim));
-        }
+        if (!m_chunked[l])
+            resizeLayer(l, std::size_t(capacity) * std::size_t(m_kvDim));
     m_capacity = capacity;
     return true;
+}
+
+std::byte* Llama4KvCache::kBytes(int layer, int pos)
+{
+    const auto l = std::size_t(layer);
+    return m_dtype == KvDtype::F32 ? reinterpret_cast<std::byte*>(m_k[l].data() + slot(layer, pos))
+                                   : reinterpret_cast<std::byte*>(m_k16[l].data() + slot(layer, pos));
+}
+
+std::byte* Llama4KvCache::vBytes(int layer, int pos)
+{
+    const auto l = std::size_t(layer);
+    return m_dtype == KvDtype::F32 ? reinterpret_cast<std::byte*>(m_v[l].data() + slot(layer, pos))
+                                   : reinterpret_cast<std::byte*>(m_v16[l].data() + slot(layer, pos));
+}
+
+void Llama4KvCache::store(int layer, int pos, const float* k, const float* v)
+{
+    const auto l = std::size_t(layer);
+    const auto n = std::size_t(m_kvDim);
+    if (m_dtype == KvDtype::F32) {
+        std::copy_n(k, n, m_k[l].data() + slot(layer, pos));
+        std::copy_n(v, n, m_v[l].data() + slot(layer, pos));
+    } else {
+        convertKvRow(m_dtype, k, m_k16[l].data() + slot(layer, pos), n);
+        convertKvRow(m_dtype, v, m_v16[l].data() + slot(layer, pos), n);
+    }
 }
 
 int Llama4KvCache::firstVisible(int layer, int pos) const
@@ -52,6 +93,8 @@ std::uint64_t Llama4KvCache::bytes() const
     std::uint64_t n = 0;
     for (std::size_t l = 0; l < m_k.size(); ++l)
         n += (m_k[l].capacity() + m_v[l].capacity()) * sizeof(float);
+    for (std::size_t l = 0; l < m_k16.size(); ++l)
+        n += (m_k16[l].capacity() + m_v16[l].capacity()) * sizeof(std::uint16_t);
     return n;
 }
 
@@ -83,8 +126,9 @@ Llama4Scratch llama4Scratch(const Llama4Config& c, int tokens, std::int64_t cont
 }
 
 Llama4RunnerBase::Llama4RunnerBase(std::shared_ptr<const ModelWeights> owner, const Llama4Weights& weights,
-                                   int maxContext)
-    : m_owner(std::move(owner)), m_w(weights), m_c(weights.llama4), m_cache(weights.llama4, maxContext)
+                                   int maxContext, KvDtype kvDtype)
+    : m_owner(std::move(owner)), m_w(weights), m_c(weights.llama4),
+      m_cache(weights.llama4, maxContext, kvDtype)
 {
 }
 
@@ -148,7 +192,7 @@ std::expected<void, Error> Llama4RunnerBase::forward(std::span<const std::int32_
 std::expected<KvLayout, Error> Llama4RunnerBase::kvLayout() const
 {
     KvLayout l;
-    l.dtype = KvDtype::F32;
+    l.dtype = m_cache.dtype();
     l.nLayers = m_c.nLayers;
     l.nKvHeads = m_c.nKvHeads;
     l.headDim = m_c.headDim;
@@ -165,7 +209,7 @@ std::expected<void, Error> Llama4RunnerBase::checkCopy(int layer, int begin, int
     if (m_computed != int(m_tokens.size()))
         return std::unexpected(
             Error{ErrorCode::InvalidArgument, "KV copy: the cache is waiting for a replay after a rollback"});
-    const std::size_t row = std::size_t(m_cache.kvDim()) * sizeof(float);
+    const std::size_t row = m_cache.rowBytes();
     if (auto ok = checkKvCopy(layer, m_c.nLayers, begin, end, m_computed, kBytes, vBytes, row); !ok)
         return ok;
     if (m_cache.chunked(layer) && end > begin) {
@@ -186,8 +230,8 @@ std::expected<void, Error> Llama4RunnerBase::readKv(int layer, int begin, int en
         return ok;
     // A range inside one chunk sits in consecutive ring slots; global layers are contiguous.
     if (end > begin) {
-        std::memcpy(k.data(), m_cache.k(layer, begin), k.size());
-        std::memcpy(v.data(), m_cache.v(layer, begin), v.size());
+        std::memcpy(k.data(), m_cache.kBytes(layer, begin), k.size());
+        std::memcpy(v.data(), m_cache.vBytes(layer, begin), v.size());
     }
     return {};
 }
@@ -218,8 +262,8 @@ std::expected<void, Error> Llama4RunnerBase::writeKv(int layer, int begin, int e
     if (auto ok = checkCopy(layer, begin, end, k.size(), v.size()); !ok)
         return ok;
     if (end > begin) {
-        std::memcpy(m_cache.k(layer, begin), k.data(), k.size());
-        std::memcpy(m_cache.v(layer, begin), v.data(), v.size());
+        std::memcpy(m_cache.kBytes(layer, begin), k.data(), k.size());
+        std::memcpy(m_cache.vBytes(layer, begin), v.data(), v.size());
     }
     return {};
 }

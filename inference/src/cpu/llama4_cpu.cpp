@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "cpu/llama4_runner.h"
+#include "cpu/llama_common.h"
 #include "cpu/thread_pool.h"
 #include "llama4_formats.h"
 
@@ -35,8 +36,8 @@ float silu(float z)
 class Llama4CpuRunner final : public Llama4RunnerBase {
 public:
     Llama4CpuRunner(std::shared_ptr<const ModelWeights> owner, const Llama4Weights& w, int maxContext,
-                    int threads, const Llama4Kernels& kernels)
-        : Llama4RunnerBase(std::move(owner), w, maxContext), m_k(kernels), m_pool(threads)
+                    int threads, const Llama4Kernels& kernels, KvDtype kvDtype)
+        : Llama4RunnerBase(std::move(owner), w, maxContext, kvDtype), m_k(kernels), m_pool(threads)
     {
         m_scores.resize(std::size_t(m_pool.size()));
         m_tiles.resize(std::size_t(m_pool.size())); // grown by llama4MatmulRows
@@ -184,8 +185,14 @@ private:
         const auto qDim = std::size_t(m_c.qDim()), kvDim = std::size_t(m_c.kvDim());
         const float scale = 1.0f / std::sqrt(float(hd));
         const int first = m_cache.firstVisible(layer, pos0); // steps never cross a chunk
-        const float* K = m_cache.k(layer, first);
-        const float* V = m_cache.v(layer, first);
+        const KvDtype dtype = m_cache.dtype();
+        const bool f32 = dtype == KvDtype::F32;
+        const float* K = f32 ? m_cache.k(layer, first) : nullptr;
+        const float* V = f32 ? m_cache.v(layer, first) : nullptr;
+        const std::uint16_t* K16 = f32 ? nullptr : m_cache.k16(layer, first);
+        const std::uint16_t* V16 = f32 ? nullptr : m_cache.v16(layer, first);
+        const auto scores16 = dtype == KvDtype::F16 ? m_k.attnScoresF16 : m_k.attnScoresBf16;
+        const auto mix16 = dtype == KvDtype::F16 ? m_k.attnMixF16 : m_k.attnMixBf16;
         for (auto& s : m_scores)
             if (s.size() < std::size_t(pos0 + T - first))
                 s.resize(std::size_t(pos0 + T - first));
@@ -203,9 +210,14 @@ private:
                 const int n = pos0 + t - first + 1;
                 const float* q = m_q.data() + std::size_t(t) * qDim + std::size_t(h * hd);
                 float maxScore = -INFINITY;
-                for (int j = 0; j < n; ++j) {
-                    p[j] = m_k.dot(q, K + std::size_t(j) * kvDim + std::size_t(g * hd), hd) * scale;
-                    maxScore = std::max(maxScore, p[j]);
+                if (f32) {
+                    for (int j = 0; j < n; ++j) {
+                        p[j] = m_k.dot(q, K + std::size_t(j) * kvDim + std::size_t(g * hd), hd) * scale;
+                        maxScore = std::max(maxScore, p[j]);
+                    }
+                } else {
+                    scores16(q, K16 + std::size_t(g * hd), kvDim, n, hd, scale, p);
+                    maxScore = *std::max_element(p, p + n);
                 }
                 float denom = 0.0f;
                 for (int j = 0; j < n; ++j) {
@@ -214,6 +226,12 @@ private:
                 }
                 const float inv = 1.0f / denom;
                 float* o = m_att.data() + std::size_t(t) * qDim + std::size_t(h * hd);
+                if (!f32) {
+                    for (int j = 0; j < n; ++j)
+                        p[j] *= inv;
+                    mix16(p, V16 + std::size_t(g * hd), kvDim, n, hd, o);
+                    continue;
+                }
                 std::fill(o, o + hd, 0.0f);
                 for (int j = 0; j < n; ++j)
                     m_k.axpy(p[j] * inv, V + std::size_t(j) * kvDim + std::size_t(g * hd), o, hd);
@@ -287,10 +305,9 @@ private:
             products({{&L.wq, m_q.data(), qDim}, {&L.wk, m_kb.data(), kvDim}, {&L.wv, m_vb.data(), kvDim}},
                      m_xn.data(), dim, T);
             positionQk(l, pos0, T);
-            for (int t = 0; t < T; ++t) {
-                std::copy_n(m_kb.data() + std::size_t(t) * kvDim, kvDim, m_cache.k(l, pos0 + t));
-                std::copy_n(m_vb.data() + std::size_t(t) * kvDim, kvDim, m_cache.v(l, pos0 + t));
-            }
+            for (int t = 0; t < T; ++t) // rounded to the cache's dtype (f32: copied)
+                m_cache.store(l, pos0 + t, m_kb.data() + std::size_t(t) * kvDim,
+                              m_vb.data() + std::size_t(t) * kvDim);
             // att [T][qDim]; x += Wo att
             attention(l, pos0, T);
             products({{&L.wo, m_x.data(), dim, true}}, m_att.data(), qDim, T);
@@ -328,11 +345,14 @@ std::expected<std::unique_ptr<Runner>, Error> makeLlama4CpuRunner(std::shared_pt
     const Llama4Weights* w = weights ? asLlama4(*weights) : nullptr;
     if (!w)
         return std::unexpected(Error{ErrorCode::InvalidArgument, "not a Llama 4 model"});
+    const auto kvDtype = checkKvDtype(options.kvDtype, true, "cpu");
+    if (!kvDtype)
+        return std::unexpected(kvDtype.error());
     const int maxContext = options.maxContext > 0 ? options.maxContext : w->config.contextLength;
     int threads = options.threads > 0 ? options.threads : int(std::thread::hardware_concurrency());
     threads = std::clamp(threads, 1, 256);
     return std::make_unique<Llama4CpuRunner>(std::move(weights), *w, maxContext, threads,
-                                             kernels ? *kernels : llama4BestKernels());
+                                             kernels ? *kernels : llama4BestKernels(), *kvDtype);
 }
 
 } // namespace quire::inference::cpu

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <string_view>
 
+#include "cpu/kernels.h"
 #include "llama4_formats.h"
 
 namespace quire::inference::cpu {
@@ -68,10 +69,27 @@ void axpyScalar(float a, const float* x, float* y, std::int64_t n)
 
 } // namespace
 
+namespace {
+
+// The 16-bit KV attention kernels are shared with the dense runner's table of the same kind.
+void withKvAttention(Llama4Kernels& t, const Kernels& k)
+{
+    t.attnScoresF16 = k.attnScoresF16;
+    t.attnMixF16 = k.attnMixF16;
+    t.attnScoresBf16 = k.attnScoresBf16;
+    t.attnMixBf16 = k.attnMixBf16;
+}
+
+} // namespace
+
 const Llama4Kernels& llama4ScalarKernels()
 {
-    static const Llama4Kernels k{"scalar", decodeRowsScalar, gemmScalar, gemmPackedScalar,
-                                 nullptr,  dotScalar,        axpyScalar};
+    static const Llama4Kernels k = [] {
+        Llama4Kernels t{"scalar", decodeRowsScalar, gemmScalar, gemmPackedScalar,
+                        nullptr,  dotScalar,        axpyScalar};
+        withKvAttention(t, scalarKernels());
+        return t;
+    }();
     return k;
 }
 
@@ -83,8 +101,14 @@ const Llama4Kernels* llama4Avx2Kernels()
 {
 #if QUIRE_HAVE_AVX2_KERNELS
     __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c"))
-        return &llama4Avx2KernelTable();
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c")) {
+        static const Llama4Kernels k = [] {
+            Llama4Kernels t = llama4Avx2KernelTable();
+            withKvAttention(t, *avx2Kernels());
+            return t;
+        }();
+        return &k;
+    }
 #endif
     return nullptr;
 }

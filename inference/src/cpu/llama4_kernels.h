@@ -38,6 +38,15 @@ struct Llama4Kernels {
                  bool accumulate) = nullptr;
     float (*dot)(const float* a, const float* b, std::int64_t n) = nullptr;
     void (*axpy)(float a, const float* x, float* y, std::int64_t n) = nullptr; // y += a * x
+    // Attention over a 16-bit KV cache, as in kernels.h (taken from the matching Kernels table).
+    void (*attnScoresF16)(const float* q, const std::uint16_t* k, std::size_t stride, int n, int hd,
+                          float scale, float* scores) = nullptr;
+    void (*attnMixF16)(const float* p, const std::uint16_t* v, std::size_t stride, int n, int hd,
+                       float* out) = nullptr;
+    void (*attnScoresBf16)(const float* q, const std::uint16_t* k, std::size_t stride, int n, int hd,
+                           float scale, float* scores) = nullptr;
+    void (*attnMixBf16)(const float* p, const std::uint16_t* v, std::size_t stride, int n, int hd,
+                        float* out) = nullptr;
 };
 
 const Llama4Kernels& llama4ScalarKernels();

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "cpu/llama4_runner.h"
+#include "cpu/llama_common.h"
 #include "llama4_formats.h"
 
 namespace quire::inference::cpu {
@@ -228,6 +229,8 @@ makeLlama4ReferenceRunner(std::shared_ptr<const ModelWeights> weights, const Run
     const Llama4Weights* w = weights ? asLlama4(*weights) : nullptr;
     if (!w)
         return std::unexpected(Error{ErrorCode::InvalidArgument, "not a Llama 4 model"});
+    if (auto dtype = checkKvDtype(options.kvDtype, false, "cpu-reference"); !dtype)
+        return std::unexpected(dtype.error());
     const int maxContext = options.maxContext > 0 ? options.maxContext : w->config.contextLength;
     return std::make_unique<Llama4ReferenceRunner>(std::move(weights), *w, maxContext);
 }

@@ -16,18 +16,46 @@
 
 namespace quire::inference::cpu {
 
-// f32 K and V per layer. Global layers keep every position (grown on demand up to maxTokens);
-// chunked layers keep a ring of one chunk: position p lives in slot p mod C, and since chunks
-// are aligned to position 0 the current chunk [floor(p/C)*C, p] fills slots 0..p mod C in order.
+// K and V per layer, in f32 (the default; the reference runner's only dtype) or f16/bf16 (2 bytes
+// an element, rounded to nearest even when stored). Global layers keep every position (grown on
+// demand up to maxTokens); chunked layers keep a ring of one chunk: position p lives in slot
+// p mod C, and since chunks are aligned to position 0 the current chunk [floor(p/C)*C, p] fills
+// slots 0..p mod C in order.
 class Llama4KvCache {
 public:
-    Llama4KvCache(const Llama4Config& config, int maxTokens);
+    Llama4KvCache(const Llama4Config& config, int maxTokens, KvDtype dtype = KvDtype::F32);
 
     bool reserve(int tokens); // false past maxTokens
-    float* k(int layer, int pos) { return slot(m_k, layer, pos); }
-    float* v(int layer, int pos) { return slot(m_v, layer, pos); }
+    // f32 caches only.
+    float* k(int layer, int pos) { return m_k[std::size_t(layer)].data() + slot(layer, pos); }
+    float* v(int layer, int pos) { return m_v[std::size_t(layer)].data() + slot(layer, pos); }
     const float* k(int layer, int pos) const { return const_cast<Llama4KvCache*>(this)->k(layer, pos); }
     const float* v(int layer, int pos) const { return const_cast<Llama4KvCache*>(this)->v(layer, pos); }
+    // f16/bf16 caches only.
+    const std::uint16_t* k16(int layer, int pos) const
+    {
+        return m_k16[std::size_t(layer)].data() + slot(layer, pos);
+    }
+    const std::uint16_t* v16(int layer, int pos) const
+    {
+        return m_v16[std::size_t(layer)].data() + slot(layer, pos);
+    }
+    // Any dtype: the bytes of position `pos`'s row.
+    std::byte* kBytes(int layer, int pos);
+    std::byte* vBytes(int layer, int pos);
+    const std::byte* kBytes(int layer, int pos) const
+    {
+        return const_cast<Llama4KvCache*>(this)->kBytes(layer, pos);
+    }
+    const std::byte* vBytes(int layer, int pos) const
+    {
+        return const_cast<Llama4KvCache*>(this)->vBytes(layer, pos);
+    }
+    // Stores one position's K and V (f32) converted to the cache's dtype.
+    void store(int layer, int pos, const float* k, const float* v);
+
+    KvDtype dtype() const { return m_dtype; }
+    std::size_t rowBytes() const { return std::size_t(m_kvDim) * kvDtypeBytes(m_dtype); }
     bool chunked(int layer) const { return m_chunked[std::size_t(layer)] != 0; }
     int kvDim() const { return m_kvDim; }
     // K/V of the first position visible to a query at `pos` in `layer`; later positions follow
@@ -37,18 +65,20 @@ public:
     std::uint64_t bytes() const;
 
 private:
-    float* slot(std::vector<std::vector<float>>& side, int layer, int pos)
+    std::size_t slot(int layer, int pos) const
     {
-        const auto l = std::size_t(layer);
-        const int s = m_chunked[l] ? pos % m_chunk : pos;
-        return side[l].data() + std::size_t(s) * std::size_t(m_kvDim);
+        const int s = m_chunked[std::size_t(layer)] ? pos % m_chunk : pos;
+        return std::size_t(s) * std::size_t(m_kvDim);
     }
+    void resizeLayer(std::size_t layer, std::size_t elements);
     std::vector<std::uint8_t> m_chunked;
     int m_chunk = 0;
     int m_kvDim = 0;
     int m_maxTokens = 0;
-    int m_capacity = 0; // global layers
-    std::vector<std::vector<float>> m_k, m_v;
+    KvDtype m_dtype = KvDtype::F32;
+    int m_capacity = 0;                                   // global layers
+    std::vector<std::vector<float>> m_k, m_v;             // f32: one per layer, else empty
+    std::vector<std::vector<std::uint16_t>> m_k16, m_v16; // f16/bf16: one per layer, else empty
 };
 
 // Floats of each buffer of the fast runner for a step of `tokens` tokens (the memory estimate
@@ -69,7 +99,8 @@ Llama4Scratch llama4Scratch(const Llama4Config& config, int tokens, std::int64_t
 // Runner state common to both CPU runners: argument checks, the token history and replay.
 class Llama4RunnerBase : public Runner {
 public:
-    Llama4RunnerBase(std::shared_ptr<const ModelWeights> owner, const Llama4Weights& weights, int maxContext);
+    Llama4RunnerBase(std::shared_ptr<const ModelWeights> owner, const Llama4Weights& weights, int maxContext,
+                     KvDtype kvDtype = KvDtype::F32);
 
     std::expected<void, Error> forward(std::span<const std::int32_t> tokens, std::span<float> logits,
                                        bool allLogits) final;

@@ -5,11 +5,21 @@
 #include <cstring>
 #include <string>
 
+#include "quire/inference/quant.h"
+
 namespace quire::inference::cpu {
 
-KvCache::KvCache(int nLayers, int kvDim, int maxTokens)
-    : m_kvDim(kvDim), m_maxTokens(maxTokens), m_k(std::size_t(nLayers)), m_v(std::size_t(nLayers))
+KvCache::KvCache(int nLayers, int kvDim, int maxTokens, KvDtype dtype)
+    : m_nLayers(nLayers), m_kvDim(kvDim), m_maxTokens(maxTokens), m_dtype(dtype)
 {
+    const auto n = std::size_t(nLayers);
+    if (dtype == KvDtype::F32) {
+        m_k.resize(n);
+        m_v.resize(n);
+    } else {
+        m_k16.resize(n);
+        m_v16.resize(n);
+    }
 }
 
 bool KvCache::reserve(int tokens)
@@ -19,11 +29,78 @@ bool KvCache::reserve(int tokens)
     if (tokens <= m_capacity)
         return true;
     const int capacity = std::min(m_maxTokens, std::max({tokens, 2 * m_capacity, 256}));
+    const std::size_t elements = std::size_t(capacity) * std::size_t(m_kvDim);
     for (auto* side : {&m_k, &m_v})
         for (auto& layer : *side)
-            layer.resize(std::size_t(capacity) * std::size_t(m_kvDim));
+            layer.resize(elements);
+    for (auto* side : {&m_k16, &m_v16})
+        for (auto& layer : *side)
+            layer.resize(elements);
     m_capacity = capacity;
     return true;
+}
+
+std::byte* KvCache::kBytes(int layer, int pos)
+{
+    const auto l = std::size_t(layer);
+    return m_dtype == KvDtype::F32 ? reinterpret_cast<std::byte*>(m_k[l].data() + offset(pos))
+                                   : reinterpret_cast<std::byte*>(m_k16[l].data() + offset(pos));
+}
+
+std::byte* KvCache::vBytes(int layer, int pos)
+{
+    const auto l = std::size_t(layer);
+    return m_dtype == KvDtype::F32 ? reinterpret_cast<std::byte*>(m_v[l].data() + offset(pos))
+                                   : reinterpret_cast<std::byte*>(m_v16[l].data() + offset(pos));
+}
+
+void KvCache::store(int layer, int pos, int rows, const float* k, const float* v, std::size_t ld)
+{
+    const auto l = std::size_t(layer);
+    const auto n = std::size_t(m_kvDim);
+    for (int r = 0; r < rows; ++r) {
+        const float* kr = k + std::size_t(r) * ld;
+        const float* vr = v + std::size_t(r) * ld;
+        if (m_dtype == KvDtype::F32) {
+            std::copy_n(kr, n, m_k[l].data() + offset(pos + r));
+            std::copy_n(vr, n, m_v[l].data() + offset(pos + r));
+        } else {
+            convertKvRow(m_dtype, kr, m_k16[l].data() + offset(pos + r), n);
+            convertKvRow(m_dtype, vr, m_v16[l].data() + offset(pos + r), n);
+        }
+    }
+}
+
+std::uint64_t KvCache::bytes() const
+{
+    std::uint64_t n = 0;
+    for (std::size_t l = 0; l < m_k.size(); ++l)
+        n += (m_k[l].capacity() + m_v[l].capacity()) * sizeof(float);
+    for (std::size_t l = 0; l < m_k16.size(); ++l)
+        n += (m_k16[l].capacity() + m_v16[l].capacity()) * sizeof(std::uint16_t);
+    return n;
+}
+
+void convertKvRow(KvDtype dtype, const float* x, std::uint16_t* y, std::size_t n)
+{
+    if (dtype == KvDtype::F16)
+        for (std::size_t i = 0; i < n; ++i)
+            y[i] = fp32ToFp16(x[i]);
+    else
+        for (std::size_t i = 0; i < n; ++i)
+            y[i] = fp32ToBf16(x[i]);
+}
+
+std::expected<KvDtype, Error> checkKvDtype(const std::optional<KvDtype>& dtype, bool halfSupported,
+                                           std::string_view backend)
+{
+    const KvDtype d = dtype.value_or(KvDtype::F32);
+    if (d == KvDtype::F32 || (halfSupported && (d == KvDtype::F16 || d == KvDtype::BF16)))
+        return d;
+    return std::unexpected(
+        Error{ErrorCode::Unsupported, "KV dtype " + std::string(toString(d)) + " is not supported by the " +
+                                          std::string(backend) + " backend (it holds its KV cache in " +
+                                          (halfSupported ? "f32, f16 or bf16" : "f32 only") + ")"});
 }
 
 void RopeTable::compute(const std::vector<float>& freqs, int firstPos, int count)
@@ -68,10 +145,10 @@ void rmsNorm(float* out, const float* x, const float* weight, int n, float eps)
         out[i] = x[i] * scale * weight[i];
 }
 
-KvLayout denseKvLayout(const ModelConfig& config)
+KvLayout denseKvLayout(const ModelConfig& config, KvDtype dtype)
 {
     KvLayout l;
-    l.dtype = KvDtype::F32;
+    l.dtype = dtype;
     l.nLayers = config.nLayers;
     l.nKvHeads = config.nKvHeads;
     l.headDim = config.headDim;
@@ -98,12 +175,12 @@ std::expected<void, Error> checkKvCopy(int layer, int nLayers, int begin, int en
 std::expected<void, Error> readDenseKv(const KvCache& cache, int held, int layer, int begin, int end,
                                        std::span<std::byte> k, std::span<std::byte> v)
 {
-    const std::size_t row = std::size_t(cache.kvDim()) * sizeof(float);
+    const std::size_t row = cache.rowBytes();
     if (auto ok = checkKvCopy(layer, cache.nLayers(), begin, end, held, k.size(), v.size(), row); !ok)
         return ok;
     if (end > begin) { // rows of one layer are contiguous
-        std::memcpy(k.data(), cache.k(layer, begin), k.size());
-        std::memcpy(v.data(), cache.v(layer, begin), v.size());
+        std::memcpy(k.data(), cache.kBytes(layer, begin), k.size());
+        std::memcpy(v.data(), cache.vBytes(layer, begin), v.size());
     }
     return {};
 }
@@ -111,12 +188,12 @@ std::expected<void, Error> readDenseKv(const KvCache& cache, int held, int layer
 std::expected<void, Error> writeDenseKv(KvCache& cache, int held, int layer, int begin, int end,
                                         std::span<const std::byte> k, std::span<const std::byte> v)
 {
-    const std::size_t row = std::size_t(cache.kvDim()) * sizeof(float);
+    const std::size_t row = cache.rowBytes();
     if (auto ok = checkKvCopy(layer, cache.nLayers(), begin, end, held, k.size(), v.size(), row); !ok)
         return ok;
     if (end > begin) {
-        std::memcpy(cache.k(layer, begin), k.data(), k.size());
-        std::memcpy(cache.v(layer, begin), v.data(), v.size());
+        std::memcpy(cache.kBytes(layer, begin), k.data(), k.size());
+        std::memcpy(cache.vBytes(layer, begin), v.data(), v.size());
     }
     return {};
 }

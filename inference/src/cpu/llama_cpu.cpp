@@ -29,9 +29,9 @@ struct Product {
 class LlamaCpuRunner final : public Runner {
 public:
     LlamaCpuRunner(std::shared_ptr<const ModelWeights> weights, int maxContext, int threads,
-                   const Kernels& kernels)
+                   const Kernels& kernels, KvDtype kvDtype)
         : m_w(std::move(weights)), m_k(kernels),
-          m_cache(m_w->config.nLayers, m_w->config.kvDim(), maxContext),
+          m_cache(m_w->config.nLayers, m_w->config.kvDim(), maxContext, kvDtype),
           m_freqs(ropeFrequencies(m_w->config, m_w->ropeFreqFactors)), m_pool(threads)
     {
         m_scores.resize(std::size_t(m_pool.size()));
@@ -42,7 +42,10 @@ public:
     int maxContext() const override { return m_cache.maxTokens(); }
     void truncate(int position) override { m_pos = std::clamp(position, 0, m_pos); }
 
-    std::expected<KvLayout, Error> kvLayout() const override { return denseKvLayout(m_w->config); }
+    std::expected<KvLayout, Error> kvLayout() const override
+    {
+        return denseKvLayout(m_w->config, m_cache.dtype());
+    }
     std::expected<void, Error> readKv(int layer, int begin, int end, std::span<std::byte> k,
                                       std::span<std::byte> v) const override
     {
@@ -92,6 +95,10 @@ private:
         m_hb.assign(t * std::size_t(c.ffnDim), 0.0f);
         m_hb2.assign(t * std::size_t(c.ffnDim), 0.0f);
         m_xq.resize(t * std::size_t(std::max({c.dim, c.qDim(), c.ffnDim}) / 32 + 1));
+        if (m_cache.dtype() != KvDtype::F32) { // new K/V rows in f32 before they are rounded into the cache
+            m_kNew.assign(t * std::size_t(c.kvDim()), 0.0f);
+            m_vNew.assign(t * std::size_t(c.kvDim()), 0.0f);
+        }
         m_batch = T;
     }
 
@@ -174,8 +181,14 @@ private:
         const int hd = c.headDim, group = c.nHeads / c.nKvHeads;
         const std::size_t kvDim = std::size_t(c.kvDim());
         const float scale = 1.0f / std::sqrt(float(hd));
-        const float* K = m_cache.k(layer, 0);
-        const float* V = m_cache.v(layer, 0);
+        const KvDtype dtype = m_cache.dtype();
+        const bool f32 = dtype == KvDtype::F32;
+        const float* K = f32 ? m_cache.k(layer, 0) : nullptr;
+        const float* V = f32 ? m_cache.v(layer, 0) : nullptr;
+        const std::uint16_t* K16 = f32 ? nullptr : m_cache.k16(layer, 0);
+        const std::uint16_t* V16 = f32 ? nullptr : m_cache.v16(layer, 0);
+        const auto scores16 = dtype == KvDtype::F16 ? m_k.attnScoresF16 : m_k.attnScoresBf16;
+        const auto mix16 = dtype == KvDtype::F16 ? m_k.attnMixF16 : m_k.attnMixBf16;
         for (auto& s : m_scores)
             s.resize(std::size_t(pos0 + T));
         m_pool.run([&](int ith, int nth) {
@@ -186,13 +199,19 @@ private:
                 const int n = pos0 + t + 1;
                 const float* q = m_q.data() + std::size_t(t) * std::size_t(c.qDim()) + std::size_t(h * hd);
                 const std::size_t off = std::size_t(kvh * hd);
-                m_k.attnScores(q, K + off, kvDim, n, hd, scale, scores);
+                if (f32)
+                    m_k.attnScores(q, K + off, kvDim, n, hd, scale, scores);
+                else
+                    scores16(q, K16 + off, kvDim, n, hd, scale, scores);
                 const float maxScore = *std::max_element(scores, scores + n);
                 const float inv = 1.0f / m_k.expSum(scores, n, maxScore);
                 for (int j = 0; j < n; ++j)
                     scores[j] *= inv;
                 float* out = m_att.data() + std::size_t(t) * std::size_t(c.qDim()) + std::size_t(h * hd);
-                m_k.attnMix(scores, V + off, kvDim, n, hd, out);
+                if (f32)
+                    m_k.attnMix(scores, V + off, kvDim, n, hd, out);
+                else
+                    mix16(scores, V16 + off, kvDim, n, hd, out);
             }
         });
     }
@@ -215,8 +234,10 @@ private:
 
         for (int l = 0; l < c.nLayers; ++l) {
             const LayerWeights& L = m_w->layers[std::size_t(l)];
-            float* kOut = m_cache.k(l, pos0); // [T][kvDim], rows contiguous in the cache
-            float* vOut = m_cache.v(l, pos0);
+            // k/v [T][kvDim]: straight into an f32 cache (rows contiguous), else staged in f32
+            const bool f32 = m_cache.dtype() == KvDtype::F32;
+            float* kOut = f32 ? m_cache.k(l, pos0) : m_kNew.data();
+            float* vOut = f32 ? m_cache.v(l, pos0) : m_vNew.data();
 
             // xn [T][dim] = rmsnorm(x); q [T][qDim], k/v [T][kvDim] into the cache
             forTokens(T, [&](int b, int e) {
@@ -239,6 +260,11 @@ private:
                               cs, sn);
                 }
             });
+            if (!f32)
+                forTokens(T, [&](int b, int e) {
+                    m_cache.store(l, pos0 + b, e - b, kOut + std::size_t(b) * kvDim,
+                                  vOut + std::size_t(b) * kvDim, kvDim);
+                });
 
             // att [T][qDim]; x += Wo att (+ bias)
             attention(l, pos0, T);
@@ -283,6 +309,7 @@ private:
     int m_pos = 0;
     int m_batch = 0;
     std::vector<float> m_x, m_xn, m_q, m_att, m_hb, m_hb2;
+    std::vector<float> m_kNew, m_vNew; // [T][kvDim]: f16/bf16 caches only
     std::vector<BlockQ16A> m_xq;
     std::vector<std::vector<float>> m_scores; // per thread [positions]
 };
@@ -314,6 +341,9 @@ std::expected<std::unique_ptr<Runner>, Error> makeLlamaCpuRunner(std::shared_ptr
                                                                  const RunnerOptions& options,
                                                                  const Kernels* kernels)
 {
+    const auto kvDtype = checkKvDtype(options.kvDtype, true, "cpu");
+    if (!kvDtype)
+        return std::unexpected(kvDtype.error());
     const int maxContext = options.maxContext > 0 ? options.maxContext : weights->config.contextLength;
     int threads = options.threads > 0 ? options.threads : int(std::thread::hardware_concurrency());
     threads = std::clamp(threads, 1, 256);
@@ -327,7 +357,7 @@ std::expected<std::unique_ptr<Runner>, Error> makeLlamaCpuRunner(std::shared_ptr
             return std::unexpected(
                 Error{ErrorCode::Unsupported,
                       std::string("no CPU kernel for ") + toString(t->type) + " tensor " + t->name});
-    return std::make_unique<LlamaCpuRunner>(std::move(weights), maxContext, threads, k);
+    return std::make_unique<LlamaCpuRunner>(std::move(weights), maxContext, threads, k, *kvDtype);
 }
 
 } // namespace quire::inference::cpu

@@ -54,7 +54,10 @@ public:
     int maxContext() const override { return m_cache.maxTokens(); }
     void truncate(int position) override { m_pos = std::clamp(position, 0, m_pos); }
 
-    std::expected<KvLayout, Error> kvLayout() const override { return denseKvLayout(m_w->config); }
+    std::expected<KvLayout, Error> kvLayout() const override
+    {
+        return denseKvLayout(m_w->config, KvDtype::F32);
+    }
     std::expected<void, Error> readKv(int layer, int begin, int end, std::span<std::byte> k,
                                       std::span<std::byte> v) const override
     {
@@ -194,6 +197,8 @@ private:
 std::expected<std::unique_ptr<Runner>, Error>
 makeLlamaReferenceRunner(std::shared_ptr<const ModelWeights> weights, const RunnerOptions& options)
 {
+    if (auto dtype = checkKvDtype(options.kvDtype, false, "cpu-reference"); !dtype)
+        return std::unexpected(dtype.error());
     const int maxContext = options.maxContext > 0 ? options.maxContext : weights->config.contextLength;
     return std::make_unique<LlamaReferenceRunner>(std::move(weights), maxContext);
 }

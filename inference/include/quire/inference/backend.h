@@ -49,8 +49,10 @@ struct RunnerOptions {
     int maxContext = 0; // tokens the KV cache may hold; 0 = the model's context length
     int threads = 0;    // CPU worker threads; 0 = hardware concurrency
     // How the KV cache holds K and V. nullopt: the backend's default (CPU: f32; CUDA: bf16, and
-    // fp8 for the global layers of Llama 4). A dtype the runner cannot hold is refused with
-    // ErrorCode::Unsupported naming the dtype and the backend, never silently replaced.
+    // fp8 for the global layers of Llama 4). The cpu backend holds f32, f16 or bf16 (2 bytes an
+    // element, rounded to nearest even as rows are stored); cpu-reference f32 only. A dtype the
+    // runner cannot hold is refused with ErrorCode::Unsupported naming the dtype and the backend,
+    // never silently replaced.
     std::optional<KvDtype> kvDtype;
     // Device memory the runner may allocate, in bytes; 0: all that is free. A device backend
     // plans its context within it and refuses a longer request; CPU backends ignore it.
