@@ -286,7 +286,7 @@ void AnswerWorker::budget(quint64 id, const std::string& workspace, bool measure
     in.reserveTokens = m_engine->reserveTokens(p->preset, AskRequest{}.maxTokens);
     in.config = m_engine->model().config();
     in.llama4 = llama4ConfigOf(*m_engine->model().weights());
-    in.kvBytesPerElement = kvBytesPerElement(m_engine->options().backend);
+    in.kvBytesPerElement = kvBytesPerElement(m_engine->options().backend, m_engine->options().kvDtype);
     auto tp = loadThroughput(m_config.dataDir, m_engine->fingerprint());
     // Measuring prefills the start of the context; never when the session holds a context
     // already (it would be cut back to that start).

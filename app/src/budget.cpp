@@ -6,6 +6,7 @@
 #include <map>
 #include <mutex>
 
+#include "quire/inference/backend.h"
 #include "quire/inference/llama4_memory.h"
 
 namespace quire::app {
@@ -80,10 +81,11 @@ void registerKvEstimator(inference::ModelArch arch, KvEstimator estimator)
     registry()[arch] = std::move(estimator);
 }
 
-int kvBytesPerElement(const std::string& backend)
+int kvBytesPerElement(const std::string& backend, const std::string& kvDtype)
 {
-    // The CPU engine keeps K and V in f32 (inference/src/cpu/llama_common.h); other backends
-    // report theirs when they join (CUDA: bf16 or fp8).
+    if (const auto dtype = inference::parseKvDtype(kvDtype))
+        return int(inference::kvDtypeBytes(*dtype));
+    // The backends' defaults (RunnerOptions::kvDtype): f32 on the CPU, bf16 on CUDA.
     if (backend == "cuda")
         return 2;
     return 4;

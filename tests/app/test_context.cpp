@@ -304,6 +304,11 @@ private slots:
         QCOMPARE(e.bytesPerToken, std::int64_t(30 * 3 * 64 * 2 * 4));
         QCOMPARE(e.totalBytes, std::int64_t(46080) * 1000);
         QCOMPARE(kvBytesPerElement("cpu"), 4);
+        QCOMPARE(kvBytesPerElement("cpu", "auto"), 4);
+        QCOMPARE(kvBytesPerElement("cpu", "f16"), 2); // the KV dtype setting halves the budget's KV
+        QCOMPARE(kvBytesPerElement("cpu", "bf16"), 2);
+        QCOMPARE(kvBytesPerElement("cuda"), 2);
+        QCOMPARE(kvBytesPerElement("cuda", "fp8"), 1);
         // The seam for other architectures.
         registerKvEstimator(inference::ModelArch::Qwen2,
                             [](const inference::ModelConfig&, std::int64_t t, int) {

@@ -44,8 +44,9 @@ void registerKvEstimator(inference::ModelArch arch, KvEstimator estimator);
 KvEstimate llama4KvEstimate(const inference::Llama4Config& config, std::int64_t tokens, int bytesPerElement);
 // The Llama 4 configuration of loaded weights (nullopt for other architectures).
 std::optional<inference::Llama4Config> llama4ConfigOf(const inference::ModelWeights& weights);
-// Bytes per KV element of a backend's cache: "cpu"/"cpu-reference" keep f32.
-int kvBytesPerElement(const std::string& backend);
+// Bytes per KV element of a backend's cache for an EngineOptions::kvDtype: the dtype's size when
+// one is named, else the backend's default ("cpu"/"cpu-reference": f32; "cuda": bf16).
+int kvBytesPerElement(const std::string& backend, const std::string& kvDtype = "auto");
 
 // A token estimate for text not tokenized yet: one token per 4 bytes, rounded up.
 std::int64_t estimateTokens(std::int64_t textBytes);
