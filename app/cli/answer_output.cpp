@@ -99,7 +99,7 @@ void printBudget(const app::BudgetResult& r)
                   ")");
     else
         printLine("  prefill                unknown: " + in.throughputNote);
-    printLine("  prefix reuse           " + r.prefixCache + "; KV snapshots on disk are not available yet");
+    printLine("  prefix reuse           " + r.prefixCache);
 }
 
 void printCheckedAnswer(const app::AnswerRecord& r)

@@ -399,9 +399,10 @@ std::string StoredPrefixCache::describe() const
 {
     if (!m_unavailable.empty())
         return "in memory (this process); snapshots are off: " + m_unavailable;
-    return "KV snapshots in " + m_library.filename().string() + " (blocks of " +
-           (m_snapshots ? std::to_string(m_snapshots->blockTokens()) : std::string("model-dependent")) +
-           " tokens), and memory";
+    return "KV snapshots in " + m_library.filename().string() +
+           (m_snapshots ? " (blocks of " + std::to_string(m_snapshots->blockTokens()) + " tokens)"
+                        : std::string(" (block size set by the model)")) +
+           ", and memory";
 }
 
 bool StoredPrefixCache::ensure(const inference::Session& session)
