@@ -65,6 +65,23 @@ Error unsupportedKv(const Runner& r)
 
 } // namespace
 
+std::expected<void, Error> checkKvCopy(int layer, int nLayers, int begin, int end, int held,
+                                       std::size_t kBytes, std::size_t vBytes, std::size_t rowBytes)
+{
+    if (layer < 0 || layer >= nLayers)
+        return std::unexpected(
+            Error{ErrorCode::InvalidArgument, "KV copy: no layer " + std::to_string(layer)});
+    if (begin < 0 || begin > end || end > held)
+        return std::unexpected(
+            Error{ErrorCode::InvalidArgument, "KV copy: positions [" + std::to_string(begin) + ", " +
+                                                  std::to_string(end) + ") are not held (" +
+                                                  std::to_string(held) + " tokens)"});
+    const std::size_t need = std::size_t(end - begin) * rowBytes;
+    if (kBytes != need || vBytes != need)
+        return std::unexpected(Error{ErrorCode::InvalidArgument, "KV copy: buffers of the wrong size"});
+    return {};
+}
+
 std::expected<KvLayout, Error> Runner::kvLayout() const
 {
     return std::unexpected(unsupportedKv(*this));

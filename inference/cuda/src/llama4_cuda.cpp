@@ -711,7 +711,7 @@ std::expected<std::size_t, Error> Llama4CudaRunner::kvRow(int layer, int begin, 
                                      "KV copy: the context was cut back inside an "
                                      "earlier attention chunk whose keys are gone"});
     const std::size_t row = std::size_t(m_c.kvDim()) * 2;
-    if (auto ok = checkKvRange(layer, m_c.nLayers, begin, end, m_pos, kBytes, vBytes, row); !ok)
+    if (auto ok = checkKvCopy(layer, m_c.nLayers, begin, end, m_pos, kBytes, vBytes, row); !ok)
         return std::unexpected(ok.error());
     const Layer& L = m_layers[std::size_t(layer)];
     if (!L.chunked || end == begin)

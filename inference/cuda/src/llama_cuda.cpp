@@ -269,7 +269,7 @@ public:
                                       std::span<std::byte> v) const override
     {
         const std::size_t row = std::size_t(m_c.kvDim()) * 2;
-        QUIRE_TRY(checkKvRange(layer, m_c.nLayers, begin, end, m_pos, k.size(), v.size(), row));
+        QUIRE_TRY(checkKvCopy(layer, m_c.nLayers, begin, end, m_pos, k.size(), v.size(), row));
         const Layer& L = m_layers[std::size_t(layer)];
         const std::size_t at = std::size_t(begin) * row;
         QUIRE_TRY(copyKv(k.data(), static_cast<const std::byte*>(L.kCache.data()) + at, k.size(),
@@ -294,7 +294,7 @@ public:
                                        std::span<const std::byte> v) override
     {
         const std::size_t row = std::size_t(m_c.kvDim()) * 2;
-        QUIRE_TRY(checkKvRange(layer, m_c.nLayers, begin, end, m_pos, k.size(), v.size(), row));
+        QUIRE_TRY(checkKvCopy(layer, m_c.nLayers, begin, end, m_pos, k.size(), v.size(), row));
         Layer& L = m_layers[std::size_t(layer)];
         const std::size_t at = std::size_t(begin) * row;
         QUIRE_TRY(copyKv(static_cast<std::byte*>(L.kCache.data()) + at, k.data(), k.size(),

@@ -82,10 +82,6 @@ std::expected<void, Error> readDenseKv(const KvCache& cache, int held, int layer
                                        std::span<std::byte> k, std::span<std::byte> v);
 std::expected<void, Error> writeDenseKv(KvCache& cache, int held, int layer, int begin, int end,
                                         std::span<const std::byte> k, std::span<const std::byte> v);
-// Checks a readKv/writeKv call: layer in range, 0 <= begin <= end <= held, buffers of
-// (end - begin) * rowBytes each.
-std::expected<void, Error> checkKvCopy(int layer, int nLayers, int begin, int end, int held,
-                                       std::size_t kBytes, std::size_t vBytes, std::size_t rowBytes);
 // Checks ids against the vocabulary and makes room for `tokens` more positions after `held`.
 std::expected<void, Error> reserveUncomputed(KvCache& cache, int held, std::span<const std::int32_t> tokens,
                                              int vocab);

@@ -91,6 +91,11 @@ public:
                                                std::span<const std::byte> v);
 };
 
+// For Runner implementations of readKv/writeKv: layer in [0, nLayers), 0 <= begin <= end <= held,
+// and k and v of (end - begin) * rowBytes bytes each; else InvalidArgument saying which.
+std::expected<void, Error> checkKvCopy(int layer, int nLayers, int begin, int end, int held, std::size_t kBytes,
+                                       std::size_t vBytes, std::size_t rowBytes);
+
 class Backend {
 public:
     virtual ~Backend() = default;
