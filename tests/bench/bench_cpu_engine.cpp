@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_model.h"
 #include "quire/inference/backend.h"
 #include "quire/inference/gguf.h"
 
@@ -49,27 +50,15 @@ int main(int argc, char** argv)
             "usage: bench_cpu_engine --model FILE.gguf [--threads N] [--prompt N] [--gen N] [--reps N]\n");
         return 2;
     }
-    auto file = GgufFile::open(model);
-    if (!file) {
-        std::fprintf(stderr, "%s\n", file.error().message.c_str());
+    const auto weights = quire::bench::loadGgufWeights(model);
+    if (!weights)
         return 1;
-    }
-    auto weights = loadLlamaWeights(std::make_shared<const GgufFile>(std::move(*file)));
-    if (!weights) {
-        std::fprintf(stderr, "%s\n", weights.error().message.c_str());
-        return 1;
-    }
-    const int vocab = (*weights)->config.vocabSize;
-    std::vector<std::int32_t> prompt(static_cast<std::size_t>(nPrompt));
-    std::uint32_t state = 12345;
-    for (auto& t : prompt) {
-        state = state * 1664525u + 1013904223u;
-        t = std::int32_t((state >> 8) % std::uint32_t(vocab));
-    }
+    const int vocab = weights->config.vocabSize;
+    const std::vector<std::int32_t> prompt = quire::bench::randomPrompt(static_cast<std::size_t>(nPrompt), vocab);
     RunnerOptions options;
     options.threads = threads;
     options.maxContext = std::max(nPrompt, nGen) + 1;
-    auto runner = cpuBackend()->createRunner(*weights, options);
+    auto runner = cpuBackend()->createRunner(weights, options);
     if (!runner) {
         std::fprintf(stderr, "%s\n", runner.error().message.c_str());
         return 1;

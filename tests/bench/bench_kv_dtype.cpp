@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_model.h"
 #include "quire/inference/backend.h"
 #include "quire/inference/gguf.h"
 #include "quire/inference/quant.h"
@@ -91,23 +92,11 @@ int main(int argc, char** argv)
         std::printf("SKIP: QUIRE_DEFAULT_MODEL not set or missing\n");
         return 0;
     }
-    auto file = GgufFile::open(path);
-    if (!file) {
-        std::fprintf(stderr, "%s\n", file.error().message.c_str());
+    const auto weights = quire::bench::loadGgufWeights(path);
+    if (!weights)
         return 1;
-    }
-    auto weights = loadLlamaWeights(std::make_shared<const GgufFile>(std::move(*file)));
-    if (!weights) {
-        std::fprintf(stderr, "%s\n", weights.error().message.c_str());
-        return 1;
-    }
-    const int vocab = (*weights)->config.vocabSize;
-    std::vector<std::int32_t> prompt(static_cast<std::size_t>(context));
-    std::uint32_t state = 12345;
-    for (auto& t : prompt) {
-        state = state * 1664525u + 1013904223u;
-        t = std::int32_t((state >> 8) % std::uint32_t(vocab));
-    }
+    const int vocab = weights->config.vocabSize;
+    const std::vector<std::int32_t> prompt = quire::bench::randomPrompt(static_cast<std::size_t>(context), vocab);
 
     struct Arm {
         KvDtype dtype;
@@ -124,7 +113,7 @@ int main(int argc, char** argv)
         o.threads = threads;
         o.maxContext = context + gen;
         o.kvDtype = arm.dtype;
-        auto r = cpuBackend()->createRunner(*weights, o);
+        auto r = cpuBackend()->createRunner(weights, o);
         if (!r) {
             std::fprintf(stderr, "%s\n", r.error().message.c_str());
             return 1;
