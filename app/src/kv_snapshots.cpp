@@ -264,19 +264,43 @@ KvSnapshots::prefill(inference::Session& session, std::span<const TokenId> token
              workspace, snapshot,
              hash](storage::Database& db) -> std::expected<std::int64_t, storage::Error> {
                 storage::BlockStore s(db);
-                if (data)
-                    if (auto put = s.put(key, placement, *data); !put)
-                        return std::unexpected(put.error());
-                if (workspace > 0 && !snapshot.empty())
-                    return s.saveSnapshot(workspace, snapshot, key.modelFingerprint, hash,
-                                          placement.tokenEnd);
-                return 0;
+                std::int64_t id = 0;
+                // The block and the snapshot moved onto it in one transaction: a collection in
+                // another process never finds this block unused.
+                auto ok = s.atomically([&]() -> std::expected<void, storage::Error> {
+                    if (data)
+                        if (auto put = s.put(key, placement, *data); !put)
+                            return std::unexpected(put.error());
+                    if (workspace > 0 && !snapshot.empty()) {
+                        auto moved = s.saveSnapshot(workspace, snapshot, key.modelFingerprint, hash,
+                                                    placement.tokenEnd);
+                        if (!moved)
+                            return std::unexpected(moved.error());
+                        id = *moved;
+                    }
+                    return {};
+                });
+                if (!ok)
+                    return std::unexpected(ok.error());
+                return id;
             }));
     }
     const auto t0 = Clock::now();
-    if (auto ok = flush(); !ok)
-        report.notes.push_back("blocks are not saved: " + ok.error().message);
+    const auto flushed = flush();
+    if (!flushed)
+        report.notes.push_back("blocks are not saved: " + flushed.error().message);
     report.waitSeconds += secondsSince(t0);
+    // The snapshot moved: blocks of an earlier context that no snapshot uses any more (a file
+    // edited or left out, a tail the context has grown past) are freed now rather than never.
+    if (flushed && writing && m_options.collectAfterPrefill && workspace > 0 && !snapshot.empty() &&
+        report.blocksWritten > 0) {
+        auto gc = m_writer->submit([](storage::Database& db) { return storage::BlockStore(db).collectGarbage(); })
+                      .get();
+        if (gc)
+            report.freed = *gc;
+        else
+            report.notes.push_back("unused blocks were not freed: " + gc.error().message);
+    }
     return report;
 }
 
@@ -474,6 +498,9 @@ std::expected<void, inference::Error> StoredPrefixCache::prefill(inference::Sess
     if (r->blocksWritten > 0)
         m_notes.push_back("saved " + std::to_string(r->blocksWritten) + " KV blocks (" +
                           std::to_string(r->bytesWritten >> 20) + " MiB)");
+    if (r->freed.blocks > 0)
+        m_notes.push_back("freed " + std::to_string(r->freed.blocks) + " KV blocks (" +
+                          std::to_string(r->freed.bytes >> 20) + " MiB) of earlier contexts that no snapshot uses");
     return {};
 }
 

@@ -201,6 +201,16 @@ std::expected<void, Error> BlockStore::removeSnapshot(std::int64_t snapshotId)
     return txn.commit();
 }
 
+std::expected<void, Error> BlockStore::atomically(const std::function<std::expected<void, Error>()>& work)
+{
+    sql::Transaction txn(m_db.handle());
+    if (!txn.begun())
+        return std::unexpected(txn.begun().error());
+    if (auto ok = work(); !ok)
+        return ok; // rolled back
+    return txn.commit();
+}
+
 std::expected<GarbageReport, Error> BlockStore::collectGarbage()
 {
     static const std::string kCount = std::string(detail::kUsedBlocksCte) +

@@ -122,7 +122,9 @@ std::expected<std::int64_t, Error> queryInt(sqlite3* db, const char* sqlText)
     return std::unexpected(errorFromCode(rc, db, sqlText));
 }
 
-Transaction::Transaction(sqlite3* db) : m_db(db), m_begun(exec(db, "BEGIN IMMEDIATE"))
+Transaction::Transaction(sqlite3* db)
+    : m_db(db), m_nested(sqlite3_get_autocommit(db) == 0),
+      m_begun(exec(db, m_nested ? "SAVEPOINT quire_nested" : "BEGIN IMMEDIATE"))
 {
     m_open = m_begun.has_value();
 }
@@ -137,7 +139,8 @@ void Transaction::rollback()
 {
     // After some errors (SQLITE_FULL, SQLITE_IOERR) SQLite has already rolled back on its own.
     if (!sqlite3_get_autocommit(m_db))
-        sqlite3_exec(m_db, "ROLLBACK", nullptr, nullptr, nullptr);
+        sqlite3_exec(m_db, m_nested ? "ROLLBACK TO quire_nested; RELEASE quire_nested" : "ROLLBACK", nullptr,
+                     nullptr, nullptr);
     m_open = false;
 }
 
@@ -146,7 +149,7 @@ std::expected<void, Error> Transaction::commit()
     if (!m_open)
         return std::unexpected(m_begun ? Error{ErrorCode::Sql, "commit without an open transaction"}
                                        : m_begun.error());
-    auto r = exec(m_db, "COMMIT");
+    auto r = exec(m_db, m_nested ? "RELEASE quire_nested" : "COMMIT");
     if (!r) {
         rollback();
         return r;

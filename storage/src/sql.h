@@ -88,8 +88,10 @@ std::expected<void, Error> run(sqlite3* db, Stmt& stmt, std::string_view what);
 // One integer from a one-row query such as "PRAGMA user_version".
 std::expected<std::int64_t, Error> queryInt(sqlite3* db, const char* sqlText);
 
-// BEGIN IMMEDIATE on construction (check ok()); rolls back on destruction unless committed. A
+// BEGIN IMMEDIATE on construction (check begun()); rolls back on destruction unless committed. A
 // failed COMMIT (disk full) is rolled back too, so the connection is always usable afterwards.
+// Inside another transaction it is a SAVEPOINT instead: commit() releases it into the outer
+// transaction, and rolling back undoes only its own writes.
 class Transaction {
 public:
     explicit Transaction(sqlite3* db);
@@ -103,6 +105,7 @@ public:
 private:
     void rollback();
     sqlite3* m_db;
+    bool m_nested;
     std::expected<void, Error> m_begun;
     bool m_open = false;
 };

@@ -179,14 +179,18 @@ void exactAcrossProcesses(const std::filesystem::path& model, bool tiny, int blo
     const std::span<const TokenId> a = std::span(all).first(std::size_t(nA));
     const ChildRun first = runChild(lib1, model, block, a, tiny, "a");
     QCOMPARE(first.restored, 0);
+    // The same context again: everything, tail included, comes from the store.
+    const ChildRun again = runChild(lib1, model, block, a, tiny, "again");
+    QCOMPARE(again.restored, nA);
     const ChildRun resumed = runChild(lib1, model, block, all, tiny, "ab");
     QCOMPARE(resumed.restored, nA / block * block); // whole blocks (a tail only ends a context)
     const ChildRun whole = runChild(lib2, model, block, all, tiny, "whole");
     QCOMPARE(whole.restored, 0);
     QVERIFY2(sameBits(resumed.logits, whole.logits), "restored + B differs from A+B");
-    // The same context again: everything, tail included, comes from the store.
-    const ChildRun again = runChild(lib1, model, block, a, tiny, "again");
-    QCOMPARE(again.restored, nA);
+    // A+B's prefill freed A's tail block (no snapshot uses it): going back to A restores its whole
+    // blocks and computes the tail again.
+    const ChildRun back = runChild(lib1, model, block, a, tiny, "back");
+    QCOMPARE(back.restored, nA / block * block);
 }
 
 // A child killed in the middle of a long prefill resumes from its last complete block.
@@ -414,6 +418,47 @@ private slots:
             QCOMPARE(s->position(), 16);
             QVERIFY(contains(r->notes, "cancelled at token 16 of 64"));
         }
+    }
+
+    void prefillFreesBlocksNoSnapshotUses()
+    {
+        Library lib;
+        auto model = tinyLlama4(kLlama4);
+        const auto x = someTokens(64, 4096, 21);
+        auto y = std::vector<TokenId>(x.begin(), x.begin() + 32);
+        for (TokenId t : someTokens(32, 4096, 22))
+            y.push_back(t);
+        auto s = newSession(model, 16);
+        auto k = openSnapshots(lib, *s, 16);
+        auto first = k->prefill(*s, x, {}, nullptr, lib.workspace);
+        QVERIFY(first.has_value());
+        QCOMPARE(first->freed.blocks, std::int64_t(0));
+        QCOMPARE(blockCount(lib.path()), 4);
+        // The context changes after 32 tokens (a file edited): "latest" moves to the new chain and
+        // the old chain's last two blocks, used by no snapshot, are freed by the prefill.
+        QCOMPARE(k->restore(*s, y, lib.workspace).tokens, std::size_t(32));
+        auto second = k->prefill(*s, y, {}, nullptr, lib.workspace);
+        QVERIFY(second.has_value());
+        QCOMPARE(second->blocksWritten, 2);
+        QCOMPARE(second->freed.blocks, std::int64_t(2));
+        QVERIFY(second->freed.bytes > 0);
+        QCOMPARE(blockCount(lib.path()), 4);
+        // A named snapshot keeps its chain: going back to x under "keep" frees nothing of it.
+        QVERIFY(k->copy(lib.workspace, app::kLatestSnapshot, "keep").has_value());
+        QCOMPARE(k->restore(*s, x, lib.workspace).tokens, std::size_t(32));
+        auto third = k->prefill(*s, x, {}, nullptr, lib.workspace);
+        QVERIFY(third.has_value());
+        QCOMPARE(third->freed.blocks, std::int64_t(0)); // y's blocks are kept by "keep"
+        QCOMPARE(blockCount(lib.path()), 6);
+        auto restored = newSession(model, 16);
+        QCOMPARE(k->restoreNamed(lib.workspace, "keep", *restored)->tokens, y.size());
+        // Without a workspace (no snapshot moved along) nothing is collected.
+        auto s2 = newSession(model, 16);
+        auto k2 = openSnapshots(lib, *s2, 16);
+        auto loose = k2->prefill(*s2, someTokens(32, 4096, 23), {}, nullptr, 0);
+        QVERIFY(loose.has_value());
+        QCOMPARE(loose->freed.blocks, std::int64_t(0));
+        QCOMPARE(blockCount(lib.path()), 8);
     }
 
     void branchSharesBlocksAndDeleteCollects()

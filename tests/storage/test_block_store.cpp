@@ -235,6 +235,41 @@ private slots:
         QCOMPARE(store.snapshotNamed(ws, "other").error().code, ErrorCode::NotFound);
     }
 
+    void atomicallyLandsAllOrNothing()
+    {
+        QTemporaryDir dir;
+        auto db = Database::open(libraryIn(dir));
+        QUIRE_VERIFY_OK(db);
+        const auto ws = db->createWorkspace("w").value();
+        BlockStore store(*db, smallRows(512));
+        const auto bytes = pattern(1000, 3);
+        // A block and the snapshot on it: both land.
+        QUIRE_VERIFY_OK(store.atomically([&]() -> std::expected<void, Error> {
+            if (auto p = store.put(key("a1"), {"", 0, 8}, bytes); !p)
+                return std::unexpected(p.error());
+            if (auto m = store.saveSnapshot(ws, "latest", "model-A", "a1", 8); !m)
+                return std::unexpected(m.error());
+            return {};
+        }));
+        QVERIFY(store.find(key("a1")).has_value());
+        QVERIFY(store.snapshotNamed(ws, "latest").has_value());
+        // The second write fails (no such block to point at): the block written before it is gone
+        // too, and the connection is still usable.
+        auto failed = store.atomically([&]() -> std::expected<void, Error> {
+            if (auto p = store.put(key("a2"), {"a1", 8, 16}, bytes); !p)
+                return std::unexpected(p.error());
+            if (auto m = store.saveSnapshot(ws, "latest", "model-A", "absent", 16); !m)
+                return std::unexpected(m.error());
+            return {};
+        });
+        QVERIFY(!failed.has_value());
+        QCOMPARE(failed.error().code, ErrorCode::NotFound);
+        QVERIFY(!store.find(key("a2")).has_value());
+        QCOMPARE(store.snapshotNamed(ws, "latest")->tokenCount, std::int64_t(8));
+        QUIRE_VERIFY_OK(store.put(key("a2"), {"a1", 8, 16}, bytes));
+        QVERIFY(store.find(key("a2")).has_value());
+    }
+
     void snapshotsCountReferencesAndGarbageIsCollected()
     {
         QTemporaryDir dir;

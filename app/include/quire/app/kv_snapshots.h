@@ -20,7 +20,9 @@
 //   progress after each block (tokens held of the tokens asked for) and stop between blocks when
 //   cancelled, leaving the session holding the whole blocks imported so far.
 // - Named snapshots point at a block; branching copies the pointer, never the blocks. Deleting a
-//   snapshot collects blocks no snapshot uses. A snapshot made under another fingerprint is never
+//   snapshot collects blocks no snapshot uses, and so does the end of a workspace's prefill that
+//   wrote blocks (each block is written together with the snapshot moved onto it, so a prefill
+//   running in another process never has a block without a snapshot that uses it). A snapshot made under another fingerprint is never
 //   loaded: the message names each differing field (the fields are stored beside the blocks).
 //
 // Threads: a KvSnapshots is used on the engine's thread (its own ReadOnly connection reads
@@ -52,6 +54,7 @@ inline constexpr const char* kLatestSnapshot = "latest"; // moved along by every
 struct SnapshotOptions {
     int denseBlockTokens = 256; // dense models; Llama 4 uses its attention chunk
     int maxQueuedBlocks = 2;    // exported blocks waiting for the writer before prefill waits
+    bool collectAfterPrefill = true; // free blocks no snapshot uses once a workspace's prefill ends
 };
 
 struct SnapshotError {
@@ -75,6 +78,7 @@ struct PrefillReport {
     std::int64_t bytesWritten = 0;
     double exportSeconds = 0; // copying blocks out of the runner (on the engine thread)
     double waitSeconds = 0;   // waiting for the writer (queue full, final flush)
+    storage::GarbageReport freed; // blocks of earlier contexts collected after the prefill
     std::vector<std::string> notes;
 };
 

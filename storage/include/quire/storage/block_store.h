@@ -166,6 +166,10 @@ public:
     // are unused too: the app collects garbage when no prefill is running, or keeps a snapshot
     // of the prefill in progress moved along after each block.
     std::expected<GarbageReport, Error> collectGarbage();
+    // Runs `work` (calls on this BlockStore) in one transaction: its writes land together or, when
+    // it fails, not at all. E.g. a block and the snapshot moved onto it, so that a collection in
+    // another process never sees the block without a snapshot that uses it.
+    std::expected<void, Error> atomically(const std::function<std::expected<void, Error>()>& work);
     // Rewrites the block store file without its free pages (VACUUM): slow, for an explicit
     // "reclaim disk space" action.
     std::expected<void, Error> compact();
