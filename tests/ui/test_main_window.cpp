@@ -159,6 +159,17 @@ private slots:
                                               ? qEnvironmentVariable("QT_SCALE_FACTOR").toDouble()
                                               : w.devicePixelRatioF());
         QVERIFY(uitest::screenshot(&w, "main_window" + qEnvironmentVariable("QUIRE_SHOT_SUFFIX")));
+
+        // Engine settings reach the next engine: KV dtype, GPU budget and quantization too.
+        EngineSettings changed = w.engineSettings();
+        changed.kvDtype = "f16";
+        changed.gpuMemoryMiB = 4096;
+        w.applyEngineSettings(changed);
+        QCOMPARE(w.engineOptions().kvDtype, std::string("f16"));
+        QCOMPARE(w.engineOptions().gpuMemoryBytes, std::uint64_t(4096) << 20);
+        changed.quantization = "int8";
+        w.applyEngineSettings(changed);
+        QCOMPARE(w.engineOptions().quantization, std::string("int8"));
         w.dock("snapshotsDock")->close();
         w.close();
     }

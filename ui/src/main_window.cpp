@@ -243,9 +243,10 @@ void MainWindow::exportSessionTo(const QString& path)
 
 void MainWindow::applyEngineSettings(const EngineSettings& settings)
 {
-    const bool engineChanged = settings.toEngineOptions().modelPath != m_config.engine.modelPath ||
-                               settings.backend != m_engine.backend || settings.threads != m_engine.threads ||
-                               settings.contextTokens != m_engine.contextTokens;
+    // Every setting but the answer length is the engine's: any change makes a new one.
+    EngineSettings sameAnswers = settings;
+    sameAnswers.maxAnswerTokens = m_engine.maxAnswerTokens;
+    const bool engineChanged = !(sameAnswers == m_engine);
     m_engine = settings;
     m_engine.save();
     if (!engineChanged)

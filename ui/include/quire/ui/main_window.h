@@ -62,6 +62,8 @@ public:
     QDockWidget* dock(const QString& objectName) const;
     QString currentWorkspace() const { return m_current; }
     const EngineSettings& engineSettings() const { return m_engine; }
+    // What the answer service's engine is opened with.
+    const app::EngineOptions& engineOptions() const { return m_config.engine; }
 
 public slots:
     void refreshWorkspaces();
