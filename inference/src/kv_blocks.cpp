@@ -82,6 +82,19 @@ std::expected<void, Error> checkKvCopy(int layer, int nLayers, int begin, int en
     return {};
 }
 
+std::expected<void, Error> checkAppend(std::span<const std::int32_t> tokens, int held, int maxContext, int vocab)
+{
+    for (const std::int32_t t : tokens)
+        if (t < 0 || t >= vocab)
+            return std::unexpected(Error{ErrorCode::InvalidArgument,
+                                         "token id " + std::to_string(t) + " is outside the vocabulary"});
+    if (std::size_t(held) + tokens.size() > std::size_t(maxContext))
+        return std::unexpected(
+            Error{ErrorCode::InvalidArgument, "context full: " + std::to_string(held + tokens.size()) +
+                                                  " tokens exceed " + std::to_string(maxContext)});
+    return {};
+}
+
 std::expected<KvLayout, Error> Runner::kvLayout() const
 {
     return std::unexpected(unsupportedKv(*this));

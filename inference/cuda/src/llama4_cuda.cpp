@@ -747,14 +747,8 @@ std::expected<void, Error> Llama4CudaRunner::appendUncomputed(std::span<const st
                                      "KV import: the context was cut back inside an earlier attention chunk; "
                                      "truncate to " +
                                          std::to_string((m_pos / m_ring) * m_ring) + " first"});
-    for (const std::int32_t t : tokens)
-        if (t < 0 || t >= m_c.vocabSize)
-            return std::unexpected(Error{ErrorCode::InvalidArgument,
-                                         "token id " + std::to_string(t) + " is outside the vocabulary"});
-    if (std::size_t(m_pos) + tokens.size() > std::size_t(m_maxContext))
-        return std::unexpected(
-            Error{ErrorCode::InvalidArgument, "context full: " + std::to_string(m_pos + tokens.size()) +
-                                                  " tokens exceed " + std::to_string(m_maxContext)});
+    if (auto ok = checkAppend(tokens, m_pos, m_maxContext, m_c.vocabSize); !ok)
+        return ok;
     m_pos += int(tokens.size());
     // The caller writes the chunked layers' keys of the last chunk: the ring holds that chunk from now on.
     if (m_ring < m_maxContext && m_pos > 0)
@@ -794,13 +788,10 @@ std::expected<void, Error> Llama4CudaRunner::forward(std::span<const std::int32_
                   "the context was cut back to token " + std::to_string(m_pos) +
                       ", inside an earlier attention chunk whose keys are gone; truncate to " +
                       std::to_string((m_pos / m_ring) * m_ring) + " and feed the rest again"});
-    m_ringLost = -1;
     // The embedding kernel would give a zero row for an id outside the table: refuse it, as the dense runner
     // does.
-    for (const std::int32_t t : tokens)
-        if (t < 0 || t >= m_c.vocabSize)
-            return std::unexpected(Error{ErrorCode::InvalidArgument,
-                                         "token id " + std::to_string(t) + " is outside the vocabulary"});
+    if (auto ok = checkAppend(tokens, m_pos, m_maxContext, m_c.vocabSize); !ok)
+        return ok;
     if (!logits.empty() && logits.size() < (allLogits ? std::size_t(total) : 1) * V)
         return std::unexpected(Error{ErrorCode::InvalidArgument, "the logits buffer is too small"});
     cudaStream_t s = stream();

@@ -279,14 +279,8 @@ public:
     }
     std::expected<void, Error> appendUncomputed(std::span<const std::int32_t> tokens) override
     {
-        for (const std::int32_t t : tokens)
-            if (t < 0 || t >= m_c.vocabSize)
-                return std::unexpected(Error{ErrorCode::InvalidArgument,
-                                             "token id " + std::to_string(t) + " is outside the vocabulary"});
-        if (std::size_t(m_pos) + tokens.size() > std::size_t(m_maxContext))
-            return std::unexpected(
-                Error{ErrorCode::InvalidArgument, "context full: " + std::to_string(m_pos + tokens.size()) +
-                                                      " tokens exceed " + std::to_string(m_maxContext)});
+        if (auto ok = checkAppend(tokens, m_pos, m_maxContext, m_c.vocabSize); !ok)
+            return ok;
         m_pos += int(tokens.size());
         return {};
     }
@@ -311,14 +305,8 @@ public:
             return std::unexpected(Error{ErrorCode::InvalidArgument, "forward() needs at least one token"});
         if (logits.size() < (allLogits ? tokens.size() : 1) * std::size_t(vocab))
             return std::unexpected(Error{ErrorCode::InvalidArgument, "logits buffer too small"});
-        for (const std::int32_t t : tokens)
-            if (t < 0 || t >= vocab)
-                return std::unexpected(Error{ErrorCode::InvalidArgument,
-                                             "token id " + std::to_string(t) + " is outside the vocabulary"});
-        if (std::size_t(m_pos) + tokens.size() > std::size_t(m_maxContext))
-            return std::unexpected(
-                Error{ErrorCode::InvalidArgument, "context full: " + std::to_string(m_pos + tokens.size()) +
-                                                      " tokens exceed " + std::to_string(m_maxContext)});
+        if (auto ok = checkAppend(tokens, m_pos, m_maxContext, vocab); !ok)
+            return ok;
         for (std::size_t begin = 0; begin < tokens.size(); begin += kMaxChunk) {
             const std::size_t n = std::min<std::size_t>(kMaxChunk, tokens.size() - begin);
             const bool last = begin + n == tokens.size();

@@ -154,15 +154,10 @@ std::expected<void, Error> Llama4RunnerBase::forward(std::span<const std::int32_
         allLogits ? tokens.size() * std::size_t(vocab) : (logits.empty() ? 0 : std::size_t(vocab));
     if (logits.size() < need)
         return std::unexpected(Error{ErrorCode::InvalidArgument, "logits buffer too small"});
-    for (const std::int32_t t : tokens)
-        if (t < 0 || t >= vocab)
-            return std::unexpected(Error{ErrorCode::InvalidArgument,
-                                         "token id " + std::to_string(t) + " is outside the vocabulary"});
+    if (auto ok = checkAppend(tokens, int(m_tokens.size()), m_cache.maxTokens(), vocab); !ok)
+        return ok;
     const std::size_t end = m_tokens.size() + tokens.size();
-    if (end > std::size_t(m_cache.maxTokens()) || !m_cache.reserve(int(end)))
-        return std::unexpected(Error{ErrorCode::InvalidArgument, "context full: " + std::to_string(end) +
-                                                                     " tokens exceed " +
-                                                                     std::to_string(m_cache.maxTokens())});
+    m_cache.reserve(int(end)); // within maxTokens: cannot refuse
     const int firstNew = int(m_tokens.size());
     m_tokens.insert(m_tokens.end(), tokens.begin(), tokens.end());
 
@@ -241,15 +236,10 @@ std::expected<void, Error> Llama4RunnerBase::appendUncomputed(std::span<const st
     if (m_computed != int(m_tokens.size()))
         return std::unexpected(Error{ErrorCode::InvalidArgument,
                                      "KV import: the cache is waiting for a replay after a rollback"});
-    for (const std::int32_t t : tokens)
-        if (t < 0 || t >= m_c.vocabSize)
-            return std::unexpected(Error{ErrorCode::InvalidArgument,
-                                         "token id " + std::to_string(t) + " is outside the vocabulary"});
+    if (auto ok = checkAppend(tokens, int(m_tokens.size()), m_cache.maxTokens(), m_c.vocabSize); !ok)
+        return ok;
     const std::size_t end = m_tokens.size() + tokens.size();
-    if (end > std::size_t(m_cache.maxTokens()) || !m_cache.reserve(int(end)))
-        return std::unexpected(Error{ErrorCode::InvalidArgument, "context full: " + std::to_string(end) +
-                                                                     " tokens exceed " +
-                                                                     std::to_string(m_cache.maxTokens())});
+    m_cache.reserve(int(end)); // within maxTokens: cannot refuse
     m_tokens.insert(m_tokens.end(), tokens.begin(), tokens.end());
     m_computed = int(end);
     return {};

@@ -184,15 +184,9 @@ std::expected<void, Error> writeDenseKv(KvCache& cache, int held, int layer, int
 std::expected<void, Error> reserveUncomputed(KvCache& cache, int held, std::span<const std::int32_t> tokens,
                                              int vocab)
 {
-    for (const std::int32_t t : tokens)
-        if (t < 0 || t >= vocab)
-            return std::unexpected(Error{ErrorCode::InvalidArgument,
-                                         "token id " + std::to_string(t) + " is outside the vocabulary"});
-    if (std::size_t(held) + tokens.size() > std::size_t(cache.maxTokens()) ||
-        !cache.reserve(held + int(tokens.size())))
-        return std::unexpected(
-            Error{ErrorCode::InvalidArgument, "context full: " + std::to_string(held + tokens.size()) +
-                                                  " tokens exceed " + std::to_string(cache.maxTokens())});
+    if (auto ok = checkAppend(tokens, held, cache.maxTokens(), vocab); !ok)
+        return ok;
+    cache.reserve(held + int(tokens.size())); // within maxTokens: cannot refuse
     return {};
 }
 

@@ -325,15 +325,9 @@ std::expected<void, Error> checkForward(std::span<const std::int32_t> tokens, st
         allLogits ? tokens.size() * std::size_t(vocab) : (logits.empty() ? 0 : std::size_t(vocab));
     if (logits.size() < need)
         return std::unexpected(Error{ErrorCode::InvalidArgument, "logits buffer too small"});
-    for (const std::int32_t t : tokens)
-        if (t < 0 || t >= vocab)
-            return std::unexpected(Error{ErrorCode::InvalidArgument,
-                                         "token id " + std::to_string(t) + " is outside the vocabulary"});
-    if (std::size_t(position) + tokens.size() > std::size_t(cache.maxTokens()) ||
-        !cache.reserve(position + int(tokens.size())))
-        return std::unexpected(
-            Error{ErrorCode::InvalidArgument, "context full: " + std::to_string(position + tokens.size()) +
-                                                  " tokens exceed " + std::to_string(cache.maxTokens())});
+    if (auto ok = checkAppend(tokens, position, cache.maxTokens(), vocab); !ok)
+        return ok;
+    cache.reserve(position + int(tokens.size())); // within maxTokens: cannot refuse
     return {};
 }
 

@@ -95,6 +95,9 @@ public:
 // and k and v of (end - begin) * rowBytes bytes each; else InvalidArgument saying which.
 std::expected<void, Error> checkKvCopy(int layer, int nLayers, int begin, int end, int held, std::size_t kBytes,
                                        std::size_t vBytes, std::size_t rowBytes);
+// For Runner implementations of forward/appendUncomputed: every id in [0, vocab) and
+// held + tokens.size() <= maxContext; else InvalidArgument naming the id or the context.
+std::expected<void, Error> checkAppend(std::span<const std::int32_t> tokens, int held, int maxContext, int vocab);
 
 class Backend {
 public:
