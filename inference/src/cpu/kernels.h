@@ -42,6 +42,11 @@ struct MatmulArgs {
     bool accumulate = false; // out += product (the residual add), instead of out = product
 };
 using MatmulFn = void (*)(const MatmulArgs& args, std::int64_t r0, std::int64_t r1);
+// Attention over a KV cache held in f16 or bf16 (see Kernels::attnScoresF16).
+using AttnScores16Fn = void (*)(const float* q, const std::uint16_t* k, std::size_t stride, int n, int hd,
+                                float scale, float* scores);
+using AttnMix16Fn = void (*)(const float* p, const std::uint16_t* v, std::size_t stride, int n, int hd,
+                             float* out);
 
 struct Kernels {
     const char* name = "";
@@ -59,14 +64,10 @@ struct Kernels {
     void (*attnMix)(const float* p, const float* v, std::size_t stride, int n, int hd, float* out) = nullptr;
     // The same over a KV cache held in f16 or bf16: rows `stride` elements apart, widened to f32
     // as they are read (f16 by the F16C conversion, bf16 by a 16-bit shift).
-    void (*attnScoresF16)(const float* q, const std::uint16_t* k, std::size_t stride, int n, int hd,
-                          float scale, float* scores) = nullptr;
-    void (*attnMixF16)(const float* p, const std::uint16_t* v, std::size_t stride, int n, int hd,
-                       float* out) = nullptr;
-    void (*attnScoresBf16)(const float* q, const std::uint16_t* k, std::size_t stride, int n, int hd,
-                           float scale, float* scores) = nullptr;
-    void (*attnMixBf16)(const float* p, const std::uint16_t* v, std::size_t stride, int n, int hd,
-                        float* out) = nullptr;
+    AttnScores16Fn attnScoresF16 = nullptr;
+    AttnMix16Fn attnMixF16 = nullptr;
+    AttnScores16Fn attnScoresBf16 = nullptr;
+    AttnMix16Fn attnMixBf16 = nullptr;
     // Indexed by GgmlType value; null where the type has no kernel of that kind.
     MatmulFn matmulQ16A[32] = {};
     MatmulFn matmulF32[32] = {};

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "cpu/kernels.h"
 #include "quire/inference/llama4.h"
 
 namespace quire::inference::cpu {
@@ -39,14 +40,10 @@ struct Llama4Kernels {
     float (*dot)(const float* a, const float* b, std::int64_t n) = nullptr;
     void (*axpy)(float a, const float* x, float* y, std::int64_t n) = nullptr; // y += a * x
     // Attention over a 16-bit KV cache, as in kernels.h (taken from the matching Kernels table).
-    void (*attnScoresF16)(const float* q, const std::uint16_t* k, std::size_t stride, int n, int hd,
-                          float scale, float* scores) = nullptr;
-    void (*attnMixF16)(const float* p, const std::uint16_t* v, std::size_t stride, int n, int hd,
-                       float* out) = nullptr;
-    void (*attnScoresBf16)(const float* q, const std::uint16_t* k, std::size_t stride, int n, int hd,
-                           float scale, float* scores) = nullptr;
-    void (*attnMixBf16)(const float* p, const std::uint16_t* v, std::size_t stride, int n, int hd,
-                        float* out) = nullptr;
+    AttnScores16Fn attnScoresF16 = nullptr;
+    AttnMix16Fn attnMixF16 = nullptr;
+    AttnScores16Fn attnScoresBf16 = nullptr;
+    AttnMix16Fn attnMixBf16 = nullptr;
 };
 
 const Llama4Kernels& llama4ScalarKernels();
