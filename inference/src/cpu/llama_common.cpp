@@ -145,48 +145,58 @@ void rmsNorm(float* out, const float* x, const float* weight, int n, float eps)
         out[i] = x[i] * scale * weight[i];
 }
 
-KvLayout denseKvLayout(const ModelConfig& config, KvDtype dtype)
+DenseKvRunner::DenseKvRunner(std::shared_ptr<const ModelWeights> weights, int maxContext, KvDtype kvDtype)
+    : m_w(std::move(weights)), m_cache(m_w->config.nLayers, m_w->config.kvDim(), maxContext, kvDtype)
+{
+}
+
+void DenseKvRunner::truncate(int position)
+{
+    m_pos = std::clamp(position, 0, m_pos);
+}
+
+std::expected<KvLayout, Error> DenseKvRunner::kvLayout() const
 {
     KvLayout l;
-    l.dtype = dtype;
-    l.nLayers = config.nLayers;
-    l.nKvHeads = config.nKvHeads;
-    l.headDim = config.headDim;
+    l.dtype = m_cache.dtype();
+    l.nLayers = m_w->config.nLayers;
+    l.nKvHeads = m_w->config.nKvHeads;
+    l.headDim = m_w->config.headDim;
     return l;
 }
 
-std::expected<void, Error> readDenseKv(const KvCache& cache, int held, int layer, int begin, int end,
-                                       std::span<std::byte> k, std::span<std::byte> v)
+std::expected<void, Error> DenseKvRunner::readKv(int layer, int begin, int end, std::span<std::byte> k,
+                                                 std::span<std::byte> v) const
 {
-    const std::size_t row = cache.rowBytes();
-    if (auto ok = checkKvCopy(layer, cache.nLayers(), begin, end, held, k.size(), v.size(), row); !ok)
+    const std::size_t row = m_cache.rowBytes();
+    if (auto ok = checkKvCopy(layer, m_cache.nLayers(), begin, end, m_pos, k.size(), v.size(), row); !ok)
         return ok;
     if (end > begin) { // rows of one layer are contiguous
-        std::memcpy(k.data(), cache.kBytes(layer, begin), k.size());
-        std::memcpy(v.data(), cache.vBytes(layer, begin), v.size());
+        std::memcpy(k.data(), m_cache.kBytes(layer, begin), k.size());
+        std::memcpy(v.data(), m_cache.vBytes(layer, begin), v.size());
     }
     return {};
 }
 
-std::expected<void, Error> writeDenseKv(KvCache& cache, int held, int layer, int begin, int end,
-                                        std::span<const std::byte> k, std::span<const std::byte> v)
+std::expected<void, Error> DenseKvRunner::writeKv(int layer, int begin, int end, std::span<const std::byte> k,
+                                                  std::span<const std::byte> v)
 {
-    const std::size_t row = cache.rowBytes();
-    if (auto ok = checkKvCopy(layer, cache.nLayers(), begin, end, held, k.size(), v.size(), row); !ok)
+    const std::size_t row = m_cache.rowBytes();
+    if (auto ok = checkKvCopy(layer, m_cache.nLayers(), begin, end, m_pos, k.size(), v.size(), row); !ok)
         return ok;
     if (end > begin) {
-        std::memcpy(cache.kBytes(layer, begin), k.data(), k.size());
-        std::memcpy(cache.vBytes(layer, begin), v.data(), v.size());
+        std::memcpy(m_cache.kBytes(layer, begin), k.data(), k.size());
+        std::memcpy(m_cache.vBytes(layer, begin), v.data(), v.size());
     }
     return {};
 }
 
-std::expected<void, Error> reserveUncomputed(KvCache& cache, int held, std::span<const std::int32_t> tokens,
-                                             int vocab)
+std::expected<void, Error> DenseKvRunner::appendUncomputed(std::span<const std::int32_t> tokens)
 {
-    if (auto ok = checkAppend(tokens, held, cache.maxTokens(), vocab); !ok)
+    if (auto ok = checkAppend(tokens, m_pos, m_cache.maxTokens(), m_w->config.vocabSize); !ok)
         return ok;
-    cache.reserve(held + int(tokens.size())); // within maxTokens: cannot refuse
+    m_cache.reserve(m_pos + int(tokens.size())); // within maxTokens: cannot refuse
+    m_pos += int(tokens.size());
     return {};
 }
 

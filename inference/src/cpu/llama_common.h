@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <expected>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string_view>
@@ -75,16 +76,26 @@ void convertKvRow(KvDtype dtype, const float* x, std::uint16_t* y, std::size_t n
 std::expected<KvDtype, Error> checkKvDtype(const std::optional<KvDtype>& dtype, bool halfSupported,
                                            std::string_view backend);
 
-// KV export/import of the dense runners: the cache's dtype, every layer keeps every position;
-// `held` is the runner's position.
-KvLayout denseKvLayout(const ModelConfig& config, KvDtype dtype);
-std::expected<void, Error> readDenseKv(const KvCache& cache, int held, int layer, int begin, int end,
-                                       std::span<std::byte> k, std::span<std::byte> v);
-std::expected<void, Error> writeDenseKv(KvCache& cache, int held, int layer, int begin, int end,
-                                        std::span<const std::byte> k, std::span<const std::byte> v);
-// Checks ids against the vocabulary and makes room for `tokens` more positions after `held`.
-std::expected<void, Error> reserveUncomputed(KvCache& cache, int held, std::span<const std::int32_t> tokens,
-                                             int vocab);
+// What the dense runners (reference and fast) share: the weights, the KV cache and the position,
+// with KV export/import in the cache's dtype (every layer keeps every position).
+class DenseKvRunner : public Runner {
+public:
+    int position() const override { return m_pos; }
+    int maxContext() const override { return m_cache.maxTokens(); }
+    void truncate(int position) override;
+    std::expected<KvLayout, Error> kvLayout() const override;
+    std::expected<void, Error> readKv(int layer, int begin, int end, std::span<std::byte> k,
+                                      std::span<std::byte> v) const override;
+    std::expected<void, Error> appendUncomputed(std::span<const std::int32_t> tokens) override;
+    std::expected<void, Error> writeKv(int layer, int begin, int end, std::span<const std::byte> k,
+                                       std::span<const std::byte> v) override;
+
+protected:
+    DenseKvRunner(std::shared_ptr<const ModelWeights> weights, int maxContext, KvDtype kvDtype);
+    std::shared_ptr<const ModelWeights> m_w;
+    KvCache m_cache;
+    int m_pos = 0; // tokens held
+};
 
 // cos/sin of every rotated pair for a run of positions: [positions][ropeDim/2] each.
 struct RopeTable {

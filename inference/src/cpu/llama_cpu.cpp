@@ -26,44 +26,17 @@ struct Product {
     bool accumulate = false;
 };
 
-class LlamaCpuRunner final : public Runner {
+class LlamaCpuRunner final : public DenseKvRunner {
 public:
     LlamaCpuRunner(std::shared_ptr<const ModelWeights> weights, int maxContext, int threads,
                    const Kernels& kernels, KvDtype kvDtype)
-        : m_w(std::move(weights)), m_k(kernels),
-          m_cache(m_w->config.nLayers, m_w->config.kvDim(), maxContext, kvDtype),
+        : DenseKvRunner(std::move(weights), maxContext, kvDtype), m_k(kernels),
           m_freqs(ropeFrequencies(m_w->config, m_w->ropeFreqFactors)), m_pool(threads)
     {
         m_scores.resize(std::size_t(m_pool.size()));
     }
 
     std::string_view backendName() const override { return "cpu"; }
-    int position() const override { return m_pos; }
-    int maxContext() const override { return m_cache.maxTokens(); }
-    void truncate(int position) override { m_pos = std::clamp(position, 0, m_pos); }
-
-    std::expected<KvLayout, Error> kvLayout() const override
-    {
-        return denseKvLayout(m_w->config, m_cache.dtype());
-    }
-    std::expected<void, Error> readKv(int layer, int begin, int end, std::span<std::byte> k,
-                                      std::span<std::byte> v) const override
-    {
-        return readDenseKv(m_cache, m_pos, layer, begin, end, k, v);
-    }
-    std::expected<void, Error> appendUncomputed(std::span<const std::int32_t> tokens) override
-    {
-        if (auto ok = reserveUncomputed(m_cache, m_pos, tokens, m_w->config.vocabSize); !ok)
-            return ok;
-        m_pos += int(tokens.size());
-        return {};
-    }
-    std::expected<void, Error> writeKv(int layer, int begin, int end, std::span<const std::byte> k,
-                                       std::span<const std::byte> v) override
-    {
-        return writeDenseKv(m_cache, m_pos, layer, begin, end, k, v);
-    }
-
     std::expected<void, Error> forward(std::span<const std::int32_t> tokens, std::span<float> logits,
                                        bool allLogits) override
     {
@@ -300,13 +273,10 @@ private:
         runProducts({{&m_w->output, logits, std::size_t(c.vocabSize)}}, m_xn.data(), dim, c.dim, rows);
     }
 
-    std::shared_ptr<const ModelWeights> m_w;
     const Kernels& m_k;
-    KvCache m_cache;
     std::vector<float> m_freqs;
     ThreadPool m_pool;
     RopeTable m_rope;
-    int m_pos = 0;
     int m_batch = 0;
     std::vector<float> m_x, m_xn, m_q, m_att, m_hb, m_hb2;
     std::vector<float> m_kNew, m_vNew; // [T][kvDim]: f16/bf16 caches only

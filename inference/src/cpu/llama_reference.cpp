@@ -33,10 +33,10 @@ void addBias(float* x, const std::vector<float>& bias)
         x[i] += bias[i];
 }
 
-class LlamaReferenceRunner final : public Runner {
+class LlamaReferenceRunner final : public DenseKvRunner {
 public:
     LlamaReferenceRunner(std::shared_ptr<const ModelWeights> weights, int maxContext)
-        : m_w(std::move(weights)), m_cache(m_w->config.nLayers, m_w->config.kvDim(), maxContext),
+        : DenseKvRunner(std::move(weights), maxContext, KvDtype::F32),
           m_freqs(ropeFrequencies(m_w->config, m_w->ropeFreqFactors))
     {
         const ModelConfig& c = m_w->config;
@@ -50,32 +50,6 @@ public:
     }
 
     std::string_view backendName() const override { return "cpu-reference"; }
-    int position() const override { return m_pos; }
-    int maxContext() const override { return m_cache.maxTokens(); }
-    void truncate(int position) override { m_pos = std::clamp(position, 0, m_pos); }
-
-    std::expected<KvLayout, Error> kvLayout() const override
-    {
-        return denseKvLayout(m_w->config, KvDtype::F32);
-    }
-    std::expected<void, Error> readKv(int layer, int begin, int end, std::span<std::byte> k,
-                                      std::span<std::byte> v) const override
-    {
-        return readDenseKv(m_cache, m_pos, layer, begin, end, k, v);
-    }
-    std::expected<void, Error> appendUncomputed(std::span<const std::int32_t> tokens) override
-    {
-        if (auto ok = reserveUncomputed(m_cache, m_pos, tokens, m_w->config.vocabSize); !ok)
-            return ok;
-        m_pos += int(tokens.size());
-        return {};
-    }
-    std::expected<void, Error> writeKv(int layer, int begin, int end, std::span<const std::byte> k,
-                                       std::span<const std::byte> v) override
-    {
-        return writeDenseKv(m_cache, m_pos, layer, begin, end, k, v);
-    }
-
     std::expected<void, Error> forward(std::span<const std::int32_t> tokens, std::span<float> logits,
                                        bool allLogits) override
     {
@@ -185,10 +159,7 @@ private:
         matmul(logits, m_w->output, m_xb.data(), m_row);
     }
 
-    std::shared_ptr<const ModelWeights> m_w;
-    KvCache m_cache;
     std::vector<float> m_freqs;
-    int m_pos = 0;
     std::vector<float> m_x, m_xb, m_xb2, m_q, m_att, m_hb, m_hb2, m_row;
 };
 
