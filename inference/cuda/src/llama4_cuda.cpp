@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "kv_copy.h"
+#include "llama4_cuda_runner.h"
 #include "llama4_formats.h" // l4::decodeRow (inference/src)
 #include "quire/inference/cuda/bf16.h"
 #include "quire/inference/cuda/blas.h"
@@ -54,12 +55,19 @@
 
 namespace quire::inference::cuda {
 
+namespace l4cuda {
+
+Error cudaFailure(cudaError_t e, const std::string& what)
+{
+    cudaGetLastError();
+    return Error{ErrorCode::Device, what + ": " + cudaGetErrorString(e)};
+}
+
+} // namespace l4cuda
+
 namespace {
 
-constexpr int kMaxPass = 8192;  // tokens per pass over the layers (at most)
-constexpr int kLogitRows = 256; // rows of logits computed per LM-head product
-constexpr int kPage = 128;      // tokens per fp8 KV page
-constexpr int kBf16Page = 64;   // the tiled decode kernel's view of a contiguous bf16 cache
+using namespace l4cuda;
 
 // Whether the global layers keep fp8 pages: the default (no dtype) and Fp8E4M3 when the fp8 kernels serve
 // the head shape (the default falls back to bf16 otherwise, an explicit fp8 is refused), BF16 never; the
@@ -89,24 +97,6 @@ std::expected<bool, Error> fp8GlobalKv(const Llama4Config& c, std::optional<KvDt
     }
 }
 
-Error cudaFailure(cudaError_t e, const std::string& what)
-{
-    cudaGetLastError();
-    return Error{ErrorCode::Device, what + ": " + cudaGetErrorString(e)};
-}
-
-#define L4_CUDA_TRY(expr, what)                                                                              \
-    do {                                                                                                     \
-        if (const cudaError_t l4Err = (expr); l4Err != cudaSuccess)                                          \
-            return std::unexpected(cudaFailure(l4Err, what));                                                \
-    } while (0)
-
-#define L4_TRY(expr)                                                                                         \
-    do {                                                                                                     \
-        if (auto l4Result = (expr); !l4Result)                                                               \
-            return std::unexpected(std::move(l4Result).error());                                             \
-    } while (0)
-
 std::expected<DeviceBuffer, Error> deviceBytes(std::size_t bytes, const char* what)
 {
     auto b = DeviceBuffer::allocate(std::max<std::size_t>(bytes, 256));
@@ -134,114 +124,9 @@ std::vector<std::uint16_t> stackBf16(const std::vector<const WeightMatrix*>& par
     return out;
 }
 
-struct Bf16Matrix {
-    int n = 0, k = 0;
-    DeviceBuffer data;
-};
+} // namespace
 
-struct Layer {
-    bool moe = false, rope = false, chunked = false;
-    DeviceBuffer attnNorm, ffnNorm;
-    Bf16Matrix qkv, wo;
-    Bf16Matrix gateUp, down;                          // shared expert (MoE layers) or the dense MLP
-    DeviceBuffer router, expertQ[2], expertScales[2]; // [0] gate|up, [1] down
-    MoeLayerWeights moeWeights;
-    // KV: bf16 [maxContext][kvDim] (chunked layers, or global ones with a bf16 KV dtype);
-    // fp8 pages for global layers.
-    DeviceBuffer kCache, vCache, kScales, vScales;
-    bool fp8 = false;
-};
-
-class Llama4CudaRunner final : public Runner {
-public:
-    Llama4CudaRunner(std::shared_ptr<const ModelWeights> weights, Stream stream, Blas blas)
-        : m_weights(std::move(weights)), m_w(*asLlama4(*m_weights)), m_c(m_w.llama4),
-          m_stream(std::move(stream)), m_blas(std::move(blas))
-    {
-    }
-
-    std::string_view backendName() const override { return "cuda"; }
-    int position() const override { return m_pos; }
-    int maxContext() const override { return m_maxContext; }
-    // The chunked layers' ring holds only the current chunk: going back into an earlier chunk, other than
-    // to its start, leaves keys the ring no longer has; the next forward() then says so.
-    void truncate(int position) override
-    {
-        position = std::clamp(position, 0, m_pos);
-        // Resumable: a chunk start (the ring starts afresh), or a position inside the chunk the ring holds.
-        // Decided against the chunk the ring holds (m_ringChunk), not the one of m_pos: m_pos may sit at the
-        // next chunk's start while the ring still holds the previous chunk, and a second truncate after a
-        // refused one must be judged the same way.
-        if (m_ring < m_maxContext)
-            m_ringLost = position % m_ring == 0 || position / m_ring == m_ringChunk ? -1 : position;
-        m_pos = position;
-    }
-
-    std::expected<void, Error> init(int maxContext, bool fp8Global, int multiprocessors);
-
-    // KV export and import (bf16 caches only: fp8 pages with per-page scales are not exported). Chunked
-    // layers hold the chunk of position() - 1 (ring rows from the chunk's start), global layers every
-    // position.
-    std::expected<KvLayout, Error> kvLayout() const override;
-    std::expected<void, Error> readKv(int layer, int begin, int end, std::span<std::byte> k,
-                                      std::span<std::byte> v) const override;
-    std::expected<void, Error> appendUncomputed(std::span<const std::int32_t> tokens) override;
-    std::expected<void, Error> writeKv(int layer, int begin, int end, std::span<const std::byte> k,
-                                       std::span<const std::byte> v) override;
-    std::expected<void, Error> forward(std::span<const std::int32_t> tokens, std::span<float> logits,
-                                       bool allLogits) override;
-
-private:
-    cudaStream_t stream() const { return m_stream.get(); }
-    std::expected<Bf16Matrix, Error> upload(const std::vector<const WeightMatrix*>& parts);
-    std::expected<DeviceBuffer, Error> uploadFloats(const std::vector<float>& v);
-    std::expected<void, Error> uploadExperts(const Llama4Layer& src, Layer& dst);
-    std::expected<void, Error> gemm(const Bf16Matrix& w, const void* x, void* y, int T,
-                                    GemmOut out = GemmOut::Bf16)
-    {
-        return m_blas.gemm(x, w.data.data(), y, T, w.n, w.k, out, stream());
-    }
-    std::expected<void, Error> runLayers(int T, bool allRows, float* logitsOut);
-    std::expected<void, Error> attention(const Layer& L, int T);
-    // Checks a KV copy and gives the cache row of position `begin` in `layer`.
-    std::expected<std::size_t, Error> kvRow(int layer, int begin, int end, std::size_t kBytes,
-                                            std::size_t vBytes) const;
-
-    std::shared_ptr<const ModelWeights> m_weights;
-    const Llama4Weights& m_w;
-    const Llama4Config& m_c;
-    Stream m_stream;
-    Blas m_blas;
-    int m_maxContext = 0;
-    int m_pos = 0;
-    int m_ffnWidth = 0;   // the widest FFN (expert and shared width, or the dense width)
-    int m_pass = 0;       // tokens per pass
-    int m_ring = 0;       // rows of a chunked layer's cache (the chunk, or the whole context)
-    bool m_tiled = false; // head dim 64 or 128: the tiled attention kernels
-    int m_splitTokens = 0;
-    int m_multiprocessors = 0;
-    int m_ringLost = -1;       // a truncation position the ring cannot resume from, or -1
-    int m_ringChunk = -1;      // the attention chunk whose keys the ring holds (-1: none yet)
-    int m_splitTokensRing = 0; // the tiled decode kernel's split for the ring (the chunk, not the context)
-
-    std::vector<Layer> m_layers;
-    DeviceBuffer m_embed, m_outNorm, m_invFreq, m_pageTable;
-    Bf16Matrix m_lmHeadMatrix;
-    // Activations for up to m_pass tokens, scratch and step inputs.
-    DeviceBuffer m_x, m_xn, m_qkv, m_att, m_delta, m_gu, m_h, m_shared, m_ffn, m_logits, m_step, m_moeScratch;
-    DeviceBuffer m_gatherK, m_gatherV, m_fp8Workspace, m_decodeWorkspace, m_bf16Table;
-    std::vector<std::int32_t> m_stepHost;
-
-    // Step inputs: ids, absolute positions, positions within the chunk ring [m_pass each], then the
-    // sequence length and the length within the ring.
-    const std::int32_t* ids() const { return static_cast<const std::int32_t*>(m_step.data()); }
-    const std::int32_t* positions() const { return ids() + m_pass; }
-    const std::int32_t* ringPositions() const { return ids() + 2 * m_pass; }
-    const std::int32_t* seqLen() const { return ids() + 3 * m_pass; }
-    const std::int32_t* ringLen() const { return ids() + 3 * m_pass + 1; }
-    // The absolute position of the ring's row 0 for the current pass.
-    int ringStart() const { return m_ring < m_maxContext ? (m_pos / m_ring) * m_ring : 0; }
-};
+namespace l4cuda {
 
 std::expected<Bf16Matrix, Error> Llama4CudaRunner::upload(const std::vector<const WeightMatrix*>& parts)
 {
@@ -487,346 +372,9 @@ std::expected<void, Error> Llama4CudaRunner::init(int maxContext, bool fp8Global
     return {};
 }
 
-std::expected<void, Error> Llama4CudaRunner::attention(const Layer& L, int T)
-{
-    const Llama4Config& c = m_c;
-    cudaStream_t s = stream();
-    const int qDim = c.qDim(), kvDim = c.kvDim(), qkvDim = qDim + 2 * kvDim;
-    auto* qkv = static_cast<std::uint16_t*>(m_qkv.data());
-    auto* att = static_cast<std::uint16_t*>(m_att.data());
-    const float scale = 1.0f / std::sqrt(float(c.headDim));
+} // namespace l4cuda
 
-    // Keys and values of this pass's queries: (k, v, rows held, position of row 0, chunk rule).
-    const std::uint16_t *keys = nullptr, *values = nullptr;
-    int base = 0; // absolute position of row 0 of keys/values
-    if (L.fp8) {
-        Fp8KvCache cache{static_cast<std::uint8_t*>(L.kCache.data()),
-                         static_cast<std::uint8_t*>(L.vCache.data()),
-                         static_cast<float*>(L.kScales.data()),
-                         static_cast<float*>(L.vScales.data()),
-                         kPage,
-                         c.nKvHeads,
-                         c.headDim};
-        const auto* table = static_cast<const std::int32_t*>(m_pageTable.data());
-        L4_CUDA_TRY(
-            launchKvFp8Append(cache, table, m_pos, T, qkv + qDim, qkvDim, qkv + qDim + kvDim, qkvDim, s),
-            "fp8 KV append");
-        if (T == 1) {
-            Fp8DecodeAttention d;
-            d.q = qkv; // one row: the q heads come first
-            d.cache = cache;
-            d.pageTable = table;
-            d.seqLens = seqLen();
-            d.out = att;
-            d.batch = 1;
-            d.numQHeads = c.nHeads;
-            d.maxPagesPerSeq = m_maxContext / kPage;
-            // The grid covers the splits of the keys held now, not of the whole context: with a long context
-            // and a short sequence nearly every block would exit at once (no CUDA graph here, so the host
-            // knows the length; the workspace is sized for the whole context).
-            d.maxSeqLen = m_pos + T;
-            d.scale = scale;
-            d.workspace = static_cast<float*>(m_fp8Workspace.data());
-            L4_CUDA_TRY(launchAttentionDecodeFp8(d, s), "fp8 decode attention");
-            return {};
-        }
-        auto* gk = static_cast<std::uint16_t*>(m_gatherK.data());
-        auto* gv = static_cast<std::uint16_t*>(m_gatherV.data());
-        L4_CUDA_TRY(launchKvFp8Gather(cache, table, m_pos + T, gk, gv, s), "fp8 KV gather");
-        keys = gk;
-        values = gv;
-    } else {
-        // A chunked layer's ring holds the current chunk from row 0 (a pass stays inside one chunk); a
-        // global layer's bf16 cache holds every position.
-        auto* kc = static_cast<std::uint16_t*>(L.kCache.data());
-        auto* vc = static_cast<std::uint16_t*>(L.vCache.data());
-        const bool ring = L.chunked && m_ring < m_maxContext;
-        L4_CUDA_TRY(launchKvAppend(qkv + qDim, qkv + qDim + kvDim, qkvDim, kc, vc, kvDim,
-                                   ring ? ringPositions() : positions(), T, s),
-                    "KV append");
-        keys = kc;
-        values = vc;
-        base = ring ? ringStart() : 0;
-    }
-    // Within [base, m_pos + T): a chunked layer's keys are those of the query's chunk; with a ring every
-    // held key is in it, otherwise the kernels apply the chunk rule on absolute positions.
-    const bool ringRows = base > 0 || (L.chunked && m_ring < m_maxContext);
-    const int chunkRule = L.chunked && !ringRows ? c.chunkSize : 0;
-    const int held = m_pos + T - base;
-    if (m_tiled && T == 1) {
-        DecodeAttention a;
-        a.q = qkv;
-        a.kCache = keys;
-        a.vCache = values;
-        a.pageTable = static_cast<const std::int32_t*>(m_bf16Table.data());
-        a.seqLens = ringRows ? ringLen() : seqLen();
-        a.out = att;
-        a.batch = 1;
-        a.numQHeads = c.nHeads;
-        a.numKvHeads = c.nKvHeads;
-        a.headDim = c.headDim;
-        a.pageSize = kBf16Page;
-        a.maxPagesPerSeq = (m_maxContext + kBf16Page - 1) / kBf16Page;
-        a.maxSeqLen = held; // the keys held now (see the fp8 decode above)
-        a.chunkSize = chunkRule;
-        a.splitTokens = ringRows ? m_splitTokensRing : m_splitTokens;
-        a.scale = scale;
-        a.workspace = static_cast<float*>(m_decodeWorkspace.data());
-        L4_CUDA_TRY(launchAttentionDecode(a, s), "decode attention");
-    } else if (m_tiled) {
-        PrefillAttention a;
-        a.q = qkv;
-        a.k = keys;
-        a.v = values;
-        a.o = att;
-        a.qStride = qkvDim;
-        a.kStride = a.vStride = kvDim;
-        a.oStride = qDim;
-        a.lq = T;
-        a.lkv = held;
-        a.qPosOffset = m_pos - base;
-        a.numQHeads = c.nHeads;
-        a.numKvHeads = c.nKvHeads;
-        a.headDim = c.headDim;
-        a.chunkSize = chunkRule;
-        a.scale = scale;
-        L4_CUDA_TRY(launchAttentionPrefill(a, s), "prefill attention");
-    } else {
-        NaiveAttention a;
-        a.q = qkv;
-        a.k = keys;
-        a.v = values;
-        a.o = att;
-        a.qStride = qkvDim;
-        a.kStride = a.vStride = kvDim;
-        a.oStride = qDim;
-        a.lq = T;
-        a.positions = ringRows ? ringPositions() : positions();
-        a.numQHeads = c.nHeads;
-        a.numKvHeads = c.nKvHeads;
-        a.headDim = c.headDim;
-        a.chunkSize = chunkRule;
-        a.scale = scale;
-        L4_CUDA_TRY(launchAttentionNaive(a, s), "attention");
-    }
-    return {};
-}
-
-std::expected<void, Error> Llama4CudaRunner::runLayers(int T, bool allRows, float* logitsOut)
-{
-    const Llama4Config& c = m_c;
-    cudaStream_t s = stream();
-    const int qDim = c.qDim(), kvDim = c.kvDim(), qkvDim = qDim + 2 * kvDim, D = c.dim;
-    auto* x = static_cast<float*>(m_x.data());
-    auto* xn = static_cast<std::uint16_t*>(m_xn.data());
-    auto* qkv = static_cast<std::uint16_t*>(m_qkv.data());
-    auto* delta = static_cast<std::uint16_t*>(m_delta.data());
-    auto* gu = static_cast<std::uint16_t*>(m_gu.data());
-    auto* h = static_cast<std::uint16_t*>(m_h.data());
-    auto* shared = static_cast<std::uint16_t*>(m_shared.data());
-    auto* ffn = static_cast<std::uint16_t*>(m_ffn.data());
-
-    L4_CUDA_TRY(launchEmbeddingGather(m_embed.data(), true, c.vocabSize, D, ids(), T, x, s), "embedding");
-    const std::uint16_t* prevDelta = nullptr;
-    for (const Layer& L : m_layers) {
-        L4_CUDA_TRY(launchRmsNormResidual(x, prevDelta, static_cast<const float*>(L.attnNorm.data()), xn, T,
-                                          D, c.rmsEps, s),
-                    "rmsnorm");
-        L4_TRY(gemm(L.qkv, xn, qkv, T));
-        if (L.rope) { // RoPE first, then the QK norm (spec 6.2), over the q and the k heads
-            L4_CUDA_TRY(launchRope(qkv, T, c.nHeads + c.nKvHeads, c.headDim, qkvDim, positions(),
-                                   static_cast<const float*>(m_invFreq.data()), RopeMode::InterleavedPairs,
-                                   s),
-                        "rope");
-            if (c.qkNorm)
-                L4_CUDA_TRY(launchHeadRmsNorm(qkv, T, c.nHeads + c.nKvHeads, c.headDim, qkvDim, c.rmsEps, s),
-                            "QK norm");
-        } else if (c.temperatureTuning) {
-            L4_CUDA_TRY(launchQueryTemperature(qkv, T, c.nHeads, c.headDim, qkvDim, positions(), c.attnScale,
-                                               c.floorScale, s),
-                        "temperature");
-        }
-        L4_TRY(attention(L, T));
-        L4_TRY(gemm(L.wo, m_att.data(), delta, T));
-        L4_CUDA_TRY(launchRmsNormResidual(x, delta, static_cast<const float*>(L.ffnNorm.data()), xn, T, D,
-                                          c.rmsEps, s),
-                    "rmsnorm");
-        const int width = L.gateUp.n / 2;
-        L4_TRY(gemm(L.gateUp, xn, gu, T));
-        L4_CUDA_TRY(launchSwiGlu(gu, 2 * width, gu + width, 2 * width, h, width, T, width, s), "swiglu");
-        if (L.moe) {
-            L4_TRY(gemm(L.down, h, shared, T));
-            const auto scratch = moeScratchAt(m_moeScratch.data(), m_pass, c.nExperts, D, c.expertDim);
-            L4_CUDA_TRY(launchMoeRouted(L.moeWeights, xn, D, T, shared, ffn, nullptr, scratch, s), "MoE");
-            prevDelta = ffn;
-        } else {
-            L4_TRY(gemm(L.down, h, delta, T));
-            prevDelta = delta;
-        }
-    }
-    if (!logitsOut)
-        return {};
-    // The LM head over the last row (or every row), kLogitRows rows per product, each block downloaded.
-    const int rows = allRows ? T : 1;
-    const std::size_t first = allRows ? 0 : std::size_t(T - 1), V = std::size_t(c.vocabSize);
-    L4_CUDA_TRY(launchRmsNormResidual(x + first * std::size_t(D), prevDelta + first * std::size_t(D),
-                                      static_cast<const float*>(m_outNorm.data()), xn, rows, D, c.rmsEps, s),
-                "rmsnorm");
-    for (int r0 = 0; r0 < rows; r0 += kLogitRows) {
-        const int n = std::min(kLogitRows, rows - r0);
-        L4_TRY(gemm(m_lmHeadMatrix, xn + std::size_t(r0) * std::size_t(D), m_logits.data(), n, GemmOut::F32));
-        L4_CUDA_TRY(cudaMemcpyAsync(logitsOut + std::size_t(r0) * V, m_logits.data(), std::size_t(n) * V * 4,
-                                    cudaMemcpyDeviceToHost, s),
-                    "logits download");
-    }
-    return {};
-}
-
-std::expected<KvLayout, Error> Llama4CudaRunner::kvLayout() const
-{
-    if (std::any_of(m_layers.begin(), m_layers.end(), [](const Layer& L) { return L.fp8; }))
-        return std::unexpected(
-            Error{ErrorCode::Unsupported,
-                  "the cuda backend does not export fp8 KV pages (per-page scales) of the global "
-                  "layers; create the runner with the bf16 KV dtype to export or import KV"});
-    KvLayout l;
-    l.dtype = KvDtype::BF16;
-    l.nLayers = m_c.nLayers;
-    l.nKvHeads = m_c.nKvHeads;
-    l.headDim = m_c.headDim;
-    if (m_c.chunkSize > 0 && m_c.chunkedLayerCount() > 0) {
-        l.chunkSize = m_c.chunkSize;
-        l.chunked = m_c.chunked;
-    }
-    return l;
-}
-
-std::expected<std::size_t, Error> Llama4CudaRunner::kvRow(int layer, int begin, int end, std::size_t kBytes,
-                                                          std::size_t vBytes) const
-{
-    if (auto layout = kvLayout(); !layout)
-        return std::unexpected(layout.error());
-    if (m_ringLost >= 0)
-        return std::unexpected(Error{ErrorCode::InvalidArgument,
-                                     "KV copy: the context was cut back inside an "
-                                     "earlier attention chunk whose keys are gone"});
-    const std::size_t row = std::size_t(m_c.kvDim()) * 2;
-    if (auto ok = checkKvCopy(layer, m_c.nLayers, begin, end, m_pos, kBytes, vBytes, row); !ok)
-        return std::unexpected(ok.error());
-    const Layer& L = m_layers[std::size_t(layer)];
-    if (!L.chunked || end == begin)
-        return std::size_t(begin);
-    const int chunkStart = (m_pos - 1) / m_c.chunkSize * m_c.chunkSize;
-    if (begin < chunkStart)
-        return std::unexpected(Error{ErrorCode::InvalidArgument,
-                                     "KV copy: chunked layer " + std::to_string(layer) +
-                                         " holds only positions from " + std::to_string(chunkStart)});
-    return std::size_t(m_ring < m_maxContext ? begin - chunkStart : begin);
-}
-
-std::expected<void, Error> Llama4CudaRunner::readKv(int layer, int begin, int end, std::span<std::byte> k,
-                                                    std::span<std::byte> v) const
-{
-    const auto row = kvRow(layer, begin, end, k.size(), v.size());
-    if (!row)
-        return std::unexpected(row.error());
-    const Layer& L = m_layers[std::size_t(layer)];
-    const std::size_t at = *row * std::size_t(m_c.kvDim()) * 2;
-    L4_TRY(copyKv(k.data(), static_cast<const std::byte*>(L.kCache.data()) + at, k.size(),
-                  cudaMemcpyDeviceToHost, stream()));
-    return copyKv(v.data(), static_cast<const std::byte*>(L.vCache.data()) + at, v.size(),
-                  cudaMemcpyDeviceToHost, stream());
-}
-
-std::expected<void, Error> Llama4CudaRunner::appendUncomputed(std::span<const std::int32_t> tokens)
-{
-    if (auto layout = kvLayout(); !layout)
-        return std::unexpected(layout.error());
-    if (m_ringLost >= 0)
-        return std::unexpected(Error{ErrorCode::InvalidArgument,
-                                     "KV import: the context was cut back inside an earlier attention chunk; "
-                                     "truncate to " +
-                                         std::to_string((m_pos / m_ring) * m_ring) + " first"});
-    if (auto ok = checkAppend(tokens, m_pos, m_maxContext, m_c.vocabSize); !ok)
-        return ok;
-    m_pos += int(tokens.size());
-    // The caller writes the chunked layers' keys of the last chunk: the ring holds that chunk from now on.
-    if (m_ring < m_maxContext && m_pos > 0)
-        m_ringChunk = (m_pos - 1) / m_ring;
-    return {};
-}
-
-std::expected<void, Error> Llama4CudaRunner::writeKv(int layer, int begin, int end,
-                                                     std::span<const std::byte> k,
-                                                     std::span<const std::byte> v)
-{
-    const auto row = kvRow(layer, begin, end, k.size(), v.size());
-    if (!row)
-        return std::unexpected(row.error());
-    Layer& L = m_layers[std::size_t(layer)];
-    const std::size_t at = *row * std::size_t(m_c.kvDim()) * 2;
-    L4_TRY(copyKv(static_cast<std::byte*>(L.kCache.data()) + at, k.data(), k.size(), cudaMemcpyHostToDevice,
-                  stream()));
-    return copyKv(static_cast<std::byte*>(L.vCache.data()) + at, v.data(), v.size(), cudaMemcpyHostToDevice,
-                  stream());
-}
-
-std::expected<void, Error> Llama4CudaRunner::forward(std::span<const std::int32_t> tokens,
-                                                     std::span<float> logits, bool allLogits)
-{
-    const int total = int(tokens.size());
-    const std::size_t V = std::size_t(m_c.vocabSize);
-    if (total == 0)
-        return {};
-    if (m_pos + total > m_maxContext)
-        return std::unexpected(
-            Error{ErrorCode::OutOfMemory, "the context would hold " + std::to_string(m_pos + total) +
-                                              " tokens; the KV cache holds " + std::to_string(m_maxContext)});
-    if (m_ringLost >= 0)
-        return std::unexpected(
-            Error{ErrorCode::InvalidArgument,
-                  "the context was cut back to token " + std::to_string(m_pos) +
-                      ", inside an earlier attention chunk whose keys are gone; truncate to " +
-                      std::to_string((m_pos / m_ring) * m_ring) + " and feed the rest again"});
-    // The embedding kernel would give a zero row for an id outside the table: refuse it, as the dense runner
-    // does.
-    if (auto ok = checkAppend(tokens, m_pos, m_maxContext, m_c.vocabSize); !ok)
-        return ok;
-    if (!logits.empty() && logits.size() < (allLogits ? std::size_t(total) : 1) * V)
-        return std::unexpected(Error{ErrorCode::InvalidArgument, "the logits buffer is too small"});
-    cudaStream_t s = stream();
-    const bool allRows = allLogits && !logits.empty();
-    for (int done = 0; done < total;) {
-        // A pass stays inside one attention chunk when the chunked layers keep a ring.
-        int T = std::min(m_pass, total - done);
-        if (m_ring < m_maxContext)
-            T = std::min(T, m_ring - m_pos % m_ring);
-        const int start = ringStart();
-        for (int t = 0; t < T; ++t) {
-            m_stepHost[std::size_t(t)] = tokens[std::size_t(done + t)];
-            m_stepHost[std::size_t(m_pass + t)] = m_pos + t;
-            m_stepHost[std::size_t(2 * m_pass + t)] = m_pos + t - start;
-        }
-        m_stepHost[std::size_t(3 * m_pass)] = m_pos + T;
-        m_stepHost[std::size_t(3 * m_pass + 1)] = m_pos + T - start;
-        L4_CUDA_TRY(cudaMemcpyAsync(m_step.data(), m_stepHost.data(), m_stepHost.size() * 4,
-                                    cudaMemcpyHostToDevice, s),
-                    "step upload");
-        const bool last = done + T == total;
-        float* out = logits.empty() || !(allRows || last)
-                         ? nullptr
-                         : logits.data() + (allRows ? std::size_t(done) * V : 0);
-        L4_TRY(runLayers(T, allRows, out));
-        L4_CUDA_TRY(cudaStreamSynchronize(s), "forward");
-        if (m_ring < m_maxContext)
-            m_ringChunk = (m_pos + T - 1) / m_ring;
-        m_pos += T;
-        done += T;
-    }
-    return {};
-}
-
-} // namespace
+using namespace l4cuda;
 
 std::expected<std::unique_ptr<Runner>, Error>
 makeLlama4CudaRunner(std::shared_ptr<const ModelWeights> weights, const RunnerOptions& options)
