@@ -294,7 +294,11 @@ KvSnapshots::prefill(inference::Session& session, std::span<const TokenId> token
     // edited or left out, a tail the context has grown past) are freed now rather than never.
     if (flushed && writing && m_options.collectAfterPrefill && workspace > 0 && !snapshot.empty() &&
         report.blocksWritten > 0) {
-        auto gc = m_writer->submit([](storage::Database& db) { return storage::BlockStore(db).collectGarbage(); })
+        // This model's blocks only: another model's prefills stay for when it is chosen again.
+        auto gc = m_writer
+                      ->submit([key = m_key](storage::Database& db) {
+                          return storage::BlockStore(db).collectGarbage(key);
+                      })
                       .get();
         if (gc)
             report.freed = *gc;

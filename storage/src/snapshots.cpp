@@ -211,13 +211,14 @@ std::expected<void, Error> BlockStore::atomically(const std::function<std::expec
     return txn.commit();
 }
 
-std::expected<GarbageReport, Error> BlockStore::collectGarbage()
+std::expected<GarbageReport, Error> BlockStore::collectGarbage(const std::optional<std::string>& modelFingerprint)
 {
+    // ?1: one model's blocks only; NULL: every block.
+    static const std::string kUnused =
+        " WHERE id NOT IN (SELECT block_id FROM used) AND (?1 IS NULL OR model_fingerprint = ?1)";
     static const std::string kCount = std::string(detail::kUsedBlocksCte) +
-                                      "SELECT count(*), coalesce(sum(byte_size), 0) FROM kv.kv_blocks"
-                                      " WHERE id NOT IN (SELECT block_id FROM used)";
-    static const std::string kDelete = std::string(detail::kUsedBlocksCte) +
-                                       "DELETE FROM kv.kv_blocks WHERE id NOT IN (SELECT block_id FROM used)";
+                                      "SELECT count(*), coalesce(sum(byte_size), 0) FROM kv.kv_blocks" + kUnused;
+    static const std::string kDelete = std::string(detail::kUsedBlocksCte) + "DELETE FROM kv.kv_blocks" + kUnused;
     sqlite3* db = m_db.handle();
     sql::Transaction txn(db);
     if (!txn.begun())
@@ -225,6 +226,8 @@ std::expected<GarbageReport, Error> BlockStore::collectGarbage()
     auto count = sql::prepare(db, kCount.c_str());
     if (!count)
         return std::unexpected(count.error());
+    if (modelFingerprint)
+        count->bindBlob(1, *modelFingerprint);
     if (const int rc = count->step(); rc != SQLITE_ROW)
         return std::unexpected(sql::errorFromCode(rc, db, "find unused KV blocks"));
     GarbageReport report{count->int64(0), count->int64(1)};
@@ -232,6 +235,8 @@ std::expected<GarbageReport, Error> BlockStore::collectGarbage()
     auto del = sql::prepare(db, kDelete.c_str());
     if (!del)
         return std::unexpected(del.error());
+    if (modelFingerprint)
+        del->bindBlob(1, *modelFingerprint);
     if (auto r = sql::run(db, *del, "delete unused KV blocks"); !r)
         return std::unexpected(r.error());
     if (auto r = txn.commit(); !r)

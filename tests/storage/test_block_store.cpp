@@ -270,6 +270,26 @@ private slots:
         QVERIFY(store.find(key("a2")).has_value());
     }
 
+    void garbageOfOneModelLeavesTheOthers()
+    {
+        QTemporaryDir dir;
+        auto db = Database::open(libraryIn(dir));
+        QUIRE_VERIFY_OK(db);
+        BlockStore store(*db, smallRows(512));
+        const auto bytes = pattern(1000, 5);
+        QUIRE_VERIFY_OK(store.put({"model-A", "a1", 0}, {"", 0, 8}, bytes));
+        QUIRE_VERIFY_OK(store.put({"model-B", "b1", 0}, {"", 0, 8}, bytes));
+        auto a = store.collectGarbage(std::string("model-A"));
+        QUIRE_VERIFY_OK(a);
+        QCOMPARE(a->blocks, std::int64_t(1));
+        QVERIFY(!store.find({"model-A", "a1", 0}).has_value());
+        QVERIFY(store.find({"model-B", "b1", 0}).has_value()); // another model's prefill stays
+        auto all = store.collectGarbage();
+        QUIRE_VERIFY_OK(all);
+        QCOMPARE(all->blocks, std::int64_t(1));
+        QVERIFY(!store.find({"model-B", "b1", 0}).has_value());
+    }
+
     void snapshotsCountReferencesAndGarbageIsCollected()
     {
         QTemporaryDir dir;

@@ -21,7 +21,7 @@
 //   cancelled, leaving the session holding the whole blocks imported so far.
 // - Named snapshots point at a block; branching copies the pointer, never the blocks. Deleting a
 //   snapshot collects blocks no snapshot uses, and so does the end of a workspace's prefill that
-//   wrote blocks (each block is written together with the snapshot moved onto it, so a prefill
+//   wrote blocks, for this model's blocks only (each block is written together with the snapshot moved onto it, so a prefill
 //   running in another process never has a block without a snapshot that uses it). A snapshot made under another fingerprint is never
 //   loaded: the message names each differing field (the fields are stored beside the blocks).
 //
@@ -54,7 +54,7 @@ inline constexpr const char* kLatestSnapshot = "latest"; // moved along by every
 struct SnapshotOptions {
     int denseBlockTokens = 256; // dense models; Llama 4 uses its attention chunk
     int maxQueuedBlocks = 2;    // exported blocks waiting for the writer before prefill waits
-    bool collectAfterPrefill = true; // free blocks no snapshot uses once a workspace's prefill ends
+    bool collectAfterPrefill = true; // free this model's blocks no snapshot uses once a workspace's prefill ends
 };
 
 struct SnapshotError {

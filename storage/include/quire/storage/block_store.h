@@ -165,7 +165,9 @@ public:
     // Deletes every block no snapshot uses. Blocks of a prefill that has not saved a snapshot yet
     // are unused too: the app collects garbage when no prefill is running, or keeps a snapshot
     // of the prefill in progress moved along after each block.
-    std::expected<GarbageReport, Error> collectGarbage();
+    // With `modelFingerprint`, only that model's blocks are considered: another model's stored
+    // prefills stay for when it is used again.
+    std::expected<GarbageReport, Error> collectGarbage(const std::optional<std::string>& modelFingerprint = {});
     // Runs `work` (calls on this BlockStore) in one transaction: its writes land together or, when
     // it fails, not at all. E.g. a block and the snapshot moved onto it, so that a collection in
     // another process never sees the block without a snapshot that uses it.
