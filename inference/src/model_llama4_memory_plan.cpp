@@ -102,6 +102,9 @@ Llama4MemoryPlan planLlama4Memory(const Llama4Config& c, const Llama4MemoryPlanO
         4 * D + 2 * (4 * D + Q + 2 * KV + Q + 3 * ffn) + 2 * (2 * D + 3 * I) + 4 * E + 3 * 4 + 3 * 4;
     p.workingBytes = p.workingBytesPerToken * std::uint64_t(p.prefillChunk) +
                      std::uint64_t(std::max(o.logitRows, 1)) * 4 * V + p.reserveBytes;
+    // Wide prefill passes: one expert's gate|up expanded to bf16 [2I][D], and the rounded-up rows.
+    if (anyMoe && p.prefillChunk >= kLlama4MoeWideTokens)
+        p.workingBytes += 2 * (2 * I) * D + std::uint64_t(kLlama4MoeWideRowQuantum) * p.workingBytesPerToken;
 
     p.fixedBytes = p.weightBytes + p.chunkedRingBytes + p.workingBytes;
     p.weightsFit = p.fixedBytes <= p.deviceFreeBytes;

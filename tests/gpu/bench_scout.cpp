@@ -1,15 +1,17 @@
 // BENCH scout_prefill_8k, scout_prefill_64k, scout_decode_8k, scout_decode_128k: Llama 4 Scout's layer
-// stack at its real shapes with random weights generated on the device: routed experts and the shared
-// expert int4 (group 128), attention projections and the LM head bf16, the router f32; chunked RoPE layers
+// stack at its real shapes with random weights generated on the device, held as the CUDA runner holds
+// Scout's: routed experts int4 (group 128), attention projections, the shared expert and the LM head bf16,
+// the router f32; chunked RoPE layers
 // keep a bf16 ring of one 8192-token chunk, global NoPE layers an fp8 e4m3 paged KV with per-page scales.
 //
 // By default 8 of the 48 layers are built (6 chunked, 2 global: Scout's 3:1 schedule) and the layer time is
 // scaled linearly to 48 (the output says so); `bench_scout --layers 48` builds the whole stack (about
-// 64 GB). What one layer runs: RMSNorm (+ residual), the fused QKV product (cuBLAS), interleaved RoPE
+// 76 GB). What one layer runs: RMSNorm (+ residual), the fused QKV product (cuBLAS), interleaved RoPE
 // (chunked layers), the KV write (ring copy or fp8 append), attention (flash prefill over the chunk, or over
 // every earlier token gathered from the fp8 pages for global layers; split-K decode over the ring or the
-// fp8 pages), the output product, RMSNorm, the shared expert (int4 GEMM/GEMV), routing, the grouped int4
-// expert GEMMs (GEMVs in decode) and the combination. Not run: the QK norm and the NoPE temperature scale
+// fp8 pages), the output product, RMSNorm, the shared expert (cuBLAS), routing, the routed experts (int4
+// GEMVs in decode; for an 8K chunk, each expert expanded to bf16 and multiplied by cuBLAS, moe_wide.h) and
+// the combination. Not run: the QK norm and the NoPE temperature scale
 // (elementwise, well under 1% of a layer), the embedding lookup. Prefill ends with the LM head of the last
 // token, decode with the LM head of its token.
 //
@@ -19,10 +21,12 @@
 // shared expert, the router, the LM head; the visible KV) over a device-to-device cudaMemcpy's rate.
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <random>
 #include <sstream>
 #include <string>
@@ -39,6 +43,7 @@
 #include "quire/inference/cuda/kernels/rmsnorm.cuh"
 #include "quire/inference/cuda/kernels/rope.cuh"
 #include "quire/inference/cuda/kernels/swiglu.cuh"
+#include "quire/inference/cuda/moe_wide.h"
 #include "quire/inference/cuda/stream.h"
 #include "quire/inference/llama4.h"
 #include "quire/inference/llama4_memory_plan.h"
@@ -52,6 +57,7 @@ namespace {
 constexpr int D = 5120, H = 40, G = 8, HD = 128, QKV = (H + 2 * G) * HD, I = 8192, E = 16, V = 202048;
 constexpr int kChunk = 8192, kPage = 128, kRingPages = kChunk / kPage;
 constexpr int kMaxContext = 131072;
+constexpr int kScratchRows = kChunk + qc::kMoeWideRowQuantum;
 constexpr float kEps = 1e-5f;
 
 // Device memory freed at exit.
@@ -110,7 +116,8 @@ struct Layer {
     float* ffnNorm = nullptr;
     std::uint16_t* wqkv = nullptr; // [QKV][D] bf16
     std::uint16_t* wo = nullptr;   // [D][H*HD]
-    qc::Int4Weights sharedGateUp, sharedDown;
+    std::uint16_t* sharedGateUp = nullptr; // [2I][D] bf16, as the runner keeps the shared expert
+    std::uint16_t* sharedDown = nullptr;   // [D][I]
     qc::MoeLayerWeights moe;
     // KV: chunked layers a bf16 ring [kRingPages][kPage][G][HD]; global layers fp8 pages for kMaxContext.
     std::uint16_t *ringK = nullptr, *ringV = nullptr;
@@ -147,8 +154,10 @@ Model buildModel(int layerCount, const std::vector<float>& ropeFreq)
         L.wo = deviceAlloc<std::uint16_t>(std::size_t(D) * H * HD);
         fillFrom(src, L.wqkv, std::size_t(QKV) * D * 2, 100 * l + 1);
         fillFrom(src, L.wo, std::size_t(D) * H * HD * 2, 100 * l + 2);
-        L.sharedGateUp = int4Stack(src, 2 * I, D, 1, 100 * l + 3);
-        L.sharedDown = int4Stack(src, D, I, 1, 100 * l + 4);
+        L.sharedGateUp = deviceAlloc<std::uint16_t>(std::size_t(2 * I) * D);
+        L.sharedDown = deviceAlloc<std::uint16_t>(std::size_t(D) * I);
+        fillFrom(src, L.sharedGateUp, std::size_t(2 * I) * D * 2, 100 * l + 3);
+        fillFrom(src, L.sharedDown, std::size_t(D) * I * 2, 100 * l + 4);
         L.moe.gateUp = int4Stack(src, 2 * I, D, E, 100 * l + 5);
         L.moe.down = int4Stack(src, D, I, E, 100 * l + 6);
         std::vector<float> router(std::size_t(E) * D);
@@ -214,6 +223,7 @@ struct Work {
     std::int32_t* seqLen = nullptr;             // [1]
     float* logits = nullptr;                    // [V]
     void* moeScratch = nullptr;
+    qc::MoeWideBuffers wide;
     float* decodeWs = nullptr;
     float* fp8Ws = nullptr;
 };
@@ -243,7 +253,9 @@ Work makeWork()
     w.ringPositions = deviceAlloc<std::int32_t>(T);
     w.seqLen = deviceAlloc<std::int32_t>(1);
     w.logits = deviceAlloc<float>(V);
-    w.moeScratch = deviceAlloc<std::uint8_t>(qc::moeScratchBytes(kChunk, E, D, I));
+    w.moeScratch = deviceAlloc<std::uint8_t>(qc::moeScratchBytes(kScratchRows, E, D, I));
+    w.wide.weights = deviceAlloc<std::uint16_t>(qc::moeWideWeightBytes(D, I) / 2);
+    check(cudaMallocHost(&w.wide.hostCounts, E * 4), "pinned counts");
     w.decodeWs = reinterpret_cast<float*>(deviceAlloc<std::uint8_t>(
         qc::decodeWorkspaceBytes(1, H, HD, kMaxContext, kChunk, qc::kDecodeTile * qc::kDecodeWarps)));
     w.fp8Ws = reinterpret_cast<float*>(
@@ -269,12 +281,59 @@ void setPositions(const Work& w, int p0, int tokens)
     check(cudaDeviceSynchronize(), "positions");
 }
 
+// --breakdown: an event after each stage of a layer, the time between consecutive events summed by stage.
+struct StageTimes {
+    bool on = false;
+    cudaStream_t stream = nullptr;
+    std::vector<cudaEvent_t> events;
+    std::vector<const char*> names;
+    std::size_t used = 0;
+
+    void start()
+    {
+        used = 0;
+        names.clear();
+        mark(nullptr);
+    }
+    void mark(const char* name)
+    {
+        if (!on)
+            return;
+        if (used == events.size()) {
+            cudaEvent_t e;
+            check(cudaEventCreate(&e), "event");
+            events.push_back(e);
+        }
+        check(cudaEventRecord(events[used++], stream), "record");
+        names.push_back(name);
+    }
+    // Stage name -> milliseconds, in order of first appearance.
+    std::vector<std::pair<std::string, double>> totals()
+    {
+        check(cudaStreamSynchronize(stream), "stages");
+        std::vector<std::pair<std::string, double>> out;
+        for (std::size_t i = 1; i < used; ++i) {
+            float ms = 0;
+            check(cudaEventElapsedTime(&ms, events[i - 1], events[i]), "elapsed");
+            auto it = std::find_if(out.begin(), out.end(), [&](const auto& e) { return e.first == names[i]; });
+            if (it == out.end())
+                out.emplace_back(names[i], ms);
+            else
+                it->second += ms;
+        }
+        return out;
+    }
+};
+
 struct Runner {
     Model& m;
     Work& w;
     qc::Blas& blas;
     cudaStream_t stream;
     int sms;
+    StageTimes stages{};
+
+    void mark(const char* name) { stages.mark(name); }
 
     void gemm(const void* x, const void* wt, void* y, int t, int n, int k)
     {
@@ -286,7 +345,9 @@ struct Runner {
     void layer(const Layer& L, int p0, int T, const std::uint16_t* delta)
     {
         check(qc::launchRmsNormResidual(w.residual, delta, L.attnNorm, w.x, T, D, kEps, stream), "rmsnorm");
+        mark("norm");
         gemm(w.x, L.wqkv, w.qkv, T, QKV, D);
+        mark("qkv proj");
         std::uint16_t* q = w.qkv;
         std::uint16_t* k = w.qkv + H * HD;
         std::uint16_t* v = w.qkv + (H + G) * HD;
@@ -294,6 +355,7 @@ struct Runner {
             check(qc::launchRope(w.qkv, T, H + G, HD, QKV, w.positions, m.ropeFreq,
                                  qc::RopeMode::InterleavedPairs, stream),
                   "rope");
+        mark("rope");
         const float scale = 1.0f / std::sqrt(static_cast<float>(HD));
         if (L.chunked) {
             // Ring slots: position % chunk (pages of the ring are consecutive).
@@ -311,6 +373,7 @@ struct Runner {
         } else {
             check(qc::launchKvFp8Append(L.fp8, m.globalTable, p0, T, k, QKV, v, QKV, stream), "fp8 append");
         }
+        mark(L.chunked ? "kv write (ring)" : "kv write (fp8)");
         if (T == 1) {
             if (L.chunked) {
                 qc::DecodeAttention a;
@@ -332,6 +395,7 @@ struct Runner {
                 a.scale = scale;
                 a.workspace = w.decodeWs;
                 check(qc::launchAttentionDecode(a, stream), "decode attention");
+                mark("attention (ring)");
             } else {
                 qc::Fp8DecodeAttention a;
                 a.q = q;
@@ -346,6 +410,7 @@ struct Runner {
                 a.scale = scale;
                 a.workspace = w.fp8Ws;
                 check(qc::launchAttentionDecodeFp8(a, stream), "fp8 decode attention");
+                mark("attention (fp8)");
             }
         } else {
             qc::PrefillAttention a;
@@ -365,6 +430,7 @@ struct Runner {
                 a.lkv = T;
             } else { // every earlier token, from the fp8 pages
                 check(qc::launchKvFp8Gather(L.fp8, m.globalTable, p0 + T, w.gk, w.gv, stream), "gather");
+                mark("fp8 gather");
                 a.k = w.gk;
                 a.v = w.gv;
                 a.kStride = a.vStride = G * HD;
@@ -372,24 +438,28 @@ struct Runner {
                 a.qPosOffset = p0;
             }
             check(qc::launchAttentionPrefill(a, stream), "prefill attention");
+            mark(L.chunked ? "attention (chunk)" : "attention (global)");
         }
         gemm(w.att, L.wo, w.proj, T, D, H * HD);
+        mark("o proj");
         check(qc::launchRmsNormResidual(w.residual, w.proj, L.ffnNorm, w.x, T, D, kEps, stream), "rmsnorm");
-        // Shared expert, then the routed experts combined with it.
-        if (T <= qc::kMaxInt4GemvBatch) {
-            check(qc::launchInt4Gemv(L.sharedGateUp, w.x, D, T, nullptr, w.su, 2 * I, true, stream),
-                  "shared gemv");
-            check(qc::launchSwiGlu(w.su, 2 * I, w.su + I, 2 * I, w.sa, I, T, I, stream), "swiglu");
-            check(qc::launchInt4Gemv(L.sharedDown, w.sa, I, T, nullptr, w.sout, D, true, stream),
-                  "shared gemv");
+        mark("norm");
+        // Shared expert (bf16, cuBLAS), then the routed experts combined with it: the int4 GEMVs in decode,
+        // the cuBLAS path for wide passes, the int4 GEMM between.
+        gemm(w.x, L.sharedGateUp, w.su, T, 2 * I, D);
+        mark("shared gate/up");
+        check(qc::launchSwiGlu(w.su, 2 * I, w.su + I, 2 * I, w.sa, I, T, I, stream), "swiglu");
+        mark("swiglu");
+        gemm(w.sa, L.sharedDown, w.sout, T, D, I);
+        mark("shared down");
+        const auto scratch = qc::moeScratchAt(w.moeScratch, kScratchRows, E, D, I);
+        if (T >= qc::kMoeWideTokens) {
+            if (!qc::moeRoutedWide(L.moe, w.x, D, T, w.sout, w.ffn, nullptr, scratch, w.wide, blas, stream))
+                check(cudaErrorUnknown, "moe (wide)");
         } else {
-            check(qc::launchInt4Gemm(w.x, D, L.sharedGateUp, nullptr, 1, T, w.su, 2 * I, stream),
-                  "shared gemm");
-            check(qc::launchSwiGlu(w.su, 2 * I, w.su + I, 2 * I, w.sa, I, T, I, stream), "swiglu");
-            check(qc::launchInt4Gemm(w.sa, I, L.sharedDown, nullptr, 1, T, w.sout, D, stream), "shared gemm");
+            check(qc::launchMoeRouted(L.moe, w.x, D, T, w.sout, w.ffn, nullptr, scratch, stream), "moe");
         }
-        const auto scratch = qc::moeScratchAt(w.moeScratch, kChunk, E, D, I);
-        check(qc::launchMoeRouted(L.moe, w.x, D, T, w.sout, w.ffn, nullptr, scratch, stream), "moe");
+        mark("routed experts");
     }
 
     // The stack over tokens p0..p0+T-1, then the LM head of the last token.
@@ -434,14 +504,14 @@ double attentionFlops(double pairs)
     return 4.0 * HD * H * pairs;
 }
 
-// Bytes a decode step reads in one layer besides its KV: attention weights (bf16), one routed expert and
-// the shared expert (int4 + scales), the router.
+// Bytes a decode step reads in one layer besides its KV: attention weights and the shared expert (bf16),
+// one routed expert (int4 + scales), the router.
 double layerWeightBytes()
 {
     const double int4Expert =
         static_cast<double>(qc::int4QBytes(2 * I, D) + qc::int4QBytes(D, I)) +
         4.0 * static_cast<double>(qc::int4ScaleCount(2 * I, D, 128) + qc::int4ScaleCount(D, I, 128));
-    return 2.0 * D * (QKV + H * HD) + 2 * int4Expert + 4.0 * E * D;
+    return 2.0 * D * (QKV + H * HD) + 2.0 * 3.0 * D * I + int4Expert + 4.0 * E * D;
 }
 
 std::string readFile(const std::string& path)
@@ -458,9 +528,13 @@ int main(int argc, char** argv)
 {
     requireDevice();
     int layerCount = 8;
-    for (int i = 1; i + 1 < argc; ++i)
-        if (std::strcmp(argv[i], "--layers") == 0)
-            layerCount = std::atoi(argv[i + 1]);
+    bool breakdown = false;
+    for (int i = 1; i < argc; ++i) {
+        if (std::strcmp(argv[i], "--layers") == 0 && i + 1 < argc)
+            layerCount = std::atoi(argv[++i]);
+        else if (std::strcmp(argv[i], "--breakdown") == 0)
+            breakdown = true;
+    }
     if (layerCount <= 0 || layerCount % 4 != 0 || layerCount > 48) {
         std::fprintf(stderr, "--layers must be a multiple of 4 up to 48\n");
         return 2;
@@ -502,6 +576,32 @@ int main(int argc, char** argv)
     std::size_t free1 = 0;
     check(cudaMemGetInfo(&free1, &total), "cudaMemGetInfo");
     Runner run{model, work, *blas, s, prop.multiProcessorCount};
+    run.stages.stream = s;
+    // One more pass of `stack` with an event after each stage: where the time goes, over the built layers.
+    const auto showStages = [&](const char* what, const std::function<void()>& stack) {
+        if (!breakdown)
+            return;
+        run.stages.on = true;
+        run.stages.start();
+        stack();
+        const auto t = run.stages.totals();
+        run.stages.on = false;
+        double sum = 0;
+        for (const auto& [name, ms] : t)
+            sum += ms;
+        std::printf("# stages of %s over %d layers: %.3f ms\n", what, layerCount, sum);
+        for (const auto& [name, ms] : t)
+            std::printf("#   %-20s %9.3f ms %5.1f%%\n", name.c_str(), ms, 100.0 * ms / sum);
+    };
+    const auto stack = [&](int p0, int T) {
+        return [&run, &model, &work, p0, T] {
+            const std::uint16_t* delta = nullptr;
+            for (const Layer& L : model.layers) {
+                run.layer(L, p0, T, delta);
+                delta = work.ffn;
+            }
+        };
+    };
     std::printf(
         "# %d of 48 layers built (%d chunked, %d global), times scaled linearly to 48 layers (x%.1f); "
         "memory in use %.1f GiB of %.1f GiB\n",
@@ -542,6 +642,7 @@ int main(int argc, char** argv)
         "BENCH scout_prefill_8k ours=%.0f tokens/s baseline=%.0f tokens/s (at the measured bf16 peak %.0f "
         "TFLOP/s; %d of 48 layers, scaled) ratio=%.3f\n",
         tps8k, peakTps8k, peak, layerCount, tps8k / peakTps8k);
+    showStages("an 8K chunk at position 0", stack(0, kChunk));
 
     // A 64K prompt: eight chunks, the global layers attending over everything before.
     const int prompt = 65536;
@@ -575,6 +676,7 @@ int main(int argc, char** argv)
         "BENCH scout_prefill_64k ours=%.0f tokens/s baseline=%.0f tokens/s (at the measured bf16 peak %.0f "
         "TFLOP/s; %d of 48 layers, scaled) ratio=%.3f\n",
         tps64k, peakTps64k, peak, layerCount, tps64k / peakTps64k);
+    showStages("the 64K prompt's last chunk", stack(prompt - kChunk, kChunk));
 
     // Decode at 8K and 128K of context: fill the global layers' fp8 pages up to the context (the ring is
     // already full of random keys), then time steps at the last position (a full chunk visible).
@@ -609,6 +711,19 @@ int main(int argc, char** argv)
             "BENCH scout_decode_%s ours=%.1f tokens/s baseline=%.1f tokens/s (bandwidth bound: %.1f GB per "
             "token at the measured copy rate %.0f GB/s; %d of 48 layers, scaled) ratio=%.3f\n",
             context == 8192 ? "8k" : "128k", tps, boundTps, bytes / 1e9, copyGBs, layerCount, tps / boundTps);
+        showStages(context == 8192 ? "a decode step at 8K" : "a decode step at 128K", stack(pos, 1));
+        if (breakdown) { // the same step as one CUDA graph: how much of the eager time is launching
+            cudaGraph_t graph;
+            cudaGraphExec_t exec;
+            check(cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal), "capture");
+            stack(pos, 1)();
+            check(cudaStreamEndCapture(s, &graph), "capture");
+            check(cudaGraphInstantiate(&exec, graph, 0), "instantiate");
+            const float graphMs = medianMs([&] { check(cudaGraphLaunch(exec, s), "launch"); }, 2, 10, s);
+            std::printf("# decode step as a CUDA graph: layers %.3f ms (eager %.3f ms)\n", graphMs, layersMs);
+            cudaGraphExecDestroy(exec);
+            cudaGraphDestroy(graph);
+        }
     }
     check(cudaStreamSynchronize(s), "end");
     return 0;

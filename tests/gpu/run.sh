@@ -11,7 +11,8 @@
 #   5. a short table last: each test's pass/fail counts and every BENCH line.
 # The default model (gpu_model's default-model test, BENCH gpu_decode_default) is QUIRE_DEFAULT_MODEL, else
 # ~/.local/share/quire/models/SmolLM2-135M-Instruct.Q4_1.gguf; without it those two say so and skip.
-# QUIRE_GPU_TESTS (a ctest -R regex) and QUIRE_GPU_BENCHES (names) narrow a rerun.
+# QUIRE_GPU_TESTS (a ctest -R regex) and QUIRE_GPU_BENCHES (names) narrow a rerun; QUIRE_GPU_TEST_TIMEOUT and
+# QUIRE_GPU_BENCH_TIMEOUT (seconds, default 600 and 300) bound one test and one benchmark.
 # The full log goes to $OUT/gpu_run.log when OUT is set (else build-gpu/gpu_run.log). Exit status: 0 when
 # the build and every test passed.
 set -uo pipefail
@@ -38,7 +39,7 @@ run_all() {
   section "gpu tests"
   local only=()
   [ -n "${QUIRE_GPU_TESTS:-}" ] && only=(-R "$QUIRE_GPU_TESTS")
-  (cd "$build" && ctest -L gpu "${only[@]}" -V --output-on-failure --timeout 600) > "$log_dir/ctest_gpu.log" 2>&1 || status=1
+  (cd "$build" && ctest -L gpu "${only[@]}" -V --output-on-failure --timeout "${QUIRE_GPU_TEST_TIMEOUT:-600}") > "$log_dir/ctest_gpu.log" 2>&1 || status=1
   cat "$log_dir/ctest_gpu.log"
   section "cpu twin tests"
   if [ -z "${QUIRE_GPU_TESTS:-}" ]; then
@@ -52,8 +53,8 @@ run_all() {
   for b in ${QUIRE_GPU_BENCHES:-gpu_bench_gemm gpu_bench_attention gpu_bench_model gpu_bench_scout}; do
     echo "--- $b"
     local args=()
-    [ "$b" = gpu_bench_scout ] && args=(--layers "${QUIRE_SCOUT_LAYERS:-8}")
-    timeout 300 "$build/bin/$b" "${args[@]}" > "$log_dir/$b.log" 2>&1
+    [ "$b" = gpu_bench_scout ] && args=(--layers "${QUIRE_SCOUT_LAYERS:-8}" ${QUIRE_SCOUT_ARGS:-})
+    timeout "${QUIRE_GPU_BENCH_TIMEOUT:-300}" "$build/bin/$b" "${args[@]}" > "$log_dir/$b.log" 2>&1
     local rc=$?
     cat "$log_dir/$b.log"
     if [ $rc -eq 77 ]; then echo "$b skipped (no device)"; elif [ $rc -ne 0 ]; then echo "$b exited with $rc"; status=1; fi

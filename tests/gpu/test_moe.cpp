@@ -1,13 +1,17 @@
 // Llama 4 MoE on the device against the CPU twin on random data: expert weights made in Hugging Face's
 // [in, out] bf16 layout and quantized on the device, router logits, top-1 routing with the permutation
 // (every token in exactly one slot of its expert), and the combined output, by prefill (grouped GEMMs)
-// and by decode (GEMVs with device-side expert ids), with and without the residual update.
+// and by decode (GEMVs with device-side expert ids), with and without the residual update; the wide
+// path (each expert expanded to bf16, cuBLAS) against the same twin, and the expansion bit-exact.
 #include <algorithm>
 #include <cstdint>
+#include <cstdio>
+#include <string>
 #include <vector>
 
 #include "gpu_test.h"
 #include "quire/inference/cuda/kernels/moe.cuh"
+#include "quire/inference/cuda/moe_wide.h"
 #include "quire/inference/cuda/twins/moe.h"
 #include "test_util.h"
 
@@ -145,4 +149,64 @@ GPU_TEST(moeRoutedMatchesTwin)
                           tokens << " tokens" << (useResidual ? " (residual)" : "") << ": rel error " << err);
         }
     }
+}
+
+GPU_TEST(int4DequantizeIsBitExact)
+{
+    Rng rng(82);
+    Layer l(rng);
+    for (const int e : {0, kE - 1}) {
+        DevArray<std::uint16_t> out(static_cast<std::size_t>(2 * kI) * kD);
+        cudaCheck(qc::launchInt4Dequantize(l.w.gateUp, e, out.get(), nullptr), "dequantize");
+        const auto got = out.download();
+        const std::uint8_t* q = l.gateUp.q.data() + l.gateUp.qExpertBytes() * e;
+        const float* sc = l.gateUp.scales.data() + l.gateUp.scaleExpertFloats() * e;
+        std::size_t bad = 0;
+        for (int r = 0; r < 2 * kI; ++r)
+            for (int c = 0; c < kD; ++c) {
+                const std::uint8_t byte = q[static_cast<std::size_t>(r) * (kD / 2) + c / 2];
+                const int u = (c % 2 == 0 ? byte & 0xf : byte >> 4) - 8;
+                const float v = static_cast<float>(u) * sc[static_cast<std::size_t>(c / 128) * (2 * kI) + r];
+                bad += got[static_cast<std::size_t>(r) * kD + c] != qc::floatToBf16(v);
+            }
+        GPU_CHECK_MSG(bad == 0, "expert " << e << ": " << bad << " values differ");
+    }
+    GPU_CHECK(qc::launchInt4Dequantize(l.w.gateUp, 0, nullptr, nullptr) == cudaErrorInvalidValue);
+}
+
+GPU_TEST(moeWidePathMatchesTwin)
+{
+    Rng rng(83);
+    Layer l(rng);
+    auto blas = qc::Blas::create();
+    GPU_CHECK(blas.has_value());
+    if (!blas)
+        return;
+    DevArray<std::uint16_t> weights(qc::moeWideWeightBytes(kD, kI) / 2);
+    std::int32_t* hostCounts = nullptr;
+    cudaCheck(cudaMallocHost(&hostCounts, kE * 4), "pinned");
+    const qc::MoeWideBuffers buffers{weights.get(), hostCounts};
+    for (const int tokens : {300, 2500}) {
+        const auto m = rng.bf16(static_cast<std::size_t>(tokens) * kD);
+        const auto shared = rng.bf16(static_cast<std::size_t>(tokens) * kD, 0.3f);
+        DevArray<std::uint16_t> dm(m), dshared(shared), dout(static_cast<std::size_t>(tokens) * kD);
+        const int rows = tokens + qc::kMoeWideRowQuantum;
+        const std::size_t bytes = qc::moeScratchBytes(rows, kE, kD, kI);
+        DevArray<std::uint8_t> scratch(bytes);
+        // NaN everywhere first: rows past an expert's own (the rounded-up products) must never reach the output.
+        cudaCheck(cudaMemset(scratch.get(), 0xff, bytes), "poison");
+        const auto s = qc::moeScratchAt(scratch.get(), rows, kE, kD, kI);
+        const auto r =
+            qc::moeRoutedWide(l.w, dm.get(), kD, tokens, dshared.get(), dout.get(), nullptr, s, buffers, *blas, nullptr);
+        GPU_CHECK_MSG(r.has_value(), (r ? std::string() : r.error().message));
+        cudaCheck(cudaDeviceSynchronize(), "wide");
+        std::vector<float> logits(static_cast<std::size_t>(tokens) * kE);
+        cudaCheck(cudaMemcpy(logits.data(), s.logits, logits.size() * 4, cudaMemcpyDeviceToHost), "logits");
+        std::vector<std::uint16_t> expect(static_cast<std::size_t>(tokens) * kD);
+        tw::moeRouted(m.data(), tokens, logits.data(), kE, l.gateUp, l.down, shared.data(), expect.data());
+        const double err = relError(toFloat(dout.download()), toFloat(expect));
+        GPU_CHECK_MSG(err < 1e-2, tokens << " tokens (wide): rel error " << err);
+        std::printf("    wide MoE, %d tokens: rel error vs twin %.2e\n", tokens, err);
+    }
+    cudaFreeHost(hostCounts);
 }

@@ -32,7 +32,7 @@ private slots:
         QCOMPARE(r.exitCode, 0);
         QVERIFY2(r.out.contains("48 layers, 16 experts"), qPrintable(r.out));
         QVERIFY2(r.out.contains("weights                   68.56 GiB"), qPrintable(r.out));
-        QVERIFY2(r.out.contains("max context on the GPU 263552 tokens"), qPrintable(r.out));
+        QVERIFY2(r.out.contains("max context on the GPU 257280 tokens"), qPrintable(r.out));
         QVERIFY2(r.out.contains("a context of 131072 tokens fits"), qPrintable(r.out));
     }
 
@@ -40,11 +40,11 @@ private slots:
     {
         const Run r = info({"--gpu-memory", "79", "--context", "1048576"});
         QCOMPARE(r.exitCode, 1);
-        QVERIFY2(r.err.contains("room for 263552 tokens"), qPrintable(r.err));
-        QVERIFY2(r.err.contains("at most 263552"), qPrintable(r.err));
+        QVERIFY2(r.err.contains("room for 257280 tokens"), qPrintable(r.err));
+        QVERIFY2(r.err.contains("at most 257280"), qPrintable(r.err));
         const Run host = info({"--gpu-memory", "79", "--host-memory", "64", "--context", "1048576"});
         QCOMPARE(host.exitCode, 0);
-        QVERIFY2(host.out.contains("max context with host 1815040 tokens"), qPrintable(host.out));
+        QVERIFY2(host.out.contains("max context with host 1771776 tokens"), qPrintable(host.out));
     }
 
     void badOptionsAreUsageErrors()

@@ -86,40 +86,42 @@ private slots:
                  std::uint64_t(4 * 5120 + 2 * (4 * 5120 + 5120 + 2 * 1024 + 5120 + 3 * 8192) +
                                2 * (2 * 5120 + 3 * 8192) + 64 + 12 + 12));
         QCOMPARE(p.workingBytesPerToken, std::uint64_t(204888));
-        // x 8192 tokens + 256 rows of f32 logits (256 x 202048 x 4) + 512 MiB reserve.
-        QCOMPARE(p.workingBytes, std::uint64_t(204888) * 8192 + 256 * 202048 * 4 + 512 * (1 << 20));
-        QCOMPARE(p.workingBytes, std::uint64_t(2422210560));
+        // x 8192 tokens + 256 rows of f32 logits (256 x 202048 x 4) + 512 MiB reserve, + the wide MoE
+        // path of an 8192-token pass: one expert's gate|up in bf16 (2 x 16384 x 5120) and 64 rows more.
+        QCOMPARE(p.workingBytes, std::uint64_t(204888) * 8192 + 256 * 202048 * 4 + 512 * (1 << 20) +
+                                     2 * 16384 * 5120 + 64 * 204888);
+        QCOMPARE(p.workingBytes, std::uint64_t(2603095552));
     }
 
     void scoutMaxContextOnH100()
     {
         const auto p = planLlama4Memory(scout(), h100());
         QVERIFY(p.weightsFit);
-        // 79 GiB - 73613332480 - 1207959552 - 2422210560 = 7582101504 B (7.06 GiB) for pages of
-        // 3146496 B + 524288 B of staging + 10400 B of decode partials: floor(7582101504 / 3681184) = 2059
-        // pages = 263552 tokens.
-        QCOMPARE(p.fixedBytes, std::uint64_t(73613332480) + 1207959552 + 2422210560);
-        QCOMPARE(p.gpuKvBytes, std::uint64_t(7582101504));
-        QCOMPARE(p.gpuPages, std::int64_t(2059));
-        QCOMPARE(p.maxContextGpu, std::int64_t(263552));
-        QCOMPARE(p.maxContextTotal, std::int64_t(263552)); // no host memory configured
-        QCOMPARE(p.globalKvBytes(263552), std::uint64_t(2059) * 3146496);
-        QVERIFY(checkLlama4Context(p, 263552).has_value());
-        QVERIFY(!checkLlama4Context(p, 263552 + 128).has_value());
+        // 79 GiB - 73613332480 - 1207959552 - 2603095552 = 7401216512 B (6.89 GiB) for pages of
+        // 3146496 B + 524288 B of staging + 10400 B of decode partials: floor(7401216512 / 3681184) = 2010
+        // pages = 257280 tokens.
+        QCOMPARE(p.fixedBytes, std::uint64_t(73613332480) + 1207959552 + 2603095552);
+        QCOMPARE(p.gpuKvBytes, std::uint64_t(7401216512));
+        QCOMPARE(p.gpuPages, std::int64_t(2010));
+        QCOMPARE(p.maxContextGpu, std::int64_t(257280));
+        QCOMPARE(p.maxContextTotal, std::int64_t(257280)); // no host memory configured
+        QCOMPARE(p.globalKvBytes(257280), std::uint64_t(2010) * 3146496);
+        QVERIFY(checkLlama4Context(p, 257280).has_value());
+        QVERIFY(!checkLlama4Context(p, 257280 + 128).has_value());
         QVERIFY(checkLlama4Context(p, 131072).has_value());
 
         // 64 GiB of host memory hold floor(68719476736 / 3146496) = 21840 pages, but their staging and
-        // decode partials on the GPU are limited to floor(7582101504 / (524288 + 10400)) = 14180 pages, which
-        // leaves no room for pages on the GPU: 14180 x 128 = 1815040 tokens.
+        // decode partials on the GPU are limited to floor(7401216512 / (524288 + 10400)) = 13842 pages, which
+        // leaves no room for pages on the GPU: 13842 x 128 = 1771776 tokens.
         const auto h = planLlama4Memory(scout(), h100(64));
-        QCOMPARE(h.hostPages, std::int64_t(14180));
-        QCOMPARE(h.maxContextGpu, std::int64_t(263552));
-        QCOMPARE(h.maxContextTotal, std::int64_t(1815040));
+        QCOMPARE(h.hostPages, std::int64_t(13842));
+        QCOMPARE(h.maxContextGpu, std::int64_t(257280));
+        QCOMPARE(h.maxContextTotal, std::int64_t(1771776));
         QVERIFY(checkLlama4Context(h, 1 << 20).has_value());
         // 16 GiB: floor(17179869184 / 3146496) = 5460 host pages, their device part 5460 x 534688 =
-        // 2919396480 B, then floor((7582101504 - 2919396480) / 3681184) = 1266 device pages: (1266 + 5460) x
+        // 2919396480 B, then floor((7401216512 - 2919396480) / 3681184) = 1217 device pages: (1217 + 5460) x
         // 128.
-        QCOMPARE(planLlama4Memory(scout(), h100(16)).maxContextTotal, std::int64_t((1266 + 5460) * 128));
+        QCOMPARE(planLlama4Memory(scout(), h100(16)).maxContextTotal, std::int64_t((1217 + 5460) * 128));
     }
 
     // RunnerOptions::deviceMemoryBudget: the CUDA runner plans with min(free, budget) (device_budget.h).
@@ -151,8 +153,8 @@ private slots:
         QCOMPARE(r.error().code, ErrorCode::OutOfMemory);
         const QString m = QString::fromStdString(r.error().message);
         QVERIFY2(m.contains("1048576 tokens"), qPrintable(m));
-        QVERIFY2(m.contains("room for 263552 tokens"), qPrintable(m));
-        QVERIFY2(m.contains("at most 263552"), qPrintable(m));
+        QVERIFY2(m.contains("room for 257280 tokens"), qPrintable(m));
+        QVERIFY2(m.contains("at most 257280"), qPrintable(m));
         QVERIFY2(m.contains("24.01 GiB"), qPrintable(m)); // 8192 pages x 3146496 B
         QVERIFY2(m.contains("4.00 GiB of bf16 staging"), qPrintable(m));
         QVERIFY2(m.contains("--host-memory"), qPrintable(m));
@@ -184,7 +186,7 @@ private slots:
         // The int4-fp8 preset (shared expert int4 too) leaves more room for KV than the default.
         auto small = h100();
         small.quantization = *Llama4Quantization::preset("int4-fp8");
-        QVERIFY(planLlama4Memory(scout(), small).maxContextGpu > 263552);
+        QVERIFY(planLlama4Memory(scout(), small).maxContextGpu > 257280);
         // bf16 global KV: 48 KiB per token, no staging, no fp8 decode partials.
         auto wide = h100();
         wide.globalKvBytes = 2;
@@ -192,7 +194,7 @@ private slots:
         QCOMPARE(w.stagingBytesPerPage, std::uint64_t(0));
         QCOMPARE(w.decodeWorkspaceBytesPerPage, std::uint64_t(0));
         QCOMPARE(w.globalKvBytesPerPage, std::uint64_t(12 * 2 * 1024 * 2 * 128 + 768));
-        QCOMPARE(w.gpuPages, std::int64_t(7582101504 / (12 * 2 * 1024 * 2 * 128 + 768)));
+        QCOMPARE(w.gpuPages, std::int64_t(7401216512 / (12 * 2 * 1024 * 2 * 128 + 768)));
     }
 };
 

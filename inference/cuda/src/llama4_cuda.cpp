@@ -326,7 +326,8 @@ std::expected<void, Error> Llama4CudaRunner::init(int maxContext, bool fp8Global
         {&m_ffn, B * Dm * 2},
         {&m_logits, std::size_t(kLogitRows) * std::size_t(c.vocabSize) * 4},
         {&m_step, (3 * B + 2) * 4},
-        {&m_moeScratch, moeScratchBytes(m_pass, std::max(c.nExperts, 1), c.dim, std::max(c.expertDim, 8))},
+        {&m_moeScratch, moeScratchBytes(moeScratchRows(), std::max(c.nExperts, 1), c.dim, std::max(c.expertDim, 8))},
+        {&m_moeWide, anyMoe && m_pass >= kMoeWideTokens ? moeWideWeightBytes(c.dim, c.expertDim) : 0},
         // Only with fp8 pages: prefill reads a global layer's keys and values through this bf16 copy, and
         // decode keeps its split partials here (the bf16 caches need neither).
         {&m_gatherK, anyFp8 ? std::size_t(m_maxContext) * std::size_t(kvDim) * 2 : 0},
@@ -340,6 +341,11 @@ std::expected<void, Error> Llama4CudaRunner::init(int maxContext, bool fp8Global
         *want.buf = std::move(*b);
     }
     m_stepHost.assign(3 * B + 2, 0);
+    if (anyMoe && m_pass >= kMoeWideTokens) {
+        std::int32_t* counts = nullptr;
+        L4_CUDA_TRY(cudaMallocHost(&counts, std::size_t(std::max(c.nExperts, 1)) * 4), "pinned counts");
+        m_moeCountsHost.reset(counts);
+    }
     // Identity page tables: the fp8 pools, and the tiled decode kernel's view of a contiguous bf16 cache.
     for (const auto& [buf, pages] : {std::pair{&m_pageTable, m_maxContext / kPage},
                                      std::pair{&m_bf16Table, (m_maxContext + kBf16Page - 1) / kBf16Page}}) {

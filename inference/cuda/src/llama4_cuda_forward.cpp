@@ -200,8 +200,13 @@ std::expected<void, Error> Llama4CudaRunner::runLayers(int T, bool allRows, floa
         L4_CUDA_TRY(launchSwiGlu(gu, 2 * width, gu + width, 2 * width, h, width, T, width, s), "swiglu");
         if (L.moe) {
             L4_TRY(gemm(L.down, h, shared, T));
-            const auto scratch = moeScratchAt(m_moeScratch.data(), m_pass, c.nExperts, D, c.expertDim);
-            L4_CUDA_TRY(launchMoeRouted(L.moeWeights, xn, D, T, shared, ffn, nullptr, scratch, s), "MoE");
+            const auto scratch = moeScratchAt(m_moeScratch.data(), moeScratchRows(), c.nExperts, D, c.expertDim);
+            if (T >= kMoeWideTokens && m_moeCountsHost) {
+                const MoeWideBuffers wide{static_cast<std::uint16_t*>(m_moeWide.data()), m_moeCountsHost.get()};
+                L4_TRY(moeRoutedWide(L.moeWeights, xn, D, T, shared, ffn, nullptr, scratch, wide, m_blas, s));
+            } else {
+                L4_CUDA_TRY(launchMoeRouted(L.moeWeights, xn, D, T, shared, ffn, nullptr, scratch, s), "MoE");
+            }
             prevDelta = ffn;
         } else {
             L4_TRY(gemm(L.down, h, delta, T));

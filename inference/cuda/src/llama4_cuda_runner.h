@@ -16,6 +16,7 @@
 #include "quire/inference/cuda/blas.h"
 #include "quire/inference/cuda/device.h"
 #include "quire/inference/cuda/kernels/moe.cuh"
+#include "quire/inference/cuda/moe_wide.h"
 #include "quire/inference/cuda/stream.h"
 #include "quire/inference/llama4.h"
 
@@ -137,6 +138,13 @@ private:
     // Activations for up to m_pass tokens, scratch and step inputs.
     DeviceBuffer m_x, m_xn, m_qkv, m_att, m_delta, m_gu, m_h, m_shared, m_ffn, m_logits, m_step, m_moeScratch;
     DeviceBuffer m_gatherK, m_gatherV, m_fp8Workspace, m_decodeWorkspace, m_bf16Table;
+    // Wide MoE passes (moe_wide.h): one expert expanded to bf16, and the per-expert row counts (pinned).
+    struct PinnedFree {
+        void operator()(std::int32_t* p) const { cudaFreeHost(p); }
+    };
+    DeviceBuffer m_moeWide;
+    std::unique_ptr<std::int32_t, PinnedFree> m_moeCountsHost;
+    int moeScratchRows() const { return m_pass + kMoeWideRowQuantum; }
     std::vector<std::int32_t> m_stepHost;
 
     // Step inputs: ids, absolute positions, positions within the chunk ring [m_pass each], then the

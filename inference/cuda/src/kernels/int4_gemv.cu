@@ -14,6 +14,7 @@ namespace {
 using namespace detail;
 
 constexpr int kWarpsPerBlock = 8;
+constexpr int kUnroll = 4;
 
 __device__ __forceinline__ float dot8(std::uint32_t codes, uint4 xw)
 {
@@ -51,19 +52,35 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32)
         const long long e = PerRowExpert ? expertIds[p] : 0;
         const std::uint8_t* qRow = w.q + e * w.qExpertBytes + row * rowBytes;
         const float* sc = w.scales + e * w.scaleExpertFloats + row;
-        for (int c = lane * 32; c < w.k; c += 32 * 32) {
-            const uint4 codes = __ldg(reinterpret_cast<const uint4*>(qRow + c / 2));
-            const float scale = __ldg(sc + static_cast<long long>(c / w.groupSize) * w.n);
+        // kUnroll steps' codes and scales are loaded before any is used, so each lane keeps up to 64 bytes
+        // of weights in flight (one 16-byte load at a time left the GEMV at ~30% of the copy bandwidth).
+        for (int c0 = lane * 32; c0 < w.k; c0 += kUnroll * 32 * 32) {
+            uint4 codes[kUnroll];
+            float scale[kUnroll];
 #pragma unroll
-            for (int b = 0; b < kMaxInt4GemvBatch; ++b) {
-                const int xb = PerRowExpert ? p : b;
-                if ((PerRowExpert && b == 0) || (!PerRowExpert && b < batch)) {
-                    const std::uint16_t* xr = x + xb * ldx + c;
-                    const float s = dot8(codes.x, __ldg(reinterpret_cast<const uint4*>(xr))) +
-                                    dot8(codes.y, __ldg(reinterpret_cast<const uint4*>(xr + 8))) +
-                                    dot8(codes.z, __ldg(reinterpret_cast<const uint4*>(xr + 16))) +
-                                    dot8(codes.w, __ldg(reinterpret_cast<const uint4*>(xr + 24)));
-                    acc[PerRowExpert ? 0 : b] += scale * s;
+            for (int u = 0; u < kUnroll; ++u) {
+                const int c = c0 + u * 32 * 32;
+                if (c < w.k) {
+                    codes[u] = __ldg(reinterpret_cast<const uint4*>(qRow + c / 2));
+                    scale[u] = __ldg(sc + static_cast<long long>(c / w.groupSize) * w.n);
+                }
+            }
+#pragma unroll
+            for (int u = 0; u < kUnroll; ++u) {
+                const int c = c0 + u * 32 * 32;
+                if (c >= w.k)
+                    break;
+#pragma unroll
+                for (int b = 0; b < kMaxInt4GemvBatch; ++b) {
+                    const int xb = PerRowExpert ? p : b;
+                    if ((PerRowExpert && b == 0) || (!PerRowExpert && b < batch)) {
+                        const std::uint16_t* xr = x + xb * ldx + c;
+                        const float s = dot8(codes[u].x, __ldg(reinterpret_cast<const uint4*>(xr))) +
+                                        dot8(codes[u].y, __ldg(reinterpret_cast<const uint4*>(xr + 8))) +
+                                        dot8(codes[u].z, __ldg(reinterpret_cast<const uint4*>(xr + 16))) +
+                                        dot8(codes[u].w, __ldg(reinterpret_cast<const uint4*>(xr + 24)));
+                        acc[PerRowExpert ? 0 : b] += scale[u] * s;
+                    }
                 }
             }
         }

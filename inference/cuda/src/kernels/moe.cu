@@ -11,7 +11,8 @@ namespace {
 
 using namespace detail;
 
-constexpr int kRouteWarps = 8;
+constexpr int kRouteWarps = 16;
+constexpr int kMaxRouteExperts = 256;
 constexpr int kRowThreads = 128;
 
 std::size_t align256(std::size_t bytes)
@@ -19,23 +20,23 @@ std::size_t align256(std::size_t bytes)
     return (bytes + 255) & ~std::size_t(255);
 }
 
-// One warp per token: every expert's logit (8 inputs per lane per step), the top-1 by strict comparison in
-// expert order (ties: the lower index), the bf16 sigmoid score, and the token's slot within its expert.
+// A block per token, a warp per expert (experts w, w + kRouteWarps, ...): every expert's logit (8 inputs
+// per lane per step), then the top-1 by strict comparison in expert order (ties: the lower index), the bf16
+// sigmoid score, and the token's slot within its expert. A decode step's routing is one block whose warps
+// read the router's rows in parallel (one warp walking all 16 rows took ~200 us per layer).
 __global__ void __launch_bounds__(kRouteWarps * 32)
     routeKernel(const std::uint16_t* m, long long ldm, int tokens, const float* router, int experts, int dim,
                 float* logits, std::int32_t* expertIds, float* scores, std::int32_t* slots,
                 std::int32_t* counts)
 {
+    __shared__ float sLogits[kMaxRouteExperts];
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-    const int t = blockIdx.x * kRouteWarps + warp;
-    if (t >= tokens)
-        return;
+    const int t = blockIdx.x;
     const std::uint16_t* x = m + static_cast<long long>(t) * ldm;
-    float best = -INFINITY;
-    int bestE = 0;
-    for (int e = 0; e < experts; ++e) {
+    for (int e = warp; e < experts; e += kRouteWarps) {
         const float* wr = router + static_cast<long long>(e) * dim;
         float s = 0.f;
+#pragma unroll 4
         for (int c = lane * 8; c < dim; c += 256) {
             const uint4 xv = *reinterpret_cast<const uint4*>(x + c);
             const float4 w0 = __ldg(reinterpret_cast<const float4*>(wr + c));
@@ -44,14 +45,21 @@ __global__ void __launch_bounds__(kRouteWarps * 32)
                  bf16Lo(xv.z) * w1.x + bf16Hi(xv.z) * w1.y + bf16Lo(xv.w) * w1.z + bf16Hi(xv.w) * w1.w;
         }
         s = warpSum(s);
-        if (logits && lane == 0)
-            logits[static_cast<long long>(t) * experts + e] = s;
-        if (s > best || e == 0) {
-            best = s;
-            bestE = e;
+        if (lane == 0) {
+            sLogits[e] = s;
+            if (logits)
+                logits[static_cast<long long>(t) * experts + e] = s;
         }
     }
-    if (lane == 0) {
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        float best = sLogits[0];
+        int bestE = 0;
+        for (int e = 1; e < experts; ++e)
+            if (sLogits[e] > best) {
+                best = sLogits[e];
+                bestE = e;
+            }
         expertIds[t] = bestE;
         scores[t] = bf16Bits(toBf16(1.0f / (1.0f + expf(-best))));
         slots[t] = atomicAdd(counts + bestE, 1);
@@ -158,9 +166,52 @@ cudaError_t launchMoeRoute(const std::uint16_t* m, long long ldm, int tokens, co
         return cudaErrorMisalignedAddress;
     if (const cudaError_t e = cudaMemsetAsync(counts, 0, std::size_t(experts) * 4, stream); e != cudaSuccess)
         return e;
-    const unsigned grid = static_cast<unsigned>((tokens + kRouteWarps - 1) / kRouteWarps);
-    routeKernel<<<grid, kRouteWarps * 32, 0, stream>>>(m, ldm, tokens, router, experts, dim, logits,
+    if (experts > kMaxRouteExperts)
+        return cudaErrorInvalidValue;
+    routeKernel<<<static_cast<unsigned>(tokens), kRouteWarps * 32, 0, stream>>>(m, ldm, tokens, router, experts, dim, logits,
                                                        expertIds, scores, slots, counts);
+    return cudaGetLastError();
+}
+
+namespace {
+
+cudaError_t checkMoeCall(const MoeLayerWeights& w, const std::uint16_t* sharedOut, const std::uint16_t* out,
+                         const std::uint16_t* residual)
+{
+    const int D = w.dim, I = w.expertDim;
+    if (!sharedOut || (!out && !residual) || D % 2 != 0 || w.gateUp.n != 2 * I || w.gateUp.k != D ||
+        w.down.n != D || w.down.k != I)
+        return cudaErrorInvalidValue;
+    return cudaSuccess;
+}
+
+} // namespace
+
+cudaError_t launchMoeGroup(const MoeLayerWeights& w, const std::uint16_t* m, long long ldm, int tokens,
+                           const MoeScratch& s, cudaStream_t stream)
+{
+    if (tokens == 0)
+        return cudaSuccess;
+    cudaError_t err = launchMoeRoute(m, ldm, tokens, w.router, w.experts, w.dim, s.logits, s.expertIds,
+                                     s.scores, s.slots, s.counts, stream);
+    if (err != cudaSuccess)
+        return err;
+    offsetsKernel<<<1, 32, 0, stream>>>(s.counts, w.experts, s.offsets);
+    gatherKernel<<<static_cast<unsigned>(tokens), kRowThreads, 0, stream>>>(m, ldm, w.dim, s.expertIds,
+                                                                            s.scores, s.slots, s.offsets, s.xe);
+    return cudaGetLastError();
+}
+
+cudaError_t launchMoeCombine(const MoeLayerWeights& w, int tokens, const std::uint16_t* sharedOut,
+                             std::uint16_t* out, std::uint16_t* residual, const MoeScratch& s,
+                             cudaStream_t stream)
+{
+    if (tokens == 0)
+        return cudaSuccess;
+    if (const cudaError_t err = checkMoeCall(w, sharedOut, out, residual); err != cudaSuccess)
+        return err;
+    combineKernel<<<static_cast<unsigned>(tokens), kRowThreads, 0, stream>>>(
+        s.y, w.dim, s.expertIds, s.slots, s.offsets, sharedOut, out, residual);
     return cudaGetLastError();
 }
 
@@ -171,43 +222,40 @@ cudaError_t launchMoeRouted(const MoeLayerWeights& w, const std::uint16_t* m, lo
     if (tokens == 0)
         return cudaSuccess;
     const int D = w.dim, I = w.expertDim, E = w.experts;
-    if (!sharedOut || (!out && !residual) || D % 2 != 0 || w.gateUp.n != 2 * I || w.gateUp.k != D ||
-        w.down.n != D || w.down.k != I)
-        return cudaErrorInvalidValue;
-    cudaError_t err = launchMoeRoute(m, ldm, tokens, w.router, E, D, s.logits, s.expertIds, s.scores, s.slots,
-                                     s.counts, stream);
-    if (err != cudaSuccess)
+    if (const cudaError_t err = checkMoeCall(w, sharedOut, out, residual); err != cudaSuccess)
         return err;
-
     const bool decode = tokens <= kMaxInt4GemvBatch;
-    const std::int32_t* offsets = nullptr;
-    if (!decode) {
-        offsetsKernel<<<1, 32, 0, stream>>>(s.counts, E, s.offsets);
-        offsets = s.offsets;
-    }
-    gatherKernel<<<static_cast<unsigned>(tokens), kRowThreads, 0, stream>>>(m, ldm, D, s.expertIds, s.scores,
-                                                                            s.slots, offsets, s.xe);
-    if ((err = cudaGetLastError()) != cudaSuccess)
-        return err;
-
-    if (decode) {
+    cudaError_t err = cudaSuccess;
+    if (decode) { // no permutation: the GEMVs pick each row's expert by its id
+        err = launchMoeRoute(m, ldm, tokens, w.router, E, D, s.logits, s.expertIds, s.scores, s.slots,
+                             s.counts, stream);
+        if (err != cudaSuccess)
+            return err;
+        gatherKernel<<<static_cast<unsigned>(tokens), kRowThreads, 0, stream>>>(m, ldm, D, s.expertIds, s.scores,
+                                                                                s.slots, nullptr, s.xe);
+        if ((err = cudaGetLastError()) != cudaSuccess)
+            return err;
         err = launchInt4Gemv(w.gateUp, s.xe, D, tokens, s.expertIds, s.gu, 2LL * I, true, stream);
         if (err == cudaSuccess)
             err = launchSwiGlu(s.gu, 2LL * I, s.gu + I, 2LL * I, s.act, I, tokens, I, stream);
         if (err == cudaSuccess)
             err = launchInt4Gemv(w.down, s.act, I, tokens, s.expertIds, s.y, D, true, stream);
-    } else {
-        err = launchInt4Gemm(s.xe, D, w.gateUp, offsets, E, tokens, s.gu, 2LL * I, stream);
-        if (err == cudaSuccess)
-            err = launchSwiGlu(s.gu, 2LL * I, s.gu + I, 2LL * I, s.act, I, tokens, I, stream);
-        if (err == cudaSuccess)
-            err = launchInt4Gemm(s.act, I, w.down, offsets, E, tokens, s.y, D, stream);
+        if (err != cudaSuccess)
+            return err;
+        combineKernel<<<static_cast<unsigned>(tokens), kRowThreads, 0, stream>>>(
+            s.y, D, s.expertIds, s.slots, nullptr, sharedOut, out, residual);
+        return cudaGetLastError();
     }
+    if ((err = launchMoeGroup(w, m, ldm, tokens, s, stream)) != cudaSuccess)
+        return err;
+    err = launchInt4Gemm(s.xe, D, w.gateUp, s.offsets, E, tokens, s.gu, 2LL * I, stream);
+    if (err == cudaSuccess)
+        err = launchSwiGlu(s.gu, 2LL * I, s.gu + I, 2LL * I, s.act, I, tokens, I, stream);
+    if (err == cudaSuccess)
+        err = launchInt4Gemm(s.act, I, w.down, s.offsets, E, tokens, s.y, D, stream);
     if (err != cudaSuccess)
         return err;
-    combineKernel<<<static_cast<unsigned>(tokens), kRowThreads, 0, stream>>>(
-        s.y, D, s.expertIds, s.slots, offsets, sharedOut, out, residual);
-    return cudaGetLastError();
+    return launchMoeCombine(w, tokens, sharedOut, out, residual, s, stream);
 }
 
 } // namespace quire::inference::cuda

@@ -22,6 +22,11 @@
 
 namespace quire::inference {
 
+// The CUDA runner's MoE passes of at least this many tokens expand each expert to bf16 and multiply with
+// cuBLAS (cuda/moe_wide.h): one expert's gate|up held in bf16, and this many extra rows of MoE scratch.
+constexpr int kLlama4MoeWideTokens = 2048;
+constexpr int kLlama4MoeWideRowQuantum = 64;
+
 struct Llama4MemoryPlanOptions {
     std::uint64_t deviceFreeBytes = 0; // free device memory (cudaMemGetInfo after context creation)
     std::uint64_t hostKvBytes = 0;     // host memory configured for global-layer KV pages (0: none)

@@ -72,6 +72,10 @@ cudaError_t launchInt4Gemv(const Int4Weights& w, const std::uint16_t* x, long lo
                            const std::int32_t* expertIds, void* y, long long ldy, bool yIsBf16,
                            cudaStream_t stream);
 
+// out[r][c] = bf16((code - 8) * scale) for expert `expert` of w: the whole [n][k] matrix in bf16 (row-major,
+// 16-byte aligned), for products that go through cuBLAS instead (wide MoE passes). k a multiple of 32.
+cudaError_t launchInt4Dequantize(const Int4Weights& w, int expert, std::uint16_t* out, cudaStream_t stream);
+
 // c[i][r] = bf16(sum_c a[i][c] * w_e[r][c]) for the rows i of expert e: rowOffsets[e] <= i <
 // rowOffsets[e + 1] (device memory, experts + 1 entries), or every i < maxRows when rowOffsets is
 // null (a dense product, experts = 1). maxRows bounds rowOffsets[experts] (the launch covers it).

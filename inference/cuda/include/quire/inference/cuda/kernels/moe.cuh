@@ -57,6 +57,14 @@ cudaError_t launchMoeRoute(const std::uint16_t* m, long long ldm, int tokens, co
                            int experts, int dim, float* logits, std::int32_t* expertIds, float* scores,
                            std::int32_t* slots, std::int32_t* counts, cudaStream_t stream);
 
+// Steps 1-3 (route, offsets, the permuted and scaled gather into scratch.xe), for callers that run the
+// expert products themselves (moe_wide.h); then step 6 over scratch.y in the same permuted row order.
+cudaError_t launchMoeGroup(const MoeLayerWeights& w, const std::uint16_t* m, long long ldm, int tokens,
+                           const MoeScratch& scratch, cudaStream_t stream);
+cudaError_t launchMoeCombine(const MoeLayerWeights& w, int tokens, const std::uint16_t* sharedOut,
+                             std::uint16_t* out, std::uint16_t* residual, const MoeScratch& scratch,
+                             cudaStream_t stream);
+
 // The routed experts for `tokens` rows of m (bf16, rows ldm apart), combined with sharedOut (bf16
 // [tokens][dim]) into out (bf16 [tokens][dim]); when residual is non-null it is updated in place (residual +=
 // out) and out may be null. scratch must hold `tokens` rows.
