@@ -129,24 +129,43 @@ private slots:
         QVERIFY(!asked);
         QVERIFY(panel.message().contains("Select"));
 
-        // Branch: a second row over the same single block.
-        panel.setNamePrompt([] { return QString("second line"); });
-        panel.view()->selectRow(0);
-        panel.branchSelected();
-        QTRY_COMPARE(panel.model()->rowCount(), 2);
-        QCOMPARE(storedBlocks(), std::int64_t(1));
-        // The same name again is refused with a message, not moved.
-        panel.view()->selectRow(0);
-        panel.branchSelected();
-        QTRY_VERIFY(panel.message().contains("already has a snapshot"));
-        QCOMPARE(panel.model()->rowCount(), 2);
-
+        // Rows are newest first by the second they were saved in, so which row a name is on depends
+        // on the clock: tests select rows by name.
         auto rowNamed = [&](const QString& name) {
             for (int r = 0; r < panel.model()->rowCount(); ++r)
                 if (panel.model()->index(r, SnapshotModel::NameColumn).data().toString() == name)
                     return r;
             return -1;
         };
+
+        // Branch: a second row over the same single block.
+        panel.setNamePrompt([] { return QString("second line"); });
+        panel.view()->selectRow(0);
+        panel.branchSelected();
+        QTRY_COMPARE(panel.model()->rowCount(), 2);
+        QCOMPARE(storedBlocks(), std::int64_t(1));
+        // The same name again is refused with a message, not moved. Wait for the refusal itself (a
+        // failed branch asks for no listing, so nothing comes after it to replace the message).
+        QSignalSpy failures(&library, &app::LibraryService::failed);
+        QSignalSpy listings(&library, &app::LibraryService::snapshotsListed);
+        panel.view()->selectRow(rowNamed("after contract"));
+        panel.branchSelected();
+        QTRY_COMPARE(failures.size(), 1);
+        QVERIFY2(panel.message().contains("already has a snapshot named \"second line\""),
+                 qPrintable(panel.message()));
+        // Nor does a branch take the name of the snapshot it starts from.
+        panel.view()->selectRow(rowNamed("second line"));
+        panel.branchSelected();
+        QTRY_COMPARE(failures.size(), 2);
+        QVERIFY2(panel.message().contains("name other than its snapshot"), qPrintable(panel.message()));
+        QCOMPARE(listings.size(), 0);
+        // Still two snapshots in the store, not only in the model.
+        emit panel.refreshRequested();
+        QTRY_COMPARE(listings.size(), 1);
+        QCOMPARE(panel.model()->rowCount(), 2);
+        QVERIFY(rowNamed("after contract") >= 0 && rowNamed("second line") >= 0);
+        QCOMPARE(storedBlocks(), std::int64_t(1));
+
         panel.view()->selectRow(rowNamed("after contract"));
         panel.deleteSelected(); // declined
         QVERIFY(asked);
