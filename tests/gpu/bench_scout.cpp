@@ -712,6 +712,31 @@ int main(int argc, char** argv)
             "token at the measured copy rate %.0f GB/s; %d of 48 layers, scaled) ratio=%.3f\n",
             context == 8192 ? "8k" : "128k", tps, boundTps, bytes / 1e9, copyGBs, layerCount, tps / boundTps);
         showStages(context == 8192 ? "a decode step at 8K" : "a decode step at 128K", stack(pos, 1));
+        if (breakdown && context == 8192) { // the routed experts of one decode step, part by part
+            const Layer& L = model.layers[0];
+            const auto sc = qc::moeScratchAt(work.moeScratch, kScratchRows, E, D, I);
+            const float routeMs = medianMs(
+                [&] {
+                    check(qc::launchMoeRoute(work.x, D, 1, L.moe.router, E, D, nullptr, sc.expertIds, sc.scores,
+                                             sc.slots, sc.counts, s),
+                          "route");
+                },
+                2, 20, s);
+            const float guMs = medianMs(
+                [&] {
+                    check(qc::launchInt4Gemv(L.moe.gateUp, sc.xe, D, 1, sc.expertIds, sc.gu, 2 * I, true, s), "gemv");
+                },
+                2, 20, s);
+            const float downMs = medianMs(
+                [&] { check(qc::launchInt4Gemv(L.moe.down, sc.act, I, 1, sc.expertIds, sc.y, D, true, s), "gemv"); },
+                2, 20, s);
+            const double guBytes = double(qc::int4QBytes(2 * I, D)) + 4.0 * qc::int4ScaleCount(2 * I, D, 128);
+            const double downBytes = double(qc::int4QBytes(D, I)) + 4.0 * qc::int4ScaleCount(D, I, 128);
+            std::printf("# routed experts, one decode step alone: route %.1f us, gate/up GEMV %.1f us (%.0f GB/s), "
+                        "down GEMV %.1f us (%.0f GB/s)\n",
+                        routeMs * 1e3, guMs * 1e3, guBytes / (guMs * 1e-3) / 1e9, downMs * 1e3,
+                        downBytes / (downMs * 1e-3) / 1e9);
+        }
         if (breakdown) { // the same step as one CUDA graph: how much of the eager time is launching
             cudaGraph_t graph;
             cudaGraphExec_t exec;

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <numeric>
 #include <vector>
 
@@ -140,6 +141,8 @@ GPU_TEST(kvFp8DecodeAttentionMatchesTwin)
             const std::vector<float> mine(got.begin() + static_cast<long>(b) * s.hq * s.d,
                                           got.begin() + static_cast<long>(b + 1) * s.hq * s.d);
             const double err = relError(mine, ref);
+            std::printf("    fp8 decode d=%d group=%d page=%d len=%d: rel error vs twin %.2e\n", s.d, s.hq / s.g, s.ps,
+                        s.lens[b], err);
             GPU_CHECK_MSG(err < 5e-3, "d " << s.d << ", sequence " << b << " of " << s.lens[b]
                                            << " tokens: rel error " << err);
         }

@@ -1,5 +1,5 @@
 // Device helpers shared by the kernels: bf16 conversion, warp reductions, cp.async, ldmatrix and the
-// bf16 tensor-core mma. Included only by .cu files of the CUDA backend.
+// bf16 / f16 tensor-core mma. Included only by .cu files of the CUDA backend.
 #pragma once
 
 #include <cuda_bf16.h>
@@ -99,6 +99,16 @@ __device__ __forceinline__ void mmaBf16(float (&c)[4], const std::uint32_t (&a)[
                                         std::uint32_t b1)
 {
     asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, "
+                 "{%8, %9}, {%0, %1, %2, %3};\n"
+                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+// The same with f16 operands.
+__device__ __forceinline__ void mmaF16(float (&c)[4], const std::uint32_t (&a)[4], std::uint32_t b0,
+                                       std::uint32_t b1)
+{
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, "
                  "{%8, %9}, {%0, %1, %2, %3};\n"
                  : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
                  : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
