@@ -114,8 +114,8 @@ struct Layer {
     bool chunked = true;
     float* attnNorm = nullptr; // [D] f32
     float* ffnNorm = nullptr;
-    std::uint16_t* wqkv = nullptr; // [QKV][D] bf16
-    std::uint16_t* wo = nullptr;   // [D][H*HD]
+    std::uint16_t* wqkv = nullptr;         // [QKV][D] bf16
+    std::uint16_t* wo = nullptr;           // [D][H*HD]
     std::uint16_t* sharedGateUp = nullptr; // [2I][D] bf16, as the runner keeps the shared expert
     std::uint16_t* sharedDown = nullptr;   // [D][I]
     qc::MoeLayerWeights moe;
@@ -315,7 +315,8 @@ struct StageTimes {
         for (std::size_t i = 1; i < used; ++i) {
             float ms = 0;
             check(cudaEventElapsedTime(&ms, events[i - 1], events[i]), "elapsed");
-            auto it = std::find_if(out.begin(), out.end(), [&](const auto& e) { return e.first == names[i]; });
+            auto it =
+                std::find_if(out.begin(), out.end(), [&](const auto& e) { return e.first == names[i]; });
             if (it == out.end())
                 out.emplace_back(names[i], ms);
             else
@@ -717,25 +718,30 @@ int main(int argc, char** argv)
             const auto sc = qc::moeScratchAt(work.moeScratch, kScratchRows, E, D, I);
             const float routeMs = medianMs(
                 [&] {
-                    check(qc::launchMoeRoute(work.x, D, 1, L.moe.router, E, D, nullptr, sc.expertIds, sc.scores,
-                                             sc.slots, sc.counts, s),
+                    check(qc::launchMoeRoute(work.x, D, 1, L.moe.router, E, D, nullptr, sc.expertIds,
+                                             sc.scores, sc.slots, sc.counts, s),
                           "route");
                 },
                 2, 20, s);
             const float guMs = medianMs(
                 [&] {
-                    check(qc::launchInt4Gemv(L.moe.gateUp, sc.xe, D, 1, sc.expertIds, sc.gu, 2 * I, true, s), "gemv");
+                    check(qc::launchInt4Gemv(L.moe.gateUp, sc.xe, D, 1, sc.expertIds, sc.gu, 2 * I, true, s),
+                          "gemv");
                 },
                 2, 20, s);
             const float downMs = medianMs(
-                [&] { check(qc::launchInt4Gemv(L.moe.down, sc.act, I, 1, sc.expertIds, sc.y, D, true, s), "gemv"); },
+                [&] {
+                    check(qc::launchInt4Gemv(L.moe.down, sc.act, I, 1, sc.expertIds, sc.y, D, true, s),
+                          "gemv");
+                },
                 2, 20, s);
             const double guBytes = double(qc::int4QBytes(2 * I, D)) + 4.0 * qc::int4ScaleCount(2 * I, D, 128);
             const double downBytes = double(qc::int4QBytes(D, I)) + 4.0 * qc::int4ScaleCount(D, I, 128);
-            std::printf("# routed experts, one decode step alone: route %.1f us, gate/up GEMV %.1f us (%.0f GB/s), "
-                        "down GEMV %.1f us (%.0f GB/s)\n",
-                        routeMs * 1e3, guMs * 1e3, guBytes / (guMs * 1e-3) / 1e9, downMs * 1e3,
-                        downBytes / (downMs * 1e-3) / 1e9);
+            std::printf(
+                "# routed experts, one decode step alone: route %.1f us, gate/up GEMV %.1f us (%.0f GB/s), "
+                "down GEMV %.1f us (%.0f GB/s)\n",
+                routeMs * 1e3, guMs * 1e3, guBytes / (guMs * 1e-3) / 1e9, downMs * 1e3,
+                downBytes / (downMs * 1e-3) / 1e9);
         }
         if (breakdown) { // the same step as one CUDA graph: how much of the eager time is launching
             cudaGraph_t graph;

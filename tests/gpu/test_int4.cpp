@@ -104,32 +104,37 @@ GPU_TEST(int4QuantizeIsBitExactWithTwin)
 GPU_TEST(int4GemvMatchesReference)
 {
     Rng rng(71);
-    const auto h = randomInt4(rng, 520, 1024, 128, 3);
-    DevInt4 d(h);
-    for (const int batch : {1, 3, 8}) {
-        const auto x = rng.bf16(static_cast<std::size_t>(batch) * h.k);
-        DevArray<std::uint16_t> dx(x);
-        DevArray<float> dy(static_cast<std::size_t>(batch) * h.n);
-        DevArray<std::uint16_t> dyb(static_cast<std::size_t>(batch) * h.n);
-        // Shared weights (expert 0).
-        cudaCheck(qc::launchInt4Gemv(d.w, dx.get(), h.k, batch, nullptr, dy.get(), h.n, false, nullptr),
-                  "gemv");
-        cudaCheck(qc::launchInt4Gemv(d.w, dx.get(), h.k, batch, nullptr, dyb.get(), h.n, true, nullptr),
-                  "gemv bf16");
-        const auto ref = reference(h, x, batch, {});
-        double err = relError(dy.download(), ref), errB = relError(toFloat(dyb.download()), ref);
-        GPU_CHECK_MSG(err < 1e-5 && errB < 5e-3,
-                      "batch " << batch << ": rel error " << err << " (bf16 out " << errB << ")");
-        // A device-side expert per row.
-        std::vector<std::int32_t> ids(static_cast<std::size_t>(batch));
-        for (auto& id : ids)
-            id = rng.integer(0, 2);
-        DevArray<std::int32_t> dids(ids);
-        dy.poison();
-        cudaCheck(qc::launchInt4Gemv(d.w, dx.get(), h.k, batch, dids.get(), dy.get(), h.n, false, nullptr),
-                  "gemv experts");
-        err = relError(dy.download(), reference(h, x, batch, ids));
-        GPU_CHECK_MSG(err < 1e-5, "batch " << batch << " with expert ids: rel error " << err);
+    // 520 outputs: the warp-per-row kernel; 512 (a multiple of 16, groups of 128): the tensor-core kernel.
+    for (const int n : {520, 512}) {
+        const auto h = randomInt4(rng, n, 1024, 128, 3);
+        DevInt4 d(h);
+        for (const int batch : {1, 3, 8}) {
+            const auto x = rng.bf16(static_cast<std::size_t>(batch) * h.k);
+            DevArray<std::uint16_t> dx(x);
+            DevArray<float> dy(static_cast<std::size_t>(batch) * h.n);
+            DevArray<std::uint16_t> dyb(static_cast<std::size_t>(batch) * h.n);
+            // Shared weights (expert 0).
+            cudaCheck(qc::launchInt4Gemv(d.w, dx.get(), h.k, batch, nullptr, dy.get(), h.n, false, nullptr),
+                      "gemv");
+            cudaCheck(qc::launchInt4Gemv(d.w, dx.get(), h.k, batch, nullptr, dyb.get(), h.n, true, nullptr),
+                      "gemv bf16");
+            const auto ref = reference(h, x, batch, {});
+            double err = relError(dy.download(), ref), errB = relError(toFloat(dyb.download()), ref);
+            GPU_CHECK_MSG(err < 1e-5 && errB < 5e-3, "n " << n << ", batch " << batch << ": rel error " << err
+                                                          << " (bf16 out " << errB << ")");
+            // A device-side expert per row.
+            std::vector<std::int32_t> ids(static_cast<std::size_t>(batch));
+            for (auto& id : ids)
+                id = rng.integer(0, 2);
+            DevArray<std::int32_t> dids(ids);
+            dy.poison();
+            cudaCheck(
+                qc::launchInt4Gemv(d.w, dx.get(), h.k, batch, dids.get(), dy.get(), h.n, false, nullptr),
+                "gemv experts");
+            err = relError(dy.download(), reference(h, x, batch, ids));
+            GPU_CHECK_MSG(err < 1e-5,
+                          "n " << n << ", batch " << batch << " with expert ids: rel error " << err);
+        }
     }
 }
 

@@ -193,11 +193,12 @@ GPU_TEST(moeWidePathMatchesTwin)
         const int rows = tokens + qc::kMoeWideRowQuantum;
         const std::size_t bytes = qc::moeScratchBytes(rows, kE, kD, kI);
         DevArray<std::uint8_t> scratch(bytes);
-        // NaN everywhere first: rows past an expert's own (the rounded-up products) must never reach the output.
+        // NaN everywhere first: rows past an expert's own (the rounded-up products) must never reach the
+        // output.
         cudaCheck(cudaMemset(scratch.get(), 0xff, bytes), "poison");
         const auto s = qc::moeScratchAt(scratch.get(), rows, kE, kD, kI);
-        const auto r =
-            qc::moeRoutedWide(l.w, dm.get(), kD, tokens, dshared.get(), dout.get(), nullptr, s, buffers, *blas, nullptr);
+        const auto r = qc::moeRoutedWide(l.w, dm.get(), kD, tokens, dshared.get(), dout.get(), nullptr, s,
+                                         buffers, *blas, nullptr);
         GPU_CHECK_MSG(r.has_value(), (r ? std::string() : r.error().message));
         cudaCheck(cudaDeviceSynchronize(), "wide");
         std::vector<float> logits(static_cast<std::size_t>(tokens) * kE);

@@ -40,8 +40,8 @@ std::expected<void, Error> moeRoutedWide(const MoeLayerWeights& w, const std::ui
     const int D = w.dim, I = w.expertDim, E = w.experts;
     if (cudaError_t e = launchMoeGroup(w, m, ldm, tokens, s, stream); e != cudaSuccess)
         return std::unexpected(cudaFailure(e, "routing"));
-    if (cudaError_t e = cudaMemcpyAsync(buffers.hostCounts, s.counts, std::size_t(E) * 4, cudaMemcpyDeviceToHost,
-                                        stream);
+    if (cudaError_t e =
+            cudaMemcpyAsync(buffers.hostCounts, s.counts, std::size_t(E) * 4, cudaMemcpyDeviceToHost, stream);
         e != cudaSuccess)
         return std::unexpected(cudaFailure(e, "counts"));
     if (cudaError_t e = cudaStreamSynchronize(stream); e != cudaSuccess)
@@ -59,8 +59,8 @@ std::expected<void, Error> moeRoutedWide(const MoeLayerWeights& w, const std::ui
             if (cudaError_t err = launchInt4Dequantize(wt, e, buffers.weights, stream); err != cudaSuccess)
                 return std::unexpected(cudaFailure(err, "expanding an expert"));
             if (auto r = blas.gemm(x + std::size_t(offset) * std::size_t(k), buffers.weights,
-                                   y + std::size_t(offset) * std::size_t(n), roundUp(rows, kMoeWideRowQuantum), n,
-                                   k, GemmOut::Bf16, stream);
+                                   y + std::size_t(offset) * std::size_t(n),
+                                   roundUp(rows, kMoeWideRowQuantum), n, k, GemmOut::Bf16, stream);
                 !r)
                 return r;
             offset += rows;

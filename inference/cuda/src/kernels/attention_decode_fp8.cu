@@ -12,12 +12,12 @@
 // page scales multiply S (K) and the chunk's P V product (V) in fp32. The warps merge in shared memory; the
 // block writes one partial per query head.
 //
-// CUDA cores (the rest): a block of 4 warps takes one KV head of one sequence and kFp8DecodeSplit keys: each thread scores whole keys (its key's d
-// bytes in 16-byte loads, decoded and dotted with the group's queries held in shared memory as f32, the
-// page scale applied to the dot), the warps take the split's softmax statistics per query head, then each
-// thread owns one dimension of the output and sums p * v over the split (a key's d bytes are read by d
-// consecutive threads). Partial outputs, maxima and sums go to the workspace; the merge kernel combines the
-// splits of each query head.
+// CUDA cores (the rest): a block of 4 warps takes one KV head of one sequence and kFp8DecodeSplit keys: each
+// thread scores whole keys (its key's d bytes in 16-byte loads, decoded and dotted with the group's queries
+// held in shared memory as f32, the page scale applied to the dot), the warps take the split's softmax
+// statistics per query head, then each thread owns one dimension of the output and sums p * v over the split
+// (a key's d bytes are read by d consecutive threads). Partial outputs, maxima and sums go to the workspace;
+// the merge kernel combines the splits of each query head.
 #include "quire/inference/cuda/kernels/kv_fp8.cuh"
 
 #include <cuda_fp16.h>
@@ -154,7 +154,6 @@ template <int D> __global__ void __launch_bounds__(kThreads) decodeKernel(Fp8Dec
     }
 }
 
-
 constexpr int kTcWarps = 4;
 constexpr int kTcThreads = kTcWarps * 32;
 constexpr int kTcChunk = 16;
@@ -162,7 +161,8 @@ constexpr int kTcRows = 16;
 
 __device__ __forceinline__ std::uint32_t f16x2FromFp8x2(std::uint32_t pair)
 {
-    const __half2_raw h = __nv_cvt_fp8x2_to_halfraw2(static_cast<__nv_fp8x2_storage_t>(pair & 0xffffu), __NV_E4M3);
+    const __half2_raw h =
+        __nv_cvt_fp8x2_to_halfraw2(static_cast<__nv_fp8x2_storage_t>(pair & 0xffffu), __NV_E4M3);
     return std::uint32_t(h.x) | (std::uint32_t(h.y) << 16);
 }
 
@@ -188,15 +188,18 @@ __device__ __forceinline__ void tcLoad(TcChunk<D>& c, const std::uint8_t* kBase,
         const int key = g + 8 * h;
 #pragma unroll
         for (int m = 0; m < D / 64; ++m)
-            c.k[h][m] = key < valid ? __ldg(reinterpret_cast<const uint4*>(kBase + key * rowStride + 16 * (t + 4 * m)))
-                                    : make_uint4(0u, 0u, 0u, 0u);
+            c.k[h][m] =
+                key < valid
+                    ? __ldg(reinterpret_cast<const uint4*>(kBase + key * rowStride + 16 * (t + 4 * m)))
+                    : make_uint4(0u, 0u, 0u, 0u);
     }
 #pragma unroll
     for (int i = 0; i < 4; ++i) {
         const int key = 2 * t + (i & 1) + 8 * (i >> 1);
         const std::uint8_t* row = vBase + key * rowStride + g * (D / 8);
         if constexpr (D == 128) {
-            const uint4 w = key < valid ? __ldg(reinterpret_cast<const uint4*>(row)) : make_uint4(0u, 0u, 0u, 0u);
+            const uint4 w =
+                key < valid ? __ldg(reinterpret_cast<const uint4*>(row)) : make_uint4(0u, 0u, 0u, 0u);
             c.v[i][0] = w.x;
             c.v[i][1] = w.y;
             c.v[i][2] = w.z;
@@ -210,7 +213,8 @@ __device__ __forceinline__ void tcLoad(TcChunk<D>& c, const std::uint8_t* kBase,
 }
 
 template <int D>
-__global__ void __launch_bounds__(kTcThreads, 2) decodeTcKernel(Fp8DecodeAttention a, int maxSplits, int splitKeys)
+__global__ void __launch_bounds__(kTcThreads, 2)
+    decodeTcKernel(Fp8DecodeAttention a, int maxSplits, int splitKeys)
 {
     constexpr int kKSteps = D / 16;
     constexpr int kDTiles = D / 8;
@@ -224,7 +228,8 @@ __global__ void __launch_bounds__(kTcThreads, 2) decodeTcKernel(Fp8DecodeAttenti
     const int R = a.numQHeads / G;
     const int len = a.seqLens[b];
     const int k0 = split * splitKeys, k1 = min(len, k0 + splitKeys);
-    const long long statBase = (static_cast<long long>(b) * a.numQHeads + static_cast<long long>(h) * R) * maxSplits;
+    const long long statBase =
+        (static_cast<long long>(b) * a.numQHeads + static_cast<long long>(h) * R) * maxSplits;
     float* wsO = a.workspace;
     float* wsM = a.workspace + static_cast<long long>(a.batch) * a.numQHeads * maxSplits * D;
     float* wsL = wsM + static_cast<long long>(a.batch) * a.numQHeads * maxSplits;
@@ -264,16 +269,14 @@ __global__ void __launch_bounds__(kTcThreads, 2) decodeTcKernel(Fp8DecodeAttenti
 
     const int nChunks = (k1 - k0 + kTcChunk - 1) / kTcChunk;
     // The chunk's rows: keys c0 .. c0 + 15 lie in one page (pages are a multiple of 16 tokens).
-    const auto rowOf = [&](int c0) {
-        return static_cast<long long>(table[c0 / ps]) * ps + c0 % ps;
-    };
+    const auto rowOf = [&](int c0) { return static_cast<long long>(table[c0 / ps]) * ps + c0 % ps; };
     TcChunk<D> cur, nxt;
     int ci = warp;
     if (ci < nChunks) {
         const int c0 = k0 + ci * kTcChunk;
         const long long row = rowOf(c0);
-        tcLoad<D>(cur, a.cache.kPages + row * rowStride + h * D, a.cache.vPages + row * rowStride + h * D, rowStride,
-                  k1 - c0, g, t);
+        tcLoad<D>(cur, a.cache.kPages + row * rowStride + h * D, a.cache.vPages + row * rowStride + h * D,
+                  rowStride, k1 - c0, g, t);
     }
     for (; ci < nChunks; ci += kTcWarps) {
         const int c0 = k0 + ci * kTcChunk;
@@ -295,8 +298,10 @@ __global__ void __launch_bounds__(kTcThreads, 2) decodeTcKernel(Fp8DecodeAttenti
 #pragma unroll
             for (int nt = 0; nt < 2; ++nt) {
                 const uint4 piece = cur.k[nt][ks / 4];
-                const std::uint32_t word =
-                    (ks % 4) == 0 ? piece.x : (ks % 4) == 1 ? piece.y : (ks % 4) == 2 ? piece.z : piece.w;
+                const std::uint32_t word = (ks % 4) == 0   ? piece.x
+                                           : (ks % 4) == 1 ? piece.y
+                                           : (ks % 4) == 2 ? piece.z
+                                                           : piece.w;
                 mmaF16(s[nt], qa[ks], f16x2FromFp8x2(word), f16x2FromFp8x2(word >> 16));
             }
         }
@@ -338,8 +343,8 @@ __global__ void __launch_bounds__(kTcThreads, 2) decodeTcKernel(Fp8DecodeAttenti
         }
 
         // O += vScale * (P V): P as the A fragment (keys 2t, 2t + 1 from n-tile 0, 2t + 8, 2t + 9 from 1).
-        const std::uint32_t pa[4] = {packF16(p[0][0], p[0][1]), packF16(p[0][2], p[0][3]), packF16(p[1][0], p[1][1]),
-                                     packF16(p[1][2], p[1][3])};
+        const std::uint32_t pa[4] = {packF16(p[0][0], p[0][1]), packF16(p[0][2], p[0][3]),
+                                     packF16(p[1][0], p[1][1]), packF16(p[1][2], p[1][3])};
 #pragma unroll
         for (int wi = 0; wi < D / 32; ++wi) {
             // Keys (2t, 2t + 1) and (2t + 8, 2t + 9) interleaved byte by byte: four dims each.
@@ -446,7 +451,8 @@ cudaError_t launchAttentionDecodeFp8(const Fp8DecodeAttention& a, cudaStream_t s
         a.numQHeads / c.numKvHeads > kR || c.pageSize <= 0 || a.maxSeqLen <= 0 || a.maxPagesPerSeq <= 0)
         return cudaErrorInvalidValue;
     const int G = c.numKvHeads, R = a.numQHeads / c.numKvHeads;
-    const bool tensorCores = (c.headDim == 64 || c.headDim == 128) && R <= kTcRows && c.pageSize % kTcChunk == 0;
+    const bool tensorCores =
+        (c.headDim == 64 || c.headDim == 128) && R <= kTcRows && c.pageSize % kTcChunk == 0;
     int splitKeys = kSplit;
     if (tensorCores) {
         // About four blocks per multiprocessor in all, in multiples of kSplit keys (so that the workspace,

@@ -181,8 +181,8 @@ cudaError_t launchMoeRoute(const std::uint16_t* m, long long ldm, int tokens, co
         return e;
     if (experts > kMaxRouteExperts)
         return cudaErrorInvalidValue;
-    routeKernel<<<static_cast<unsigned>(tokens), kRouteWarps * 32, 0, stream>>>(m, ldm, tokens, router, experts, dim, logits,
-                                                       expertIds, scores, slots, counts);
+    routeKernel<<<static_cast<unsigned>(tokens), kRouteWarps * 32, 0, stream>>>(
+        m, ldm, tokens, router, experts, dim, logits, expertIds, scores, slots, counts);
     return cudaGetLastError();
 }
 
@@ -210,8 +210,8 @@ cudaError_t launchMoeGroup(const MoeLayerWeights& w, const std::uint16_t* m, lon
     if (err != cudaSuccess)
         return err;
     offsetsKernel<<<1, 32, 0, stream>>>(s.counts, w.experts, s.offsets);
-    gatherKernel<<<static_cast<unsigned>(tokens), kRowThreads, 0, stream>>>(m, ldm, w.dim, s.expertIds,
-                                                                            s.scores, s.slots, s.offsets, s.xe);
+    gatherKernel<<<static_cast<unsigned>(tokens), kRowThreads, 0, stream>>>(
+        m, ldm, w.dim, s.expertIds, s.scores, s.slots, s.offsets, s.xe);
     return cudaGetLastError();
 }
 
@@ -244,8 +244,8 @@ cudaError_t launchMoeRouted(const MoeLayerWeights& w, const std::uint16_t* m, lo
                              s.counts, stream);
         if (err != cudaSuccess)
             return err;
-        gatherKernel<<<static_cast<unsigned>(tokens), kRowThreads, 0, stream>>>(m, ldm, D, s.expertIds, s.scores,
-                                                                                s.slots, nullptr, s.xe);
+        gatherKernel<<<static_cast<unsigned>(tokens), kRowThreads, 0, stream>>>(
+            m, ldm, D, s.expertIds, s.scores, s.slots, nullptr, s.xe);
         if ((err = cudaGetLastError()) != cudaSuccess)
             return err;
         err = launchInt4Gemv(w.gateUp, s.xe, D, tokens, s.expertIds, s.gu, 2LL * I, true, stream);
