@@ -542,6 +542,8 @@ int main(int argc, char** argv)
     }
     constexpr int kLayers = 48, kChunkedLayers = 36, kGlobalLayers = 12;
     const double scaleUp = static_cast<double>(kLayers) / layerCount;
+    const std::string layersNote = layerCount == kLayers ? std::string("all 48 layers")
+                                                          : std::to_string(layerCount) + " of 48 layers, scaled";
 
     const auto config = inf::parseLlama4Config(
         readFile(std::string(QUIRE_TEST_DATA_DIR) + "/llama4/scout_config/config.json"));
@@ -641,8 +643,8 @@ int main(int argc, char** argv)
                 layersMs8k, headMs, flops8k / (prefill8kMs * 1e-3) / 1e12);
     std::printf(
         "BENCH scout_prefill_8k ours=%.0f tokens/s baseline=%.0f tokens/s (at the measured bf16 peak %.0f "
-        "TFLOP/s; %d of 48 layers, scaled) ratio=%.3f\n",
-        tps8k, peakTps8k, peak, layerCount, tps8k / peakTps8k);
+        "TFLOP/s; %s) ratio=%.3f\n",
+        tps8k, peakTps8k, peak, layersNote.c_str(), tps8k / peakTps8k);
     showStages("an 8K chunk at position 0", stack(0, kChunk));
 
     // A 64K prompt: eight chunks, the global layers attending over everything before.
@@ -675,8 +677,8 @@ int main(int argc, char** argv)
                 flops64k / (prefill64kMs * 1e-3) / 1e12);
     std::printf(
         "BENCH scout_prefill_64k ours=%.0f tokens/s baseline=%.0f tokens/s (at the measured bf16 peak %.0f "
-        "TFLOP/s; %d of 48 layers, scaled) ratio=%.3f\n",
-        tps64k, peakTps64k, peak, layerCount, tps64k / peakTps64k);
+        "TFLOP/s; %s) ratio=%.3f\n",
+        tps64k, peakTps64k, peak, layersNote.c_str(), tps64k / peakTps64k);
     showStages("the 64K prompt's last chunk", stack(prompt - kChunk, kChunk));
 
     // Decode at 8K and 128K of context: fill the global layers' fp8 pages up to the context (the ring is
@@ -710,15 +712,15 @@ int main(int argc, char** argv)
                     context, stepMs, layersMs, bytes / 1e9, bytes / (stepMs * 1e-3) / 1e9);
         std::printf(
             "BENCH scout_decode_%s ours=%.1f tokens/s baseline=%.1f tokens/s (bandwidth bound: %.1f GB per "
-            "token at the measured copy rate %.0f GB/s; %d of 48 layers, scaled) ratio=%.3f\n",
-            context == 8192 ? "8k" : "128k", tps, boundTps, bytes / 1e9, copyGBs, layerCount, tps / boundTps);
+            "token at the measured copy rate %.0f GB/s; %s) ratio=%.3f\n",
+            context == 8192 ? "8k" : "128k", tps, boundTps, bytes / 1e9, copyGBs, layersNote.c_str(), tps / boundTps);
         showStages(context == 8192 ? "a decode step at 8K" : "a decode step at 128K", stack(pos, 1));
         if (breakdown && context == 8192) { // the routed experts of one decode step, part by part
             const Layer& L = model.layers[0];
             const auto sc = qc::moeScratchAt(work.moeScratch, kScratchRows, E, D, I);
             const float routeMs = medianMs(
                 [&] {
-                    check(qc::launchMoeRoute(work.x, D, 1, L.moe.router, E, D, nullptr, sc.expertIds,
+                    check(qc::launchMoeRoute(work.x, D, 1, L.moe.router, E, D, sc.logits, sc.expertIds,
                                              sc.scores, sc.slots, sc.counts, s),
                           "route");
                 },
