@@ -120,15 +120,14 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32)
 }
 
 // The tensor-core GEMV (groups of 128, k a multiple of 128, n a multiple of 16): a block of 4 warps takes
-// 16 output rows; warp w takes the 128-value groups w, w + 4, ... of the row and the warps add up in shared
+// 16 output rows; warp w takes the 128-value groups w, w + 8, ... of the row and the warps add up in shared
 // memory. Per group a thread loads 16 bytes of rows g and g + 8 (values 32t .. 32t + 31 of the group), turns
 // nibble pairs into exact bf16 pairs (bits 0x4300 | u are the bf16 128 + u; one subtraction of 136 gives
 // u - 8) and runs eight m16n8k16 mma with x as the B operand (column n: row n of x; with per-row experts one
 // pass per row of x, in column 0). The k order inside the group is permuted (value 8w + m of the thread's
 // 32, nibble m and m + 4 of word w paired), and x's B fragments follow the same order. The group's product
 // is multiplied by the row's scale in fp32.
-constexpr int kTcWarps = 4;
-constexpr int kTcBatch = 8; // groups per warp whose loads are in flight together
+constexpr int kTcWarps = 8;
 constexpr int kTcRows = 16;
 constexpr int kTcGroup = 128;
 
@@ -165,51 +164,35 @@ __global__ void __launch_bounds__(kTcWarps * 32)
         const bool xLive = PerRowExpert ? g == 0 : g < batch;
         const std::uint16_t* xr = x + static_cast<long long>(xRow) * ldx + 32 * t;
         float acc[4] = {0.f, 0.f, 0.f, 0.f};
-        // kTcBatch of this warp's groups loaded before any is used: 8 KB of weights in flight per warp (one
-        // group at a time left the GEMV latency-bound near 1.8 TB/s).
-        for (int g0 = warp; g0 < groups; g0 += kTcWarps * kTcBatch) {
-            uint4 wa[kTcBatch], wb[kTcBatch];
-            float s0[kTcBatch], s1[kTcBatch];
+#pragma unroll 2
+        for (int grp = warp; grp < groups; grp += kTcWarps) {
+            const uint4 wa = __ldg(reinterpret_cast<const uint4*>(q0 + grp * (kTcGroup / 2)));
+            const uint4 wb = __ldg(reinterpret_cast<const uint4*>(q1 + grp * (kTcGroup / 2)));
+            uint4 xv[4];
 #pragma unroll
-            for (int i = 0; i < kTcBatch; ++i) {
-                const int grp = g0 + i * kTcWarps;
-                if (grp < groups) {
-                    wa[i] = __ldg(reinterpret_cast<const uint4*>(q0 + grp * (kTcGroup / 2)));
-                    wb[i] = __ldg(reinterpret_cast<const uint4*>(q1 + grp * (kTcGroup / 2)));
-                    s0[i] = __ldg(sc + static_cast<long long>(grp) * w.n);
-                    s1[i] = __ldg(sc + static_cast<long long>(grp) * w.n + 8);
-                }
+            for (int i = 0; i < 4; ++i)
+                xv[i] = xLive ? __ldg(reinterpret_cast<const uint4*>(xr + grp * kTcGroup + 8 * i))
+                              : make_uint4(0u, 0u, 0u, 0u);
+            const std::uint32_t wa4[4] = {wa.x, wa.y, wa.z, wa.w}, wb4[4] = {wb.x, wb.y, wb.z, wb.w};
+            float part[4] = {0.f, 0.f, 0.f, 0.f};
+#pragma unroll
+            for (int q = 0; q < 8; ++q) {
+                const int wi = q / 2, h = q % 2;
+                const std::uint32_t a[4] = {nibblePairBf16(wa4[wi], 2 * h), nibblePairBf16(wb4[wi], 2 * h),
+                                            nibblePairBf16(wa4[wi], 2 * h + 1),
+                                            nibblePairBf16(wb4[wi], 2 * h + 1)};
+                // x values 8 wi + 2h (+4) and 8 wi + 2h + 1 (+5): words h and h + 2 of the 8 values.
+                const std::uint32_t xs[4] = {xv[wi].x, xv[wi].y, xv[wi].z, xv[wi].w};
+                const std::uint32_t b0 = __byte_perm(xs[h], xs[h + 2], 0x5410);
+                const std::uint32_t b1 = __byte_perm(xs[h], xs[h + 2], 0x7632);
+                mmaBf16(part, a, b0, b1);
             }
-#pragma unroll
-            for (int i = 0; i < kTcBatch; ++i) {
-                const int grp = g0 + i * kTcWarps;
-                if (grp >= groups)
-                    break;
-                uint4 xv[4];
-#pragma unroll
-                for (int j = 0; j < 4; ++j)
-                    xv[j] = xLive ? __ldg(reinterpret_cast<const uint4*>(xr + grp * kTcGroup + 8 * j))
-                                  : make_uint4(0u, 0u, 0u, 0u);
-                const std::uint32_t wa4[4] = {wa[i].x, wa[i].y, wa[i].z, wa[i].w},
-                                    wb4[4] = {wb[i].x, wb[i].y, wb[i].z, wb[i].w};
-                float part[4] = {0.f, 0.f, 0.f, 0.f};
-#pragma unroll
-                for (int q = 0; q < 8; ++q) {
-                    const int wi = q / 2, h = q % 2;
-                    const std::uint32_t a[4] = {nibblePairBf16(wa4[wi], 2 * h), nibblePairBf16(wb4[wi], 2 * h),
-                                                nibblePairBf16(wa4[wi], 2 * h + 1),
-                                                nibblePairBf16(wb4[wi], 2 * h + 1)};
-                    // x values 8 wi + 2h (+4) and 8 wi + 2h + 1 (+5): words h and h + 2 of the 8 values.
-                    const std::uint32_t xs[4] = {xv[wi].x, xv[wi].y, xv[wi].z, xv[wi].w};
-                    const std::uint32_t b0 = __byte_perm(xs[h], xs[h + 2], 0x5410);
-                    const std::uint32_t b1 = __byte_perm(xs[h], xs[h + 2], 0x7632);
-                    mmaBf16(part, a, b0, b1);
-                }
-                acc[0] = fmaf(s0[i], part[0], acc[0]);
-                acc[1] = fmaf(s0[i], part[1], acc[1]);
-                acc[2] = fmaf(s1[i], part[2], acc[2]);
-                acc[3] = fmaf(s1[i], part[3], acc[3]);
-            }
+            const float s0 = __ldg(sc + static_cast<long long>(grp) * w.n);
+            const float s1 = __ldg(sc + static_cast<long long>(grp) * w.n + 8);
+            acc[0] = fmaf(s0, part[0], acc[0]);
+            acc[1] = fmaf(s0, part[1], acc[1]);
+            acc[2] = fmaf(s1, part[2], acc[2]);
+            acc[3] = fmaf(s1, part[3], acc[3]);
         }
 #pragma unroll
         for (int i = 0; i < 4; ++i)

@@ -79,61 +79,6 @@ __global__ void __launch_bounds__(kRouteWarps * 32)
     }
 }
 
-// Decode (a few tokens): the router's rows read by many blocks at once, not one. A block of kSplitWarps
-// warps per (expert, token), each warp a contiguous quarter of the dim; then a thread per token picks the
-// top-1 as routeKernel does. (One block per token kept the 327 KB router of Scout on one multiprocessor:
-// ~12 us per layer.)
-constexpr int kSplitWarps = 4;
-
-__global__ void __launch_bounds__(kSplitWarps * 32)
-    routeLogitsKernel(const std::uint16_t* m, long long ldm, const float* router, int experts, int dim,
-                      float* logits)
-{
-    __shared__ float part[kSplitWarps];
-    const int e = blockIdx.x, t = blockIdx.y, warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-    const int span = (dim / 8 + kSplitWarps - 1) / kSplitWarps * 8; // a multiple of 8 values per warp
-    const int c0 = warp * span, c1 = min(dim, c0 + span);
-    const std::uint16_t* x = m + static_cast<long long>(t) * ldm;
-    const float* wr = router + static_cast<long long>(e) * dim;
-    float s = 0.f;
-    for (int c = c0 + lane * 8; c < c1; c += 256) {
-        const uint4 xv = *reinterpret_cast<const uint4*>(x + c);
-        const float4 w0 = __ldg(reinterpret_cast<const float4*>(wr + c));
-        const float4 w1 = __ldg(reinterpret_cast<const float4*>(wr + c + 4));
-        s += bf16Lo(xv.x) * w0.x + bf16Hi(xv.x) * w0.y + bf16Lo(xv.y) * w0.z + bf16Hi(xv.y) * w0.w +
-             bf16Lo(xv.z) * w1.x + bf16Hi(xv.z) * w1.y + bf16Lo(xv.w) * w1.z + bf16Hi(xv.w) * w1.w;
-    }
-    s = warpSum(s);
-    if (lane == 0)
-        part[warp] = s;
-    __syncthreads();
-    if (threadIdx.x == 0) {
-        float sum = 0.f;
-        for (int w = 0; w < kSplitWarps; ++w)
-            sum += part[w];
-        logits[static_cast<long long>(t) * experts + e] = sum;
-    }
-}
-
-__global__ void routeSelectKernel(const float* logits, int tokens, int experts, std::int32_t* expertIds,
-                                  float* scores, std::int32_t* slots, std::int32_t* counts)
-{
-    const int t = blockIdx.x * blockDim.x + threadIdx.x;
-    if (t >= tokens)
-        return;
-    const float* l = logits + static_cast<long long>(t) * experts;
-    float best = l[0];
-    int bestE = 0;
-    for (int e = 1; e < experts; ++e)
-        if (l[e] > best) {
-            best = l[e];
-            bestE = e;
-        }
-    expertIds[t] = bestE;
-    scores[t] = bf16Bits(toBf16(1.0f / (1.0f + expf(-best))));
-    slots[t] = atomicAdd(counts + bestE, 1);
-}
-
 __global__ void offsetsKernel(const std::int32_t* counts, int experts, std::int32_t* offsets)
 {
     if (threadIdx.x == 0) {
@@ -234,12 +179,6 @@ cudaError_t launchMoeRoute(const std::uint16_t* m, long long ldm, int tokens, co
         return cudaErrorMisalignedAddress;
     if (const cudaError_t e = cudaMemsetAsync(counts, 0, std::size_t(experts) * 4, stream); e != cudaSuccess)
         return e;
-    if (logits && tokens <= kMaxInt4GemvBatch) {
-        routeLogitsKernel<<<dim3(static_cast<unsigned>(experts), static_cast<unsigned>(tokens)), kSplitWarps * 32, 0,
-                            stream>>>(m, ldm, router, experts, dim, logits);
-        routeSelectKernel<<<1, 32, 0, stream>>>(logits, tokens, experts, expertIds, scores, slots, counts);
-        return cudaGetLastError();
-    }
     if (experts > kMaxRouteExperts)
         return cudaErrorInvalidValue;
     routeKernel<<<static_cast<unsigned>(tokens), kRouteWarps * 32, 0, stream>>>(

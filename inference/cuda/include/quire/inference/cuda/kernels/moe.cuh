@@ -52,8 +52,7 @@ std::size_t moeScratchBytes(int maxTokens, int experts, int dim, int expertDim);
 // Carves `base` (moeScratchBytes bytes of device memory) into the parts above.
 MoeScratch moeScratchAt(void* base, int maxTokens, int experts, int dim, int expertDim);
 
-// Step 1 alone (also used by the tests): logits may be null. With logits and at most kMaxInt4GemvBatch
-// tokens (decode), the logits are computed by a block per (expert, token), then the top-1 by a second kernel.
+// Step 1 alone (also used by the tests): logits may be null.
 cudaError_t launchMoeRoute(const std::uint16_t* m, long long ldm, int tokens, const float* router,
                            int experts, int dim, float* logits, std::int32_t* expertIds, float* scores,
                            std::int32_t* slots, std::int32_t* counts, cudaStream_t stream);
