@@ -271,6 +271,16 @@ private slots:
         QCOMPARE(qint64(bar->maximum()), stored);
         qInfo("%s", qPrintable(snaps->message()));
         QVERIFY(snaps->message().contains(QString::number(stored) + " tokens"));
+
+        // Branching through the window: the outcome stays on screen after the listing it asks for.
+        const int before = snaps->model()->rowCount();
+        snaps->setNamePrompt([] { return QString("e2e branch"); });
+        snaps->view()->selectRow(latest);
+        snaps->branchSelected();
+        QTRY_COMPARE_WITH_TIMEOUT(snaps->model()->rowCount(), before + 1, 20000);
+        QTRY_VERIFY2_WITH_TIMEOUT(snaps->message().contains(QString::number(before + 1) + " snapshot"),
+                                  qPrintable(snaps->message()), 20000);
+        QVERIFY2(snaps->message().startsWith("Branch \"e2e branch\" made"), qPrintable(snaps->message()));
         again.dock("snapshotsDock")->raise();
         QVERIFY(uitest::screenshot(&again, "e2e_snapshots"));
     }

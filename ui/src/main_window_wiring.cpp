@@ -11,6 +11,8 @@
 #include <QSettings>
 #include <QTextDocument>
 
+#include <utility>
+
 #include "main_window_keys.h"
 #include "quire/app/answer_service.h"
 #include "quire/app/library_service.h"
@@ -124,7 +126,7 @@ void MainWindow::connectLibraryService()
     connect(m_library.get(), &app::LibraryService::snapshotsListed, this,
             [this](quint64 id, const app::SnapshotListing& l) {
                 if (id == m_snapshotsId)
-                    m_snapshots->setSnapshots(l);
+                    m_snapshots->setSnapshots(l, std::exchange(m_snapshotNote, QString()));
             });
     connect(m_library.get(), &app::LibraryService::historyLoaded, this,
             [this](quint64 id, const app::SessionHistory& h) {
@@ -139,13 +141,14 @@ void MainWindow::connectLibraryService()
                                .arg(QString::fromStdString(h.session.name)));
             });
     connect(m_library.get(), &app::LibraryService::snapshotRemoved, this, [this](quint64, qint64) {
-        m_snapshots->showMessage(tr("Snapshot deleted; blocks no other snapshot uses were freed."));
+        m_snapshotNote = tr("Snapshot deleted; blocks no other snapshot uses were freed.");
+        m_snapshots->showMessage(m_snapshotNote);
         refreshSnapshots();
     });
     connect(m_library.get(), &app::LibraryService::snapshotBranched, this,
             [this](quint64, qint64, const QString& name) {
-                m_snapshots->showMessage(
-                    tr("Branch \"%1\" made: it shares the snapshot's blocks.").arg(name));
+                m_snapshotNote = tr("Branch \"%1\" made: it shares the snapshot's blocks.").arg(name);
+                m_snapshots->showMessage(m_snapshotNote);
                 refreshSnapshots();
             });
     connect(m_library.get(), &app::LibraryService::sessionExported, this,

@@ -85,13 +85,13 @@ QString SnapshotsPanel::message() const
     return m_message->text();
 }
 
-void SnapshotsPanel::setSnapshots(const app::SnapshotListing& listing)
+void SnapshotsPanel::setSnapshots(const app::SnapshotListing& listing, const QString& lead)
 {
     m_model->setSnapshots(listing.snapshots);
-    if (listing.snapshots.empty())
-        m_message->setText(tr("No snapshots in this workspace yet."));
-    else
-        m_message->setText(tr("%n snapshot(s).", nullptr, int(listing.snapshots.size())));
+    const QString count = listing.snapshots.empty()
+                              ? tr("No snapshots in this workspace yet.")
+                              : tr("%n snapshot(s).", nullptr, int(listing.snapshots.size()));
+    m_message->setText(lead.isEmpty() ? count : lead + QLatin1Char(' ') + count);
 }
 
 void SnapshotsPanel::showMessage(const QString& message)

@@ -139,6 +139,7 @@ private:
             m_restoreId = 0, m_searchId = 0, m_snapshotsId = 0, m_exportId = 0, m_createId = 0,
             m_historyId = 0;
     QString m_exportPath;
+    QString m_snapshotNote; // what the last branch or delete did, shown with the listing it asked for
     bool m_pausing = false;
     bool m_firstRunPending = false;
 };

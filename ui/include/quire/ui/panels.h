@@ -207,7 +207,8 @@ public:
     void setNamePrompt(std::function<QString()> prompt) { m_prompt = std::move(prompt); }
 
 public slots:
-    void setSnapshots(const quire::app::SnapshotListing& listing);
+    // `lead` (the outcome of the action that asked for this listing) stays in front of the count.
+    void setSnapshots(const quire::app::SnapshotListing& listing, const QString& lead = {});
     void showMessage(const QString& message);
     void restoreSelected();
     void branchSelected();
