@@ -15,11 +15,13 @@
 // loader's Int4 format chooses it), codes round to nearest even and clamp. The twin in twins/int4.h
 // repeats the device's summation order, so device and twin agree bit for bit.
 //
-// Products: y = x . w^T. Decode uses the GEMV (a warp per output row, batch <= kMaxInt4GemvBatch
-// rows of x, each row may pick its own expert by a device-side id, so the routed expert of a decode
-// step is never read back to the host). Prefill uses the GEMM: bf16 tensor cores (mma.sync
-// m16n8k16), the int4 tile dequantised in registers in the main loop; grouped over experts, each
-// expert's rows of A contiguous between device-side row offsets (the MoE permutation).
+// Products: y = x . w^T. Decode uses the GEMV (batch <= kMaxInt4GemvBatch rows of x, each row may
+// pick its own expert by a device-side id, so the routed expert of a decode step is never read back to
+// the host): on the tensor cores for groups of 128, else a warp per output row. Narrow prefill passes
+// use the GEMM: bf16 tensor cores (mma.sync m16n8k16), the int4 tile dequantised in registers in the
+// main loop; grouped over experts, each expert's rows of A contiguous between device-side row offsets
+// (the MoE permutation). It runs at about a quarter of the card's bf16 rate (H200), so wide passes
+// expand each expert to bf16 (launchInt4Dequantize) and use cuBLAS (moe_wide.h).
 #pragma once
 
 #include <cuda_runtime_api.h>

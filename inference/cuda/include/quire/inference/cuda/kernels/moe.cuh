@@ -12,6 +12,8 @@
 //   6. combine: out[t] = bf16(shared[t] + y[offsets[e_t] + slot_t]), and h[t] = bf16(h[t] + out[t]) when
 //               a residual is given
 // The order of tokens inside an expert's rows depends on atomics, but each row's result does not.
+// Passes of kMoeWideTokens tokens or more go through moe_wide.h instead (steps 1-3 and 6 here, the expert
+// products by cuBLAS on experts expanded to bf16).
 // Decode (tokens <= kMaxInt4GemvBatch) skips the permutation: xe stays in token order and the int4 GEMVs
 // pick each row's expert by its device-side id. The shared expert's output is the caller's (bf16 via
 // cuBLAS or int4): it sees the unscaled m.
