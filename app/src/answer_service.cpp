@@ -287,6 +287,11 @@ void AnswerWorker::budget(quint64 id, const std::string& workspace, bool measure
     in.config = m_engine->model().config();
     in.llama4 = llama4ConfigOf(*m_engine->model().weights());
     in.kvBytesPerElement = kvBytesPerElement(m_engine->options().backend, m_engine->options().kvDtype);
+    if (in.llama4) {
+        const auto kv = llama4KvBytesPerElement(m_engine->options().backend, m_engine->options().kvDtype);
+        in.kvBytesPerElement = kv.global;
+        in.chunkedKvBytesPerElement = kv.chunked;
+    }
     auto tp = loadThroughput(m_config.dataDir, m_engine->fingerprint());
     // Measuring prefills the start of the context; never when the session holds a context
     // already (it would be cut back to that start).

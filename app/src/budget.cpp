@@ -51,11 +51,13 @@ KvEstimate estimateKv(const inference::ModelConfig& config, std::int64_t tokens,
                   : denseKvEstimate(config, tokens, bytesPerElement);
 }
 
-KvEstimate llama4KvEstimate(const inference::Llama4Config& config, std::int64_t tokens, int bytesPerElement)
+KvEstimate llama4KvEstimate(const inference::Llama4Config& config, std::int64_t tokens, int bytesPerElement,
+                            int chunkedBytesPerElement)
 {
     inference::Llama4MemoryOptions o;
     o.contextLength = std::max<std::int64_t>(0, tokens);
     o.kvElementBytes = bytesPerElement;
+    o.chunkedKvElementBytes = chunkedBytesPerElement;
     const auto m = inference::estimateLlama4Memory(config, inference::Llama4Quantization{}, o);
     KvEstimate e;
     e.totalBytes = std::int64_t(m.kvBytes);
@@ -91,6 +93,24 @@ int kvBytesPerElement(const std::string& backend, const std::string& kvDtype)
     return 4;
 }
 
+Llama4KvBytes llama4KvBytesPerElement(const std::string& backend, const std::string& kvDtype)
+{
+    if (backend != "cuda") {
+        const int b = kvBytesPerElement(backend, kvDtype);
+        return {b, b};
+    }
+    // The CUDA runner (llama4_cuda.cpp): global pages fp8 for "auto" (for the head dims and groups its fp8
+    // kernels serve, Scout's among them) and "fp8", bf16 for "bf16"; the ring bf16. Other dtypes it
+    // refuses; the estimate then follows the dtype named.
+    const auto dtype = inference::parseKvDtype(kvDtype);
+    if (!dtype || *dtype == inference::KvDtype::Fp8E4M3)
+        return {1, 2};
+    if (*dtype == inference::KvDtype::BF16)
+        return {2, 2};
+    const int b = int(inference::kvDtypeBytes(*dtype));
+    return {b, b};
+}
+
 std::int64_t estimateTokens(std::int64_t textBytes)
 {
     return (std::max<std::int64_t>(0, textBytes) + 3) / 4;
@@ -111,7 +131,8 @@ BudgetReport computeBudget(BudgetInput input)
     r.neededTokens = r.contextTokens + input.reserveTokens;
     r.fits = input.contextWindow > 0 && r.neededTokens <= input.contextWindow;
     r.overBy = r.fits ? 0 : r.neededTokens - input.contextWindow;
-    r.kv = input.llama4 ? llama4KvEstimate(*input.llama4, r.neededTokens, input.kvBytesPerElement)
+    r.kv = input.llama4 ? llama4KvEstimate(*input.llama4, r.neededTokens, input.kvBytesPerElement,
+                                           input.chunkedKvBytesPerElement)
                         : estimateKv(input.config, r.neededTokens, input.kvBytesPerElement);
     if (input.prefillTokensPerSecond && *input.prefillTokensPerSecond > 0)
         r.prefillSeconds = double(r.contextTokens) / *input.prefillTokensPerSecond;

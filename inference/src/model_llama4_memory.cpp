@@ -52,8 +52,10 @@ Llama4MemoryEstimate estimateLlama4Memory(const Llama4Config& c, const Llama4Qua
     m.chunkedLayers = c.chunkedLayerCount();
     m.globalLayers = c.nLayers - m.chunkedLayers;
     const std::uint64_t perLayer = 2 * std::uint64_t(KV) * std::uint64_t(o.kvElementBytes); // K and V
+    const std::uint64_t perChunkedLayer =
+        2 * std::uint64_t(KV) * std::uint64_t(o.chunkedKvElementBytes > 0 ? o.chunkedKvElementBytes : o.kvElementBytes);
     m.kvBytesPerTokenGlobal = perLayer * std::uint64_t(m.globalLayers);
-    m.kvBytesPerTokenChunked = perLayer * std::uint64_t(m.chunkedLayers);
+    m.kvBytesPerTokenChunked = perChunkedLayer * std::uint64_t(m.chunkedLayers);
     const auto ctx = std::uint64_t(std::max<std::int64_t>(o.contextLength, 0));
     m.kvBytesGlobal = m.kvBytesPerTokenGlobal * ctx;
     m.kvBytesChunked =

@@ -363,6 +363,19 @@ private slots:
         // Below one chunk every layer holds every token.
         in.promptTokens = 1000;
         QCOMPARE(computeBudget(in).kv.totalBytes, std::int64_t(48) * 4096 * 1000);
+
+        // On CUDA ("auto"): fp8 global pages, a bf16 ring: 12 x 2 x 8 x 128 x 1 bytes per token, plus the ring.
+        const auto cuda = llama4KvBytesPerElement("cuda");
+        QCOMPARE(cuda.global, 1);
+        QCOMPARE(cuda.chunked, 2);
+        QCOMPARE(llama4KvBytesPerElement("cuda", "fp8").global, 1);
+        QCOMPARE(llama4KvBytesPerElement("cuda", "bf16").global, 2);
+        QCOMPARE(llama4KvBytesPerElement("cpu").global, 4);
+        QCOMPARE(llama4KvBytesPerElement("cpu", "f16").chunked, 2);
+        in.promptTokens = 1'000'000;
+        in.kvBytesPerElement = cuda.global;
+        in.chunkedKvBytesPerElement = cuda.chunked;
+        QCOMPARE(computeBudget(in).kv.totalBytes, 24576LL * 1'000'000 + 36LL * 4096 * 8192);
     }
 
     void workspaceLargerThanTheContextIsReportedNotTruncated()

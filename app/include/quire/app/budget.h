@@ -40,13 +40,23 @@ KvEstimate denseKvEstimate(const inference::ModelConfig& config, std::int64_t to
 // The estimator for the model's architecture (the dense one unless another was registered).
 KvEstimate estimateKv(const inference::ModelConfig& config, std::int64_t tokens, int bytesPerElement);
 void registerKvEstimator(inference::ModelArch arch, KvEstimator estimator);
-// The KV of a Llama 4 context: Inference II's estimate (global + one chunk of chunked layers).
-KvEstimate llama4KvEstimate(const inference::Llama4Config& config, std::int64_t tokens, int bytesPerElement);
+// The KV of a Llama 4 context: Inference II's estimate (global + one chunk of chunked layers), the
+// chunked layers' elements chunkedBytesPerElement bytes when given (else bytesPerElement).
+KvEstimate llama4KvEstimate(const inference::Llama4Config& config, std::int64_t tokens, int bytesPerElement,
+                            int chunkedBytesPerElement = 0);
 // The Llama 4 configuration of loaded weights (nullopt for other architectures).
 std::optional<inference::Llama4Config> llama4ConfigOf(const inference::ModelWeights& weights);
 // Bytes per KV element of a backend's cache for an EngineOptions::kvDtype: the dtype's size when
 // one is named, else the backend's default ("cpu"/"cpu-reference": f32; "cuda": bf16).
 int kvBytesPerElement(const std::string& backend, const std::string& kvDtype = "auto");
+// The same for a Llama 4 model, whose two kinds of layers may differ: on CUDA the global layers' pages
+// are fp8 unless bf16 is asked for, and the chunked layers' ring is always bf16; on the CPU both are
+// kvBytesPerElement's.
+struct Llama4KvBytes {
+    int global = 4;
+    int chunked = 4;
+};
+Llama4KvBytes llama4KvBytesPerElement(const std::string& backend, const std::string& kvDtype = "auto");
 
 // A token estimate for text not tokenized yet: one token per 4 bytes, rounded up.
 std::int64_t estimateTokens(std::int64_t textBytes);
@@ -72,7 +82,8 @@ struct BudgetInput {
     std::int64_t reserveTokens = 0;    // kept for the question and the answer
     inference::ModelConfig config;
     std::optional<inference::Llama4Config> llama4; // set for Llama 4 models
-    int kvBytesPerElement = 4;
+    int kvBytesPerElement = 4;        // for Llama 4: the global layers'
+    int chunkedKvBytesPerElement = 0; // Llama 4's chunked layers, when they differ (0: the same)
     std::optional<double> prefillTokensPerSecond; // measured
     std::string throughputNote;                   // where the speed comes from
 };

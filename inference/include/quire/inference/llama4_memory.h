@@ -13,6 +13,8 @@ namespace quire::inference {
 struct Llama4MemoryOptions {
     std::int64_t contextLength = 8192; // tokens of context the KV cache must hold
     int kvElementBytes = 2;            // 2: bf16 (the spec's table, the GPU cache); 4: f32 (CPU runner)
+    int chunkedKvElementBytes = 0;     // the chunked layers' element, when it differs (0: kvElementBytes);
+                                       // the CUDA runner keeps fp8 global pages but a bf16 chunk ring
     int batchTokens = 512;             // tokens per forward step (prefill block)
     int threads = 1;                   // CPU threads (each has its own score and tile scratch)
     bool allLogits = false;            // logits for every token of a step (else the last only)
