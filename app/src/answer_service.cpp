@@ -337,10 +337,9 @@ void AnswerWorker::restoreSnapshot(quint64 id, const std::string& workspace, con
     auto r = m_engine->restoreSnapshot(
         ws->id, name, [&](std::int64_t done, std::int64_t total) { emit prefillProgress(id, done, total); },
         cancel);
+    // A restore stopped between blocks fails; one whose stop came after its last block is complete.
     if (!r)
-        return fail(id, r.error());
-    if (cancel && cancel->load())
-        return fail(id, *r, AnswerService::Cancelled);
+        return fail(id, r.error(), cancel && cancel->load() ? AnswerService::Cancelled : AnswerService::General);
     emit snapshotRestored(id, QString::fromStdString(*r), m_engine->heldTokens());
 }
 

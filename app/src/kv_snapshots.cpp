@@ -477,6 +477,12 @@ std::expected<std::string, std::string> StoredPrefixCache::restoreNamed(inferenc
     auto r = m_snapshots->restoreNamed(workspace, name, session, progress, cancel);
     if (!r)
         return std::unexpected(r.error().message);
+    if (r->cancelled) { // stopped between blocks; a stop that came after the last block changes nothing
+        std::string text;
+        for (const auto& n : r->notes)
+            text += (text.empty() ? "" : "; ") + n;
+        return std::unexpected(text.empty() ? "restore of \"" + name + "\" stopped" : text);
+    }
     std::string text = "restored \"" + name + "\": " + std::to_string(r->tokens) + " tokens (" +
                        std::to_string(r->blocks) + " blocks, " + std::to_string(r->bytes >> 20) + " MiB) in " +
                        std::to_string(int(r->seconds * 1000)) + " ms";

@@ -418,6 +418,30 @@ private slots:
             QCOMPARE(s->position(), 16);
             QVERIFY(contains(r->notes, "cancelled at token 16 of 64"));
         }
+        // A stop that arrives with the last block's report: the restore is complete, not cancelled, and
+        // the persistent cache (what the window's restore runs) reports it restored.
+        {
+            auto s = newSession(model, 16);
+            app::SnapshotOptions o;
+            o.denseBlockTokens = 16;
+            app::StoredPrefixCache cache(lib.path(), lib.writer, o);
+            std::atomic<bool> cancel{false};
+            auto r = cache.restoreNamed(
+                *s, lib.workspace, app::kLatestSnapshot, [&](std::int64_t done, std::int64_t t) { cancel = done == t; },
+                &cancel);
+            QVERIFY2(r.has_value(), r ? "" : r.error().c_str());
+            QVERIFY(r->starts_with("restored"));
+            QCOMPARE(s->position(), 64);
+            // Stopped after the first block: a failure that says where it stopped.
+            auto s2 = newSession(model, 16);
+            cancel = false;
+            auto stopped = cache.restoreNamed(
+                *s2, lib.workspace, app::kLatestSnapshot, [&](std::int64_t done, std::int64_t) { cancel = done >= 16; },
+                &cancel);
+            QVERIFY(!stopped.has_value());
+            QVERIFY2(stopped.error().find("cancelled at token 16 of 64") != std::string::npos, stopped.error().c_str());
+            QCOMPARE(s2->position(), 16);
+        }
     }
 
     void prefillFreesBlocksNoSnapshotUses()
