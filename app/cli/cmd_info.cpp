@@ -30,9 +30,11 @@ constexpr const char* kUsage =
     "Llama 4 model: weights, KV per token, prefill working memory and the longest context that fits.\n"
     "  --model PATH         Hugging Face folder (its config.json is enough), a config.json, or a GGUF file\n"
     "  --gpu-memory GiB     free device memory to plan for (default: what CUDA device 0 reports)\n"
-    "  --host-memory GiB    host memory for KV pages beyond the GPU (default 0)\n"
+    "  --host-memory GiB    host memory for KV pages beyond the GPU (default 0; a plan only: the CUDA\n"
+    "                       runner keeps every page on the GPU today)\n"
     "  --context N          check whether a context of N tokens fits (exit code 1 when not)\n"
-    "  --quant PRESET       gpu (default: int4 experts, fp8 attention and LM head, bf16 shared expert),\n"
+    "  --quant PRESET       gpu (default, what the CUDA runner loads: int4 experts; attention, shared\n"
+    "                       expert and LM head bf16),\n"
     "                       int4-fp8, int4-int8, int8, fp8 or none\n"
     "  --chunk N            prefill chunk in tokens (default 8192)\n";
 

@@ -171,10 +171,12 @@ std::string Llama4MemoryPlan::describe() const
     s += line("left for KV on the GPU %8.2f GiB  -> %lld pages\n", gib(gpuKvBytes),
               static_cast<long long>(gpuPages));
     s += line("max context on the GPU %lld tokens\n", static_cast<long long>(maxContextGpu));
-    if (hostKvBytes > 0)
+    if (hostKvBytes > 0) {
         s += line("host KV memory         %8.2f GiB  -> %lld pages; max context with host %lld tokens\n",
                   gib(hostKvBytes), static_cast<long long>(hostPages),
                   static_cast<long long>(maxContextTotal));
+        s += "(a plan only: the CUDA runner keeps every KV page on the GPU and does not use host memory yet)\n";
+    }
     if (maxPositions > 0 && maxContextTotal == maxPositions)
         s += line("(limited by the model's max_position_embeddings, %lld)\n",
                   static_cast<long long>(maxPositions));
@@ -214,10 +216,10 @@ std::expected<void, Error> checkLlama4Context(const Llama4MemoryPlan& p, std::in
     if (p.hostKvBytes > 0)
         message += line(", %lld with %.2f GiB of host memory", static_cast<long long>(p.maxContextTotal),
                         gib(p.hostKvBytes));
+    // No runner places pages in host memory yet (the plan counts them for `quire-cli info`), so host
+    // memory is not offered as a way out.
     message +=
         line("; shorten the context to at most %lld tokens", static_cast<long long>(p.maxContextTotal));
-    if (std::uint64_t(p.hostPages + 1) * p.stagingBytesPerPage <= p.gpuKvBytes)
-        message += " or configure more host memory (--host-memory)";
     return std::unexpected(Error{ErrorCode::OutOfMemory, message});
 }
 

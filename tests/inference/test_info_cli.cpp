@@ -45,6 +45,7 @@ private slots:
         const Run host = info({"--gpu-memory", "79", "--host-memory", "64", "--context", "1048576"});
         QCOMPARE(host.exitCode, 0);
         QVERIFY2(host.out.contains("max context with host 1771776 tokens"), qPrintable(host.out));
+        QVERIFY2(host.out.contains("does not use host memory yet"), qPrintable(host.out));
     }
 
     void badOptionsAreUsageErrors()
