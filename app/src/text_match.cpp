@@ -6,6 +6,8 @@
 #include <array>
 #include <limits>
 
+#include "quire/inference/utf8.h"
+
 namespace quire::app {
 
 namespace {
@@ -45,25 +47,6 @@ char32_t decodeAt(std::string_view s, std::size_t& i)
     }
     i += std::size_t(len);
     return cp;
-}
-
-void appendUtf8(std::string& out, char32_t cp)
-{
-    if (cp < 0x80) {
-        out += static_cast<char>(cp);
-    } else if (cp < 0x800) {
-        out += static_cast<char>(0xC0 | (cp >> 6));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else if (cp < 0x10000) {
-        out += static_cast<char>(0xE0 | (cp >> 12));
-        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else {
-        out += static_cast<char>(0xF0 | (cp >> 18));
-        out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-    }
 }
 
 bool isWordChar(char32_t cp)
@@ -119,7 +102,7 @@ std::vector<Word> splitWords(std::string_view text)
             if (folded < 0x80 && folded >= '0' && folded <= '9')
                 cur.numeric = true;
             if (!QChar::isMark(cp))
-                appendUtf8(cur.norm, folded);
+                inference::appendUtf8(cur.norm, std::uint32_t(folded));
             cur.end = i;
         } else if (inWord) {
             // An apostrophe inside a word ("don't", "supplier's") stays part of it.

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <cstdlib>
 
+#include "quire/inference/utf8.h"
+
 namespace quire::inference {
 
 namespace {
@@ -180,25 +182,6 @@ private:
                 return fail("bad hex digit in \\u escape");
         }
         return true;
-    }
-
-    static void appendUtf8(std::string& s, std::uint32_t cp)
-    {
-        if (cp < 0x80) {
-            s += char(cp);
-        } else if (cp < 0x800) {
-            s += char(0xC0 | (cp >> 6));
-            s += char(0x80 | (cp & 0x3F));
-        } else if (cp < 0x10000) {
-            s += char(0xE0 | (cp >> 12));
-            s += char(0x80 | ((cp >> 6) & 0x3F));
-            s += char(0x80 | (cp & 0x3F));
-        } else {
-            s += char(0xF0 | (cp >> 18));
-            s += char(0x80 | ((cp >> 12) & 0x3F));
-            s += char(0x80 | ((cp >> 6) & 0x3F));
-            s += char(0x80 | (cp & 0x3F));
-        }
     }
 
     bool parseString(std::string& out)

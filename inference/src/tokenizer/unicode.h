@@ -7,6 +7,8 @@
 #include <string_view>
 #include <vector>
 
+#include "quire/inference/utf8.h"
+
 namespace quire::inference::tok {
 
 enum class UnicodeCategory : std::uint8_t {
@@ -82,8 +84,8 @@ inline int utf8SequenceLength(unsigned char b)
     return 4;
 }
 
-// Appends the UTF-8 encoding of cp.
-void appendUtf8(std::string& out, std::uint32_t cp);
+// Appends the UTF-8 encoding of cp (quire/inference/utf8.h).
+using quire::inference::appendUtf8;
 
 // Length of the longest prefix of `bytes` that is valid UTF-8 and ends on a character boundary,
 // given that more bytes may follow (an incomplete final sequence is excluded, not an error).
