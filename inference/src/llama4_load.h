@@ -53,6 +53,44 @@ private:
     std::vector<Job> m_jobs;
 };
 
+// Fills the weights' fields one after another, keeping the first error: after it, later calls do
+// nothing, and the loader reports it once it has walked the tensor list.
+class WeightFiller {
+public:
+    explicit WeightFiller(MatrixBuilder& builder) : m_builder(builder) {}
+
+    void matrix(WeightMatrix& dst, std::expected<SourceMatrix, Error> src, WeightFormat format)
+    {
+        if (!ok())
+            return;
+        if (!src)
+            return fail(src.error());
+        auto m = m_builder.add(*src, format);
+        if (!m)
+            return fail(m.error());
+        dst = std::move(*m);
+    }
+    void vector(std::vector<float>& dst, std::expected<std::vector<float>, Error> src)
+    {
+        if (!ok())
+            return;
+        if (!src)
+            return fail(src.error());
+        dst = std::move(*src);
+    }
+    void fail(Error e)
+    {
+        if (ok())
+            m_status = std::unexpected(std::move(e));
+    }
+    bool ok() const { return m_status.has_value(); }
+    const Error& error() const { return m_status.error(); }
+
+private:
+    MatrixBuilder& m_builder;
+    std::expected<void, Error> m_status;
+};
+
 // The format a Source request gives for a row-major stored type.
 WeightFormat storedFormat(GgmlType type);
 

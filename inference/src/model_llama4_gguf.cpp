@@ -96,28 +96,13 @@ loadLlama4WeightsGguf(std::shared_ptr<const GgufFile> gguf, const Llama4LoadOpti
     w->quantization = options.quantization;
     l4::MatrixBuilder builder(*w, options);
     const Llama4Quantization& q = options.quantization;
-    std::expected<void, Error> status;
-    auto matrix = [&](WeightMatrix& dst, std::expected<l4::SourceMatrix, Error> src, WeightFormat format) {
-        if (!status)
-            return;
-        if (!src) {
-            status = std::unexpected(src.error());
-            return;
-        }
-        auto m = builder.add(*src, format);
-        if (!m)
-            status = std::unexpected(m.error());
-        else
-            dst = std::move(*m);
+    l4::WeightFiller fill(builder);
+    const auto matrix = [&](WeightMatrix& dst, auto src, WeightFormat format) {
+        fill.matrix(dst, std::move(src), format);
     };
-    auto vector = [&](std::vector<float>& dst, const std::string& name) {
-        if (!status)
-            return;
-        auto v = r.vector(name);
-        if (!v)
-            status = std::unexpected(v.error());
-        else
-            dst = std::move(*v);
+    const auto vector = [&](std::vector<float>& dst, const std::string& name) {
+        if (fill.ok()) // read only while nothing failed
+            fill.vector(dst, r.vector(name));
     };
 
     matrix(w->embedding, r.matrix("token_embd.weight"), WeightFormat::Source);
@@ -125,18 +110,17 @@ loadLlama4WeightsGguf(std::shared_ptr<const GgufFile> gguf, const Llama4LoadOpti
     w->llama4.tiedEmbeddings = tied;
     matrix(w->lmHead, r.matrix(tied ? "token_embd.weight" : "output.weight"), q.lmHead);
     vector(w->outputNorm, "output_norm.weight");
-    if (status) {
+    if (fill.ok()) {
         // llama3 scaling comes as divisors of the unscaled frequencies.
         auto factors = r.vector("rope_freqs.weight", true);
         if (!factors) {
-            status = std::unexpected(factors.error());
+            fill.fail(factors.error());
         } else if (!factors->empty()) {
             Llama4Config plain = c;
             plain.ropeScaling = RopeScaling{};
             w->ropeFrequencies = llama4RopeFrequencies(plain);
             if (factors->size() != w->ropeFrequencies.size())
-                status =
-                    std::unexpected(Error{ErrorCode::Format, source + ": rope_freqs has the wrong length"});
+                fill.fail(Error{ErrorCode::Format, source + ": rope_freqs has the wrong length"});
             else
                 for (std::size_t j = 0; j < factors->size(); ++j)
                     w->ropeFrequencies[j] /= (*factors)[j];
@@ -144,7 +128,7 @@ loadLlama4WeightsGguf(std::shared_ptr<const GgufFile> gguf, const Llama4LoadOpti
     }
 
     w->blocks.resize(std::size_t(c.nLayers));
-    for (int i = 0; i < c.nLayers && status; ++i) {
+    for (int i = 0; i < c.nLayers && fill.ok(); ++i) {
         const std::string p = "blk." + std::to_string(i) + ".";
         Llama4Layer& l = w->blocks[std::size_t(i)];
         vector(l.attnNorm, p + "attn_norm.weight");
@@ -173,8 +157,8 @@ loadLlama4WeightsGguf(std::shared_ptr<const GgufFile> gguf, const Llama4LoadOpti
             matrix(l.down, r.matrix(p + "ffn_down.weight"), q.sharedFfn);
         }
     }
-    if (!status)
-        return std::unexpected(status.error());
+    if (!fill.ok())
+        return std::unexpected(fill.error());
     if (auto ok = builder.run(); !ok)
         return std::unexpected(ok.error());
     if (auto ok = l4::finishWeights(*w); !ok)

@@ -154,28 +154,13 @@ std::expected<std::shared_ptr<const Llama4Weights>, Error> loadHf(const std::fil
     w->quantization = options.quantization;
     MatrixBuilder builder(*w, options);
     const Llama4Quantization& q = options.quantization;
-    std::expected<void, Error> status;
-    auto matrix = [&](WeightMatrix& dst, std::expected<SourceMatrix, Error> src, WeightFormat format) {
-        if (!status)
-            return;
-        if (!src) {
-            status = std::unexpected(src.error());
-            return;
-        }
-        auto m = builder.add(*src, format);
-        if (!m)
-            status = std::unexpected(m.error());
-        else
-            dst = std::move(*m);
+    WeightFiller fill(builder);
+    const auto matrix = [&](WeightMatrix& dst, auto src, WeightFormat format) {
+        fill.matrix(dst, std::move(src), format);
     };
-    auto vector = [&](std::vector<float>& dst, const std::string& name) {
-        if (!status)
-            return;
-        auto v = r.vector(name);
-        if (!v)
-            status = std::unexpected(v.error());
-        else
-            dst = std::move(*v);
+    const auto vector = [&](std::vector<float>& dst, const std::string& name) {
+        if (fill.ok()) // read only while nothing failed
+            fill.vector(dst, r.vector(name));
     };
 
     matrix(w->embedding, r.linear("model.embed_tokens.weight"), WeightFormat::Source);
@@ -187,7 +172,7 @@ std::expected<std::shared_ptr<const Llama4Weights>, Error> loadHf(const std::fil
 
     w->blocks.resize(std::size_t(c.nLayers));
     const std::int64_t E = c.nExperts, I = c.expertDim, D = c.dim;
-    for (int i = 0; i < c.nLayers && status; ++i) {
+    for (int i = 0; i < c.nLayers && fill.ok(); ++i) {
         const std::string p = "model.layers." + std::to_string(i) + ".";
         Llama4Layer& l = w->blocks[std::size_t(i)];
         vector(l.attnNorm, p + "input_layernorm.weight");
@@ -219,8 +204,8 @@ std::expected<std::shared_ptr<const Llama4Weights>, Error> loadHf(const std::fil
             matrix(l.down, r.linear(f + "down_proj.weight"), q.sharedFfn);
         }
     }
-    if (!status)
-        return std::unexpected(status.error());
+    if (!fill.ok())
+        return std::unexpected(fill.error());
     if (auto ok = builder.run(); !ok)
         return std::unexpected(ok.error());
     if (auto ok = finishWeights(*w); !ok)
