@@ -165,13 +165,24 @@ void printCheckedAnswer(const app::AnswerRecord& r)
               seconds(t.firstTokenMs) + ", total " + seconds(t.totalMs) + ".");
 }
 
+void finishOnFailure(app::AnswerService& service, const quint64& id, Wait& wait, const char* command)
+{
+    QObject::connect(&service, &app::AnswerService::failed,
+                     [&id, &wait, command](quint64 rid, const QString& m, int kind) {
+                         if (rid == id)
+                             wait.finish(fail(command, m.toStdString(),
+                                              kind == app::AnswerService::Cancelled ? Cancelled : Failure));
+                     });
+}
+
 void connectPrefillProgress(app::AnswerService& service, const quint64& id)
 {
     auto line = std::make_shared<ProgressLine>("prefill");
-    QObject::connect(&service, &app::AnswerService::prefillProgress, [&id, line](quint64 rid, qint64 done, qint64 total) {
-        if (rid == id)
-            line->update(done, total);
-    });
+    QObject::connect(&service, &app::AnswerService::prefillProgress,
+                     [&id, line](quint64 rid, qint64 done, qint64 total) {
+                         if (rid == id)
+                             line->update(done, total);
+                     });
 }
 
 } // namespace quire::cli

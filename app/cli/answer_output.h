@@ -11,5 +11,7 @@ void printBudget(const app::BudgetResult& r);
 void printCheckedAnswer(const app::AnswerRecord& r);
 // Wires prefill progress (stderr, when it is a terminal) for request `id`.
 void connectPrefillProgress(app::AnswerService& service, const quint64& id);
+// Ends `wait` with the command's failure when request `id` fails (exit code Cancelled when stopped).
+void finishOnFailure(app::AnswerService& service, const quint64& id, Wait& wait, const char* command);
 
 } // namespace quire::cli

@@ -44,6 +44,12 @@ std::optional<std::set<int>> parseNumbers(const QString& text);
 int fail(const char* command, const std::string& message, int code = Failure);
 int usage(const char* command, const char* text);
 
+// The engine options' help: the last lines of every engine command's usage (a literal, so that it joins
+// the command's own usage literal).
+#define QUIRE_CLI_ENGINE_HELP                                                                                \
+    "Engine options: --model PATH, --backend NAME, --threads N, --ctx N (default 8192),\n"                   \
+    "  --kv-dtype auto|f32|f16|bf16|fp8, --gpu-memory MIB (device backends; default: all free)\n"
+
 // Engine options from --model, --backend, --threads, --ctx (and QUIRE_DEFAULT_MODEL).
 extern const QStringList kEngineOptions;
 app::EngineOptions engineOptions(const ParsedArgs& a);

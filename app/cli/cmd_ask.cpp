@@ -20,9 +20,8 @@ int cmdAsk(const QStringList& args)
         "snapshots and saving new blocks), streams the answer, then\n"
         "lists each citation with its verification. The turn joins the workspace's latest session\n"
         "for this model unless --session or --new-session says otherwise.\n"
-        "--json prints one JSON object (answer, citations, attributions, timings) instead.\n"
-        "Engine options: --model PATH, --backend NAME, --threads N, --ctx N (default 8192),\n"
-        "  --kv-dtype auto|f32|f16|bf16|fp8, --gpu-memory MIB (device backends; default: all free)\n";
+        "--json prints one JSON object (answer, citations, attributions, timings) "
+        "instead.\n" QUIRE_CLI_ENGINE_HELP;
     if (args.contains("--help")) {
         std::fputs(kUsage, stdout);
         return Ok;
@@ -57,11 +56,7 @@ int cmdAsk(const QStringList& args)
     quint64 id = 0;
     Wait wait([&] { service.cancel(id); });
     connectPrefillProgress(service, id);
-    QObject::connect(&service, &app::AnswerService::failed, [&](quint64 rid, const QString& m, int kind) {
-        if (rid == id)
-            wait.finish(
-                fail(cmd, m.toStdString(), kind == app::AnswerService::Cancelled ? Cancelled : Failure));
-    });
+    finishOnFailure(service, id, wait, cmd);
     QObject::connect(&service, &app::AnswerService::answerText, [&](quint64 rid, const QString& text) {
         if (rid == id && !json)
             print(text.toStdString());

@@ -15,9 +15,7 @@ int cmdBudget(const QStringList& args)
         "Per-source token counts, the total against the model's window, the KV memory and the\n"
         "estimated prefill time. --exclude/--include change which documents the context leaves out\n"
         "(remembered). Without a measured speed, the first 256 tokens are prefilled to measure it\n"
-        "(--no-measure skips that).\n"
-        "Engine options: --model PATH, --backend NAME, --threads N, --ctx N (default 8192),\n"
-        "  --kv-dtype auto|f32|f16|bf16|fp8, --gpu-memory MIB (device backends; default: all free)\n";
+        "(--no-measure skips that).\n" QUIRE_CLI_ENGINE_HELP;
     if (args.contains("--help")) {
         std::fputs(kUsage, stdout);
         return Ok;
@@ -57,11 +55,7 @@ int cmdBudget(const QStringList& args)
     app::AnswerService service(*config);
     quint64 id = 0;
     Wait wait([&] { service.cancel(id); });
-    QObject::connect(&service, &app::AnswerService::failed, [&](quint64 rid, const QString& m, int kind) {
-        if (rid == id)
-            wait.finish(
-                fail(cmd, m.toStdString(), kind == app::AnswerService::Cancelled ? Cancelled : Failure));
-    });
+    finishOnFailure(service, id, wait, cmd);
     QObject::connect(&service, &app::AnswerService::budgetReady,
                      [&](quint64 rid, const app::BudgetResult& r) {
                          if (rid != id)

@@ -13,9 +13,8 @@ int cmdPrefill(const QStringList& args)
         "Usage: quire-cli prefill WORKSPACE [engine options]\n"
         "Prefills the workspace's context and reports the speed. The KV cache is saved block by block\n"
         "in the library (snapshot \"latest\"): a later prefill or ask restores the longest stored\n"
-        "prefix, and a killed prefill resumes from its last block. See `quire-cli snapshot`.\n"
-        "Engine options: --model PATH, --backend NAME, --threads N, --ctx N (default 8192),\n"
-        "  --kv-dtype auto|f32|f16|bf16|fp8, --gpu-memory MIB (device backends; default: all free)\n";
+        "prefix, and a killed prefill resumes from its last block. See `quire-cli "
+        "snapshot`.\n" QUIRE_CLI_ENGINE_HELP;
     if (args.contains("--help")) {
         std::fputs(kUsage, stdout);
         return Ok;
@@ -30,11 +29,7 @@ int cmdPrefill(const QStringList& args)
     quint64 id = 0;
     Wait wait([&] { service.cancel(id); });
     connectPrefillProgress(service, id);
-    QObject::connect(&service, &app::AnswerService::failed, [&](quint64 rid, const QString& m, int kind) {
-        if (rid == id)
-            wait.finish(
-                fail(cmd, m.toStdString(), kind == app::AnswerService::Cancelled ? Cancelled : Failure));
-    });
+    finishOnFailure(service, id, wait, cmd);
     QObject::connect(&service, &app::AnswerService::prefilled, [&](quint64 rid, const app::PrefillResult& r) {
         if (rid != id)
             return;

@@ -17,9 +17,8 @@ constexpr const char* kUsage =
     "       quire-cli snapshot save WORKSPACE NAME        name the workspace's latest prefill\n"
     "       quire-cli snapshot restore WORKSPACE NAME     load it into a session (checks the model)\n"
     "       quire-cli snapshot branch WORKSPACE FROM NEW  a second name for the same blocks\n"
-    "       quire-cli snapshot delete WORKSPACE NAME      delete it, then blocks no snapshot uses\n"
-    "Engine options: --model PATH, --backend NAME, --threads N, --ctx N (default 8192),\n"
-    "  --kv-dtype auto|f32|f16|bf16|fp8, --gpu-memory MIB (device backends; default: all free)\n";
+    "       quire-cli snapshot delete WORKSPACE NAME      delete it, then blocks no snapshot "
+    "uses\n" QUIRE_CLI_ENGINE_HELP;
 
 std::string mib(std::int64_t bytes)
 {
@@ -116,8 +115,8 @@ int cmdSnapshot(const QStringList& args)
     const InterruptFlag interrupt;
     ProgressLine line("restore");
     auto r = snaps.restoreNamed(
-        ws->id, p[2].toStdString(), **session, [&](std::int64_t done, std::int64_t total) { line.update(done, total); },
-        interrupt.flag());
+        ws->id, p[2].toStdString(), **session,
+        [&](std::int64_t done, std::int64_t total) { line.update(done, total); }, interrupt.flag());
     if (!r || r->cancelled)
         line.clear();
     if (!r)
