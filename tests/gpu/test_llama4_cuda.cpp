@@ -11,6 +11,7 @@
 // plan's for the budget, one page more is refused with the plan's numbers, the runner stays within it).
 #include <cuda_runtime.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <optional>
 #include <vector>
@@ -105,6 +106,9 @@ void compareTiny(inf::KvDtype globalKv, double tolerance)
         int where = -1;
         const double err = quire::test::worstRelativeError(got.data(), ref.data(), rows, V, &where);
         const int agree = top1Agreement(got, ref, V);
+        std::printf("    global KV %s, %s: worst relative error %.3g (limit %.3g), top-1 agrees on %d of %zu rows\n",
+                    std::string(inf::toString(globalKv)).c_str(), prefix ? "decode" : "prefill", err, tolerance,
+                    agree, rows);
         GPU_CHECK_MSG(err < tolerance, "global KV "
                                            << inf::toString(globalKv) << (prefix ? ", decode" : ", prefill")
                                            << ": worst relative error " << err << " at row " << where);
