@@ -146,6 +146,20 @@ int Llama4Config::chunkedLayerCount() const
     return int(std::ranges::count_if(chunked, [](std::uint8_t c) { return c != 0; }));
 }
 
+KvLayout llama4KvLayout(const Llama4Config& c, KvDtype dtype)
+{
+    KvLayout l;
+    l.dtype = dtype;
+    l.nLayers = c.nLayers;
+    l.nKvHeads = c.nKvHeads;
+    l.headDim = c.headDim;
+    if (c.chunkSize > 0 && c.chunkedLayerCount() > 0) {
+        l.chunkSize = c.chunkSize;
+        l.chunked = c.chunked;
+    }
+    return l;
+}
+
 std::expected<Llama4Config, Error> parseLlama4Config(std::string_view jsonText, const std::string& source)
 {
     auto json = Json::parse(jsonText);

@@ -238,16 +238,7 @@ std::expected<KvLayout, Error> Llama4CudaRunner::kvLayout() const
             Error{ErrorCode::Unsupported,
                   "the cuda backend does not export fp8 KV pages (per-page scales) of the global "
                   "layers; create the runner with the bf16 KV dtype to export or import KV"});
-    KvLayout l;
-    l.dtype = KvDtype::BF16;
-    l.nLayers = m_c.nLayers;
-    l.nKvHeads = m_c.nKvHeads;
-    l.headDim = m_c.headDim;
-    if (m_c.chunkSize > 0 && m_c.chunkedLayerCount() > 0) {
-        l.chunkSize = m_c.chunkSize;
-        l.chunked = m_c.chunked;
-    }
-    return l;
+    return llama4KvLayout(m_c, KvDtype::BF16);
 }
 
 std::expected<std::size_t, Error> Llama4CudaRunner::kvRow(int layer, int begin, int end, std::size_t kBytes,

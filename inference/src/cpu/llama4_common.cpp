@@ -186,16 +186,7 @@ std::expected<void, Error> Llama4RunnerBase::forward(std::span<const std::int32_
 
 std::expected<KvLayout, Error> Llama4RunnerBase::kvLayout() const
 {
-    KvLayout l;
-    l.dtype = m_cache.dtype();
-    l.nLayers = m_c.nLayers;
-    l.nKvHeads = m_c.nKvHeads;
-    l.headDim = m_c.headDim;
-    if (m_c.chunkSize > 0 && m_c.chunkedLayerCount() > 0) {
-        l.chunkSize = m_c.chunkSize;
-        l.chunked = m_c.chunked;
-    }
-    return l;
+    return llama4KvLayout(m_c, m_cache.dtype());
 }
 
 std::expected<void, Error> Llama4RunnerBase::checkCopy(int layer, int begin, int end, std::size_t kBytes,

@@ -21,6 +21,7 @@
 #include <string_view>
 #include <vector>
 
+#include "quire/inference/backend.h"
 #include "quire/inference/error.h"
 #include "quire/inference/gguf.h"
 #include "quire/inference/model_weights.h"
@@ -59,6 +60,10 @@ struct Llama4Config {
     int chunkedLayerCount() const;
     int globalLayerCount() const { return nLayers - chunkedLayerCount(); }
 };
+
+// The KV layout of a Llama 4 runner whose cache holds `dtype` elements: the chunked layers marked
+// when the model has any (their rows are a ring of one chunk). The CPU and CUDA runners share it.
+KvLayout llama4KvLayout(const Llama4Config& c, KvDtype dtype);
 
 // Storage formats of Llama 4 weight matrices, [rows = outputs][cols = inputs], row by row.
 enum class WeightFormat : std::uint8_t {
