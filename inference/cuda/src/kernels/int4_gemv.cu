@@ -15,15 +15,6 @@ namespace {
 using namespace detail;
 
 constexpr int kWarpsPerBlock = 8;
-constexpr int kUnroll = 4;
-
-// (u - 8) as a float without an integer conversion (I2F issues at a quarter of the FP32 rate and bounded
-// the GEMV near 1.2 TB/s): the bits 0x4B000000 | u are the float 2^23 + u, exactly, and subtracting
-// 2^23 + 8 leaves u - 8, exactly. The same value as before, so the same sums.
-__device__ __forceinline__ float nibbleMinus8(std::uint32_t codes, int shift)
-{
-    return __uint_as_float(((codes >> shift) & 0xfu) | 0x4B000000u) - 8388616.0f;
-}
 
 __device__ __forceinline__ float dot8(std::uint32_t codes, uint4 xw)
 {
@@ -31,8 +22,11 @@ __device__ __forceinline__ float dot8(std::uint32_t codes, uint4 xw)
     const std::uint32_t xs[4] = {xw.x, xw.y, xw.z, xw.w};
     float s = 0.f;
 #pragma unroll
-    for (int i = 0; i < 4; ++i)
-        s += nibbleMinus8(codes, 8 * i) * bf16Lo(xs[i]) + nibbleMinus8(codes, 8 * i + 4) * bf16Hi(xs[i]);
+    for (int i = 0; i < 4; ++i) {
+        const int lo = static_cast<int>((codes >> (8 * i)) & 0xfu) - 8;
+        const int hi = static_cast<int>((codes >> (8 * i + 4)) & 0xfu) - 8;
+        s += static_cast<float>(lo) * bf16Lo(xs[i]) + static_cast<float>(hi) * bf16Hi(xs[i]);
+    }
     return s;
 }
 
@@ -58,35 +52,19 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32)
         const long long e = PerRowExpert ? expertIds[p] : 0;
         const std::uint8_t* qRow = w.q + e * w.qExpertBytes + row * rowBytes;
         const float* sc = w.scales + e * w.scaleExpertFloats + row;
-        // kUnroll steps' codes and scales are loaded before any is used, so each lane keeps up to 64 bytes
-        // of weights in flight (one 16-byte load at a time left the GEMV at ~30% of the copy bandwidth).
-        for (int c0 = lane * 32; c0 < w.k; c0 += kUnroll * 32 * 32) {
-            uint4 codes[kUnroll];
-            float scale[kUnroll];
+        for (int c = lane * 32; c < w.k; c += 32 * 32) {
+            const uint4 codes = __ldg(reinterpret_cast<const uint4*>(qRow + c / 2));
+            const float scale = __ldg(sc + static_cast<long long>(c / w.groupSize) * w.n);
 #pragma unroll
-            for (int u = 0; u < kUnroll; ++u) {
-                const int c = c0 + u * 32 * 32;
-                if (c < w.k) {
-                    codes[u] = __ldg(reinterpret_cast<const uint4*>(qRow + c / 2));
-                    scale[u] = __ldg(sc + static_cast<long long>(c / w.groupSize) * w.n);
-                }
-            }
-#pragma unroll
-            for (int u = 0; u < kUnroll; ++u) {
-                const int c = c0 + u * 32 * 32;
-                if (c >= w.k)
-                    break;
-#pragma unroll
-                for (int b = 0; b < kMaxInt4GemvBatch; ++b) {
-                    const int xb = PerRowExpert ? p : b;
-                    if ((PerRowExpert && b == 0) || (!PerRowExpert && b < batch)) {
-                        const std::uint16_t* xr = x + xb * ldx + c;
-                        const float s = dot8(codes[u].x, __ldg(reinterpret_cast<const uint4*>(xr))) +
-                                        dot8(codes[u].y, __ldg(reinterpret_cast<const uint4*>(xr + 8))) +
-                                        dot8(codes[u].z, __ldg(reinterpret_cast<const uint4*>(xr + 16))) +
-                                        dot8(codes[u].w, __ldg(reinterpret_cast<const uint4*>(xr + 24)));
-                        acc[PerRowExpert ? 0 : b] += scale[u] * s;
-                    }
+            for (int b = 0; b < kMaxInt4GemvBatch; ++b) {
+                const int xb = PerRowExpert ? p : b;
+                if ((PerRowExpert && b == 0) || (!PerRowExpert && b < batch)) {
+                    const std::uint16_t* xr = x + xb * ldx + c;
+                    const float s = dot8(codes.x, __ldg(reinterpret_cast<const uint4*>(xr))) +
+                                    dot8(codes.y, __ldg(reinterpret_cast<const uint4*>(xr + 8))) +
+                                    dot8(codes.z, __ldg(reinterpret_cast<const uint4*>(xr + 16))) +
+                                    dot8(codes.w, __ldg(reinterpret_cast<const uint4*>(xr + 24)));
+                    acc[PerRowExpert ? 0 : b] += scale * s;
                 }
             }
         }
@@ -119,7 +97,7 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32)
     }
 }
 
-// The tensor-core GEMV (groups of 128, k a multiple of 128, n a multiple of 16): a block of 4 warps takes
+// The tensor-core GEMV (groups of 128, k a multiple of 128, n a multiple of 16): a block of 8 warps takes
 // 16 output rows; warp w takes the 128-value groups w, w + 8, ... of the row and the warps add up in shared
 // memory. Per group a thread loads 16 bytes of rows g and g + 8 (values 32t .. 32t + 31 of the group), turns
 // nibble pairs into exact bf16 pairs (bits 0x4300 | u are the bf16 128 + u; one subtraction of 136 gives

@@ -36,26 +36,13 @@ __global__ void __launch_bounds__(kRouteWarps * 32)
     for (int e = warp; e < experts; e += kRouteWarps) {
         const float* wr = router + static_cast<long long>(e) * dim;
         float s = 0.f;
-        // Four steps' loads issued before their sums (the same order of additions as one step at a time).
-        constexpr int kSteps = 4;
-        for (int c0 = lane * 8; c0 < dim; c0 += kSteps * 256) {
-            uint4 xv[kSteps];
-            float4 w0[kSteps], w1[kSteps];
-#pragma unroll
-            for (int u = 0; u < kSteps; ++u) {
-                const int c = c0 + u * 256;
-                if (c < dim) {
-                    xv[u] = *reinterpret_cast<const uint4*>(x + c);
-                    w0[u] = __ldg(reinterpret_cast<const float4*>(wr + c));
-                    w1[u] = __ldg(reinterpret_cast<const float4*>(wr + c + 4));
-                }
-            }
-#pragma unroll
-            for (int u = 0; u < kSteps; ++u)
-                if (c0 + u * 256 < dim)
-                    s += bf16Lo(xv[u].x) * w0[u].x + bf16Hi(xv[u].x) * w0[u].y + bf16Lo(xv[u].y) * w0[u].z +
-                         bf16Hi(xv[u].y) * w0[u].w + bf16Lo(xv[u].z) * w1[u].x + bf16Hi(xv[u].z) * w1[u].y +
-                         bf16Lo(xv[u].w) * w1[u].z + bf16Hi(xv[u].w) * w1[u].w;
+#pragma unroll 4
+        for (int c = lane * 8; c < dim; c += 256) {
+            const uint4 xv = *reinterpret_cast<const uint4*>(x + c);
+            const float4 w0 = __ldg(reinterpret_cast<const float4*>(wr + c));
+            const float4 w1 = __ldg(reinterpret_cast<const float4*>(wr + c + 4));
+            s += bf16Lo(xv.x) * w0.x + bf16Hi(xv.x) * w0.y + bf16Lo(xv.y) * w0.z + bf16Hi(xv.y) * w0.w +
+                 bf16Lo(xv.z) * w1.x + bf16Hi(xv.z) * w1.y + bf16Lo(xv.w) * w1.z + bf16Hi(xv.w) * w1.w;
         }
         s = warpSum(s);
         if (lane == 0) {
