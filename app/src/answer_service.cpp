@@ -286,11 +286,13 @@ void AnswerWorker::budget(quint64 id, const std::string& workspace, bool measure
     in.reserveTokens = m_engine->reserveTokens(p->preset, AskRequest{}.maxTokens);
     in.config = m_engine->model().config();
     in.llama4 = llama4ConfigOf(*m_engine->model().weights());
-    in.kvBytesPerElement = kvBytesPerElement(m_engine->options().backend, m_engine->options().kvDtype);
+    const auto& engine = m_engine->options();
     if (in.llama4) {
-        const auto kv = llama4KvBytesPerElement(m_engine->options().backend, m_engine->options().kvDtype);
+        const auto kv = llama4KvBytesPerElement(engine.backend, engine.kvDtype);
         in.kvBytesPerElement = kv.global;
         in.chunkedKvBytesPerElement = kv.chunked;
+    } else {
+        in.kvBytesPerElement = kvBytesPerElement(engine.backend, engine.kvDtype);
     }
     auto tp = loadThroughput(m_config.dataDir, m_engine->fingerprint());
     // Measuring prefills the start of the context; never when the session holds a context
